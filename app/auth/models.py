@@ -1,0 +1,31 @@
+"""Account tables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdType
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    OWNER = "owner"
+    RIDER = "rider"
+    ADMIN = "admin"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+
+    def public(self) -> dict[str, object]:
+        """The contract's `user` shape."""
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}

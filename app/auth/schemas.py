@@ -1,0 +1,42 @@
+"""Request and response shapes of accounts."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from app.validation import Schema
+
+MIN_PASSWORD = 10
+
+
+class SignupRequest(Schema):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=256)
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["customer", "owner", "rider"]
+
+    @field_validator("password")
+    @classmethod
+    def _not_trivial(cls, value: str) -> str:
+        if len(set(value)) < 4:
+            raise ValueError("is too easy to guess (use more different characters)")
+        return value
+
+
+class LoginRequest(Schema):
+    email: EmailStr = Field(max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    csrf_token: str

@@ -1,0 +1,131 @@
+"""Settings: the one reader of the environment, validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_SECRET = "embedded-mode-insecure-secret-key"
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every setting of CONTRACT §9; unset service URLs fall back to the embedded mode."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str | None = None
+    session_redis_url: str | None = None
+    cache_redis_url: str | None = None
+    events_redis_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    secret_key: str | None = None
+
+    store_accept_timeout: float = Field(default=300.0, gt=0)
+    dispatch_radius_km: float = Field(default=3.0, gt=0, le=50)
+    dispatch_offer_ttl: float = Field(default=30.0, gt=0)
+
+    delivery_admin_email: str | None = None
+    delivery_admin_password: str | None = None
+
+    # Operational knobs (not in the contract; sane defaults).
+    var_dir: Path = VAR_DIR
+    session_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=60)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_attempts_per_address: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    signup_max_per_address: int = Field(default=20, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+    secure_cookies: bool = False
+    # How many proxies (nginx) stand in front and may set X-Forwarded-For/-Proto.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    log_level: str = "INFO"
+
+    @field_validator(
+        "database_url",
+        "session_redis_url",
+        "cache_redis_url",
+        "events_redis_url",
+        "storage_url",
+        "s3_endpoint_url",
+        "secret_key",
+        "delivery_admin_email",
+        "delivery_admin_password",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
+            raise ValueError("DATABASE_URL must be mysql+aiomysql://… or sqlite+aiosqlite://…")
+        return value
+
+    @field_validator("session_redis_url", "cache_redis_url", "events_redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("Redis URLs must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("file://", "s3://")):
+            raise ValueError("STORAGE_URL must be file://path or s3://bucket")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_outside_embedded(self) -> Settings:
+        if self.secret_key is None:
+            if not self.embedded:
+                raise ValueError(
+                    "SECRET_KEY must be set when any real service (DATABASE_URL, *_REDIS_URL, "
+                    "STORAGE_URL) is configured; the built-in key is for the embedded mode only"
+                )
+        elif self.secret_key == EMBEDDED_SECRET and not self.embedded:
+            raise ValueError("SECRET_KEY must not be the embedded default outside embedded mode")
+        elif len(self.secret_key) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when no real service is configured: SQLite, in-process Redis, local disk."""
+        return not any(
+            (
+                self.database_url,
+                self.session_redis_url,
+                self.cache_redis_url,
+                self.events_redis_url,
+                self.storage_url,
+            )
+        )
+
+    @property
+    def effective_secret(self) -> str:
+        """The signing secret; the built-in one only in embedded mode."""
+        return self.secret_key or EMBEDDED_SECRET
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under var/."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'delivery.sqlite3').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        """Where images go, defaulting to a folder under var/."""
+        return self.storage_url or f"file://{(self.var_dir / 'media').resolve()}"

@@ -1,0 +1,197 @@
+"""Persistence plumbing: the declarative base, the engine and the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; MariaDB gets a BIGINT.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC, truncated to microseconds."""
+    return datetime.now(UTC)
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """Format a datetime as the contract's RFC 3339 UTC string (`…Z`)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (MariaDB DATETIME has no zone) and always returns aware UTC."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=False))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base: every table gets `created_at` and `updated_at`, set automatically."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """Create the async engine with settings suited to each backend."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    # READ COMMITTED: conditional updates and optimistic locks re-read the latest committed
+    # row instead of a stale REPEATABLE READ snapshot (the seed project's infinite-loop trap).
+    return create_async_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
+        connect_args={"charset": "utf8mb4"},
+    )
+
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+class UnitOfWork:
+    """Owns one transaction: `async with uow: …; await uow.commit()`; anything else rolls back."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+        self._after_commit: list[AfterCommit] = []
+        self.committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session of the open transaction."""
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` once the transaction has committed (never on rollback)."""
+        self._after_commit.append(callback)
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessionmaker()
+        self._after_commit = []
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            # close() rolls back an uncommitted transaction without expiring what was loaded,
+            # so read-only units of work can hand their objects back to the caller.
+            await session.close()
+        finally:
+            self._session = None
+        if self.committed and exc_type is None:
+            callbacks, self._after_commit = self._after_commit, []
+            for callback in callbacks:
+                result = callback()
+                if result is not None:
+                    await result
+
+    async def commit(self) -> None:
+        """Commit the transaction; the after-commit callbacks run when the block exits."""
+        await self.session.commit()
+        self.committed = True
+
+    async def rollback(self) -> None:
+        """Abandon the transaction."""
+        await self.session.rollback()
+
+
+class Database:
+    """The engine and a factory of units of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """`mysql` or `sqlite`."""
+        return self.engine.dialect.name
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work."""
+        return UnitOfWork(self.sessionmaker)
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        from sqlalchemy import text
+
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Dispose of every pooled connection."""
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Starting the real topology from installed binaries: used by `delivery cluster`, tests and benchmarks."""

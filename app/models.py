@@ -1,0 +1,6 @@
+"""Every table, imported in one place so that Alembic and tests see the whole schema."""
+
+from app.auth.models import User
+from app.db import Base
+
+__all__ = ["Base", "User"]

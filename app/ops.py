@@ -1,0 +1,130 @@
+"""Operations endpoints: health, readiness, metrics, API docs and vendored front-end assets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import generate_latest
+from quart import Blueprint, Quart, Response, g, jsonify, render_template, request, send_from_directory
+from quart_schema import hide
+
+from app.errors import NotFound
+from app.resources import resources
+
+bp = Blueprint("ops", __name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+VENDOR_DIRS = {
+    "socket.io": ROOT / "node_modules" / "socket.io-client" / "dist",
+    "swagger-ui": ROOT / "node_modules" / "swagger-ui-dist",
+}
+READY_TIMEOUT = 2.0
+
+
+class Metrics:
+    """Per-app Prometheus collectors (a registry each, so several apps can share a process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+
+
+def install_metrics(app: Quart) -> Metrics:
+    """Count and time every request."""
+    metrics = Metrics()
+
+    @app.before_request
+    async def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def _observe(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        return response
+
+    return metrics
+
+
+@bp.get("/healthz")
+@hide
+async def healthz() -> Response:
+    """200 while the process runs."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+@hide
+async def readyz() -> tuple[Response, int]:
+    """200 when the database and every Redis answer; else 503 naming what failed."""
+    res = resources()
+    checks = {
+        "database": res.db.ping(),
+        "session_redis": res.session_redis.ping(),
+        "cache_redis": res.cache_redis.ping(),
+        "events_redis": res.events_redis.ping(),
+    }
+    names = list(checks)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(c, READY_TIMEOUT) for c in checks.values()), return_exceptions=True
+    )
+    status = {
+        name: ("ok" if not isinstance(r, BaseException) else f"failed: {type(r).__name__}")
+        for name, r in zip(names, results, strict=True)
+    }
+    failed = [name for name, state in status.items() if state != "ok"]
+    body = {"status": "ready" if not failed else "unavailable", "checks": status}
+    if failed:
+        body.update(
+            {
+                "type": "/problems/unavailable",
+                "title": "A dependency is unavailable",
+                "code": "unavailable",
+                "detail": f"Not answering: {', '.join(failed)}.",
+            }
+        )
+        response = jsonify(body)
+        response.content_type = "application/problem+json"
+        return response, 503
+    return jsonify(body), 200
+
+
+@bp.get("/metrics")
+@hide
+async def metrics() -> Response:
+    """Prometheus text exposition."""
+    registry = resources().extra["metrics"].registry
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/docs")
+@hide
+async def docs() -> str:
+    """The OpenAPI description rendered by Swagger UI (served locally, no CDN)."""
+    return await render_template("docs.html")
+
+
+@bp.get("/vendor/<name>/<path:filename>")
+@hide
+async def vendor(name: str, filename: str) -> Response:
+    """Front-end packages installed from the npm registry (nginx serves these in production)."""
+    folder = VENDOR_DIRS.get(name)
+    if folder is None:
+        raise NotFound("No such asset.")
+    return await send_from_directory(folder, filename)

@@ -1,0 +1,22 @@
+"""Redis clients: the session Redis and the cache/events Redis are always separate clients."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+
+def connect(url: str | None, *, embedded_server: object | None = None) -> Redis:
+    """A client for `url`; without a URL, an in-process stand-in (embedded mode only)."""
+    if url:
+        return Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=15,
+            retry_on_timeout=True,
+        )
+    import fakeredis
+
+    server = embedded_server if embedded_server is not None else fakeredis.FakeServer()
+    return fakeredis.FakeAsyncRedis(server=server, decode_responses=False)
