@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import uuid
 from pathlib import Path
@@ -14,6 +15,16 @@ from app.errors import Conflict, register_error_handlers
 from app.resources import Resources
 
 ROOT = Path(__file__).resolve().parent.parent
+# The parts of the business, each a package with `register(app)`.
+PARTS = (
+    "app.auth",
+    "app.catalog",
+    "app.payments",
+    "app.rewards",
+    "app.orders",
+    "realtime",
+    "dispatch",
+)
 log = logging.getLogger("delivery")
 
 
@@ -39,13 +50,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     register_error_handlers(app)
 
-    from app.auth.views import bp as auth_bp
     from app.ops import bp as ops_bp
     from app.ops import install_metrics
 
     metrics = install_metrics(app)
     app.register_blueprint(ops_bp)
-    app.register_blueprint(auth_bp)
 
     @app.before_request
     async def _request_id() -> None:
@@ -68,6 +77,11 @@ def create_app(settings: Settings | None = None) -> Quart:
         resources.extra["metrics"] = metrics
         app.extensions["delivery"] = resources
         await _bootstrap_admin(resources)
+
+    # Each part registers its blueprints and workers after the core resources open, so its
+    # before_serving hooks run after `_open` and its after_serving hooks before `_close`.
+    for part in PARTS:
+        importlib.import_module(part).register(app)
 
     @app.after_serving
     async def _close() -> None:

@@ -22,7 +22,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()]
+        lines = [
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        ]
         sys.exit("delivery: invalid configuration\n" + "\n".join(lines))
 
 
@@ -58,10 +60,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(settings.effective_database_url)
     config = Config.from_toml(str(HYPERCORN_TOML)) if HYPERCORN_TOML.exists() else Config()
     config.bind = [f"{args.host}:{args.port}"]
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     mode = "embedded (SQLite, in-process Redis, local disk)" if settings.embedded else "services"
     print(f"delivery serving on http://{args.host}:{args.port} — {mode}", flush=True)
-    asyncio.run(serve(build_asgi(settings), config))  # type: ignore[arg-type]
+    asyncio.run(serve(build_asgi(settings), config))
     return 0
 
 
@@ -135,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
-    cluster = sub.add_parser("cluster", help="MariaDB, two Redis, N nodes and nginx on this machine")
+    cluster = sub.add_parser(
+        "cluster", help="MariaDB, two Redis, N nodes and nginx on this machine"
+    )
     cluster.add_argument("--nodes", type=int, default=2)
     cluster.add_argument("--port", type=int, default=8080)
     cluster.add_argument("--fresh", action="store_true", help="start from an empty database")
@@ -148,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--if-empty", action="store_true", help="do nothing if demo data exists")
     demo.set_defaults(func=cmd_demo)
 
-    admin = sub.add_parser("create-admin", help="create an admin (password from DELIVERY_ADMIN_PASSWORD)")
+    admin = sub.add_parser(
+        "create-admin", help="create an admin (password from DELIVERY_ADMIN_PASSWORD)"
+    )
     admin.add_argument("email")
     admin.set_defaults(func=cmd_create_admin)
     return parser

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -74,7 +74,7 @@ class Base(DeclarativeBase):
     """Declarative base: every table gets `created_at` and `updated_at`, set automatically."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
@@ -115,11 +115,18 @@ AfterCommit = Callable[[], Awaitable[None] | None]
 class UnitOfWork:
     """Owns one transaction: `async with uow: …; await uow.commit()`; anything else rolls back."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        event_listeners: list[Callable[[], None]] | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
+        self._event_listeners = event_listeners if event_listeners is not None else []
         self.committed = False
+        # Set by the outbox when this transaction wrote events, so listeners (the relay) wake.
+        self.wrote_events = False
 
     @property
     def session(self) -> AsyncSession:
@@ -136,6 +143,7 @@ class UnitOfWork:
         self._session = self._sessionmaker()
         self._after_commit = []
         self.committed = False
+        self.wrote_events = False
         return self
 
     async def __aexit__(
@@ -151,6 +159,9 @@ class UnitOfWork:
             await session.close()
         finally:
             self._session = None
+        if self.committed and self.wrote_events:
+            for listener in self._event_listeners:
+                listener()
         if self.committed and exc_type is None:
             callbacks, self._after_commit = self._after_commit, []
             for callback in callbacks:
@@ -175,6 +186,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Called (synchronously) after any commit that wrote outbox events.
+        self.event_listeners: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
@@ -183,7 +196,7 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work."""
-        return UnitOfWork(self.sessionmaker)
+        return UnitOfWork(self.sessionmaker, self.event_listeners)
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

@@ -52,7 +52,7 @@ async def load_demo(settings: Settings, *, only_if_empty: bool = False) -> int:
                 )
     finally:
         await resources.close()
-    print("\nDemo sign-ins (password for all: %s):" % DEMO_PASSWORD)
+    print(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD}):")
     for email, _, role in DEMO_USERS:
         print(f"  {role:<9} {email}")
     return 0

@@ -2,5 +2,6 @@
 
 from app.auth.models import User
 from app.db import Base
+from app.outbox import OutboxEvent, StreamHead
 
-__all__ = ["Base", "User"]
+__all__ = ["Base", "OutboxEvent", "StreamHead", "User"]

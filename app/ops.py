@@ -6,9 +6,23 @@ import asyncio
 import time
 from pathlib import Path
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
-from quart import Blueprint, Quart, Response, g, jsonify, render_template, request, send_from_directory
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from quart import (
+    Blueprint,
+    Quart,
+    Response,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
 from quart_schema import hide
 
 from app.errors import NotFound

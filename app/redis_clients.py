@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 
-def connect(url: str | None, *, embedded_server: object | None = None) -> Redis:
+def connect(url: str | None) -> Redis:
     """A client for `url`; without a URL, an in-process stand-in (embedded mode only)."""
     if url:
         return Redis.from_url(
@@ -18,5 +18,4 @@ def connect(url: str | None, *, embedded_server: object | None = None) -> Redis:
         )
     import fakeredis
 
-    server = embedded_server if embedded_server is not None else fakeredis.FakeServer()
-    return fakeredis.FakeAsyncRedis(server=server, decode_responses=False)
+    return fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=False)

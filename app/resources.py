@@ -33,7 +33,9 @@ class Resources:
 
     async def close(self) -> None:
         """Release connections and pools."""
-        for client in {id(c): c for c in (self.session_redis, self.cache_redis, self.events_redis)}.values():
+        for client in {
+            id(c): c for c in (self.session_redis, self.cache_redis, self.events_redis)
+        }.values():
             await client.aclose()
         await self.db.close()
 

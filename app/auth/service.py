@@ -25,7 +25,9 @@ async def sign_up(
     async with uow:
         taken = await uow.session.scalar(select(User.id).where(User.email == email))
         if taken is not None:
-            raise Conflict(f"{email} already has an account.", code="email-taken", title="Email taken")
+            raise Conflict(
+                f"{email} already has an account.", code="email-taken", title="Email taken"
+            )
         user = User(email=email, password_hash=password_hash, name=name, role=role)
         uow.session.add(user)
         try:

@@ -29,7 +29,9 @@ async def signup(data: SignupRequest) -> tuple[Response, int]:
     res = resources()
     s = res.settings
     await res.limiter.hit(
-        f"signup:ip:{client_address()}", limit=s.signup_max_per_address, window=s.signup_window_seconds
+        f"signup:ip:{client_address()}",
+        limit=s.signup_max_per_address,
+        window=s.signup_window_seconds,
     )
     user = await service.sign_up(
         uow=res.db.uow(),

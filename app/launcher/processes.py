@@ -36,7 +36,9 @@ def find_binary(*names: str, extra_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/l
     raise LaunchError(f"none of {', '.join(names)} is installed")
 
 
-def wait_for_port(port: int, *, process: subprocess.Popen[bytes] | None, timeout: float, what: str) -> None:
+def wait_for_port(
+    port: int, *, process: subprocess.Popen[bytes] | None, timeout: float, what: str
+) -> None:
     """Block until 127.0.0.1:`port` accepts connections, or fail if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -50,7 +52,9 @@ def wait_for_port(port: int, *, process: subprocess.Popen[bytes] | None, timeout
     raise LaunchError(f"{what} did not listen on port {port} within {timeout:.0f} s")
 
 
-def wait_for_http(url: str, *, process: subprocess.Popen[bytes] | None, timeout: float, what: str) -> None:
+def wait_for_http(
+    url: str, *, process: subprocess.Popen[bytes] | None, timeout: float, what: str
+) -> None:
     """Block until `url` answers 200, or fail if the process died."""
     deadline = time.monotonic() + timeout
     last = "no answer"

@@ -26,13 +26,20 @@ class RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         args = [
             find_binary("redis-server"),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.folder),
-            "--save", "",
-            "--appendonly", "yes" if self.persistent else "no",
-            "--logfile", str(self.folder / "redis.log"),
-            "--maxclients", "10000",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.folder),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.persistent else "no",
+            "--logfile",
+            str(self.folder / "redis.log"),
+            "--maxclients",
+            "10000",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port, process=self.process, timeout=15, what="redis-server")

@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-fast check lint typecheck fmt cluster bench clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## Install, migrate, load the demo city and serve on embedded defaults at http://127.0.0.1:8000
+run: install
+	$(BIN)/delivery migrate
+	$(BIN)/delivery demo --if-empty
+	$(BIN)/delivery serve --host $(HOST) --port $(PORT)
+
+## The whole test suite on real MariaDB, redis-server, nginx, Hypercorn nodes and Chromium
+test: install
+	$(BIN)/pytest
+
+check: lint typecheck test
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## MariaDB, two Redis, two nodes and nginx on http://127.0.0.1:8080
+cluster: install
+	$(BIN)/delivery cluster --nodes 2 --port 8080
+
+clean:
+	rm -rf var test-artifacts .pytest_cache .mypy_cache .ruff_cache

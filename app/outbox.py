@@ -1,0 +1,117 @@
+"""The transactional outbox: events written in the same transaction as the change they describe.
+
+Every stream (`order:{id}`, `store:{id}`, `rider:{id}`) has a head row holding its last `seq`.
+Taking the next seq is an atomic upsert on that row, which also locks it until the transaction
+ends: concurrent writers to one stream queue behind each other, and a rollback gives the number
+back, so every stream's seqs are exactly 1, 2, 3, … in commit order. Heads are always taken in
+sorted stream order so that two transactions touching the same streams cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdType, UnitOfWork, rfc3339, utcnow
+
+
+class StreamHead(Base):
+    __tablename__ = "stream_heads"
+
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        UniqueConstraint("stream", "seq", name="uq_outbox_events_stream_seq"),
+        Index("ix_outbox_events_published_id", "published", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    stream: Mapped[str] = mapped_column(String(64), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    # 0 = waiting for the relay, 1 = published to the events Redis.
+    published: Mapped[int] = mapped_column(nullable=False, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    def envelope(self) -> dict[str, Any]:
+        """The contract's `event` shape: `{stream, seq, type, at, data}`."""
+        return {
+            "stream": self.stream,
+            "seq": self.seq,
+            "type": self.type,
+            "at": rfc3339(self.at),
+            "data": json.loads(self.payload),
+        }
+
+
+_UPSERT = {
+    "mysql": (
+        "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
+        "VALUES (:stream, 1, :now, :now) "
+        "ON DUPLICATE KEY UPDATE last_seq = last_seq + 1, updated_at = :now"
+    ),
+    "sqlite": (
+        "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
+        "VALUES (:stream, 1, :now, :now) "
+        "ON CONFLICT(stream) DO UPDATE SET last_seq = last_seq + 1, updated_at = :now"
+    ),
+}
+
+
+async def next_seqs(uow: UnitOfWork, streams: list[str]) -> dict[str, int]:
+    """Take the next seq of each stream (locking its head until the transaction ends)."""
+    session = uow.session
+    dialect = session.get_bind().dialect.name
+    now = utcnow().replace(tzinfo=None)
+    seqs: dict[str, int] = {}
+    for stream in sorted(set(streams)):
+        await session.execute(text(_UPSERT[dialect]), {"stream": stream, "now": now})
+        seq = await session.scalar(select(StreamHead.last_seq).where(StreamHead.stream == stream))
+        assert seq is not None
+        seqs[stream] = int(seq)
+    return seqs
+
+
+async def current_seq(uow: UnitOfWork, stream: str) -> int:
+    """The last seq of `stream` (0 when it has none)."""
+    seq = await uow.session.scalar(select(StreamHead.last_seq).where(StreamHead.stream == stream))
+    return int(seq or 0)
+
+
+DataFor = Mapping[str, Any] | Callable[[str, dict[str, int]], Mapping[str, Any]]
+
+
+async def emit(
+    uow: UnitOfWork, event_type: str, streams: list[str], data: DataFor
+) -> dict[str, int]:
+    """Record `event_type` on each stream in this transaction; returns the seq given per stream.
+
+    `data` is the payload, or a function `(stream, seqs) -> payload` for payloads that must
+    mention a seq (an order's `stream_seq`).
+    """
+    seqs = await next_seqs(uow, streams)
+    at = utcnow()
+    for stream in streams:
+        payload = data(stream, seqs) if callable(data) else data
+        uow.session.add(
+            OutboxEvent(
+                stream=stream,
+                seq=seqs[stream],
+                type=event_type,
+                at=at,
+                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            )
+        )
+    uow.wrote_events = True
+    return seqs
