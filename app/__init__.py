@@ -24,6 +24,7 @@ PARTS = (
     "app.orders",
     "realtime",
     "dispatch",
+    "app.web",
 )
 log = logging.getLogger("delivery")
 
