@@ -103,12 +103,13 @@ async def readyz() -> tuple[Response, int]:
         for name, r in zip(names, results, strict=True)
     }
     failed = [name for name, state in status.items() if state != "ok"]
-    body = {"status": "ready" if not failed else "unavailable", "checks": status}
+    body: dict[str, object] = {"ready": not failed, "checks": status}
     if failed:
         body.update(
             {
                 "type": "/problems/unavailable",
                 "title": "A dependency is unavailable",
+                "status": 503,
                 "code": "unavailable",
                 "detail": f"Not answering: {', '.join(failed)}.",
             }

@@ -1,0 +1,49 @@
+"""Sessions live in the session Redis, so every app instance accepts and ends them at once."""
+
+from __future__ import annotations
+
+import redis
+
+from tests.client import assert_problem
+from tests.conftest import AppPool
+from tests.harness import Infra
+
+
+async def test_login_on_one_instance_is_accepted_by_the_other(apps: AppPool) -> None:
+    node_a, node_b = await apps.start(), await apps.start()
+    on_a, on_b = await apps.client(node_a), await apps.client(node_b)
+    user = await on_a.sign_in_as("rider")
+    on_a.share_session_with(on_b)
+    me = await on_b.get("/api/me")
+    assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
+
+
+async def test_logout_on_one_instance_is_refused_on_the_other_at_once(apps: AppPool) -> None:
+    node_a, node_b = await apps.start(), await apps.start()
+    on_a, on_b = await apps.client(node_a), await apps.client(node_b)
+    await on_a.sign_in_as()
+    on_a.share_session_with(on_b)
+    assert (await on_b.get("/api/me")).status_code == 200
+    assert (await on_a.post("/api/auth/logout")).status_code == 204
+    assert_problem(await on_b.get("/api/me"), 401, "unauthenticated")
+    assert_problem(await on_b.post("/api/auth/logout"), 401, "unauthenticated")
+
+
+async def test_session_keys_are_in_the_session_redis_and_none_in_the_cache_redis(
+    apps: AppPool, infra: Infra
+) -> None:
+    app = await apps.start()
+    client = await apps.client(app)
+    await client.sign_in_as()
+    session_id = next(c.value for c in client.http.cookies.jar if c.name == "delivery_session")
+    session_db = redis.Redis(port=infra.session_redis.port)
+    cache_db = redis.Redis(port=infra.cache_redis.port)
+    try:
+        assert session_db.exists(f"session:{session_id}") == 1
+        assert list(session_db.scan_iter("session:*")) == [f"session:{session_id}".encode()]
+        assert list(cache_db.scan_iter("session:*")) == []
+        assert all(session_id.encode() not in key for key in cache_db.scan_iter("*"))
+        assert 0 < session_db.ttl(f"session:{session_id}") <= 14 * 24 * 3600
+    finally:
+        session_db.close()
+        cache_db.close()
