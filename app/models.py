@@ -1,7 +1,28 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
 from app.auth.models import User
+from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import Base
 from app.outbox import OutboxEvent, StreamHead
+from app.rewards.models import (
+    Coupon,
+    CouponCampaign,
+    CouponClaimBacklog,
+    PointBalance,
+    PointLedger,
+)
 
-__all__ = ["Base", "OutboxEvent", "StreamHead", "User"]
+__all__ = [
+    "Base",
+    "Coupon",
+    "CouponCampaign",
+    "CouponClaimBacklog",
+    "MenuItem",
+    "MenuOption",
+    "OutboxEvent",
+    "PointBalance",
+    "PointLedger",
+    "StreamHead",
+    "Store",
+    "User",
+]

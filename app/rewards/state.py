@@ -1,0 +1,55 @@
+"""Per-instance rewards state: the claim counter, the campaign cache and the reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.db import Database
+from app.rewards import coupons
+from app.rewards.counter import ClaimCounter
+from app.rewards.models import CouponCampaign
+
+log = logging.getLogger("delivery.rewards")
+
+
+class RewardsState:
+    """What the rewards views share within one app instance."""
+
+    def __init__(self, counter: ClaimCounter, *, reconcile_every: float = 5.0) -> None:
+        self.counter = counter
+        self.reconcile_every = reconcile_every
+        # Campaigns never change once created, so each instance reads one only once.
+        self._campaigns: dict[int, CouponCampaign] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def campaign(self, db: Database, campaign_id: int) -> CouponCampaign:
+        """The campaign (cached), or 404."""
+        cached = self._campaigns.get(campaign_id)
+        if cached is None:
+            cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
+            self._campaigns[campaign_id] = cached
+        return cached
+
+    def start(self, db: Database) -> None:
+        """Start replaying the claim backlog in the background."""
+        self._task = asyncio.create_task(self._reconcile(db), name="coupon-reconciler")
+
+    async def stop(self) -> None:
+        """Stop the background replay."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _reconcile(self, db: Database) -> None:
+        while True:
+            try:
+                replayed = await coupons.replay_backlog(uow=db.uow())
+                if replayed:
+                    log.info("replayed %s parked coupon claims", replayed)
+            except Exception:
+                log.exception("coupon backlog replay failed; retrying later")
+            await asyncio.sleep(self.reconcile_every)

@@ -1,0 +1,100 @@
+"""HTTP for points and coupons (CONTRACT §5)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, current_app, jsonify
+from quart_schema import tag
+from redis.exceptions import RedisError
+
+from app.auth.guard import login_required
+from app.auth.login import Principal
+from app.errors import Unavailable
+from app.resources import resources
+from app.rewards import coupons, points
+from app.rewards.schemas import CampaignRequest, ConvertRequest
+from app.rewards.state import RewardsState
+from app.validation import body
+
+bp = Blueprint("rewards", __name__)
+
+# Per customer: a stampede client retrying in a loop is slowed, a person never notices.
+CLAIM_LIMIT = 10
+CLAIM_WINDOW_SECONDS = 60
+
+
+def _state() -> RewardsState:
+    state: RewardsState = current_app.extensions["rewards"]
+    return state
+
+
+@bp.get("/api/me/points")
+@tag(["points"])
+@login_required(role="customer")
+async def my_points(principal: Principal) -> Response:
+    """The caller's accrued and usable points."""
+    return jsonify(
+        await points.read_balances(uow=resources().db.uow(), customer_id=principal.user_id)
+    )
+
+
+@bp.post("/api/me/points/convert")
+@tag(["points"])
+@login_required(role="customer")
+@body(ConvertRequest)
+async def convert_points(principal: Principal, data: ConvertRequest) -> Response:
+    """Move accrued points to usable, 1:1, in multiples of 5,000."""
+    res = resources()
+    result = await points.convert(
+        uow=res.db.uow(), redis=res.cache_redis, customer_id=principal.user_id, amount=data.amount
+    )
+    return jsonify(result)
+
+
+@bp.post("/api/coupon-campaigns")
+@tag(["coupons"])
+@login_required(role="admin")
+@body(CampaignRequest)
+async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[Response, int]:
+    """Create a first-come coupon campaign."""
+    campaign = await coupons.create_campaign(
+        uow=resources().db.uow(), counter=_state().counter, **data.model_dump()
+    )
+    return jsonify(campaign), 201
+
+
+@bp.get("/api/coupon-campaigns")
+@tag(["coupons"])
+async def list_campaigns() -> Response:
+    """Every campaign with the coupons it has left."""
+    return jsonify({"campaigns": await coupons.list_campaigns(uow=resources().db.uow())})
+
+
+@bp.post("/api/coupon-campaigns/<int:campaign_id>/claim")
+@tag(["coupons"])
+@login_required(role="customer")
+async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
+    """Claim one coupon: 201 coupon, 202 when recorded for replay, or 409 sold out / claimed."""
+    res = resources()
+    state = _state()
+    campaign = await state.campaign(res.db, campaign_id)
+    try:
+        await res.limiter.hit(
+            f"coupon-claim:{principal.user_id}", limit=CLAIM_LIMIT, window=CLAIM_WINDOW_SECONDS
+        )
+    except (RedisError, OSError) as error:
+        raise Unavailable("The coupon counter is unavailable; try again.") from error
+    result = await coupons.claim_coupon(
+        uow=res.db.uow(), counter=state.counter, campaign=campaign, customer_id=principal.user_id
+    )
+    if result.coupon is None:
+        return jsonify({"coupon": None, "pending": True, "campaign_id": campaign_id}), 202
+    return jsonify(result.coupon), 201
+
+
+@bp.get("/api/me/coupons")
+@tag(["coupons"])
+@login_required(role="customer")
+async def my_coupons(principal: Principal) -> Response:
+    """The caller's coupons with their status and expiry."""
+    found = await coupons.my_coupons(uow=resources().db.uow(), customer_id=principal.user_id)
+    return jsonify({"coupons": found})
