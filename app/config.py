@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
     log_level: str = "INFO"
+    # Catalog: the read cache in the cache Redis (CATALOG_CACHE=0 turns it off) and S3 access.
+    catalog_cache: bool = True
+    catalog_cache_ttl: int = Field(default=300, ge=1, le=86_400)
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # The sandbox card gateway's simulated network latency per call.
+    payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
 
     @field_validator(
         "database_url",

@@ -16,7 +16,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
+
+from app.errors import Conflict, DomainError
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; MariaDB gets a BIGINT.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
@@ -109,6 +112,12 @@ def make_engine(url: str) -> AsyncEngine:
     )
 
 
+def _stale_conflict(stale: DomainError | None) -> DomainError:
+    # The one place where a stale versioned write (someone else changed the row first)
+    # becomes a domain conflict; callers say which contract code it means for them.
+    return stale or Conflict("Someone else changed this first; reload and retry.")
+
+
 AfterCommit = Callable[[], Awaitable[None] | None]
 
 
@@ -169,9 +178,19 @@ class UnitOfWork:
                 if result is not None:
                     await result
 
-    async def commit(self) -> None:
+    async def flush(self, *, stale: DomainError | None = None) -> None:
+        """Write pending changes now; a lost optimistic-lock race raises `stale` (a 409)."""
+        try:
+            await self.session.flush()
+        except StaleDataError:
+            raise _stale_conflict(stale) from None
+
+    async def commit(self, *, stale: DomainError | None = None) -> None:
         """Commit the transaction; the after-commit callbacks run when the block exits."""
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except StaleDataError:
+            raise _stale_conflict(stale) from None
         self.committed = True
 
     async def rollback(self) -> None:

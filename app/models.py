@@ -3,7 +3,9 @@
 from app.auth.models import User
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import Base
+from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.outbox import OutboxEvent, StreamHead
+from app.payments.models import Payment
 from app.rewards.models import (
     Coupon,
     CouponCampaign,
@@ -17,9 +19,14 @@ __all__ = [
     "Coupon",
     "CouponCampaign",
     "CouponClaimBacklog",
+    "IdempotencyRecord",
     "MenuItem",
     "MenuOption",
+    "Order",
+    "OrderItem",
+    "OrderTimeline",
     "OutboxEvent",
+    "Payment",
     "PointBalance",
     "PointLedger",
     "StreamHead",

@@ -1,0 +1,113 @@
+"""Orders, their lines and timeline, and idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import User
+from app.db import Base, IdType
+from app.payments.models import Payment
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_customer_id_id", "customer_id", "id"),
+        Index("ix_orders_store_id_id", "store_id", "id"),
+        Index("ix_orders_rider_id_id", "rider_id", "id"),
+        Index("ix_orders_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id"), nullable=False)
+    store_id: Mapped[int] = mapped_column(IdType, ForeignKey("stores.id"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    dispatch: Mapped[str] = mapped_column(String(12), nullable=False, default="none")
+    rider_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"), nullable=True)
+    # Optimistic locking: every write checks and bumps it, so exactly one of two racing
+    # transitions (accept vs cancel, two riders accepting) can win.
+    version: Mapped[int] = mapped_column(nullable=False, default=1)
+
+    subtotal: Mapped[int] = mapped_column(nullable=False)
+    delivery_fee: Mapped[int] = mapped_column(nullable=False)
+    coupon_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
+    coupon_discount: Mapped[int] = mapped_column(nullable=False, default=0)
+    points_used: Mapped[int] = mapped_column(nullable=False, default=0)
+    total: Mapped[int] = mapped_column(nullable=False)
+    paid_amount: Mapped[int] = mapped_column(nullable=False)
+
+    address_text: Mapped[str] = mapped_column(String(300), nullable=False)
+    address_lat: Mapped[float] = mapped_column(nullable=False)
+    address_lng: Mapped[float] = mapped_column(nullable=False)
+    prep_minutes: Mapped[int | None] = mapped_column(nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    stream_seq: Mapped[int] = mapped_column(nullable=False, default=0)
+
+    rider_lat: Mapped[float | None] = mapped_column(nullable=True)
+    rider_lng: Mapped[float | None] = mapped_column(nullable=True)
+    rider_located_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
+    timeline: Mapped[list[OrderTimeline]] = relationship(
+        lazy="selectin", order_by="OrderTimeline.id", cascade="all, delete-orphan"
+    )
+    payment: Mapped[Payment | None] = relationship(lazy="selectin", uselist=False)
+    rider: Mapped[User | None] = relationship(lazy="selectin", foreign_keys=[rider_id])
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
+
+
+class OrderItem(Base):
+    """A line of an order with copies of the name and prices as they were when ordered."""
+
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    menu_item_id: Mapped[int] = mapped_column(IdType, nullable=False)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    price: Mapped[int] = mapped_column(nullable=False)
+    quantity: Mapped[int] = mapped_column(nullable=False)
+    # JSON list of {id, name, price}: the chosen options as they were.
+    options_json: Mapped[str] = mapped_column(Text, nullable=False)
+    line_total: Mapped[int] = mapped_column(nullable=False)
+
+
+class OrderTimeline(Base):
+    """When the order reached each status."""
+
+    __tablename__ = "order_timeline"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to an `Idempotency-Key`, per user, kept 24 h."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id_key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(IdType, nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # in_progress | done
+    state: Mapped[str] = mapped_column(String(12), nullable=False)
+    response_status: Mapped[int | None] = mapped_column(nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    payment_reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)

@@ -1,0 +1,328 @@
+"""Placing an order: prices re-read from the catalog, one transaction, one charge, idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.db import Database, UnitOfWork, utcnow
+from app.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyMismatch,
+    PaymentDeclined,
+    Unavailable,
+    ValidationFailed,
+)
+from app.orders.lifecycle import Status
+from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
+from app.orders.presenter import order_view
+from app.orders.schemas import CardPayment, PlaceOrderRequest
+from app.outbox import emit
+from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
+from app.payments.models import Payment, PaymentStatus
+
+log = logging.getLogger("delivery.orders")
+
+KEY_TTL = timedelta(hours=24)
+# An in-progress key older than this belonged to a request that died before committing.
+STALE_IN_PROGRESS = timedelta(seconds=60)
+
+
+def request_hash(request: PlaceOrderRequest) -> str:
+    """A fingerprint of the request body (defaults filled in, keys sorted)."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `POST /api/orders` answers: a status and a JSON body (an order or a problem)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def _problem_body(error: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "code": error.code,
+    }
+    if error.detail:
+        body["detail"] = error.detail
+    return body
+
+
+async def _claim_key(
+    db: Database, *, user_id: int, key: str, fingerprint: str
+) -> IdempotencyRecord | Outcome:
+    """Take the key for this request, or return the first answer given under it."""
+    now = utcnow()
+    async with db.uow() as uow:
+        record = IdempotencyRecord(
+            user_id=user_id,
+            key=key,
+            request_hash=fingerprint,
+            state="in_progress",
+            payment_reference="ord_" + secrets.token_hex(12),
+            expires_at=now + KEY_TTL,
+        )
+        uow.session.add(record)
+        try:
+            await uow.commit()
+            return record
+        except IntegrityError:
+            pass
+    async with db.uow() as uow:
+        existing = await uow.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+            )
+        )
+    if existing is None:  # released between our insert and our read: try once more
+        return await _claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
+    if existing.expires_at <= now:
+        await _release_key(db, existing)
+        return await _claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
+    if existing.request_hash != fingerprint:
+        raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
+    if existing.state == "done":
+        assert existing.response_status is not None and existing.response_body is not None
+        return Outcome(existing.response_status, json.loads(existing.response_body))
+    if existing.created_at <= now - STALE_IN_PROGRESS:
+        return await _take_over(db, existing)
+    raise Conflict(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        code="idempotency-in-progress",
+        title="Still in progress",
+    )
+
+
+async def _take_over(db: Database, stale: IdempotencyRecord) -> IdempotencyRecord:
+    """Adopt a key whose request died before committing (its charge, if any, is voided)."""
+    new_reference = "ord_" + secrets.token_hex(12)
+    async with db.uow() as uow:
+        result = await uow.session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == stale.id,
+                IdempotencyRecord.state == "in_progress",
+                IdempotencyRecord.payment_reference == stale.payment_reference,
+            )
+            .values(payment_reference=new_reference, created_at=utcnow())
+        )
+        await uow.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Still in progress.", code="idempotency-in-progress")
+    stale.payment_reference = new_reference
+    return stale
+
+
+async def _release_key(db: Database, record: IdempotencyRecord) -> None:
+    async with db.uow() as uow:
+        await uow.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id)
+        )
+        await uow.commit()
+
+
+async def _remember(db: Database, record: IdempotencyRecord, outcome: Outcome) -> None:
+    async with db.uow() as uow:
+        await uow.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record.id)
+            .values(
+                state="done",
+                response_status=outcome.status,
+                response_body=json.dumps(outcome.body, ensure_ascii=False),
+            )
+        )
+        await uow.commit()
+
+
+async def place_order(
+    *,
+    db: Database,
+    gateway: PaymentGateway,
+    customer_id: int,
+    idempotency_key: str,
+    request: PlaceOrderRequest,
+) -> Outcome:
+    """Place and pay an order exactly once per Idempotency-Key."""
+    claimed = await _claim_key(
+        db, user_id=customer_id, key=idempotency_key, fingerprint=request_hash(request)
+    )
+    if isinstance(claimed, Outcome):
+        return claimed
+    record = claimed
+    try:
+        return await _place(
+            db=db, gateway=gateway, customer_id=customer_id, request=request, record=record
+        )
+    except PaymentDeclined as declined:
+        # A decline is the answer to this request: the same key gets it again.
+        await _remember(db, record, Outcome(402, _problem_body(declined)))
+        raise
+    except BaseException:
+        if not await _order_exists(db, record.payment_reference):
+            # Nothing was committed, so any charge under this reference is voided (never a
+            # payment without its order) and the key is free for a retry.
+            await _void_quietly(gateway, record.payment_reference)
+            await _release_key(db, record)
+        raise
+
+
+async def _order_exists(db: Database, reference: str) -> bool:
+    async with db.uow() as uow:
+        found = await uow.session.scalar(select(Payment.id).where(Payment.reference == reference))
+    return found is not None
+
+
+async def _void_quietly(gateway: PaymentGateway, reference: str) -> None:
+    try:
+        await gateway.void(reference=reference)
+    except Exception:
+        log.exception("could not void charge %s; the gateway's ledger needs a look", reference)
+
+
+async def _place(
+    *,
+    db: Database,
+    gateway: PaymentGateway,
+    customer_id: int,
+    request: PlaceOrderRequest,
+    record: IdempotencyRecord,
+) -> Outcome:
+    from app.orders.pricing import price_lines
+
+    async with db.uow() as uow:
+        priced = await price_lines(uow, request)
+        now = utcnow()
+        order = Order(
+            customer_id=customer_id,
+            store_id=request.store_id,
+            status=Status.PLACED,
+            dispatch="none",
+            subtotal=priced.subtotal,
+            delivery_fee=priced.delivery_fee,
+            coupon_id=request.coupon_id,
+            total=priced.subtotal + priced.delivery_fee,
+            paid_amount=0,
+            address_text=request.address.text,
+            address_lat=request.address.lat,
+            address_lng=request.address.lng,
+        )
+        order.items = [OrderItem(**line) for line in priced.lines]
+        order.timeline = [OrderTimeline(status=Status.PLACED, at=now)]
+        uow.session.add(order)
+        await uow.flush()
+        await _apply_rewards(uow, order=order, request=request)
+        await _charge(
+            uow, gateway, order=order, request=request, reference=record.payment_reference
+        )
+
+        def view(stream: str, seqs: dict[str, int]) -> dict[str, Any]:
+            order.stream_seq = seqs[f"order:{order.id}"]
+            return order_view(order)
+
+        await emit(uow, "order.placed", [f"order:{order.id}", f"store:{order.store_id}"], view)
+        outcome = Outcome(201, order_view(order))
+        # Marking the key done in the order's own transaction: committed together or not at all.
+        await uow.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record.id)
+            .values(
+                state="done",
+                response_status=outcome.status,
+                response_body=json.dumps(outcome.body, ensure_ascii=False),
+            )
+        )
+        await uow.commit()
+    return outcome
+
+
+async def _apply_rewards(uow: UnitOfWork, *, order: Order, request: PlaceOrderRequest) -> None:
+    from app.rewards import service as rewards
+
+    due = order.subtotal + order.delivery_fee
+    if request.coupon_id is not None:
+        order.coupon_discount = await rewards.use_coupon(
+            uow,
+            customer_id=order.customer_id,
+            coupon_id=request.coupon_id,
+            order_id=order.id,
+            subtotal=order.subtotal,
+        )
+        due = max(0, due - order.coupon_discount)
+    if isinstance(request.payment, CardPayment):
+        points = request.use_points
+        if points > due:
+            raise ValidationFailed(
+                "Points cannot pay more than the order's total.",
+                errors=[{"field": "use_points", "message": f"must be ≤ {due}"}],
+            )
+    else:
+        if request.use_points not in (0, due):
+            raise ValidationFailed(
+                "Paying with points uses points for the whole total.",
+                errors=[{"field": "use_points", "message": f"omit it or send {due}"}],
+            )
+        points = due
+    if points:
+        await rewards.spend_points(
+            uow, customer_id=order.customer_id, points=points, order_id=order.id
+        )
+    order.points_used = points
+    order.total = order.subtotal + order.delivery_fee - order.coupon_discount
+    order.paid_amount = order.total - points
+
+
+async def _charge(
+    uow: UnitOfWork,
+    gateway: PaymentGateway,
+    *,
+    order: Order,
+    request: PlaceOrderRequest,
+    reference: str,
+) -> None:
+    payment = Payment(
+        order_id=order.id,
+        method=request.payment.method,
+        amount=order.paid_amount,
+        status=PaymentStatus.CAPTURED,
+        reference=reference,
+    )
+    if isinstance(request.payment, CardPayment) and order.paid_amount > 0:
+        try:
+            charge = await gateway.charge(
+                reference=reference,
+                amount=order.paid_amount,
+                card_number=request.payment.card_number,
+            )
+        except CardDeclined:
+            raise PaymentDeclined("The card was declined; nothing was charged.") from None
+        except GatewayError:
+            # The answer was lost: ask the gateway what happened under our reference.
+            try:
+                found = await gateway.lookup(reference=reference)
+            except GatewayError:
+                found = None
+            if found is None or found.status != "captured" or found.amount != order.paid_amount:
+                raise Unavailable(
+                    "The card gateway did not answer; nothing was charged. Retry shortly."
+                ) from None
+            charge = found
+        payment.provider_reference = charge.provider_reference
+    uow.session.add(payment)
+    order.payment = payment
+    await uow.flush()

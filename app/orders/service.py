@@ -1,0 +1,214 @@
+"""Order use cases after placement: reads, lifecycle transitions, refunds, automatic rejection."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.db import Database, UnitOfWork, utcnow
+from app.errors import Conflict, NotFound
+from app.orders.lifecycle import EVENT_OF, REFUNDING, Action, Status, next_status
+from app.orders.models import Order, OrderTimeline
+from app.orders.presenter import order_view
+from app.outbox import emit
+from app.payments.gateway import PaymentGateway
+from app.payments.models import PaymentStatus
+
+log = logging.getLogger("delivery.orders")
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: a user id and role, or the platform itself (`system`)."""
+
+    user_id: int
+    role: str
+
+
+SYSTEM_ACTOR = Actor(user_id=0, role=SYSTEM)
+
+
+async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
+    from app.catalog.models import Store
+
+    owner: int | None = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
+    return owner
+
+
+async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> str | None:
+    """The caller's part in this order (customer, owner, rider, system), or None."""
+    if actor.role == SYSTEM:
+        return SYSTEM
+    if actor.role == "customer" and order.customer_id == actor.user_id:
+        return "customer"
+    if actor.role == "rider" and order.rider_id == actor.user_id:
+        return "rider"
+    if actor.role == "owner" and await _store_owner(uow, order.store_id) == actor.user_id:
+        return "owner"
+    return None
+
+
+async def load_order(uow: UnitOfWork, order_id: int, actor: Actor) -> tuple[Order, str]:
+    """The order and the caller's part in it; 404 for anyone who is not one of its parties."""
+    order = await uow.session.get(Order, order_id)
+    role = await party_role(uow, order, actor) if order is not None else None
+    if order is None or role is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    return order, role
+
+
+async def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> dict[str, Any]:
+    """One order, for its customer, its store's owner or its rider."""
+    async with uow:
+        order, _ = await load_order(uow, order_id, actor)
+        return order_view(order)
+
+
+async def list_orders(
+    *, uow: UnitOfWork, actor: Actor, store_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
+    from app.catalog.models import Store
+
+    query = select(Order).order_by(Order.id.desc()).limit(limit)
+    async with uow:
+        if actor.role == "customer":
+            query = query.where(Order.customer_id == actor.user_id)
+        elif actor.role == "rider":
+            query = query.where(Order.rider_id == actor.user_id)
+        elif actor.role == "owner":
+            owned = select(Store.id).where(Store.owner_id == actor.user_id)
+            if store_id is not None:
+                if await _store_owner(uow, store_id) != actor.user_id:
+                    raise NotFound(f"Store {store_id} does not exist.")
+                query = query.where(Order.store_id == store_id)
+            else:
+                query = query.where(Order.store_id.in_(owned))
+        else:
+            return []
+        return [order_view(order) for order in await uow.session.scalars(query)]
+
+
+def order_streams(order: Order) -> list[str]:
+    """The streams every change of an order is published on."""
+    return [f"order:{order.id}", f"store:{order.store_id}"]
+
+
+async def emit_order_event(
+    uow: UnitOfWork, order: Order, event_type: str, extra: list[str] | None = None
+) -> None:
+    """Record `event_type` with the order as its data; the order's `stream_seq` follows."""
+
+    def data(stream: str, seqs: dict[str, int]) -> dict[str, Any]:
+        order.stream_seq = seqs[f"order:{order.id}"]
+        return order_view(order)
+
+    await emit(uow, event_type, order_streams(order) + (extra or []), data)
+
+
+async def transition(
+    *,
+    db: Database,
+    gateway: PaymentGateway,
+    actor: Actor,
+    order_id: int,
+    action: Action,
+    prep_minutes: int | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Move an order by the lifecycle table; refunds in full when it ends rejected or cancelled."""
+    stale = Conflict(
+        "The order changed at the same moment; reload it.",
+        code="invalid-transition",
+        title="Not possible in this status",
+    )
+    async with db.uow() as uow:
+        order, role = await load_order(uow, order_id, actor)
+        target = next_status(order.status, action, role)
+        now = utcnow()
+        order.status = target
+        order.timeline.append(OrderTimeline(status=target, at=now))
+        if target == Status.ACCEPTED:
+            order.prep_minutes = prep_minutes
+            order.accepted_at = now
+            order.dispatch = "searching"
+        if reason:
+            order.reason = reason
+        if target in REFUNDING and order.dispatch == "searching":
+            order.dispatch = "none"
+        # The versioned write happens here: of two racing transitions only one gets past it.
+        await uow.flush(stale=stale)
+        await emit_order_event(uow, order, EVENT_OF[target])
+        if target in REFUNDING:
+            await _refund(uow, gateway, order)
+            await emit_order_event(uow, order, "order.refunded")
+        if target == Status.DELIVERED:
+            from app.rewards import service as rewards
+
+            await rewards.accrue_for_delivery(
+                uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
+            )
+        await _after_transition(uow, order, target)
+        await uow.commit(stale=stale)
+        return order_view(order)
+
+
+async def _after_transition(uow: UnitOfWork, order: Order, target: Status) -> None:
+    """Let dispatch react in the same transaction (start searching, free the rider, stop offers)."""
+    from dispatch import hooks
+
+    await hooks.order_moved(uow, order=order, status=target)
+
+
+async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> None:
+    from app.rewards import service as rewards
+
+    payment = order.payment
+    if payment is not None and payment.status == PaymentStatus.CAPTURED:
+        if payment.method == "card" and payment.amount > 0:
+            await gateway.refund(reference=payment.reference)
+        payment.status = PaymentStatus.REFUNDED
+    await rewards.restore_for_order(
+        uow,
+        customer_id=order.customer_id,
+        order_id=order.id,
+        coupon_id=order.coupon_id,
+        points=order.points_used,
+    )
+
+
+async def reject_unanswered(
+    *, db: Database, gateway: PaymentGateway, older_than: float, batch: int = 100
+) -> int:
+    """Reject (and refund) orders left `placed` longer than `older_than` seconds; returns how many."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    async with db.uow() as uow:
+        due = list(
+            await uow.session.scalars(
+                select(Order.id)
+                .where(Order.status == Status.PLACED, Order.created_at <= cutoff)
+                .order_by(Order.id)
+                .limit(batch)
+            )
+        )
+    rejected = 0
+    for order_id in due:
+        try:
+            await transition(
+                db=db,
+                gateway=gateway,
+                actor=SYSTEM_ACTOR,
+                order_id=order_id,
+                action=Action.REJECT,
+                reason="The store did not answer in time.",
+            )
+            rejected += 1
+        except Conflict:
+            pass  # another node, the store or the customer got there first
+    return rejected
