@@ -7,7 +7,7 @@ import logging
 import uuid
 from pathlib import Path
 
-from quart import Quart, Response, g, render_template, request
+from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
 from app.config import Settings
@@ -66,11 +66,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def _echo_request_id(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
-
-    @app.get("/")
-    async def home() -> str:
-        """The web UI's landing page."""
-        return await render_template("home.html")
 
     @app.before_serving
     async def _open() -> None:

@@ -4,4 +4,7 @@ from quart import Quart
 
 
 def register(app: Quart) -> None:
-    """Mount the web pages (filled in by the web UI part)."""
+    """Mount the web pages."""
+    from app.web.views import bp
+
+    app.register_blueprint(bp)

@@ -1,0 +1,112 @@
+"""Pages of the web UI; every page loads its data from the public API in the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, redirect, render_template, request
+from quart_schema import hide
+from werkzeug.wrappers.response import Response as WerkzeugResponse
+
+from app.auth.guard import current_principal
+from app.resources import resources
+
+bp = Blueprint("web", __name__)
+
+HOME_BY_ROLE = {"customer": "/customer", "owner": "/owner", "rider": "/rider", "admin": "/docs"}
+Page = str | Response | WerkzeugResponse
+
+
+async def _page(template: str, role: str, **context: Any) -> Page:
+    """Render a page for a signed-in `role`; send anyone else where they belong."""
+    principal = await current_principal()
+    if principal is None:
+        return redirect(f"/?next={request.path}")
+    if principal.role != role:
+        return redirect(HOME_BY_ROLE.get(principal.role, "/"))
+    return await render_template(template, role=role, **context)
+
+
+@bp.get("/")
+@hide
+async def home() -> Page:
+    """The landing page: sign in, sign up and, in the embedded demo, the demo sign-ins."""
+    principal = await current_principal()
+    if principal is not None:
+        return redirect(HOME_BY_ROLE.get(principal.role, "/docs"))
+    demo: list[dict[str, str]] = []
+    if resources().settings.embedded:
+        from app.demo import demo_sign_ins
+
+        demo = demo_sign_ins()
+    return await render_template("home.html", role=None, demo=demo)
+
+
+@bp.get("/customer")
+@hide
+async def customer_stores() -> Page:
+    """Stores near the customer's address, by category, with search."""
+    return await _page("customer/stores.html", "customer")
+
+
+@bp.get("/customer/stores/<int:store_id>")
+@hide
+async def customer_store(store_id: int) -> Page:
+    """A store's menu and the cart."""
+    return await _page("customer/store.html", "customer", store_id=store_id)
+
+
+@bp.get("/customer/checkout")
+@hide
+async def customer_checkout() -> Page:
+    """Address, payment, points and coupon for the cart."""
+    return await _page("customer/checkout.html", "customer")
+
+
+@bp.get("/customer/orders")
+@hide
+async def customer_orders() -> Page:
+    """The customer's order history."""
+    return await _page("customer/orders.html", "customer")
+
+
+@bp.get("/customer/orders/<int:order_id>")
+@hide
+async def customer_order(order_id: int) -> Page:
+    """One order, live: timeline, map, ETA."""
+    return await _page("customer/order.html", "customer", order_id=order_id)
+
+
+@bp.get("/customer/rewards")
+@hide
+async def customer_rewards() -> Page:
+    """Points and coupons."""
+    return await _page("customer/rewards.html", "customer")
+
+
+@bp.get("/owner")
+@hide
+async def owner_stores() -> Page:
+    """The owner's stores and a form for a new one."""
+    return await _page("owner/stores.html", "owner")
+
+
+@bp.get("/owner/stores/<int:store_id>")
+@hide
+async def owner_store(store_id: int) -> Page:
+    """Store settings, the open switch and the menu editor."""
+    return await _page("owner/store.html", "owner", store_id=store_id)
+
+
+@bp.get("/owner/stores/<int:store_id>/board")
+@hide
+async def owner_board(store_id: int) -> Page:
+    """The live order board of one store."""
+    return await _page("owner/board.html", "owner", store_id=store_id)
+
+
+@bp.get("/rider")
+@hide
+async def rider_home() -> Page:
+    """Shift, position, offers, the active delivery and earnings."""
+    return await _page("rider/home.html", "rider")

@@ -1,0 +1,126 @@
+// The session, the CSRF header and problem+json errors, shared by every page.
+
+let session = null;
+
+/** An API error carrying the problem+json body. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+    this.code = problem.code || "unknown";
+  }
+}
+
+/** The signed-in user and CSRF token (GET /api/me), fetched once per page. */
+export async function me() {
+  if (!session) {
+    session = await api("GET", "/api/me");
+  }
+  return session;
+}
+
+/** A fresh random key (crypto.randomUUID needs a secure context, this does not). */
+export function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Call the API; JSON in and out; throws ApiError with the problem on failure. */
+export async function api(method, path, { body, form, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD" && session && session.csrf_token) {
+    init.headers["X-CSRF-Token"] = session.csrf_token;
+  }
+  if (form !== undefined) {
+    init.body = form;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new ApiError(0, { code: "network", title: "Network problem", detail: "The server could not be reached. Try again." });
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const problem = data && typeof data === "object" ? data : { title: `HTTP ${response.status}`, detail: "The server answered unexpectedly." };
+    if (response.status === 404 && !problem.code) {
+      problem.code = "not-found";
+      problem.detail = "This feature is not available on this server yet.";
+    }
+    throw new ApiError(response.status, problem);
+  }
+  return data;
+}
+
+/** Set the session after sign-in (the login answer carries the CSRF token). */
+export function setSession(value) {
+  session = value;
+}
+
+/** Sign out and go to the landing page. */
+export async function signOut() {
+  try {
+    await api("POST", "/api/auth/logout");
+  } finally {
+    session = null;
+    location.assign("/");
+  }
+}
+
+/** Show an error (a problem or any exception) in a container meant for people. */
+export function showProblem(container, error) {
+  if (!container) return;
+  container.replaceChildren();
+  if (!error) {
+    container.hidden = true;
+    return;
+  }
+  const problem = error instanceof ApiError ? error.problem : { title: "Something went wrong", detail: String(error.message || error) };
+  const title = document.createElement("strong");
+  title.textContent = problem.title || "Something went wrong";
+  container.append(title);
+  if (problem.detail && problem.detail !== problem.title) {
+    const detail = document.createElement("span");
+    detail.textContent = ` ${problem.detail}`;
+    container.append(detail);
+  }
+  if (Array.isArray(problem.errors) && problem.errors.length) {
+    const list = document.createElement("ul");
+    for (const item of problem.errors) {
+      const li = document.createElement("li");
+      li.textContent = `${item.field}: ${item.message}`;
+      list.append(li);
+    }
+    container.append(list);
+  }
+  container.hidden = false;
+}
+
+const wonFormat = new Intl.NumberFormat("ko-KR", { style: "currency", currency: "KRW" });
+/** Money as people read it: ₩12,000. */
+export function won(amount) {
+  return wonFormat.format(amount || 0);
+}
+
+/** A time in the viewer's zone. */
+export function clock(at) {
+  if (!at) return "";
+  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/** A date and time in the viewer's zone. */
+export function when(at) {
+  if (!at) return "";
+  return new Date(at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}

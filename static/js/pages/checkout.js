@@ -1,0 +1,109 @@
+// Checkout: address, sandbox card or points, points and coupon; one Idempotency-Key per attempt.
+import { api, newKey, showProblem, won } from "../api.js";
+import { clearCart, getAddress, getCart, saveAddress, subtotal, updateCartLink } from "../cart.js";
+import { renderCart } from "../cart-view.js";
+import { busy, h, startPage } from "../ui.js";
+
+const form = document.getElementById("checkout-form");
+const problem = document.getElementById("problem");
+const cartBox = document.getElementById("cart");
+const coupons = new Map();
+let attempt = null; // {key, body}: a retry of the same body reuses its key, so it is charged once
+
+function fill() {
+  const a = getAddress();
+  document.getElementById("co-address").value = a.text;
+  document.getElementById("co-lat").value = a.lat;
+  document.getElementById("co-lng").value = a.lng;
+}
+
+function payMethod() {
+  return form.querySelector("input[name=method]:checked").value;
+}
+
+function estimate() {
+  const cart = getCart();
+  if (!cart) return;
+  const coupon = coupons.get(Number(document.getElementById("co-coupon").value));
+  const points = Number(document.getElementById("co-points").value) || 0;
+  const gross = subtotal(cart) + cart.store.delivery_fee;
+  const total = Math.max(0, gross - (coupon ? coupon.discount : 0) - points);
+  document.getElementById("place-order").textContent = `Place order · ${won(total)}`;
+}
+
+async function loadRewards() {
+  const note = document.getElementById("rewards-note");
+  try {
+    const points = await api("GET", "/api/me/points");
+    document.getElementById("points-usable").textContent = `(${won(points.usable).replace("₩", "")} usable)`;
+    document.getElementById("co-points").max = points.usable;
+  } catch (error) {
+    note.textContent = `Points: ${error.message}`;
+  }
+  try {
+    const { coupons: mine } = await api("GET", "/api/me/coupons");
+    const select = document.getElementById("co-coupon");
+    for (const c of mine.filter((c) => !["used", "expired", "redeemed"].includes(c.status))) {
+      coupons.set(c.id, c);
+      select.append(h("option", { value: c.id }, `${c.name}: −${won(c.discount)} (min. ${won(c.min_order)})`));
+    }
+  } catch (error) {
+    note.textContent = `${note.textContent} Coupons: ${error.message}`;
+  }
+}
+
+function orderBody(cart) {
+  const address = {
+    text: document.getElementById("co-address").value.trim(),
+    lat: Number(document.getElementById("co-lat").value),
+    lng: Number(document.getElementById("co-lng").value),
+  };
+  const method = payMethod();
+  const couponId = Number(document.getElementById("co-coupon").value) || null;
+  return {
+    store_id: cart.store.id,
+    items: cart.lines.map((l) => ({ menu_item_id: l.menu_item_id, quantity: l.quantity, option_ids: l.option_ids })),
+    address,
+    payment: method === "card" ? { method: "card", card_number: document.getElementById("co-card").value.replace(/\s+/g, "") } : { method: "points" },
+    use_points: Number(document.getElementById("co-points").value) || 0,
+    coupon_id: couponId,
+  };
+}
+
+form.addEventListener("input", estimate);
+form.addEventListener("change", () => {
+  document.getElementById("card-field").hidden = payMethod() !== "card";
+  estimate();
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const cart = getCart();
+  if (!cart) {
+    showProblem(problem, new Error("Your cart is empty."));
+    return;
+  }
+  const body = orderBody(cart);
+  const serial = JSON.stringify(body);
+  if (!attempt || attempt.body !== serial) attempt = { key: newKey(), body: serial };
+  showProblem(problem, null);
+  await busy(document.getElementById("place-order"), async () => {
+    try {
+      const order = await api("POST", "/api/orders", { body, headers: { "Idempotency-Key": attempt.key } });
+      saveAddress(body.address);
+      clearCart();
+      location.assign(`/customer/orders/${order.id}`);
+    } catch (error) {
+      showProblem(problem, error);
+    }
+  });
+});
+
+await startPage();
+updateCartLink();
+fill();
+if (!renderCart(cartBox, { onChange: estimate, checkoutLink: false })) {
+  document.getElementById("place-order").disabled = true;
+}
+estimate();
+await loadRewards();

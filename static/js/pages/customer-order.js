@@ -1,0 +1,98 @@
+// One order, live: status timeline, map with the moving rider, ETA, cancel while placed.
+import { api, showProblem, won } from "../api.js";
+import { follow, onLocation } from "../live.js";
+import { MiniMap } from "../map.js";
+import { eta, STATUS_LABEL, timeline } from "../orders.js";
+import { busy, h, startPage, toast } from "../ui.js";
+
+const orderId = Number(document.body.dataset.orderId);
+const problem = document.getElementById("problem");
+const map = new MiniMap(document.getElementById("map"), { label: "Map of the store, your address and the rider" });
+let order = null;
+let store = null;
+
+function render() {
+  document.body.dataset.orderStatus = order.status;
+  const badge = document.getElementById("status-badge");
+  badge.textContent = STATUS_LABEL[order.status] || order.status;
+  badge.className = `badge ${order.status === "delivered" ? "ok" : ["rejected", "cancelled"].includes(order.status) ? "bad" : "warn"}`;
+  document.getElementById("timeline").replaceChildren(timeline(order));
+  document.getElementById("cancel-order").hidden = order.status !== "placed";
+  document.getElementById("eta").textContent = store ? eta(order, store) : "";
+  const rider = order.rider;
+  document.getElementById("rider-line").textContent = rider
+    ? `Your rider: ${rider.name}`
+    : order.dispatch === "searching" ? "Looking for a rider nearby…" : "";
+  drawMap();
+  document.getElementById("items").replaceChildren(
+    ...order.items.map((i) => h("div", { class: "cart-line" },
+      h("span", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`), h("span", {}, won(i.line_total)))),
+    h("div", { class: "totals" }, h("dl", {},
+      h("dt", {}, "Subtotal"), h("dd", {}, won(order.subtotal)),
+      h("dt", {}, "Delivery fee"), h("dd", {}, won(order.delivery_fee)),
+      order.coupon_discount ? [h("dt", {}, "Coupon"), h("dd", {}, `−${won(order.coupon_discount)}`)] : null,
+      order.points_used ? [h("dt", {}, "Points"), h("dd", {}, `−${won(order.points_used)}`)] : null,
+      h("dt", { class: "grand" }, "Total"), h("dd", { class: "grand", id: "order-total" }, won(order.total)))),
+    h("p", { class: "muted" }, `Deliver to ${order.address.text}`));
+}
+
+function drawMap() {
+  if (store) map.set("store", store, { kind: "store", label: store.name });
+  map.set("home", order.address, { kind: "home", label: "You" });
+  const rider = order.rider && order.rider.lat != null && !["delivered", "rejected", "cancelled"].includes(order.status) ? order.rider : null;
+  map.set("rider", rider, { kind: "rider", label: rider ? rider.name : "" });
+  if (!map.fitted || (rider && !map.contains(rider))) {
+    map.fit([store, order.address, rider]);
+    map.fitted = true;
+  }
+  map.routeThrough(order.status === "picked_up" ? ["rider", "home"] : rider ? ["rider", "store", "home"] : ["store", "home"]);
+}
+
+async function snapshot() {
+  order = await api("GET", `/api/orders/${orderId}`);
+  render();
+  return order.stream_seq;
+}
+
+document.getElementById("cancel-order").addEventListener("click", (event) =>
+  busy(event.currentTarget, async () => {
+    try {
+      order = await api("POST", `/api/orders/${orderId}/cancel`, { body: { reason: "Cancelled by the customer" } });
+      render();
+      toast("Order cancelled; the payment is refunded.");
+    } catch (error) {
+      showProblem(problem, error);
+    }
+  }));
+
+await startPage();
+try {
+  await snapshot();
+  store = await api("GET", `/api/stores/${order.store_id}`);
+  render();
+} catch (error) {
+  showProblem(problem, error);
+}
+if (order) {
+  onLocation((message) => {
+    if (message.order_id !== orderId || !order.rider) return;
+    order.rider = { ...order.rider, lat: message.lat, lng: message.lng };
+    drawMap();
+    document.getElementById("eta").textContent = eta(order, store);
+  });
+  setInterval(() => { if (store) document.getElementById("eta").textContent = eta(order, store); }, 30000);
+  try {
+    await follow(`order:${orderId}`, {
+      lastSeq: order.stream_seq,
+      onEvent: (event) => {
+        if (event.data && event.data.id === orderId && event.data.status) {
+          order = event.data;
+          render();
+        }
+      },
+      resync: snapshot,
+    });
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}

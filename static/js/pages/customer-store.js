@@ -1,0 +1,70 @@
+// A store's menu (groups, images, options, sold-out) and the single-store cart.
+import { api, showProblem, won } from "../api.js";
+import { addLine, clearCart, updateCartLink } from "../cart.js";
+import { renderCart } from "../cart-view.js";
+import { h, startPage, toast } from "../ui.js";
+
+const storeId = Number(document.body.dataset.storeId);
+const problem = document.getElementById("problem");
+const cartBox = document.getElementById("cart");
+const otherStore = document.getElementById("other-store");
+let pending = null;
+
+function add(store, item, form) {
+  const chosen = [...form.querySelectorAll("input[type=checkbox]:checked")].map((box) => item.options.find((o) => o.id === Number(box.value)));
+  if (!addLine(store, item, chosen)) {
+    pending = () => addLine(store, item, chosen);
+    otherStore.hidden = false;
+    document.getElementById("replace-cart").focus();
+    return;
+  }
+  toast(`${item.name} added to the cart`);
+  renderCart(cartBox);
+}
+
+function itemRow(store, item) {
+  const form = h("form", { class: "grow", "aria-label": item.name, onsubmit: (e) => { e.preventDefault(); add(store, item, form); } },
+    h("div", { class: "spread" }, h("h3", {}, item.name), h("span", { class: "price" }, won(item.price))),
+    item.description ? h("p", { class: "muted" }, item.description) : null,
+    item.options && item.options.length
+      ? h("fieldset", {}, h("legend", {}, "Options"),
+          ...item.options.map((o) => h("label", { class: "inline" }, h("input", { type: "checkbox", value: o.id, disabled: item.sold_out }), `${o.name} (+${won(o.price)})`)))
+      : null,
+    item.sold_out
+      ? h("span", { class: "badge bad" }, "Sold out")
+      : h("button", { type: "submit", class: "primary", disabled: !store.open }, store.open ? "Add to cart" : "Store closed"));
+  return h("div", { class: `menu-item${item.sold_out ? " sold-out" : ""}`, dataset: { itemId: item.id } },
+    item.image_url ? h("img", { class: "thumb small", src: item.image_url, alt: "" }) : h("div", { class: "thumb small", "aria-hidden": "true" }),
+    form);
+}
+
+async function load() {
+  try {
+    const store = await api("GET", `/api/stores/${storeId}`);
+    document.title = `${store.name} · Delivery`;
+    document.getElementById("store-head").replaceChildren(
+      store.image_url ? h("img", { class: "thumb", src: store.image_url, alt: `${store.name}` }) : null,
+      h("div", { class: "spread" }, h("h1", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
+      h("p", { class: "muted" }, `${store.category} · ${store.address} · ${store.phone}`),
+      h("p", {}, `Minimum order ${won(store.min_order)} · Delivery fee ${won(store.delivery_fee)}`));
+    const groups = store.menu || [];
+    document.getElementById("menu").replaceChildren(...(groups.length
+      ? groups.map((group) => h("section", { class: "card", "aria-label": group.group }, h("h2", {}, group.group), ...group.items.map((item) => itemRow(store, item))))
+      : [h("p", { class: "empty" }, "This store has no menu yet.")]));
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}
+
+document.getElementById("replace-cart").addEventListener("click", () => {
+  clearCart();
+  if (pending) pending();
+  pending = null;
+  otherStore.hidden = true;
+  renderCart(cartBox);
+});
+
+await startPage();
+updateCartLink();
+renderCart(cartBox);
+await load();

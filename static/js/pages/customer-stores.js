@@ -1,0 +1,89 @@
+// Stores by category and distance from the chosen address, with name search.
+import { api, showProblem, won } from "../api.js";
+import { getAddress, saveAddress, updateCartLink } from "../cart.js";
+import { h, startPage, toast } from "../ui.js";
+
+const state = { category: "", categories: new Set() };
+const list = document.getElementById("stores");
+const problem = document.getElementById("problem");
+
+function fillAddress() {
+  const a = getAddress();
+  document.getElementById("addr-text").value = a.text;
+  document.getElementById("addr-lat").value = a.lat;
+  document.getElementById("addr-lng").value = a.lng;
+}
+
+function storeCard(store) {
+  return h("li", {},
+    h("a", { class: "store-card", href: `/customer/stores/${store.id}`, dataset: { storeId: store.id } },
+      store.image_url ? h("img", { class: "thumb", src: store.image_url, alt: "" }) : h("div", { class: "thumb", "aria-hidden": "true" }),
+      h("div", { class: "body" },
+        h("div", { class: "spread" }, h("h3", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
+        h("div", { class: "muted" }, store.category, store.distance_km != null ? ` · ${store.distance_km.toFixed(1)} km` : ""),
+        h("div", {}, `Min. order ${won(store.min_order)} · Delivery ${won(store.delivery_fee)}`))));
+}
+
+function renderCategories() {
+  const box = document.getElementById("categories");
+  const names = ["", ...[...state.categories].sort()];
+  box.replaceChildren(...names.map((name) =>
+    h("button", { type: "button", "aria-pressed": String(state.category === name), onclick: () => { state.category = name; load(); } }, name || "All")));
+}
+
+async function load() {
+  const a = getAddress();
+  const params = new URLSearchParams({ lat: a.lat, lng: a.lng, radius_km: document.getElementById("radius").value });
+  const q = document.getElementById("search-q").value.trim();
+  if (q) params.set("q", q);
+  if (state.category) params.set("category", state.category);
+  showProblem(problem, null);
+  try {
+    const { stores } = await api("GET", `/api/stores?${params}`);
+    if (!state.category) for (const s of stores) state.categories.add(s.category);
+    renderCategories();
+    list.replaceChildren(...(stores.length ? stores.map(storeCard) : [h("li", { class: "empty" }, "No stores match here. Try a wider radius or another address.")]));
+  } catch (error) {
+    showProblem(problem, error);
+    list.replaceChildren();
+  }
+}
+
+document.getElementById("address-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = document.getElementById("addr-text").value.trim();
+  const lat = Number(document.getElementById("addr-lat").value);
+  const lng = Number(document.getElementById("addr-lng").value);
+  if (!text || !Number.isFinite(lat) || !Number.isFinite(lng)) {
+    showProblem(problem, new Error("Enter an address with its latitude and longitude."));
+    return;
+  }
+  saveAddress({ text, lat, lng });
+  toast("Address saved");
+  load();
+});
+
+document.getElementById("use-location").addEventListener("click", () => {
+  if (!navigator.geolocation) {
+    toast("This browser cannot share its location.");
+    return;
+  }
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      document.getElementById("addr-lat").value = pos.coords.latitude.toFixed(6);
+      document.getElementById("addr-lng").value = pos.coords.longitude.toFixed(6);
+      toast("Location filled in; name the address and press “Use this address”.");
+    },
+    () => toast("Location not shared; enter the address instead."),
+  );
+});
+
+document.getElementById("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+
+await startPage();
+updateCartLink();
+fillAddress();
+await load();

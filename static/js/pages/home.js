@@ -1,0 +1,47 @@
+// The landing page: sign in, sign up, demo sign-ins.
+import { api, showProblem } from "../api.js";
+import { formData } from "../ui.js";
+
+const HOME = { customer: "/customer", owner: "/owner", rider: "/rider", admin: "/docs" };
+
+function destination(role) {
+  const next = new URLSearchParams(location.search).get("next");
+  const home = HOME[role] || "/";
+  return next && next.startsWith(home) && !next.startsWith("//") ? next : home;
+}
+
+async function signIn(email, password, problemBox) {
+  try {
+    const result = await api("POST", "/api/auth/login", { body: { email, password } });
+    location.assign(destination(result.user.role));
+  } catch (error) {
+    showProblem(problemBox, error);
+  }
+}
+
+const signinForm = document.getElementById("signin-form");
+signinForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const { email, password } = formData(signinForm);
+  await signIn(email, password, signinForm.querySelector(".problem"));
+});
+
+const signupForm = document.getElementById("signup-form");
+signupForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const data = formData(signupForm);
+  const problemBox = signupForm.querySelector(".problem");
+  try {
+    await api("POST", "/api/auth/signup", { body: data });
+  } catch (error) {
+    showProblem(problemBox, error);
+    return;
+  }
+  await signIn(data.email, data.password, problemBox);
+});
+
+for (const button of document.querySelectorAll(".demo-signin")) {
+  button.addEventListener("click", () =>
+    signIn(button.dataset.email, button.dataset.password, signinForm.querySelector(".problem")),
+  );
+}

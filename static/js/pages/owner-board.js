@@ -1,0 +1,125 @@
+// The live order board: new orders ring and stay flagged until acknowledged.
+import { api, clock, showProblem, won } from "../api.js";
+import { ring, soundAllowed, unlockSound } from "../chime.js";
+import { follow } from "../live.js";
+import { STATUS_LABEL } from "../orders.js";
+import { busy, h, startPage, toast } from "../ui.js";
+
+const storeId = Number(document.body.dataset.storeId);
+const problem = document.getElementById("problem");
+const orders = new Map();
+const ACK_KEY = `delivery.ack.${storeId}`;
+const acknowledged = new Set(JSON.parse(sessionStorage.getItem(ACK_KEY) || "[]"));
+let rings = 0;
+
+function isToday(at) {
+  return new Date(at).toDateString() === new Date().toDateString();
+}
+
+function act(order, path, body) {
+  return async (event) => {
+    await busy(event.currentTarget, async () => {
+      try {
+        const updated = await api("POST", `/api/orders/${order.id}/${path}`, { body });
+        upsert(updated);
+        showProblem(problem, null);
+      } catch (error) {
+        showProblem(problem, error);
+      }
+    });
+  };
+}
+
+function card(order) {
+  const fresh = order.status === "placed" && !acknowledged.has(order.id);
+  const items = h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`)));
+  const actions = [];
+  if (order.status === "placed") {
+    const prep = h("input", { type: "number", min: 5, max: 90, value: 15, "aria-label": `Preparation minutes for order ${order.id}`, style: "width:5rem" });
+    const reason = h("input", { value: "Too busy", "aria-label": `Reason to reject order ${order.id}`, style: "width:8rem" });
+    actions.push(
+      h("div", { class: "row" }, prep, h("button", { type: "button", class: "primary", onclick: (e) => act(order, "accept", { prep_minutes: Number(prep.value) })(e) }, "Accept")),
+      h("div", { class: "row" }, reason, h("button", { type: "button", class: "danger", onclick: (e) => act(order, "reject", { reason: reason.value || "Rejected" })(e) }, "Reject")));
+  }
+  if (order.status === "accepted") actions.push(h("button", { type: "button", class: "primary", onclick: act(order, "ready") }, "Mark ready"));
+  if (order.status === "accepted" || order.status === "ready") {
+    actions.push(h("button", { type: "button", class: "danger", onclick: act(order, "cancel", { reason: "Cancelled by the store" }) }, "Cancel"));
+  }
+  const rider = order.rider ? `Rider: ${order.rider.name}` : order.dispatch === "searching" ? "Finding a rider…" : "";
+  return h("article", { class: `order-card${fresh ? " new" : ""}`, dataset: { orderId: order.id, status: order.status }, "aria-label": `Order ${order.id}` },
+    h("div", { class: "spread" }, h("strong", {}, `#${order.id}`), h("span", { class: "muted" }, clock(order.created_at))),
+    items,
+    h("div", { class: "spread" }, h("span", {}, order.address.text), h("span", { class: "price" }, won(order.total))),
+    order.prep_minutes && order.status === "accepted" ? h("div", { class: "muted" }, `Prep ${order.prep_minutes} min`) : null,
+    rider ? h("div", { class: "muted rider" }, rider) : null,
+    ...actions);
+}
+
+function render() {
+  for (const column of document.querySelectorAll("[data-column]")) {
+    const list = [...orders.values()].filter((o) => o.status === column.dataset.column).sort((a, b) => a.id - b.id);
+    column.replaceChildren(...(list.length ? list.map(card) : [h("p", { class: "empty" }, "Nothing here")]));
+  }
+  const today = [...orders.values()].filter((o) => isToday(o.created_at));
+  const done = today.filter((o) => ["delivered", "rejected", "cancelled"].includes(o.status)).sort((a, b) => b.id - a.id);
+  document.getElementById("done").replaceChildren(...done.map((o) => h("tr", {},
+    h("td", {}, `#${o.id}`), h("td", {}, clock(o.created_at)), h("td", {}, STATUS_LABEL[o.status]), h("td", {}, won(o.total)))));
+  const counted = today.filter((o) => !["rejected", "cancelled"].includes(o.status));
+  document.getElementById("today-count").textContent = String(counted.length);
+  document.getElementById("today-sales").textContent = won(counted.reduce((sum, o) => sum + o.total, 0));
+  const waiting = [...orders.values()].filter((o) => o.status === "placed" && !acknowledged.has(o.id));
+  const alert = document.getElementById("ring-alert");
+  alert.hidden = waiting.length === 0;
+  document.getElementById("ring-text").textContent = waiting.length === 1 ? `New order #${waiting[0].id}!` : `${waiting.length} new orders!`;
+}
+
+function upsert(order) {
+  const before = orders.get(order.id);
+  orders.set(order.id, order);
+  if (order.status === "placed" && !before && !acknowledged.has(order.id)) {
+    rings += 1;
+    document.body.dataset.rings = String(rings);
+    ring();
+    document.getElementById("sound-note").hidden = soundAllowed();
+  }
+  render();
+}
+
+async function snapshot() {
+  const { orders: list } = await api("GET", `/api/orders?store_id=${storeId}`);
+  orders.clear();
+  for (const o of list) orders.set(o.id, o);
+  render();
+  // The board's stream seq is not in the order list; events replayed after it are applied idempotently.
+  return null;
+}
+
+document.getElementById("ack").addEventListener("click", () => {
+  for (const o of orders.values()) if (o.status === "placed") acknowledged.add(o.id);
+  sessionStorage.setItem(ACK_KEY, JSON.stringify([...acknowledged]));
+  render();
+  toast("Acknowledged");
+});
+document.getElementById("enable-sound").addEventListener("click", async () => {
+  document.getElementById("sound-note").hidden = await unlockSound();
+});
+document.addEventListener("pointerdown", () => unlockSound(), { once: true });
+document.addEventListener("keydown", () => unlockSound(), { once: true });
+
+await startPage();
+try {
+  const store = await api("GET", `/api/stores/${storeId}`);
+  document.getElementById("store-name").textContent = store.name;
+  document.title = `${store.name} board · Delivery`;
+  await snapshot();
+  if ([...orders.values()].some((o) => o.status === "placed" && !acknowledged.has(o.id))) ring();
+  await follow(`store:${storeId}`, {
+    lastSeq: null,
+    onEvent: (event) => {
+      if (event.data && event.data.id && event.data.status) upsert(event.data);
+    },
+    resync: snapshot,
+  });
+} catch (error) {
+  showProblem(problem, error);
+}

@@ -1,0 +1,141 @@
+// Store settings, the open/closed switch, the store photo and the menu editor.
+import { api, showProblem, won } from "../api.js";
+import { busy, formData, h, startPage, toast } from "../ui.js";
+
+const storeId = Number(document.body.dataset.storeId);
+const problem = document.getElementById("problem");
+const openSwitch = document.getElementById("open-switch");
+let store = null;
+
+function upload(path, file) {
+  const form = new FormData();
+  form.append("file", file);
+  return api("PUT", path, { form });
+}
+
+function parseOptions(text) {
+  return (text || "").split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [name, price] = line.split(",").map((part) => part.trim());
+    return { name, price: Number(price || 0) };
+  });
+}
+
+function itemEditor(item) {
+  const errors = h("div", { class: "problem", role: "alert", hidden: true });
+  const act = (fn) => async (event) => {
+    showProblem(errors, null);
+    try {
+      await busy(event.currentTarget, fn);
+      await load();
+    } catch (error) {
+      showProblem(errors, error);
+    }
+  };
+  const name = h("input", { value: item.name, "aria-label": `Name of ${item.name}` });
+  const price = h("input", { type: "number", min: 0, step: 100, value: item.price, "aria-label": `Price of ${item.name}` });
+  const file = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "aria-label": `Photo of ${item.name}`,
+    onchange: act(async () => { if (file.files[0]) await upload(`/api/menu-items/${item.id}/image`, file.files[0]); toast("Photo uploaded"); }) });
+  return h("div", { class: "menu-edit", dataset: { itemId: item.id } },
+    item.image_url ? h("img", { class: "thumb small", src: item.image_url, alt: "" }) : h("div", { class: "thumb small", "aria-hidden": "true" }),
+    h("div", {},
+      h("div", { class: "row" }, name, price,
+        h("button", { type: "button", onclick: act(() => api("PATCH", `/api/menu-items/${item.id}`, { body: { name: name.value, price: Number(price.value) } })) }, "Save")),
+      h("div", { class: "muted" }, `${item.group} · ${won(item.price)}`, item.options.length ? ` · options: ${item.options.map((o) => `${o.name} +${won(o.price)}`).join(", ")}` : ""),
+      h("label", { class: "inline" }, "Photo ", file),
+      errors),
+    h("div", {},
+      h("label", { class: "inline" },
+        h("input", { type: "checkbox", class: "sold-out-toggle", checked: item.sold_out,
+          onchange: act((e) => api("PATCH", `/api/menu-items/${item.id}`, { body: { sold_out: e.target.checked } })) }),
+        "Sold out"),
+      h("button", { type: "button", class: "danger", onclick: act(() => api("DELETE", `/api/menu-items/${item.id}`)) }, "Delete")));
+}
+
+function render() {
+  document.title = `${store.name} · Delivery`;
+  document.getElementById("store-name").textContent = store.name;
+  openSwitch.checked = store.open;
+  openSwitch.setAttribute("aria-checked", String(store.open));
+  document.getElementById("open-label").textContent = store.open ? "Open for orders" : "Closed";
+  const image = document.getElementById("store-image");
+  image.hidden = !store.image_url;
+  if (store.image_url) image.src = store.image_url;
+  const settings = document.getElementById("settings-form");
+  for (const key of ["name", "category", "address", "phone", "min_order", "delivery_fee"]) settings.elements[key].value = store[key];
+  const groups = store.menu || [];
+  document.getElementById("menu").replaceChildren(...(groups.length
+    ? groups.map((g) => h("div", {}, h("h3", {}, g.group), ...g.items.map(itemEditor)))
+    : [h("p", { class: "empty" }, "No items yet: add the first one below.")]));
+}
+
+async function load() {
+  try {
+    store = await api("GET", `/api/stores/${storeId}`);
+    render();
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}
+
+openSwitch.addEventListener("change", async () => {
+  try {
+    store = { ...store, ...(await api("PATCH", `/api/stores/${storeId}`, { body: { open: openSwitch.checked } })) };
+    toast(store.open ? "The store is open" : "The store is closed");
+    await load();
+  } catch (error) {
+    showProblem(problem, error);
+    openSwitch.checked = !openSwitch.checked;
+  }
+});
+
+document.getElementById("image-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const file = document.getElementById("store-file").files[0];
+  try {
+    if (!file) throw new Error("Choose a photo first.");
+    await upload(`/api/stores/${storeId}/image`, file);
+    toast("Photo uploaded");
+    form.reset();
+    showProblem(form.querySelector(".problem"), null);
+    await load();
+  } catch (error) {
+    showProblem(form.querySelector(".problem"), error);
+  }
+});
+
+document.getElementById("settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const data = formData(form);
+  for (const key of ["min_order", "delivery_fee"]) data[key] = Number(data[key]);
+  try {
+    await api("PATCH", `/api/stores/${storeId}`, { body: data });
+    showProblem(form.querySelector(".problem"), null);
+    toast("Settings saved");
+    await load();
+  } catch (error) {
+    showProblem(form.querySelector(".problem"), error);
+  }
+});
+
+document.getElementById("item-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const data = formData(form);
+  const file = form.elements.file.files[0];
+  const body = { name: data.name, price: Number(data.price), group: data.group, description: data.description || "", options: parseOptions(data.options) };
+  try {
+    const item = await api("POST", `/api/stores/${storeId}/menu`, { body });
+    if (file) await upload(`/api/menu-items/${item.id}/image`, file);
+    form.reset();
+    showProblem(form.querySelector(".problem"), null);
+    toast(`${item.name} added`);
+    await load();
+  } catch (error) {
+    showProblem(form.querySelector(".problem"), error);
+  }
+});
+
+await startPage();
+await load();

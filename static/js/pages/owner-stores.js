@@ -1,0 +1,40 @@
+// The owner's stores and the form for a new one.
+import { api, showProblem, won } from "../api.js";
+import { formData, h, startPage } from "../ui.js";
+
+const form = document.getElementById("store-form");
+let session = null;
+
+async function load() {
+  try {
+    const { stores } = await api("GET", "/api/stores");
+    const mine = stores.filter((s) => s.owner_id === session.user.id);
+    document.getElementById("stores").replaceChildren(...(mine.length
+      ? mine.map((s) => h("li", { class: "store-card" },
+          s.image_url ? h("img", { class: "thumb", src: s.image_url, alt: "" }) : h("div", { class: "thumb", "aria-hidden": "true" }),
+          h("div", { class: "body" },
+            h("div", { class: "spread" }, h("h3", {}, s.name), h("span", { class: `badge ${s.open ? "open" : "closed"}` }, s.open ? "Open" : "Closed")),
+            h("p", { class: "muted" }, `${s.category} · min. ${won(s.min_order)}`),
+            h("div", { class: "row" },
+              h("a", { class: "button", href: `/owner/stores/${s.id}` }, "Menu & settings"),
+              h("a", { class: "button primary", href: `/owner/stores/${s.id}/board` }, "Order board")))))
+      : [h("li", { class: "empty" }, "No stores yet. Create your first one below.")]));
+  } catch (error) {
+    showProblem(document.getElementById("problem"), error);
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const data = formData(form);
+  for (const key of ["lat", "lng", "min_order", "delivery_fee"]) data[key] = data[key] === "" ? null : Number(data[key]);
+  try {
+    const store = await api("POST", "/api/stores", { body: data });
+    location.assign(`/owner/stores/${store.id}`);
+  } catch (error) {
+    showProblem(form.querySelector(".problem"), error);
+  }
+});
+
+session = await startPage();
+await load();

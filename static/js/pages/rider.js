@@ -1,0 +1,288 @@
+// The rider's screen: shift, position (GPS or simulated), offers, the active delivery, earnings.
+import { api, clock, showProblem, won } from "../api.js";
+import { DEFAULT_ADDRESS } from "../cart.js";
+import { follow, unfollow } from "../live.js";
+import { distanceKm, MiniMap } from "../map.js";
+import { FINISHED, STATUS_LABEL } from "../orders.js";
+import { busy, h, startPage, toast } from "../ui.js";
+
+const POS_KEY = "delivery.rider.position";
+const ONLINE_KEY = "delivery.rider.online";
+const STEP_KM = 0.1;
+const problem = document.getElementById("problem");
+const onlineSwitch = document.getElementById("online-switch");
+const map = new MiniMap(document.getElementById("map"), { label: "Map of your position and stops", onPick: (p) => simulated && moveTo(p) });
+const offers = new Map();
+const state = { online: false, position: null, active: null, history: [], activeStore: null };
+let simulated = false;
+let positioned;
+const firstPosition = new Promise((resolve) => { positioned = resolve; });
+let session = null;
+let sendTimer = null;
+let lastSent = 0;
+
+const show = (error) => showProblem(problem, error);
+
+function savedPosition() {
+  try {
+    return JSON.parse(localStorage.getItem(POS_KEY) || "null") || { lat: DEFAULT_ADDRESS.lat, lng: DEFAULT_ADDRESS.lng };
+  } catch {
+    return { lat: DEFAULT_ADDRESS.lat, lng: DEFAULT_ADDRESS.lng };
+  }
+}
+
+function moveTo(point) {
+  state.position = { lat: point.lat, lng: point.lng };
+  localStorage.setItem(POS_KEY, JSON.stringify(state.position));
+  document.body.dataset.lat = String(point.lat);
+  document.body.dataset.lng = String(point.lng);
+  positioned();
+  drawMap();
+  scheduleSend();
+}
+
+// Positions are sent at most once a second, the latest one winning.
+function scheduleSend() {
+  if (!state.online || sendTimer) return;
+  const wait = Math.max(0, 1000 - (Date.now() - lastSent));
+  sendTimer = setTimeout(async () => {
+    sendTimer = null;
+    lastSent = Date.now();
+    try {
+      await api("PUT", "/api/riders/me/location", { body: state.position });
+    } catch (error) {
+      show(error);
+    }
+  }, wait);
+}
+
+function nextStop() {
+  const order = state.active;
+  if (!order) return null;
+  return order.status === "picked_up" ? order.address : state.activeStore;
+}
+
+function step(direction) {
+  const p = state.position;
+  const dLat = STEP_KM / 111.32;
+  const dLng = STEP_KM / (111.32 * Math.cos((p.lat * Math.PI) / 180));
+  if (direction === "target") {
+    const stop = nextStop();
+    if (!stop) return toast("No stop to drive to.");
+    const km = distanceKm(p, stop);
+    const f = km <= STEP_KM * 1.5 ? 1 : (STEP_KM * 1.5) / km;
+    return moveTo({ lat: p.lat + (stop.lat - p.lat) * f, lng: p.lng + (stop.lng - p.lng) * f });
+  }
+  const moves = { n: [dLat, 0], s: [-dLat, 0], e: [0, dLng], w: [0, -dLng] }[direction];
+  moveTo({ lat: p.lat + moves[0], lng: p.lng + moves[1] });
+}
+
+function useSimulated(reason) {
+  simulated = true;
+  document.getElementById("sim-controls").hidden = false;
+  document.getElementById("pos-source").textContent = reason;
+  moveTo(savedPosition());
+}
+
+function startPosition() {
+  if (!navigator.geolocation) return useSimulated("Simulated (no location in this browser)");
+  navigator.geolocation.watchPosition(
+    (pos) => {
+      simulated = false;
+      document.getElementById("sim-controls").hidden = true;
+      document.getElementById("pos-source").textContent = "From your device";
+      moveTo({ lat: pos.coords.latitude, lng: pos.coords.longitude });
+    },
+    () => { if (!simulated) useSimulated("Simulated (location not shared)"); },
+    { enableHighAccuracy: true, maximumAge: 5000, timeout: 10000 },
+  );
+}
+
+function drawMap() {
+  if (!state.position) return;
+  map.set("me", state.position, { kind: "me", label: "You" });
+  const order = state.active;
+  map.set("store", order ? state.activeStore : null, { kind: "store", label: state.activeStore ? state.activeStore.name : "" });
+  map.set("home", order ? order.address : null, { kind: "home", label: "Customer" });
+  for (const name of [...map.markers.keys()]) if (name.startsWith("offer-")) map.remove(name);
+  if (!order) for (const offer of offers.values()) map.set(`offer-${offer.order_id}`, offer.store, { kind: "store", label: offer.store.name });
+  const points = [state.position, ...[...map.markers.values()].map((m) => m.point)];
+  if (!map.fitted || points.some((p) => !map.contains(p))) {
+    map.fit(points, { minKm: 2 });
+    map.fitted = true;
+  }
+  map.routeThrough(order ? (order.status === "picked_up" ? ["me", "home"] : ["me", "store", "home"]) : []);
+}
+
+function renderShift() {
+  onlineSwitch.checked = state.online;
+  onlineSwitch.setAttribute("aria-checked", String(state.online));
+  document.getElementById("online-label").textContent = state.online ? "Online: receiving offers" : "Offline";
+}
+
+async function setOnline(online) {
+  await firstPosition;
+  try {
+    const result = await api("PUT", "/api/riders/me/shift", { body: { online, ...state.position } });
+    state.online = result.online;
+    localStorage.setItem(ONLINE_KEY, String(state.online));
+    if (state.online) await loadOffers();
+    else offers.clear();
+    show(null);
+  } catch (error) {
+    show(error);
+  }
+  renderShift();
+  renderOffers();
+}
+
+function secondsLeft(offer) {
+  return Math.max(0, Math.round((Date.parse(offer.expires_at) - Date.now()) / 1000));
+}
+
+function renderOffers() {
+  const box = document.getElementById("offers");
+  const list = state.active ? [] : [...offers.values()].filter((o) => secondsLeft(o) > 0);
+  box.replaceChildren(...(list.length
+    ? list.map((offer) => h("article", { class: "offer", dataset: { orderId: offer.order_id }, "aria-label": `Offer for order ${offer.order_id}` },
+        h("div", { class: "spread" }, h("strong", {}, offer.store.name), h("span", { class: "countdown", "aria-label": "seconds left" }, `${secondsLeft(offer)} s`)),
+        h("div", {}, `To ${offer.address.text || ""}`),
+        h("div", { class: "muted" }, `${offer.distance_km.toFixed(1)} km away · fee ${won(offer.fee)}`),
+        h("button", { type: "button", class: "primary", onclick: (e) => accept(e.currentTarget, offer) }, "Accept")))
+    : [h("p", { class: "empty" }, state.active ? "Finish the active delivery to get offers." : state.online ? "Waiting for offers…" : "Go online to receive offers.")]));
+  drawMap();
+}
+
+async function accept(button, offer) {
+  await busy(button, async () => {
+    try {
+      const order = await api("POST", `/api/dispatch/offers/${offer.order_id}/accept`);
+      offers.clear();
+      await setActive(order);
+      toast("Offer accepted: head to the store.");
+    } catch (error) {
+      offers.delete(offer.order_id);
+      show(error);
+      renderOffers();
+    }
+  });
+}
+
+async function setActive(order) {
+  const previous = state.active;
+  state.active = order && !FINISHED.has(order.status) ? order : null;
+  if (state.active && (!previous || previous.id !== order.id)) {
+    state.activeStore = await api("GET", `/api/stores/${order.store_id}`);
+    await follow(`order:${order.id}`, {
+      lastSeq: order.stream_seq,
+      onEvent: (event) => { if (event.data && event.data.id === order.id && event.data.status) applyOrder(event.data); },
+      resync: async () => { const fresh = await api("GET", `/api/orders/${order.id}`); applyOrder(fresh); return fresh.stream_seq; },
+    });
+  }
+  if (!state.active && previous) await unfollow(`order:${previous.id}`);
+  renderActive();
+  renderOffers();
+}
+
+function applyOrder(order) {
+  if (FINISHED.has(order.status)) {
+    setActive(null).then(loadHistory);
+    return;
+  }
+  state.active = order;
+  renderActive();
+}
+
+function renderActive() {
+  const box = document.getElementById("active");
+  const order = state.active;
+  document.body.dataset.activeStatus = order ? order.status : "";
+  if (!order) {
+    box.replaceChildren(h("p", { class: "empty" }, "No active delivery."));
+    drawMap();
+    return;
+  }
+  const storeName = state.activeStore ? state.activeStore.name : `Store ${order.store_id}`;
+  const run = (path) => async (event) => busy(event.currentTarget, async () => {
+    try {
+      const updated = await api("POST", path);
+      show(null);
+      applyOrder(updated);
+      if (updated.status === "delivered") toast(`Delivered. You earned ${won(updated.delivery_fee)}.`);
+    } catch (error) {
+      show(error);
+    }
+  });
+  box.replaceChildren(
+    h("div", { class: "spread" }, h("strong", {}, `Order #${order.id}`), h("span", { class: "badge warn", id: "active-status" }, STATUS_LABEL[order.status])),
+    h("p", {}, "Pick up at ", h("strong", {}, storeName), state.activeStore ? ` (${state.activeStore.address})` : ""),
+    h("p", {}, "Deliver to ", h("strong", {}, order.address.text)),
+    h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${i.name}`))),
+    order.status === "accepted" ? h("p", { class: "muted" }, `The kitchen needs about ${order.prep_minutes} min.`) : null,
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "primary", disabled: order.status !== "ready", onclick: run(`/api/orders/${order.id}/pickup`) }, "Picked up"),
+      h("button", { type: "button", class: "primary", disabled: order.status !== "picked_up", onclick: run(`/api/orders/${order.id}/deliver`) }, "Delivered"),
+      order.status !== "picked_up" ? h("button", { type: "button", class: "danger", onclick: run(`/api/dispatch/offers/${order.id}/release`) }, "Give back") : null));
+  drawMap();
+}
+
+async function loadOffers() {
+  try {
+    const result = await api("GET", "/api/dispatch/offers");
+    offers.clear();
+    for (const offer of result.offers) offers.set(offer.order_id, offer);
+  } catch (error) {
+    show(error);
+  }
+  renderOffers();
+}
+
+async function loadHistory() {
+  const { orders } = await api("GET", "/api/orders");
+  const delivered = orders.filter((o) => o.status === "delivered");
+  document.getElementById("delivered-count").textContent = String(delivered.length);
+  document.getElementById("earned").textContent = won(delivered.reduce((sum, o) => sum + o.delivery_fee, 0));
+  document.getElementById("history").replaceChildren(...(delivered.length
+    ? delivered.map((o) => { const at = (o.timeline || []).find((t) => t.status === "delivered"); return h("li", {}, `#${o.id} · ${o.address.text} · ${won(o.delivery_fee)}${at ? ` · ${clock(at.at)}` : ""}`); })
+    : [h("li", { class: "empty" }, "No deliveries yet.")]));
+  return orders;
+}
+
+async function snapshot() {
+  const orders = await loadHistory();
+  await setActive(orders.find((o) => !FINISHED.has(o.status)) || null);
+  if (state.online) await loadOffers();
+  return null;
+}
+
+function onRiderEvent(event) {
+  const data = event.data || {};
+  if (event.type === "offer.created" && data.order_id) offers.set(data.order_id, data);
+  else if (event.type === "offer.withdrawn") offers.delete(data.order_id ?? data.id);
+  else if (event.type === "order.rider_assigned" && data.id) {
+    offers.delete(data.id);
+    if (data.rider && data.rider.id === session.user.id) setActive(data).catch(show);
+  }
+  renderOffers();
+}
+
+onlineSwitch.addEventListener("change", () => setOnline(onlineSwitch.checked));
+for (const button of document.querySelectorAll("[data-move]")) button.addEventListener("click", () => step(button.dataset.move));
+setInterval(() => {
+  for (const node of document.querySelectorAll(".offer")) {
+    const offer = offers.get(Number(node.dataset.orderId));
+    if (offer) node.querySelector(".countdown").textContent = `${secondsLeft(offer)} s`;
+    if (!offer || secondsLeft(offer) === 0) renderOffers();
+  }
+}, 1000);
+
+session = await startPage();
+startPosition();
+try {
+  await snapshot();
+  if (localStorage.getItem(ONLINE_KEY) === "true") await setOnline(true);
+  await follow(`rider:${session.user.id}`, { lastSeq: null, onEvent: onRiderEvent, resync: snapshot });
+} catch (error) {
+  show(error);
+}
+renderShift();
