@@ -1,0 +1,176 @@
+"""Cache-aside for public catalog reads in the cache Redis, safe across nodes.
+
+Keys are namespaced by a per-scope version number (`catalog:ver:<scope>`): a write bumps the
+version after it commits, so every node's next read builds a fresh key and the old entries
+simply expire. A miss is rebuilt by one caller at a time (a short Redis lock); the others wait
+briefly for the value. Any Redis failure degrades to the database, never to an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("delivery.catalog.cache")
+
+NS = "catalog:"
+# One round trip for a read: the scope's version, then the entry stored under that version.
+_READ = """
+local v = redis.call('GET', KEYS[1]) or '0'
+local value = redis.call('GET', ARGV[1] .. v .. ARGV[2])
+if value then return {v, value} end
+return {v}
+"""
+# Release the rebuild lock only if it is still ours (it may have expired and been retaken).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as served."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    builds: int = 0
+    waits: int = 0
+    bypasses: int = 0
+    errors: int = 0
+
+
+class CatalogCache:
+    """Versioned cache-aside with single-flight rebuilds; `enabled=False` always reads the DB."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        enabled: bool = True,
+        ttl: int = 300,
+        lock_ms: int = 5000,
+        wait_seconds: float = 2.0,
+        down_seconds: float = 1.0,
+    ) -> None:
+        self.redis = redis
+        self.enabled = enabled
+        self.ttl = ttl
+        self.lock_ms = lock_ms
+        self.wait_seconds = wait_seconds
+        self.down_seconds = down_seconds
+        self.stats = CacheStats()
+        self._read = redis.register_script(_READ)
+        self._release = redis.register_script(_RELEASE)
+        self._down_until = 0.0
+        # Version bumps that could not reach Redis; sent before the cache is trusted again.
+        self._pending: set[str] = set()
+
+    def _usable(self) -> bool:
+        return self.enabled and time.monotonic() >= self._down_until
+
+    def _failed(self, error: BaseException) -> None:
+        self.stats.errors += 1
+        self._down_until = time.monotonic() + self.down_seconds
+        log.warning("cache Redis unavailable, reading the database: %s", error)
+
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            scope = next(iter(self._pending))
+            await self.redis.incr(f"{NS}ver:{scope}")
+            self._pending.discard(scope)
+
+    async def bump(self, *scopes: str) -> None:
+        """Invalidate everything cached under `scopes` (call after the write commits)."""
+        self._pending.update(scopes)
+        if not self.enabled:
+            self._pending.clear()
+            return
+        if not self._usable():
+            return
+        try:
+            await self._flush_pending()
+        except REDIS_FAILURES as error:
+            self._failed(error)
+
+    async def get_or_build(
+        self, scope: str, variant: str, build: Callable[[], Awaitable[Any]]
+    ) -> tuple[bytes, str]:
+        """The JSON for (`scope`, `variant`) and how it was served: hit, miss, wait or bypass."""
+        if not self._usable():
+            self.stats.bypasses += 1
+            return dumps(await build()), "bypass"
+        digest = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
+        prefix, suffix = f"{NS}{scope}:v", f":{digest}"
+        token = secrets.token_hex(8)
+        try:
+            await self._flush_pending()
+            found = await self._read(keys=[f"{NS}ver:{scope}"], args=[prefix, suffix])
+            key = f"{prefix}{found[0].decode()}{suffix}"
+            if len(found) > 1:
+                self.stats.hits += 1
+                return bytes(found[1]), "hit"
+            self.stats.misses += 1
+            leader = await self.redis.set(f"{key}:lock", token, nx=True, px=self.lock_ms)
+        except REDIS_FAILURES as error:
+            self._failed(error)
+            self.stats.bypasses += 1
+            return dumps(await build()), "bypass"
+        if leader:
+            return await self._rebuild(key, token, build), "miss"
+        value = await self._wait_for(key)
+        if value is not None:
+            self.stats.waits += 1
+            return value, "wait"
+        # The leader is slow or gone: answer from the database rather than keep waiting.
+        self.stats.bypasses += 1
+        return dumps(await build()), "bypass"
+
+    async def _rebuild(self, key: str, token: str, build: Callable[[], Awaitable[Any]]) -> bytes:
+        try:
+            self.stats.builds += 1
+            value = dumps(await build())
+            try:
+                await self.redis.set(key, value, ex=self.ttl)
+            except REDIS_FAILURES as error:
+                self._failed(error)
+            return value
+        finally:
+            try:
+                await self._release(keys=[f"{key}:lock"], args=[token])
+            except REDIS_FAILURES as error:
+                self._failed(error)
+
+    async def _wait_for(self, key: str) -> bytes | None:
+        deadline = time.monotonic() + self.wait_seconds
+        delay = 0.005
+        while time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            try:
+                # Lock first, value second: a lock gone before the value was looked for
+                # means the leader finished (value found) or gave up (nothing is coming).
+                building = await self.redis.exists(f"{key}:lock")
+                value = await self.redis.get(key)
+            except REDIS_FAILURES as error:
+                self._failed(error)
+                return None
+            if value is not None:
+                return value if isinstance(value, bytes) else value.encode()
+            if not building:
+                return None
+        return None

@@ -1,0 +1,73 @@
+"""Catalog tables: stores, their menu items and the items' options."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, IdType, UTCDateTime
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    # Nearby search narrows to a lat/lng bounding box first; this index serves that range scan.
+    __table_args__ = (Index("ix_stores_lat_lng", "lat", "lng"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    category: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    address: Mapped[str] = mapped_column(String(200), nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lng: Mapped[float] = mapped_column(Float, nullable=False)
+    phone: Mapped[str] = mapped_column(String(20), nullable=False)
+    min_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    delivery_fee: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    image_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+    items: Mapped[list[MenuItem]] = relationship(
+        back_populates="store", lazy="raise", order_by="MenuItem.id"
+    )
+
+
+class MenuItem(Base):
+    __tablename__ = "menu_items"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    price: Mapped[int] = mapped_column(Integer, nullable=False)
+    group: Mapped[str] = mapped_column(String(50), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    sold_out: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    image_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # Soft delete: orders placed earlier still point at this row and keep their copy.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    store: Mapped[Store] = relationship(back_populates="items", lazy="raise")
+    options: Mapped[list[MenuOption]] = relationship(
+        back_populates="item",
+        lazy="selectin",
+        order_by="MenuOption.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class MenuOption(Base):
+    __tablename__ = "menu_options"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("menu_items.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    price: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    item: Mapped[MenuItem] = relationship(back_populates="options", lazy="raise")

@@ -1,0 +1,247 @@
+"""Catalog use cases: owners manage stores, menus and images; the shapes every part shows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from app.catalog.cache import CatalogCache
+from app.catalog.images import CleanImage, new_key
+from app.catalog.models import MenuItem, MenuOption, Store
+from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreUpdate
+from app.db import UnitOfWork, utcnow
+from app.errors import Forbidden, NotFound
+from app.storage import Storage
+
+log = logging.getLogger("delivery.catalog")
+
+MEDIA_PREFIX = "/media/"
+ImageUrl = Callable[[str | None], str | None]
+
+
+def image_url_for(key: str | None) -> str | None:
+    """The URL an image key is served at, from every node (None when there is no image)."""
+    return f"{MEDIA_PREFIX}{key}" if key else None
+
+
+def store_view(store: Store, *, image_url: ImageUrl = image_url_for) -> dict[str, Any]:
+    """The contract's `store` shape (without `menu`)."""
+    return {
+        "id": store.id,
+        "owner_id": store.owner_id,
+        "name": store.name,
+        "category": store.category,
+        "address": store.address,
+        "lat": store.lat,
+        "lng": store.lng,
+        "phone": store.phone,
+        "min_order": store.min_order,
+        "delivery_fee": store.delivery_fee,
+        "open": store.open,
+        "image_url": image_url(store.image_key),
+    }
+
+
+def item_view(item: MenuItem, *, image_url: ImageUrl = image_url_for) -> dict[str, Any]:
+    """The contract's `item` shape."""
+    return {
+        "id": item.id,
+        "store_id": item.store_id,
+        "name": item.name,
+        "price": item.price,
+        "group": item.group,
+        "description": item.description,
+        "sold_out": item.sold_out,
+        "image_url": image_url(item.image_key),
+        "options": [{"id": o.id, "name": o.name, "price": o.price} for o in item.options],
+    }
+
+
+def menu_view(
+    items: list[MenuItem], *, image_url: ImageUrl = image_url_for
+) -> list[dict[str, Any]]:
+    """Live items grouped by `group`, groups in the order their first item was added."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: i.id):
+        if item.deleted_at is None:
+            groups.setdefault(item.group, []).append(item_view(item, image_url=image_url))
+    return [{"group": name, "items": entries} for name, entries in groups.items()]
+
+
+def list_scope() -> str:
+    """Cache scope of every store list."""
+    return "list"
+
+
+def store_scope(store_id: int) -> str:
+    """Cache scope of one store's page (with its menu)."""
+    return f"store:{store_id}"
+
+
+async def _owned_store(uow: UnitOfWork, owner_id: int, store_id: int) -> Store:
+    store = await uow.session.get(Store, store_id)
+    if store is None:
+        raise NotFound(f"Store {store_id} does not exist.")
+    if store.owner_id != owner_id:
+        raise Forbidden("Only the store's owner may change it.")
+    return store
+
+
+async def _owned_item(uow: UnitOfWork, owner_id: int, item_id: int) -> MenuItem:
+    row = (
+        await uow.session.execute(
+            select(MenuItem, Store.owner_id)
+            .join(Store, Store.id == MenuItem.store_id)
+            .where(MenuItem.id == item_id, MenuItem.deleted_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Menu item {item_id} does not exist.")
+    item, store_owner = row
+    if store_owner != owner_id:
+        raise Forbidden("Only the store's owner may change its menu.")
+    return item
+
+
+def _invalidate(uow: UnitOfWork, cache: CatalogCache, *scopes: str) -> None:
+    async def bump() -> None:
+        await cache.bump(*scopes)
+
+    uow.after_commit(bump)
+
+
+async def create_store(
+    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, data: StoreCreate
+) -> Store:
+    """Open a new store for `owner_id`; it starts closed."""
+    async with uow:
+        store = Store(owner_id=owner_id, open=False, **data.model_dump())
+        uow.session.add(store)
+        await uow.flush()
+        _invalidate(uow, cache, list_scope())
+        await uow.commit()
+    return store
+
+
+async def update_store(
+    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, store_id: int, data: StoreUpdate
+) -> Store:
+    """Change the given fields of the owner's store (including `open`)."""
+    async with uow:
+        store = await _owned_store(uow, owner_id, store_id)
+        for field, value in data.model_dump(exclude_unset=True).items():
+            setattr(store, field, value)
+        _invalidate(uow, cache, list_scope(), store_scope(store_id))
+        await uow.commit()
+    return store
+
+
+async def add_item(
+    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, store_id: int, data: ItemCreate
+) -> MenuItem:
+    """Add an item with its options to the owner's store's menu."""
+    async with uow:
+        await _owned_store(uow, owner_id, store_id)
+        item = MenuItem(
+            store_id=store_id,
+            name=data.name,
+            price=data.price,
+            group=data.group,
+            description=data.description,
+            sold_out=False,
+            options=[MenuOption(name=o.name, price=o.price) for o in data.options],
+        )
+        uow.session.add(item)
+        await uow.flush()
+        _invalidate(uow, cache, store_scope(store_id))
+        await uow.commit()
+    return item
+
+
+async def update_item(
+    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, item_id: int, data: ItemUpdate
+) -> MenuItem:
+    """Change the given fields of an item; `options`, when given, replaces the list."""
+    async with uow:
+        item = await _owned_item(uow, owner_id, item_id)
+        changes = data.model_dump(exclude_unset=True)
+        options = changes.pop("options", None)
+        for field, value in changes.items():
+            setattr(item, field, value)
+        if options is not None:
+            # Orders keep copies of the options they used, so old option rows may go.
+            item.options = [MenuOption(name=o["name"], price=o["price"]) for o in options]
+        await uow.flush()
+        _invalidate(uow, cache, store_scope(item.store_id))
+        await uow.commit()
+    return item
+
+
+async def delete_item(*, uow: UnitOfWork, cache: CatalogCache, owner_id: int, item_id: int) -> None:
+    """Hide an item from the menu; the row stays for the orders that point at it."""
+    async with uow:
+        item = await _owned_item(uow, owner_id, item_id)
+        item.deleted_at = utcnow()
+        _invalidate(uow, cache, store_scope(item.store_id))
+        await uow.commit()
+
+
+async def _replace_image(
+    uow: UnitOfWork, storage: Storage, target: Store | MenuItem, key: str, image: CleanImage
+) -> None:
+    await storage.put(key, image.data, image.content_type)
+    old_key, target.image_key = target.image_key, key
+    try:
+        await uow.commit()
+    except BaseException:
+        # The new object is orphaned if the row did not take its key.
+        await storage.delete(key)
+        raise
+
+    async def drop_old() -> None:
+        if old_key:
+            try:
+                await storage.delete(old_key)
+            except Exception:
+                log.warning("could not delete replaced image %s", old_key, exc_info=True)
+
+    uow.after_commit(drop_old)
+
+
+async def set_store_image(
+    *,
+    uow: UnitOfWork,
+    cache: CatalogCache,
+    storage: Storage,
+    owner_id: int,
+    store_id: int,
+    image: CleanImage,
+) -> str:
+    """Store a new image for the owner's store, delete the old one; the new key."""
+    async with uow:
+        store = await _owned_store(uow, owner_id, store_id)
+        key = new_key("stores", store_id, image.extension)
+        _invalidate(uow, cache, list_scope(), store_scope(store_id))
+        await _replace_image(uow, storage, store, key, image)
+    return key
+
+
+async def set_item_image(
+    *,
+    uow: UnitOfWork,
+    cache: CatalogCache,
+    storage: Storage,
+    owner_id: int,
+    item_id: int,
+    image: CleanImage,
+) -> str:
+    """Store a new image for a menu item, delete the old one; the new key."""
+    async with uow:
+        item = await _owned_item(uow, owner_id, item_id)
+        key = new_key("items", item_id, image.extension)
+        _invalidate(uow, cache, store_scope(item.store_id))
+        await _replace_image(uow, storage, item, key, image)
+    return key

@@ -1,0 +1,210 @@
+"""HTTP for stores, menus and images (CONTRACT §3), and the media files themselves."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from quart import Blueprint, Response, jsonify, request
+from quart_schema import tag
+
+from app.auth.guard import login_required
+from app.auth.login import Principal
+from app.catalog import queries, service
+from app.catalog.cache import CatalogCache
+from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
+from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreQuery, StoreUpdate
+from app.errors import NotFound, TooLarge, ValidationFailed
+from app.resources import resources
+from app.storage import Storage
+from app.validation import body, query
+
+bp = Blueprint("catalog", __name__)
+
+KEY_PATTERN = re.compile(r"^(stores|items|demo)/[0-9a-z-]{1,40}/[0-9a-f]{32}\.(jpg|png|webp)$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _catalog() -> tuple[CatalogCache, Storage]:
+    extra = resources().extra["catalog"]
+    return extra.cache, extra.storage
+
+
+def _json(data: bytes, served: str, status: int = 200) -> Response:
+    response = Response(data, status=status, content_type="application/json")
+    response.headers["X-Cache"] = served
+    return response
+
+
+@bp.get("/api/stores")
+@tag(["catalog"])
+@query(StoreQuery)
+async def list_stores(query: StoreQuery) -> Response:
+    """Stores by category and name; nearest first with `distance_km` given lat/lng."""
+    cache, _ = _catalog()
+    db = resources().db
+    data, served = await cache.get_or_build(
+        service.list_scope(),
+        query.key(),
+        lambda: queries.search_stores(uow=db.uow(), query=query),
+    )
+    return _json(data, served)
+
+
+@bp.get("/api/stores/<int:store_id>")
+@tag(["catalog"])
+async def get_store(store_id: int) -> Response:
+    """A store with its menu."""
+    cache, _ = _catalog()
+    db = resources().db
+    data, served = await cache.get_or_build(
+        service.store_scope(store_id),
+        "page",
+        lambda: queries.store_page(uow=db.uow(), store_id=store_id),
+    )
+    return _json(data, served)
+
+
+@bp.post("/api/stores")
+@tag(["catalog"])
+@login_required(role="owner")
+@body(StoreCreate)
+async def create_store(principal: Principal, data: StoreCreate) -> tuple[Response, int]:
+    """Open a store (created closed)."""
+    cache, _ = _catalog()
+    store = await service.create_store(
+        uow=resources().db.uow(), cache=cache, owner_id=principal.user_id, data=data
+    )
+    return jsonify(service.store_view(store)), 201
+
+
+@bp.patch("/api/stores/<int:store_id>")
+@tag(["catalog"])
+@login_required(role="owner")
+@body(StoreUpdate)
+async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -> Response:
+    """Change a store's fields or open/close it."""
+    cache, _ = _catalog()
+    store = await service.update_store(
+        uow=resources().db.uow(),
+        cache=cache,
+        owner_id=principal.user_id,
+        store_id=store_id,
+        data=data,
+    )
+    return jsonify(service.store_view(store))
+
+
+@bp.post("/api/stores/<int:store_id>/menu")
+@tag(["catalog"])
+@login_required(role="owner")
+@body(ItemCreate)
+async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tuple[Response, int]:
+    """Add a menu item."""
+    cache, _ = _catalog()
+    item = await service.add_item(
+        uow=resources().db.uow(),
+        cache=cache,
+        owner_id=principal.user_id,
+        store_id=store_id,
+        data=data,
+    )
+    return jsonify(service.item_view(item)), 201
+
+
+@bp.patch("/api/menu-items/<int:item_id>")
+@tag(["catalog"])
+@login_required(role="owner")
+@body(ItemUpdate)
+async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> Response:
+    """Change a menu item, or mark it sold out."""
+    cache, _ = _catalog()
+    item = await service.update_item(
+        uow=resources().db.uow(),
+        cache=cache,
+        owner_id=principal.user_id,
+        item_id=item_id,
+        data=data,
+    )
+    return jsonify(service.item_view(item))
+
+
+@bp.delete("/api/menu-items/<int:item_id>")
+@tag(["catalog"])
+@login_required(role="owner")
+async def delete_item(principal: Principal, item_id: int) -> Response:
+    """Remove an item from the menu (past orders keep their copy)."""
+    cache, _ = _catalog()
+    await service.delete_item(
+        uow=resources().db.uow(), cache=cache, owner_id=principal.user_id, item_id=item_id
+    )
+    return Response(status=204)
+
+
+async def _uploaded_image() -> bytes:
+    # Refuse by the declared length before reading anything; a lying client is caught below.
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES + 64 * 1024:
+        raise TooLarge("Images may be at most 5 MiB.")
+    files = await request.files
+    upload = files.get("file")
+    if upload is None:
+        raise ValidationFailed(
+            "Send the image as multipart/form-data field `file`.",
+            errors=[{"field": "file", "message": "is required"}],
+        )
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    upload.close()
+    return bytes(data)
+
+
+@bp.put("/api/stores/<int:store_id>/image")
+@tag(["catalog"])
+@login_required(role="owner")
+async def put_store_image(principal: Principal, store_id: int) -> Response:
+    """Upload the store's image (JPEG, PNG or WebP, at most 5 MiB)."""
+    cache, storage = _catalog()
+    image = await clean_image(await _uploaded_image())
+    key = await service.set_store_image(
+        uow=resources().db.uow(),
+        cache=cache,
+        storage=storage,
+        owner_id=principal.user_id,
+        store_id=store_id,
+        image=image,
+    )
+    return jsonify({"image_url": service.image_url_for(key)})
+
+
+@bp.put("/api/menu-items/<int:item_id>/image")
+@tag(["catalog"])
+@login_required(role="owner")
+async def put_item_image(principal: Principal, item_id: int) -> Response:
+    """Upload a menu item's image (JPEG, PNG or WebP, at most 5 MiB)."""
+    cache, storage = _catalog()
+    image = await clean_image(await _uploaded_image())
+    key = await service.set_item_image(
+        uow=resources().db.uow(),
+        cache=cache,
+        storage=storage,
+        owner_id=principal.user_id,
+        item_id=item_id,
+        image=image,
+    )
+    return jsonify({"image_url": service.image_url_for(key)})
+
+
+@bp.get("/media/<path:key>")
+@tag(["catalog"])
+async def media(key: str) -> Any:
+    """An uploaded image, from whichever backend is configured; cached for a year."""
+    if not KEY_PATTERN.match(key):
+        raise NotFound("No such image.")
+    _, storage = _catalog()
+    found = await storage.get(key)
+    if found is None:
+        raise NotFound("No such image.")
+    response = Response(found.data, content_type=found.content_type)
+    # Keys are never reused (a replacement gets a new key), so the bytes never change.
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
