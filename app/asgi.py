@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import socketio
+
 from app import create_app
 from app.config import Settings
 
 
 def build_asgi(settings: Settings | None = None) -> Any:
-    """The app every node serves, behind the proxy fix when nginx is in front."""
+    """One ASGI app per node: Socket.IO at /socket.io/, everything else (and lifespan) to Quart."""
     settings = settings or Settings()
-    app: Any = create_app(settings)
+    quart_app: Any = create_app(settings)
+    app: Any = socketio.ASGIApp(
+        quart_app.extensions["socketio"], other_asgi_app=quart_app, socketio_path="socket.io"
+    )
     if settings.trusted_proxy_hops:
         from hypercorn.middleware import ProxyFixMiddleware
 

@@ -1,7 +1,54 @@
 """Socket.IO, stream logs, the outbox relay and cross-node fan-out."""
 
+from __future__ import annotations
+
 from quart import Quart
+
+from realtime.fanout import publish_location
+
+__all__ = ["publish_location", "register"]
 
 
 def register(app: Quart) -> None:
-    """Start the realtime machinery (filled in by the realtime part)."""
+    """Attach the socket server; start the relay and the fan-out listener with the app."""
+    from realtime.fanout import Hub
+    from realtime.log import Replay, replay
+    from realtime.relay import Relay
+    from realtime.server import Realtime
+
+    realtime = Realtime(app)
+    app.extensions["socketio"] = realtime.sio
+    app.extensions["realtime"] = realtime
+
+    @app.before_serving
+    async def _start_realtime() -> None:
+        res = realtime.resources
+        relay = Relay(res.db, res.events_redis)
+        res.db.event_listeners.append(relay.wake)
+
+        async def _replay(stream: str, after: int | None) -> Replay:
+            return await replay(res.events_redis, res.db, stream, after)
+
+        hub = Hub(realtime.sio, res.events_redis, _replay)
+        realtime.hub = hub
+        res.extra["relay"] = relay
+        res.extra["hub"] = hub
+        relay.start()
+        hub.start()
+        # Anything committed while no relay ran (a node that died after committing).
+        relay.wake()
+
+    @app.after_serving
+    async def _stop_realtime() -> None:
+        res = app.extensions.get("delivery")
+        if res is None:
+            return
+        hub = res.extra.pop("hub", None)
+        relay = res.extra.pop("relay", None)
+        if hub is not None:
+            await hub.stop()
+        if relay is not None:
+            if relay.wake in res.db.event_listeners:
+                res.db.event_listeners.remove(relay.wake)
+            await relay.stop()
+        realtime.hub = None

@@ -1,0 +1,204 @@
+"""The production topology on one machine: `delivery cluster`, the system tests and benchmarks.
+
+MariaDB, a session Redis, a cache/events Redis, N Hypercorn nodes and nginx, all from installed
+binaries, started in order with health checks, with their data and logs in one folder.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from app.launcher.nginx import Nginx
+from app.launcher.nodes import Node
+from app.launcher.processes import LaunchError, free_port
+from app.launcher.services import MariaDBServer, RedisServer
+
+DATABASE = "delivery"
+
+
+@dataclass
+class Cluster:
+    """Everything `delivery cluster` runs; `start()` brings it up, `stop()` takes it down."""
+
+    folder: Path
+    nodes: int = 2
+    port: int | None = None
+    fresh: bool = False
+    node_env: dict[str, str] = field(default_factory=dict)
+    mariadb: MariaDBServer | None = None
+    session_redis: RedisServer | None = None
+    events_redis: RedisServer | None = None
+    node_list: list[Node] = field(default_factory=list)
+    nginx: Nginx | None = None
+
+    @property
+    def log_dir(self) -> Path:
+        return self.folder / "logs"
+
+    @property
+    def url(self) -> str:
+        """nginx's address: what browsers use."""
+        assert self.nginx is not None
+        return self.nginx.url
+
+    @property
+    def database_url(self) -> str:
+        assert self.mariadb is not None
+        return self.mariadb.url(DATABASE)
+
+    def node_port(self, index: int) -> int:
+        return self.port + 1 + index if self.port else free_port()
+
+    def secret_key(self) -> str:
+        """A secret kept with the data, so sessions survive a restart of the cluster."""
+        path = self.folder / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def env(self) -> dict[str, str]:
+        """The environment of every node."""
+        assert self.session_redis is not None and self.events_redis is not None
+        return {
+            "DATABASE_URL": self.database_url,
+            "SESSION_REDIS_URL": self.session_redis.url,
+            "CACHE_REDIS_URL": self.events_redis.url,
+            "SECRET_KEY": self.secret_key(),
+            "STORAGE_URL": f"file://{(self.folder / 'media').resolve()}",
+            "TRUSTED_PROXY_HOPS": "1",
+            "VAR_DIR": str(self.folder / "var"),
+            **self.node_env,
+        }
+
+    def start(self) -> Cluster:
+        """Start every service in order, each healthy before the next; stop all on failure."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self.fresh and self.folder.exists():
+            for name in ("mariadb", "redis-session", "redis-events", "media", "nginx"):
+                shutil.rmtree(self.folder / name, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.mariadb = MariaDBServer(self.folder / "mariadb").start()
+        self._ensure_database()
+        self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
+        self.events_redis = RedisServer(self.folder / "redis-events", persistent=True).start()
+        from app.migrate import upgrade
+
+        upgrade(self.database_url)
+        for index in range(self.nodes):
+            node = Node(
+                name=f"node{index + 1}",
+                env=self.env(),
+                log_dir=self.log_dir,
+                port=self.node_port(index),
+            )
+            self.node_list.append(node.start())
+        self.nginx = Nginx(
+            folder=self.folder / "nginx",
+            upstreams=[f"127.0.0.1:{node.port}" for node in self.node_list],
+            port=self.port or free_port(),
+            log_dir=self.log_dir,
+        ).start()
+
+    def _ensure_database(self) -> None:
+        import pymysql
+
+        assert self.mariadb is not None
+        conn = pymysql.connect(host="127.0.0.1", port=self.mariadb.port, user="root", password="")
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE DATABASE IF NOT EXISTS `{DATABASE}` "
+                    "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            conn.commit()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop everything this cluster started, front to back."""
+        if self.nginx is not None:
+            self.nginx.stop()
+        for node in self.node_list:
+            node.stop()
+        for server in (self.events_redis, self.session_redis, self.mariadb):
+            if server is not None:
+                server.stop()
+
+    def kill_node(self, index: int) -> Node:
+        """SIGKILL node `index`, as a crash would."""
+        node = self.node_list[index]
+        node.kill()
+        return node
+
+    def restart_node(self, index: int) -> Node:
+        """Start node `index` again on its port (after `kill_node` or a stop)."""
+        node = self.node_list[index]
+        node.stop()
+        return node.start()
+
+    def restart_events_redis(self, *, wipe: bool = True) -> None:
+        """Kill the cache/events Redis and start it again; `wipe` loses its data as well."""
+        assert self.events_redis is not None
+        self.events_redis.restart(wipe=wipe)
+
+    def urls(self) -> list[str]:
+        """nginx first, then each node."""
+        return [self.url, *(node.url for node in self.node_list)]
+
+
+def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
+    """`delivery cluster`: run until Ctrl-C or SIGTERM, then stop everything."""
+    if nodes < 1:
+        print("delivery: --nodes must be at least 1", file=sys.stderr)
+        return 2
+    cluster = Cluster(folder=Path("var/cluster").resolve(), nodes=nodes, port=port, fresh=fresh)
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        print(f"starting MariaDB, two Redis, {nodes} node(s) and nginx …", flush=True)
+        cluster.start()
+        print(f"delivery cluster is up (data and logs in {cluster.folder}):", flush=True)
+        print(f"  nginx   {cluster.url}", flush=True)
+        for node in cluster.node_list:
+            print(f"  {node.name:<7} {node.url}", flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        while not stopping.wait(1.0):
+            for node in cluster.node_list:
+                if not node.alive:
+                    print(f"{node.name} exited; see {node.log_path}", file=sys.stderr, flush=True)
+                    stopping.set()
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except LaunchError as error:
+        print(f"delivery: {error}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        # A second signal during the stop must not leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("stopping …", flush=True)
+        cluster.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("stopped.", flush=True)

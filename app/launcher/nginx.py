@@ -1,0 +1,112 @@
+"""nginx in front of the nodes, rendered from the repository's nginx/nginx.conf template."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from app.launcher.processes import LaunchError, find_binary, free_port, stop_process, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "nginx" / "nginx.conf"
+MIME_TYPES = Path("/etc/nginx/mime.types")
+
+
+def render(
+    *,
+    listen: int | str,
+    upstreams: list[str],
+    run_dir: Path | str,
+    log_dir: Path | str,
+    static_root: Path | str = ROOT / "static",
+    node_modules: Path | str = ROOT / "node_modules",
+    mime_types: Path | str = MIME_TYPES,
+    workers: int | str = "auto",
+) -> str:
+    """The nginx configuration for these upstream `host:port`s and folders."""
+    servers = "\n".join(
+        f"        server {address} max_fails=1 fail_timeout=5s;" for address in upstreams
+    )
+    values = {
+        "NGINX_LISTEN": str(listen),
+        "NGINX_UPSTREAM_SERVERS": servers,
+        "NGINX_RUN_DIR": str(run_dir),
+        "NGINX_LOG_DIR": str(log_dir),
+        "NGINX_STATIC_ROOT": str(static_root),
+        "NGINX_NODE_MODULES": str(node_modules),
+        "NGINX_MIME_TYPES": str(mime_types),
+        "NGINX_WORKERS": str(workers),
+    }
+    # safe_substitute leaves nginx's own $variables alone.
+    return Template(TEMPLATE.read_text()).safe_substitute(values)
+
+
+@dataclass
+class Nginx:
+    """An unprivileged nginx with its configuration, pid, temp files and logs in `folder`."""
+
+    folder: Path
+    upstreams: list[str]
+    port: int = field(default_factory=free_port)
+    log_dir: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "nginx.conf"
+
+    def _args(self, *extra: str) -> list[str]:
+        logs = self.log_dir or self.folder
+        return [
+            find_binary("nginx"),
+            "-p",
+            str(self.folder),
+            "-e",
+            str(logs / "nginx-error.log"),
+            "-c",
+            str(self.config_path),
+            *extra,
+        ]
+
+    def write_config(self) -> Path:
+        """Render the configuration into the folder."""
+        run_dir = self.folder / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.log_dir or self.folder
+        logs.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            render(
+                listen=f"127.0.0.1:{self.port}",
+                upstreams=self.upstreams,
+                run_dir=run_dir,
+                log_dir=logs,
+                workers=2,
+            )
+        )
+        return self.config_path
+
+    def test_config(self) -> str:
+        """Run `nginx -t` on the rendered configuration; returns its output or raises."""
+        self.write_config()
+        result = subprocess.run(self._args("-t"), capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise LaunchError(f"nginx -t rejected the configuration:\n{result.stderr}")
+        return result.stderr
+
+    def start(self, *, timeout: float = 15) -> Nginx:
+        self.test_config()
+        self.process = subprocess.Popen(
+            self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_for_http(f"{self.url}/healthz", process=self.process, timeout=timeout, what="nginx")
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None

@@ -1,0 +1,239 @@
+"""Cross-node fan-out: every node listens on the events Redis and delivers to its own rooms.
+
+Why not python-socketio's `AsyncRedisManager`: its messages are published by whichever node
+calls `emit`, after the fact, so two relays can publish one event twice or out of order, and a
+Redis blip loses messages silently. Here the publish happens inside the same atomic script as
+the log append (exactly once, in seq order), and each node keeps, per stream, the last seq it
+delivered: a duplicate is dropped, a gap is filled from the log (or the outbox) before the
+event that revealed it, and a periodic reconcile catches a tail lost while the node was
+disconnected from Redis.
+
+Subscribing races with live delivery, so a new subscriber is first registered as pending (live
+events are buffered for it), then the log is read, then buffer and replay are merged by seq and
+the socket joins the room, with no await between merge and join. Live events the subscriber
+already got in its replay are skipped for it (`skip_sid`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from realtime.log import CHANNEL, LOCATION_CHANNEL, Replay, head_key
+
+log = logging.getLogger("delivery.realtime.fanout")
+
+NAMESPACE = "/"
+RECONCILE_INTERVAL = 1.0
+# A client whose outgoing queue grows past this is disconnected; it reconnects and replays.
+MAX_CLIENT_QUEUE = 1000
+
+ReplayFn = Callable[[str, int | None], Awaitable[Replay]]
+
+
+class Hub:
+    """This node's subscriptions and the delivery of events to them."""
+
+    def __init__(self, sio: socketio.AsyncServer, redis: Redis, replay: ReplayFn) -> None:
+        self.sio = sio
+        self.redis = redis
+        self.replay = replay
+        self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.skip_upto: dict[str, dict[str, int]] = {}
+        self.last: dict[str, int] = {}
+        self.members: dict[str, set[str]] = {}
+        self.subscriptions: dict[str, set[str]] = {}
+        self.delivered = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+
+    # Subscriptions -------------------------------------------------------------------------
+
+    def begin(self, sid: str, stream: str) -> None:
+        """Start buffering live events of `stream` for `sid` (before its replay is read)."""
+        self.pending.setdefault(stream, {})[sid] = []
+
+    def finish(self, sid: str, stream: str, replay: Replay) -> Replay:
+        """Merge the replay with what arrived meanwhile and join the room (no await inside)."""
+        buffered = self.pending.get(stream, {}).pop(sid, [])
+        self._forget_pending(stream)
+        events = list(replay.events)
+        last = replay.last_seq
+        for event in sorted(buffered, key=lambda e: int(e["seq"])):
+            if event["seq"] == last + 1:
+                events.append(event)
+                last += 1
+        self.sio.manager.basic_enter_room(sid, NAMESPACE, stream)
+        self.members.setdefault(stream, set()).add(sid)
+        self.subscriptions.setdefault(sid, set()).add(stream)
+        self.skip_upto.setdefault(stream, {})[sid] = last
+        self.last.setdefault(stream, last)
+        return Replay(events, replay.recovered, last)
+
+    def abort(self, sid: str, stream: str) -> None:
+        """Drop a pending subscription that failed."""
+        self.pending.get(stream, {}).pop(sid, None)
+        self._forget_pending(stream)
+
+    def leave(self, sid: str, stream: str) -> None:
+        """Unsubscribe `sid` from `stream`."""
+        self.abort(sid, stream)
+        self.sio.manager.basic_leave_room(sid, NAMESPACE, stream)
+        self.subscriptions.get(sid, set()).discard(stream)
+        self.skip_upto.get(stream, {}).pop(sid, None)
+        members = self.members.get(stream)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                self.members.pop(stream, None)
+                self.skip_upto.pop(stream, None)
+                self.last.pop(stream, None)
+
+    def disconnect(self, sid: str) -> None:
+        """Forget every subscription of a closed socket."""
+        for stream in list(self.subscriptions.pop(sid, set())):
+            self.leave(sid, stream)
+        for stream in list(self.pending):
+            self.abort(sid, stream)
+
+    def _forget_pending(self, stream: str) -> None:
+        if stream in self.pending and not self.pending[stream]:
+            del self.pending[stream]
+
+    # Delivery ------------------------------------------------------------------------------
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        """Deliver one event from the events Redis to this node's subscribers, in seq order."""
+        async with self._lock:
+            stream, seq = event["stream"], int(event["seq"])
+            for buffer in self.pending.get(stream, {}).values():
+                buffer.append(event)
+            current = self.last.get(stream)
+            if current is None or seq <= current:
+                return
+            if seq > current + 1:
+                await self._fill(stream, current, upto=seq - 1)
+            await self._emit(event)
+
+    async def _fill(self, stream: str, after: int, *, upto: int | None = None) -> None:
+        missed = await self.replay(stream, after)
+        if not missed.recovered:
+            log.warning("could not fill a gap in %s after seq %d", stream, after)
+        for event in missed.events:
+            if upto is not None and event["seq"] > upto:
+                break
+            for buffer in self.pending.get(stream, {}).values():
+                buffer.append(event)
+            await self._emit(event)
+
+    async def _emit(self, event: dict[str, Any]) -> None:
+        stream, seq = event["stream"], int(event["seq"])
+        current = self.last.get(stream)
+        if current is None or seq <= current:
+            return
+        self.last[stream] = seq
+        skips = self.skip_upto.get(stream, {})
+        skip = [sid for sid, upto in skips.items() if upto >= seq]
+        for sid in [sid for sid, upto in skips.items() if upto <= seq]:
+            del skips[sid]
+        self.delivered += len(self.members.get(stream, ())) - len(skip)
+        await self.sio.emit("event", event, room=stream, skip_sid=skip, namespace=NAMESPACE)
+
+    async def reconcile(self) -> None:
+        """Catch up every stream whose log head is ahead of what this node delivered."""
+        streams = list(self.last)
+        if not streams:
+            return
+        heads = await self.redis.mget([head_key(s) for s in streams])
+        for stream, raw in zip(streams, heads, strict=True):
+            current = self.last.get(stream)
+            if raw is not None and current is not None and int(raw) > current:
+                async with self._lock:
+                    current = self.last.get(stream)
+                    if current is not None:
+                        await self._fill(stream, current)
+
+    # Background tasks ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen on the events Redis, reconcile periodically and watch for slow clients."""
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="realtime-listen"),
+            asyncio.create_task(self._housekeeping(), name="realtime-housekeeping"),
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the background tasks."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _listen(self) -> None:
+        failures = 0
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL, LOCATION_CHANNEL)
+                if failures:
+                    log.info("fan-out listener reconnected to the events Redis")
+                    await self.reconcile()
+                failures = 0
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        continue
+                    await self._on_message(message)
+            except (RedisError, OSError) as error:
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log.warning("fan-out listener lost the events Redis: %s", error)
+                await asyncio.sleep(min(0.1 * failures, 1.0))
+            finally:
+                await pubsub.aclose()
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        try:
+            payload = json.loads(message["data"])
+        except (TypeError, ValueError):
+            return
+        channel = message["channel"]
+        if channel in (LOCATION_CHANNEL, LOCATION_CHANNEL.encode()):
+            room = f"order:{payload.get('order_id')}"
+            if room in self.members:
+                await self.sio.emit("location", payload, room=room, namespace=NAMESPACE)
+            return
+        await self.deliver(payload)
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(RECONCILE_INTERVAL)
+            try:
+                await self.reconcile()
+            except (RedisError, OSError) as error:
+                log.debug("reconcile skipped: %s", error)
+            await self._drop_slow_clients()
+
+    async def _drop_slow_clients(self) -> None:
+        sockets = getattr(self.sio.eio, "sockets", {})
+        for eio_sid, sock in list(sockets.items()):
+            queue = getattr(sock, "queue", None)
+            if queue is not None and queue.qsize() > MAX_CLIENT_QUEUE:
+                log.warning("disconnecting a client with %d queued packets", queue.qsize())
+                await self.sio.eio.disconnect(eio_sid)
+
+
+async def publish_location(redis: Redis, *, order_id: int, lat: float, lng: float, at: str) -> None:
+    """Send a rider's position to the `order:{id}` subscribers on every node (latest wins)."""
+    payload = {"order_id": order_id, "lat": lat, "lng": lng, "at": at}
+    await redis.publish(LOCATION_CHANNEL, json.dumps(payload, separators=(",", ":")))

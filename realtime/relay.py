@@ -1,0 +1,187 @@
+"""The outbox relay: publishes committed events to the events Redis, on every node.
+
+Work is claimed per stream with a Redis lock. A relay that finds the lock taken marks the
+stream dirty instead, and the holder checks that mark atomically as it releases, so an event
+committed while another relay was busy on its stream is picked up at once, not at the next
+sweep. The lock is an optimisation for ordering and wasted work; correctness rests on the
+append script, which only accepts seq == head + 1 (see `realtime.log`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import Database, utcnow
+from realtime.log import APPENDED, GAP, append, read_head
+
+log = logging.getLogger("delivery.realtime.relay")
+
+SWEEP_INTERVAL = 1.0
+BATCH = 500
+STREAMS_PER_PASS = 200
+LOCK_MS = 10_000
+
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+return 0
+"""
+
+# 1: released; 0: the stream was marked dirty meanwhile, lock kept (go again); -1: lock lost.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('GET', KEYS[2]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+def _lock_keys(stream: str) -> tuple[str, str]:
+    return f"rt:lock:{stream}", f"rt:dirty:{stream}"
+
+
+class Relay:
+    """One node's relay: woken after each commit that wrote events, and sweeping periodically."""
+
+    def __init__(self, db: Database, redis: Redis, *, sweep_interval: float = SWEEP_INTERVAL):
+        self.db = db
+        self.redis = redis
+        self.sweep_interval = sweep_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called right after a commit that wrote outbox events."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the loop (an interrupted pass leaves its events for the next relay)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_interval)
+            self._wake.clear()
+            try:
+                await self.run_once()
+                failures = 0
+            except (RedisError, SQLAlchemyError, OSError) as error:
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:
+                    log.warning("outbox relay pass failed (%d in a row): %s", failures, error)
+                await asyncio.sleep(min(0.1 * failures, 2.0))
+
+    async def run_once(self) -> int:
+        """Publish everything waiting now; returns how many events this relay appended."""
+        from app.outbox import OutboxEvent
+
+        total = 0
+        while True:
+            async with self.db.uow() as uow:
+                streams = list(
+                    (
+                        await uow.session.scalars(
+                            select(OutboxEvent.stream)
+                            .where(OutboxEvent.published == 0)
+                            .group_by(OutboxEvent.stream)
+                            .limit(STREAMS_PER_PASS)
+                        )
+                    ).all()
+                )
+            if not streams:
+                return total
+            counts = await asyncio.gather(*(self._claim_and_publish(s) for s in streams))
+            total += sum(counts)
+            if len(streams) < STREAMS_PER_PASS:
+                return total
+
+    async def _claim_and_publish(self, stream: str) -> int:
+        lock, dirty = _lock_keys(stream)
+        token = secrets.token_hex(8)
+        if not await self.redis.eval(_ACQUIRE, 2, lock, dirty, token, LOCK_MS):
+            return 0  # the holder will see the dirty mark and go again
+        total = 0
+        while True:
+            total += await self._publish_stream(stream)
+            state = await self.redis.eval(_RELEASE, 2, lock, dirty, token, LOCK_MS)
+            if state != 0:
+                return total
+
+    async def _publish_stream(self, stream: str) -> int:
+        """Append the stream's unpublished events in seq order, then mark them published."""
+        from app.outbox import OutboxEvent
+
+        appended = 0
+        head = await read_head(self.redis, stream)
+        async with self.db.uow() as uow:
+            if head is None:
+                # Redis lost the stream (restart): continue after what the database says went out.
+                floor = await uow.session.scalar(
+                    select(func.max(OutboxEvent.seq)).where(
+                        OutboxEvent.stream == stream, OutboxEvent.published == 1
+                    )
+                )
+                head = int(floor or 0)
+            floor_seq = head
+            while True:
+                rows = (
+                    await uow.session.scalars(
+                        select(OutboxEvent)
+                        .where(OutboxEvent.stream == stream, OutboxEvent.seq > head)
+                        .order_by(OutboxEvent.seq)
+                        .limit(BATCH)
+                    )
+                ).all()
+                for row in rows:
+                    state, head = await append(self.redis, _envelope(row), floor=floor_seq)
+                    if state == GAP:
+                        break
+                    if state == APPENDED:
+                        appended += 1
+                if len(rows) < BATCH or (rows and head < rows[-1].seq):
+                    break
+            await uow.session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.stream == stream,
+                    OutboxEvent.seq <= head,
+                    OutboxEvent.published == 0,
+                )
+                .values(published=1, published_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await uow.commit()
+        self.published += appended
+        return appended
+
+
+def _envelope(row: Any) -> dict[str, Any]:
+    envelope: dict[str, Any] = row.envelope()
+    return envelope

@@ -1,0 +1,156 @@
+"""The Socket.IO server: cookie authentication on connect, subscribe and unsubscribe."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import socketio
+from quart import Quart
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.auth.login import COOKIE_NAME, Principal
+from app.auth.sessions import SessionStore
+from app.resources import Resources
+from realtime.access import Refused, authorize
+from realtime.fanout import Hub
+from realtime.log import replay
+
+log = logging.getLogger("delivery.realtime")
+
+# Socket.IO heartbeat: a ping every 20 s, 20 s to answer; nginx's proxy_read_timeout (75 s) is
+# above both, so an idle but healthy connection is never cut by the proxy.
+PING_INTERVAL = 20
+PING_TIMEOUT = 20
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_SUBSCRIPTIONS = 500
+NODE = f"{socket.gethostname()}/{os.getpid()}"
+
+
+def _refusal(code: str) -> socketio.exceptions.ConnectionRefusedError:
+    error = socketio.exceptions.ConnectionRefusedError()
+    error.error_args = {"message": code, "code": code, "data": {"code": code}}
+    return error
+
+
+def session_id_from(environ: dict[str, Any]) -> str | None:
+    """The session id in the request's `delivery_session` cookie, if any."""
+    try:
+        cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    except CookieError:
+        return None
+    morsel = cookies.get(COOKIE_NAME)
+    return morsel.value if morsel is not None and morsel.value else None
+
+
+class Realtime:
+    """The socket server of one app, with its principals and subscription hub."""
+
+    def __init__(self, app: Quart) -> None:
+        self.app = app
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            # Same-origin only (the default): a cookie-authenticated socket must not be
+            # openable from another site's page.
+            cors_allowed_origins=None,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
+            max_http_buffer_size=MAX_MESSAGE_BYTES,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.principals: dict[str, Principal] = {}
+        self.hub: Hub | None = None
+        self.sio.on("connect", self.on_connect)
+        self.sio.on("disconnect", self.on_disconnect)
+        self.sio.on("subscribe", self.on_subscribe)
+        self.sio.on("unsubscribe", self.on_unsubscribe)
+
+    @property
+    def resources(self) -> Resources:
+        """The app's open resources."""
+        res: Resources = self.app.extensions["delivery"]
+        return res
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Accept only a connection carrying a live session cookie."""
+        session_id = session_id_from(environ)
+        if session_id is None or "delivery" not in self.app.extensions:
+            raise _refusal("unauthenticated")
+        res = self.resources
+        store = SessionStore(res.session_redis, ttl_seconds=res.settings.session_ttl_seconds)
+        try:
+            data = await store.get(session_id)
+        except RedisError as error:
+            raise _refusal("unavailable") from error
+        if data is None:
+            raise _refusal("unauthenticated")
+        self.principals[sid] = Principal(
+            user_id=data.user_id,
+            role=data.role,
+            csrf_token=None,
+            session_id=session_id,
+            needs_csrf=False,
+        )
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """Forget the socket."""
+        self.principals.pop(sid, None)
+        if self.hub is not None:
+            self.hub.disconnect(sid)
+
+    async def on_subscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{stream, after_seq}` → `{ok, recovered, events, last_seq}` or `{ok: false, code}`."""
+        principal = self.principals.get(sid)
+        hub = self.hub
+        if principal is None or hub is None:
+            return {"ok": False, "code": "unauthenticated"}
+        if not isinstance(data, dict):
+            return {"ok": False, "code": "validation"}
+        stream, after = data.get("stream"), data.get("after_seq")
+        if not isinstance(stream, str):
+            return {"ok": False, "code": "not-found"}
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
+            return {"ok": False, "code": "validation"}
+        if after is not None and after < 0:
+            return {"ok": False, "code": "validation"}
+        subscribed = hub.subscriptions.get(sid, set())
+        if len(subscribed) >= MAX_SUBSCRIPTIONS and stream not in subscribed:
+            return {"ok": False, "code": "validation"}
+        res = self.resources
+        try:
+            async with res.db.uow() as uow:
+                await authorize(uow, principal, stream)
+        except Refused as refused:
+            return {"ok": False, "code": refused.code}
+        except SQLAlchemyError:
+            return {"ok": False, "code": "unavailable"}
+        if stream in subscribed:
+            hub.leave(sid, stream)
+        hub.begin(sid, stream)
+        try:
+            missed = await replay(res.events_redis, res.db, stream, after)
+        except BaseException:
+            hub.abort(sid, stream)
+            raise
+        if sid not in self.principals:  # disconnected while the replay was read
+            hub.abort(sid, stream)
+            return {"ok": False, "code": "unauthenticated"}
+        result = hub.finish(sid, stream, missed)
+        return {
+            "ok": True,
+            "recovered": result.recovered,
+            "events": result.events,
+            "last_seq": result.last_seq,
+            "node": NODE,
+        }
+
+    async def on_unsubscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """`{stream}` → `{ok: true}`."""
+        if self.hub is not None and isinstance(data, dict) and isinstance(data.get("stream"), str):
+            self.hub.leave(sid, data["stream"])
+        return {"ok": True}

@@ -1,0 +1,58 @@
+"""The two-node cluster behind real nginx, for system tests: `from tests.system import cluster`.
+
+It is the same launcher `delivery cluster` runs (app.launcher.cluster.Cluster), started once per
+test run in a temporary folder, with its own MariaDB and two redis-servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.launcher.cluster import Cluster
+from tests.client import Api
+from tests.harness import require_binary
+
+# Cheap password hashing and generous per-address limits: every test client comes from 127.0.0.1.
+NODE_ENV = {
+    "ARGON2_TIME_COST": "1",
+    "ARGON2_MEMORY_KIB": "1024",
+    "LOG_LEVEL": "WARNING",
+    "SIGNUP_MAX_PER_ADDRESS": "1000000",
+    "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "1000000",
+}
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """MariaDB, a session Redis, a cache/events Redis, two nodes and nginx."""
+    for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",)):
+        require_binary(*names)
+    running = Cluster(
+        folder=tmp_path_factory.mktemp("cluster"), nodes=2, node_env=dict(NODE_ENV)
+    ).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def http_client(base_url: str) -> httpx.AsyncClient:
+    """An HTTP client for one node or for nginx (close it, or use `async with`)."""
+    return httpx.AsyncClient(base_url=base_url, timeout=30)
+
+
+async def signed_in(base_url: str, role: str = "customer") -> Api:
+    """A fresh account of `role`, signed in through `base_url`."""
+    api = Api(http_client(base_url))
+    await api.sign_in_as(role)
+    return api
+
+
+def session_cookie(api: Api) -> str:
+    """The `delivery_session` cookie an API client holds."""
+    value = api.http.cookies.get("delivery_session")
+    assert value, "not signed in"
+    return str(value)
