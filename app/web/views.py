@@ -9,6 +9,7 @@ from quart_schema import hide
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.auth.guard import current_principal
+from app.catalog.schemas import CATEGORIES
 from app.resources import resources
 
 bp = Blueprint("web", __name__)
@@ -24,7 +25,7 @@ async def _page(template: str, role: str, **context: Any) -> Page:
         return redirect(f"/?next={request.path}")
     if principal.role != role:
         return redirect(HOME_BY_ROLE.get(principal.role, "/"))
-    return await render_template(template, role=role, **context)
+    return await render_template(template, role=role, categories=CATEGORIES, **context)
 
 
 @bp.get("/")

@@ -41,10 +41,8 @@ function drawMap() {
   map.set("home", order.address, { kind: "home", label: "You" });
   const rider = order.rider && order.rider.lat != null && !["delivered", "rejected", "cancelled"].includes(order.status) ? order.rider : null;
   map.set("rider", rider, { kind: "rider", label: rider ? rider.name : "" });
-  if (!map.fitted || (rider && !map.contains(rider))) {
-    map.fit([store, order.address, rider]);
-    map.fitted = true;
-  }
+  const points = [store, order.address, rider].filter(Boolean);
+  if (points.some((p) => !map.contains(p))) map.fit(points);
   map.routeThrough(order.status === "picked_up" ? ["rider", "home"] : rider ? ["rider", "store", "home"] : ["store", "home"]);
 }
 

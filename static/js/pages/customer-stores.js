@@ -3,7 +3,7 @@ import { api, showProblem, won } from "../api.js";
 import { getAddress, saveAddress, updateCartLink } from "../cart.js";
 import { h, startPage, toast } from "../ui.js";
 
-const state = { category: "", categories: new Set() };
+const state = { category: "" };
 const list = document.getElementById("stores");
 const problem = document.getElementById("problem");
 
@@ -24,11 +24,12 @@ function storeCard(store) {
         h("div", {}, `Min. order ${won(store.min_order)} · Delivery ${won(store.delivery_fee)}`))));
 }
 
-function renderCategories() {
-  const box = document.getElementById("categories");
-  const names = ["", ...[...state.categories].sort()];
-  box.replaceChildren(...names.map((name) =>
-    h("button", { type: "button", "aria-pressed": String(state.category === name), onclick: () => { state.category = name; load(); } }, name || "All")));
+for (const chip of document.querySelectorAll("#categories button")) {
+  chip.addEventListener("click", () => {
+    state.category = chip.dataset.category;
+    for (const other of document.querySelectorAll("#categories button")) other.setAttribute("aria-pressed", String(other === chip));
+    load();
+  });
 }
 
 async function load() {
@@ -40,8 +41,6 @@ async function load() {
   showProblem(problem, null);
   try {
     const { stores } = await api("GET", `/api/stores?${params}`);
-    if (!state.category) for (const s of stores) state.categories.add(s.category);
-    renderCategories();
     list.replaceChildren(...(stores.length ? stores.map(storeCard) : [h("li", { class: "empty" }, "No stores match here. Try a wider radius or another address.")]));
   } catch (error) {
     showProblem(problem, error);

@@ -5,10 +5,18 @@ import { formData, h, startPage } from "../ui.js";
 const form = document.getElementById("store-form");
 let session = null;
 
+// The public list has no owner filter: the owner's stores are picked from it, and the ids this
+// browser created are fetched one by one in case they fall outside the list's limit.
+const knownKey = () => `delivery.owner.stores.${session.user.id}`;
+const known = () => JSON.parse(localStorage.getItem(knownKey()) || "[]");
+
 async function load() {
   try {
-    const { stores } = await api("GET", "/api/stores");
+    const { stores } = await api("GET", "/api/stores?limit=200");
     const mine = stores.filter((s) => s.owner_id === session.user.id);
+    for (const id of known()) {
+      if (!mine.some((s) => s.id === id)) mine.push(await api("GET", `/api/stores/${id}`));
+    }
     document.getElementById("stores").replaceChildren(...(mine.length
       ? mine.map((s) => h("li", { class: "store-card" },
           s.image_url ? h("img", { class: "thumb", src: s.image_url, alt: "" }) : h("div", { class: "thumb", "aria-hidden": "true" }),
@@ -30,6 +38,7 @@ form.addEventListener("submit", async (event) => {
   for (const key of ["lat", "lng", "min_order", "delivery_fee"]) data[key] = data[key] === "" ? null : Number(data[key]);
   try {
     const store = await api("POST", "/api/stores", { body: data });
+    localStorage.setItem(knownKey(), JSON.stringify([...new Set([...known(), store.id])]));
     location.assign(`/owner/stores/${store.id}`);
   } catch (error) {
     showProblem(form.querySelector(".problem"), error);

@@ -107,10 +107,7 @@ function drawMap() {
   for (const name of [...map.markers.keys()]) if (name.startsWith("offer-")) map.remove(name);
   if (!order) for (const offer of offers.values()) map.set(`offer-${offer.order_id}`, offer.store, { kind: "store", label: offer.store.name });
   const points = [state.position, ...[...map.markers.values()].map((m) => m.point)];
-  if (!map.fitted || points.some((p) => !map.contains(p))) {
-    map.fit(points, { minKm: 2 });
-    map.fitted = true;
-  }
+  if (points.some((p) => !map.contains(p))) map.fit(points, { minKm: 2 });
   map.routeThrough(order ? (order.status === "picked_up" ? ["me", "home"] : ["me", "store", "home"]) : []);
 }
 

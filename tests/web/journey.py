@@ -1,0 +1,147 @@
+"""The steps people take in the web UI, driven through Chromium like a person would."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from playwright.async_api import Page, expect
+
+from tests.client import DEFAULT_PASSWORD
+from tests.web.browser import Watched
+
+STORE = {"lat": 37.5700, "lng": 126.9800}
+HOME = {"lat": 37.5655, "lng": 126.9760}
+RIDER_START = {"latitude": 37.5712, "longitude": 126.9815}
+
+
+@dataclass
+class Journey:
+    """What the steps learn along the way."""
+
+    store_id: int = 0
+    order_id: int = 0
+    store_name: str = ""
+
+
+def photo(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
+    """A real JPEG file to upload."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), colour).save(buffer, "JPEG")
+    path = folder / name
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def sign_up(page: Page, role: str, name: str) -> None:
+    """Create an account of `role` on the landing page and land on the role's home."""
+    await page.goto("/")
+    form = page.locator("#signup-form")
+    await form.get_by_label("Name").fill(name)
+    await form.get_by_label("Email").fill(f"{role}-{uuid.uuid4().hex[:10]}@example.com")
+    await form.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    await form.get_by_label(
+        {"customer": "Customer", "owner": "Store owner", "rider": "Rider"}[role]
+    ).check()
+    await form.get_by_role("button", name="Sign up").click()
+    await page.wait_for_url(f"**/{role}")
+
+
+async def owner_builds_and_opens_store(owner: Watched, folder: Path, journey: Journey) -> None:
+    """Sign up, create a store, add an item with a photo and an option, upload the store photo, open."""
+    page = owner.page
+    await sign_up(page, "owner", "Olivia Owner")
+    await expect(page.get_by_text("No stores yet")).to_be_visible()
+    form = page.locator("#store-form")
+    journey.store_name = "Hanok Kitchen"
+    await form.get_by_label("Name", exact=True).fill(journey.store_name)
+    await form.get_by_label("Category").select_option("korean")
+    await form.get_by_label("Phone").fill("02-123-4567")
+    await form.get_by_label("Address").fill("1 Sejong-daero, Jung-gu")
+    await form.get_by_label("Latitude").fill(str(STORE["lat"]))
+    await form.get_by_label("Longitude").fill(str(STORE["lng"]))
+    await form.get_by_label("Minimum order (₩)").fill("12000")
+    await form.get_by_label("Delivery fee (₩)").fill("3000")
+    await form.get_by_role("button", name="Create store").click()
+    await page.wait_for_url(re.compile(r"/owner/stores/\d+$"))
+    journey.store_id = int(page.url.rsplit("/", 1)[1])
+
+    item = page.locator("#item-form")
+    await item.get_by_label("Name", exact=True).fill("Bibimbap")
+    await item.get_by_label("Price (₩)").fill("11000")
+    await item.get_by_label("Group").fill("Mains")
+    await item.get_by_label("Description").fill("Rice, vegetables, gochujang")
+    await item.get_by_label("Options").fill("Fried egg, 1000")
+    await item.get_by_label("Photo").set_input_files(photo(folder, "bibimbap.jpg", (200, 80, 40)))
+    await item.get_by_role("button", name="Add item").click()
+    row = page.locator(".menu-edit")
+    await expect(row).to_have_count(1)
+    await expect(row.locator("img.thumb")).to_be_visible()
+
+    await page.locator("#store-file").set_input_files(photo(folder, "store.jpg", (30, 90, 160)))
+    await page.get_by_role("button", name="Upload photo").click()
+    await expect(page.locator("#store-image")).to_be_visible()
+
+    await page.locator("#open-switch").check()
+    await expect(page.locator("#open-label")).to_have_text("Open for orders")
+    await owner.shot("owner-store-editor")
+    await page.get_by_role("link", name="Order board").click()
+    await page.wait_for_url(f"**/owner/stores/{journey.store_id}/board")
+    await expect(page.locator("#store-name")).to_have_text(journey.store_name)
+
+
+async def rider_goes_online(rider: Watched) -> None:
+    """Sign up with the device's location shared and go online."""
+    page = rider.page
+    await sign_up(page, "rider", "Ria Rider")
+    await expect(page.locator("#pos-source")).to_have_text("From your device")
+    await page.locator("#online-switch").check()
+    await expect(page.locator("#online-label")).to_have_text("Online: receiving offers")
+
+
+async def customer_orders(customer: Watched, journey: Journey) -> None:
+    """Choose an address, find the store, add an item with an option, check out by card."""
+    page = customer.page
+    await sign_up(page, "customer", "Chris Customer")
+    await page.locator("#addr-text").fill("12 Sejong-daero, Apt 301")
+    await page.locator("#addr-lat").fill(str(HOME["lat"]))
+    await page.locator("#addr-lng").fill(str(HOME["lng"]))
+    await page.get_by_role("button", name="Use this address").click()
+    await page.locator("#search-q").fill("Hanok")
+    await page.get_by_role("button", name="Search", exact=True).click()
+    card = page.locator(f'[data-store-id="{journey.store_id}"]')
+    await expect(card).to_contain_text(journey.store_name)
+    await expect(card).to_contain_text("Open")
+    await customer.shot("customer-stores")
+    await card.click()
+    await page.wait_for_url(f"**/customer/stores/{journey.store_id}")
+    item = page.locator(".menu-item", has_text="Bibimbap")
+    await expect(item.locator("img")).to_be_visible()
+    await item.get_by_label(re.compile("Fried egg")).check()
+    await item.get_by_role("button", name="Add to cart").click()
+    await expect(page.locator("#cart-subtotal")).to_have_text("₩12,000")
+    await customer.shot("customer-store-menu")
+    await page.locator("#to-checkout").click()
+    await page.wait_for_url("**/customer/checkout")
+    await page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    await expect(page.locator("#place-order")).to_have_text("Place order · ₩15,000")
+    await customer.shot("customer-checkout")
+    await page.locator("#place-order").click()
+    await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
+    journey.order_id = int(page.url.rsplit("/", 1)[1])
+    await expect(page.locator("body")).to_have_attribute("data-order-status", "placed")
+    await expect(page.locator("#order-total")).to_have_text("₩15,000")
+
+
+async def marker_position(page: Page, name: str) -> tuple[float, float] | None:
+    """Where the page's map draws marker `name` (its lat/lng), or None when absent."""
+    marker = page.locator(f'[data-marker="{name}"]')
+    if await marker.count() == 0:
+        return None
+    lat = await marker.get_attribute("data-lat")
+    lng = await marker.get_attribute("data-lng")
+    return (float(lat), float(lng)) if lat and lng else None
