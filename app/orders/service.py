@@ -10,8 +10,15 @@ from typing import Any
 from sqlalchemy import select
 
 from app.db import Database, UnitOfWork, utcnow
-from app.errors import Conflict, NotFound
-from app.orders.lifecycle import EVENT_OF, REFUNDING, Action, Status, next_status
+from app.errors import Conflict, Forbidden, NotFound
+from app.orders.lifecycle import (
+    EVENT_OF,
+    REFUNDING,
+    ROLES_FOR_ACTION,
+    Action,
+    Status,
+    next_status,
+)
 from app.orders.models import Order, OrderTimeline
 from app.orders.presenter import order_view
 from app.outbox import emit
@@ -128,6 +135,8 @@ async def transition(
         code="invalid-transition",
         title="Not possible in this status",
     )
+    if actor.role != SYSTEM and actor.role not in ROLES_FOR_ACTION[action]:
+        raise Forbidden(f"A {actor.role} cannot {action} an order.")
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)
         target = next_status(order.status, action, role)

@@ -40,7 +40,7 @@ async def open_shop(owner: Api, *, min_order: int = 10_000, delivery_fee: int = 
         "/api/stores",
         json={
             "name": "Order Test Burgers",
-            "category": "burgers",
+            "category": "burger",
             "address": "1 Sejong-daero, Seoul",
             "lat": 37.5660,
             "lng": 126.9770,
