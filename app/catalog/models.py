@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Double, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdType, UTCDateTime
@@ -22,8 +22,8 @@ class Store(Base):
     name: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     category: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
     address: Mapped[str] = mapped_column(String(200), nullable=False)
-    lat: Mapped[float] = mapped_column(Float, nullable=False)
-    lng: Mapped[float] = mapped_column(Float, nullable=False)
+    lat: Mapped[float] = mapped_column(Double, nullable=False)
+    lng: Mapped[float] = mapped_column(Double, nullable=False)
     phone: Mapped[str] = mapped_column(String(20), nullable=False)
     min_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     delivery_fee: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

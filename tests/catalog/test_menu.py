@@ -1,0 +1,66 @@
+"""Menus: items grouped with their options, sold out, edits, and soft deletes."""
+
+from __future__ import annotations
+
+from tests.catalog.conftest import add_item, create_store
+from tests.client import Api, assert_problem
+from tests.harness import Infra
+
+
+async def test_menu_groups_items_in_the_order_groups_were_first_used(owner: Api) -> None:
+    store = await create_store(owner)
+    rice = await add_item(owner, store["id"], name="Bibimbap", group="Rice")
+    noodle = await add_item(owner, store["id"], name="Naengmyeon", group="Noodles", options=[])
+    rice2 = await add_item(owner, store["id"], name="Kimbap", group="Rice")
+    assert rice["options"][0]["name"] == "Extra egg" and rice["options"][0]["id"] > 0
+    assert set(rice) == {
+        "id",
+        "store_id",
+        "name",
+        "price",
+        "group",
+        "description",
+        "sold_out",
+        "image_url",
+        "options",
+    }
+    page = (await owner.get(f"/api/stores/{store['id']}")).json()
+    assert page["menu"] == [
+        {"group": "Rice", "items": [rice, rice2]},
+        {"group": "Noodles", "items": [noodle]},
+    ]
+
+
+async def test_owner_marks_an_item_sold_out_and_replaces_its_options(owner: Api) -> None:
+    store = await create_store(owner)
+    item = await add_item(owner, store["id"])
+    response = await owner.patch(
+        f"/api/menu-items/{item['id']}",
+        json={"sold_out": True, "price": 9500, "options": [{"name": "Spicy", "price": 0}]},
+    )
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert changed["sold_out"] is True and changed["price"] == 9500
+    assert [(o["name"], o["price"]) for o in changed["options"]] == [("Spicy", 0)]
+    page = (await owner.get(f"/api/stores/{store['id']}")).json()
+    assert page["menu"] == [{"group": "Rice", "items": [changed]}]
+
+
+async def test_deleted_item_leaves_the_menu_but_its_row_stays(owner: Api, infra: Infra) -> None:
+    store = await create_store(owner)
+    kept = await add_item(owner, store["id"], name="Kimbap")
+    gone = await add_item(owner, store["id"], name="Bibimbap")
+    response = await owner.delete(f"/api/menu-items/{gone['id']}")
+    assert response.status_code == 204
+    page = (await owner.get(f"/api/stores/{store['id']}")).json()
+    assert page["menu"] == [{"group": "Rice", "items": [kept]}]
+    rows = infra.query(
+        "SELECT name, price, deleted_at IS NOT NULL FROM menu_items WHERE id = %s", gone["id"]
+    )
+    assert rows == [("Bibimbap", 9000, 1)]
+    assert infra.query("SELECT COUNT(*) FROM menu_options WHERE item_id = %s", gone["id"]) == [(2,)]
+    # Once deleted it is gone for the API: no edit, no second delete.
+    assert_problem(await owner.delete(f"/api/menu-items/{gone['id']}"), 404, "not-found")
+    assert_problem(
+        await owner.patch(f"/api/menu-items/{gone['id']}", json={"price": 1}), 404, "not-found"
+    )
