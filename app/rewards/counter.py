@@ -39,6 +39,16 @@ if ARGV[4] == '1' then redis.call('SREM', KEYS[3], ARGV[2]) end
 return 1
 """
 
+# Pull ready counters towards the database without ever loosening them: mark customers the
+# database says have a coupon, and lower the stock if the database has less left.
+TIGHTEN_LUA = """
+if not redis.call('GET', KEYS[1]) then return 0 end
+for i = 2, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
+local left = tonumber(redis.call('GET', KEYS[2]) or '0')
+if left > tonumber(ARGV[1]) then redis.call('SET', KEYS[2], ARGV[1], 'KEEPTTL') end
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Take:
@@ -66,6 +76,7 @@ class ClaimCounter:
         self.redis = redis
         self._claim = redis.register_script(CLAIM_LUA)
         self._give_back = redis.register_script(GIVE_BACK_LUA)
+        self._tighten = redis.register_script(TIGHTEN_LUA)
 
     @property
     def claim_sha(self) -> str:
@@ -85,6 +96,11 @@ class ClaimCounter:
             keys=keys(campaign_id),
             args=[take.epoch, customer_id, int(restock), int(forget)],
         )
+        return bool(done)
+
+    async def tighten(self, campaign_id: int, *, left: int, customers: Iterable[int]) -> bool:
+        """Add these customers and cap the stock at `left`; False when not ready."""
+        done = await self._tighten(keys=keys(campaign_id), args=[max(0, left), *customers])
         return bool(done)
 
     async def ready(self, campaign_id: int) -> bool:

@@ -39,11 +39,21 @@ async def _rowcount(uow: UnitOfWork, statement: Any) -> int:
     return int(result.rowcount)
 
 
-async def _ensure_balance_row(uow: UnitOfWork, customer_id: int) -> None:
-    # An upsert, so two first movements of one customer cannot both try to create the row.
-    await uow.session.execute(
-        insert_ignore(PointBalance, customer_id=customer_id, accrued=0, usable=0)
+async def _add(uow: UnitOfWork, customer_id: int, *, accrued: int = 0, usable: int = 0) -> None:
+    """Add to the balances, creating the row on first use."""
+    # Every movement locks the balance row before writing its ledger row: one lock order for
+    # all of them, so spends, refunds, accruals and conversions queue instead of deadlocking.
+    # (An upsert-then-update would take a shared lock first and deadlock on the upgrade.)
+    statement = (
+        update(PointBalance)
+        .where(PointBalance.customer_id == customer_id)
+        .values(accrued=PointBalance.accrued + accrued, usable=PointBalance.usable + usable)
     )
+    if await _rowcount(uow, statement) == 1:
+        return
+    created = insert_ignore(PointBalance, customer_id=customer_id, accrued=accrued, usable=usable)
+    if await _rowcount(uow, created) == 0:
+        await _rowcount(uow, statement)  # created by a concurrent first movement meanwhile
 
 
 async def _ledger(
@@ -158,20 +168,16 @@ async def restore_for_order(
     uow: UnitOfWork, *, customer_id: int, order_id: int, coupon_id: int | None, points: int
 ) -> None:
     """Refund an order's points and coupon; calling it twice for one order restores once."""
-    if points > 0 and await _ledger(
-        uow,
-        customer_id=customer_id,
-        reason=LedgerReason.REFUND,
-        order_id=order_id,
-        usable=points,
-    ):
-        await _ensure_balance_row(uow, customer_id)
-        await uow.session.execute(
-            update(PointBalance)
-            .where(PointBalance.customer_id == customer_id)
-            .values(usable=PointBalance.usable + points),
-            execution_options={"synchronize_session": False},
-        )
+    if points > 0:
+        await _add(uow, customer_id, usable=points)
+        if not await _ledger(
+            uow,
+            customer_id=customer_id,
+            reason=LedgerReason.REFUND,
+            order_id=order_id,
+            usable=points,
+        ):
+            await _add(uow, customer_id, usable=-points)  # this order was already refunded
     if coupon_id is not None:
         now = utcnow()
         # Only the order that used the coupon gives it back, and only once.
@@ -200,20 +206,15 @@ async def accrue_for_delivery(
 ) -> int:
     """Accrue 1% of `paid_amount` (floor) once per order; returns the amount."""
     amount = max(0, paid_amount) * ACCRUAL_PERCENT // 100
-    if await _ledger(
+    await _add(uow, customer_id, accrued=amount)
+    if not await _ledger(
         uow,
         customer_id=customer_id,
         reason=LedgerReason.ACCRUAL,
         order_id=order_id,
         accrued=amount,
     ):
-        await _ensure_balance_row(uow, customer_id)
-        await uow.session.execute(
-            update(PointBalance)
-            .where(PointBalance.customer_id == customer_id)
-            .values(accrued=PointBalance.accrued + amount),
-            execution_options={"synchronize_session": False},
-        )
+        await _add(uow, customer_id, accrued=-amount)  # this order already accrued
     return amount
 
 

@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.db import Database
-from app.rewards import coupons
+from app.errors import Unavailable
+from app.rewards import claims, coupons
 from app.rewards.counter import ClaimCounter
 from app.rewards.models import CouponCampaign
 
@@ -28,16 +31,19 @@ class RewardsState:
         """The campaign (cached), or 404."""
         cached = self._campaigns.get(campaign_id)
         if cached is None:
-            cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
+            try:
+                cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
+            except SQLAlchemyError as error:
+                raise Unavailable("The database is unavailable; try again.") from error
             self._campaigns[campaign_id] = cached
         return cached
 
     def start(self, db: Database) -> None:
-        """Start replaying the claim backlog in the background."""
+        """Start replaying the claim backlog and tightening the counters in the background."""
         self._task = asyncio.create_task(self._reconcile(db), name="coupon-reconciler")
 
     async def stop(self) -> None:
-        """Stop the background replay."""
+        """Stop the background reconciler."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -47,9 +53,11 @@ class RewardsState:
     async def _reconcile(self, db: Database) -> None:
         while True:
             try:
-                replayed = await coupons.replay_backlog(uow=db.uow())
+                replayed = await claims.replay_backlog(uow=db.uow())
                 if replayed:
                     log.info("replayed %s parked coupon claims", replayed)
-            except Exception:
-                log.exception("coupon backlog replay failed; retrying later")
+                await claims.reconcile_counters(uow=db.uow(), counter=self.counter)
+            except Exception as error:
+                # Redis or the database being away is expected now and then; try next round.
+                log.warning("coupon reconciliation failed (%s); retrying later", error)
             await asyncio.sleep(self.reconcile_every)

@@ -10,7 +10,7 @@ from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.errors import Unavailable
 from app.resources import resources
-from app.rewards import coupons, points
+from app.rewards import claims, coupons, points
 from app.rewards.schemas import CampaignRequest, ConvertRequest
 from app.rewards.state import RewardsState
 from app.validation import body
@@ -83,7 +83,7 @@ async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
         )
     except (RedisError, OSError) as error:
         raise Unavailable("The coupon counter is unavailable; try again.") from error
-    result = await coupons.claim_coupon(
+    result = await claims.claim_coupon(
         uow=res.db.uow(), counter=state.counter, campaign=campaign, customer_id=principal.user_id
     )
     if result.coupon is None:
