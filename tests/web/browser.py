@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    WebSocket,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,6 +33,7 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+NODE_IN_ACK = re.compile(r'"node"\s*:\s*"([^"]+)"')
 
 
 @dataclass
@@ -38,6 +47,8 @@ class Watched:
     # While set, failures matching it are expected (a node being killed on purpose).
     tolerate: re.Pattern[str] | None = None
     tolerated: list[str] = field(default_factory=list)
+    # The `node` named in each subscribe acknowledgement the page received, latest last.
+    socket_nodes: list[str] = field(default_factory=list)
 
     def _record(self, text: str) -> None:
         if self.tolerate is not None and self.tolerate.search(text):
@@ -60,6 +71,15 @@ class Watched:
             if response.status >= 400:
                 self._record(f"HTTP {response.status}: {response.request.method} {response.url}")
 
+        def on_frame(payload: str | bytes) -> None:
+            text = payload if isinstance(payload, str) else payload.decode(errors="replace")
+            self.socket_nodes.extend(NODE_IN_ACK.findall(text))
+
+        def on_websocket(socket: WebSocket) -> None:
+            if "/socket.io/" in socket.url:
+                socket.on("framereceived", on_frame)
+
+        self.page.on("websocket", on_websocket)
         self.page.on("console", on_console)
         self.page.on("pageerror", on_page_error)
         self.page.on("requestfailed", on_request_failed)

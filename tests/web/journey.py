@@ -14,18 +14,29 @@ from playwright.async_api import Page, expect
 from tests.client import DEFAULT_PASSWORD
 from tests.web.browser import Watched
 
-STORE = {"lat": 37.5700, "lng": 126.9800}
-HOME = {"lat": 37.5655, "lng": 126.9760}
-RIDER_START = {"latitude": 37.5712, "longitude": 126.9815}
-
 
 @dataclass
 class Journey:
-    """What the steps learn along the way."""
+    """Where one journey happens (its own part of town, so tests stay apart) and what it learns."""
 
+    lat: float
+    lng: float
     store_id: int = 0
     order_id: int = 0
-    store_name: str = ""
+    store_name: str = "Hanok Kitchen"
+
+    @property
+    def store(self) -> dict[str, float]:
+        return {"lat": self.lat, "lng": self.lng}
+
+    @property
+    def home(self) -> dict[str, float]:
+        return {"lat": round(self.lat - 0.0045, 6), "lng": round(self.lng - 0.004, 6)}
+
+    @property
+    def rider_start(self) -> dict[str, float]:
+        """Playwright's geolocation for the rider's device, 150 m from the store."""
+        return {"latitude": round(self.lat + 0.0012, 6), "longitude": round(self.lng + 0.0015, 6)}
 
 
 def photo(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
@@ -57,13 +68,12 @@ async def owner_builds_and_opens_store(owner: Watched, folder: Path, journey: Jo
     await sign_up(page, "owner", "Olivia Owner")
     await expect(page.get_by_text("No stores yet")).to_be_visible()
     form = page.locator("#store-form")
-    journey.store_name = "Hanok Kitchen"
     await form.get_by_label("Name", exact=True).fill(journey.store_name)
     await form.get_by_label("Category").select_option("korean")
     await form.get_by_label("Phone").fill("02-123-4567")
     await form.get_by_label("Address").fill("1 Sejong-daero, Jung-gu")
-    await form.get_by_label("Latitude").fill(str(STORE["lat"]))
-    await form.get_by_label("Longitude").fill(str(STORE["lng"]))
+    await form.get_by_label("Latitude").fill(str(journey.store["lat"]))
+    await form.get_by_label("Longitude").fill(str(journey.store["lng"]))
     await form.get_by_label("Minimum order (₩)").fill("12000")
     await form.get_by_label("Delivery fee (₩)").fill("3000")
     await form.get_by_role("button", name="Create store").click()
@@ -108,8 +118,8 @@ async def customer_orders(customer: Watched, journey: Journey) -> None:
     page = customer.page
     await sign_up(page, "customer", "Chris Customer")
     await page.locator("#addr-text").fill("12 Sejong-daero, Apt 301")
-    await page.locator("#addr-lat").fill(str(HOME["lat"]))
-    await page.locator("#addr-lng").fill(str(HOME["lng"]))
+    await page.locator("#addr-lat").fill(str(journey.home["lat"]))
+    await page.locator("#addr-lng").fill(str(journey.home["lng"]))
     await page.get_by_role("button", name="Use this address").click()
     await page.locator("#search-q").fill("Hanok")
     await page.get_by_role("button", name="Search", exact=True).click()
@@ -145,3 +155,57 @@ async def marker_position(page: Page, name: str) -> tuple[float, float] | None:
     lat = await marker.get_attribute("data-lat")
     lng = await marker.get_attribute("data-lng")
     return (float(lat), float(lng)) if lat and lng else None
+
+
+async def owner_board_rings_and_accepts(owner: Watched, journey: Journey) -> None:
+    """The new order appears on the open board by itself, rings, is acknowledged and accepted."""
+    page = owner.page
+    card = page.locator(f'.order-card[data-order-id="{journey.order_id}"]')
+    await expect(card).to_have_attribute("data-status", "placed")
+    await expect(card).to_have_class(re.compile(r"\bnew\b"))
+    await expect(page.locator("#ring-alert")).to_be_visible()
+    await expect(page.locator("#ring-text")).to_have_text(f"New order #{journey.order_id}!")
+    await expect(page.locator("body")).to_have_attribute("data-rings", "1")
+    await owner.shot("owner-board-ringing")
+    await page.get_by_role("button", name="Acknowledge").click()
+    await expect(page.locator("#ring-alert")).to_be_hidden()
+    await card.get_by_label("Preparation minutes").fill("10")
+    await card.get_by_role("button", name="Accept").click()
+    await expect(card).to_have_attribute("data-status", "accepted")
+    await expect(page.locator("#today-count")).to_have_text("1")
+    await expect(page.locator("#today-sales")).to_have_text("₩15,000")
+
+
+async def rider_takes_the_offer(rider: Watched, journey: Journey) -> None:
+    """The offer card appears with a countdown; accepting it makes it the active delivery."""
+    page = rider.page
+    offer = page.locator(f'.offer[data-order-id="{journey.order_id}"]')
+    await expect(offer).to_contain_text(journey.store_name)
+    await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s$"))
+    await rider.shot("rider-offer")
+    await offer.get_by_role("button", name="Accept").click()
+    await expect(page.locator("body")).to_have_attribute("data-active-status", "accepted")
+    await expect(page.locator("#active")).to_contain_text(f"Order #{journey.order_id}")
+
+
+async def rider_drives(
+    rider: Watched, customer: Watched, points: list[tuple[float, float]]
+) -> None:
+    """Move the rider's device; the customer's map follows each position without a reload."""
+    for lat, lng in points:
+        await rider.context.set_geolocation({"latitude": lat, "longitude": lng})
+        await expect(rider.page.locator("body")).to_have_attribute("data-lat", str(lat))
+        marker = customer.page.locator('[data-marker="rider"]')
+        await expect(marker).to_have_attribute("data-lat", str(lat), timeout=15_000)
+        await expect(marker).to_have_attribute("data-lng", str(lng))
+
+
+def path_between(a: dict[str, float], b: dict[str, float], steps: int) -> list[tuple[float, float]]:
+    """Points from a to b (excluding a), rounded like a GPS fix."""
+    return [
+        (
+            round(a["lat"] + (b["lat"] - a["lat"]) * i / steps, 6),
+            round(a["lng"] + (b["lng"] - a["lng"]) * i / steps, 6),
+        )
+        for i in range(1, steps + 1)
+    ]
