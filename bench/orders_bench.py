@@ -24,9 +24,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.launcher.nodes import Node  # noqa: E402
-from app.launcher.services import MariaDBServer, RedisServer  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
+from app.launcher.nodes import Node
+from app.launcher.services import MariaDBServer, RedisServer
+from app.migrate import upgrade
 
 PASSWORD = "bench-password-123"
 CARD = "4111111111111111"
@@ -113,9 +113,9 @@ async def bare_inserts(
     url: str, orders: int, concurrency: int, store_id: int, customer_id: int
 ) -> float:
     """The same rows, inserted by a script with no HTTP, no validation, no framework."""
-    import aiomysql
-
     from urllib.parse import urlsplit
+
+    import aiomysql
 
     parts = urlsplit(url)
     pool = await aiomysql.create_pool(
