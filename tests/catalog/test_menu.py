@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tests.catalog.conftest import add_item, create_store
 from tests.client import Api, assert_problem
 from tests.harness import Infra
@@ -64,3 +67,40 @@ async def test_deleted_item_leaves_the_menu_but_its_row_stays(owner: Api, infra:
     assert_problem(
         await owner.patch(f"/api/menu-items/{gone['id']}", json={"price": 1}), 404, "not-found"
     )
+
+
+async def test_deleted_item_stays_readable_in_an_order_that_has_it(
+    owner: Api, api_factory: Callable[[], Any]
+) -> None:
+    store = await create_store(owner, min_order=0)
+    item = await add_item(owner, store["id"], name="Bibimbap", price=9000)
+    await owner.patch(f"/api/stores/{store['id']}", json={"open": True})
+    customer: Api = await api_factory()
+    await customer.sign_in_as("customer")
+    order_request = {
+        "store_id": store["id"],
+        "items": [
+            {"menu_item_id": item["id"], "quantity": 2, "option_ids": [item["options"][0]["id"]]}
+        ],
+        "address": {"text": "City Hall", "lat": 37.5665, "lng": 126.978},
+        "payment": {"method": "card", "card_number": "4111111111111111"},
+    }
+    placed = await customer.post(
+        "/api/orders", json=order_request, headers={"Idempotency-Key": "catalog-soft-delete"}
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+
+    assert (await owner.delete(f"/api/menu-items/{item['id']}")).status_code == 204
+    assert (await owner.get(f"/api/stores/{store['id']}")).json()["menu"] == []
+
+    order = (await customer.get(f"/api/orders/{order_id}")).json()
+    line = order["items"][0]
+    assert (line["menu_item_id"], line["name"], line["price"], line["quantity"]) == (
+        item["id"],
+        "Bibimbap",
+        9000,
+        2,
+    )
+    assert [o["name"] for o in line["options"]] == ["Extra egg"]
+    assert (await owner.get(f"/api/orders/{order_id}")).json()["items"] == order["items"]
