@@ -2,152 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import secrets
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from app.db import Database, UnitOfWork, utcnow
-from app.errors import (
-    Conflict,
-    DomainError,
-    IdempotencyMismatch,
-    PaymentDeclined,
-    Unavailable,
-    ValidationFailed,
+from app.errors import PaymentDeclined, Unavailable, ValidationFailed
+from app.orders.idempotency import (
+    Outcome,
+    claim_key,
+    mark_done,
+    problem_body,
+    release_key,
+    remember,
+    request_hash,
 )
 from app.orders.lifecycle import Status
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.orders.presenter import order_view
 from app.orders.schemas import CardPayment, PlaceOrderRequest
-from app.outbox import emit
+from app.orders.service import emit_order_event
 from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
 from app.payments.models import Payment, PaymentStatus
 
 log = logging.getLogger("delivery.orders")
-
-KEY_TTL = timedelta(hours=24)
-# An in-progress key older than this belonged to a request that died before committing.
-STALE_IN_PROGRESS = timedelta(seconds=60)
-
-
-def request_hash(request: PlaceOrderRequest) -> str:
-    """A fingerprint of the request body (defaults filled in, keys sorted)."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What `POST /api/orders` answers: a status and a JSON body (an order or a problem)."""
-
-    status: int
-    body: dict[str, Any]
-
-
-def _problem_body(error: DomainError) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": f"/problems/{error.code}",
-        "title": error.title,
-        "status": error.status,
-        "code": error.code,
-    }
-    if error.detail:
-        body["detail"] = error.detail
-    return body
-
-
-async def _claim_key(
-    db: Database, *, user_id: int, key: str, fingerprint: str
-) -> IdempotencyRecord | Outcome:
-    """Take the key for this request, or return the first answer given under it."""
-    now = utcnow()
-    async with db.uow() as uow:
-        record = IdempotencyRecord(
-            user_id=user_id,
-            key=key,
-            request_hash=fingerprint,
-            state="in_progress",
-            payment_reference="ord_" + secrets.token_hex(12),
-            expires_at=now + KEY_TTL,
-        )
-        uow.session.add(record)
-        try:
-            await uow.commit()
-            return record
-        except IntegrityError:
-            pass
-    async with db.uow() as uow:
-        existing = await uow.session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-            )
-        )
-    if existing is None:  # released between our insert and our read: try once more
-        return await _claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
-    if existing.expires_at <= now:
-        await _release_key(db, existing)
-        return await _claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
-    if existing.request_hash != fingerprint:
-        raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
-    if existing.state == "done":
-        assert existing.response_status is not None and existing.response_body is not None
-        return Outcome(existing.response_status, json.loads(existing.response_body))
-    if existing.created_at <= now - STALE_IN_PROGRESS:
-        return await _take_over(db, existing)
-    raise Conflict(
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
-        code="idempotency-in-progress",
-        title="Still in progress",
-    )
-
-
-async def _take_over(db: Database, stale: IdempotencyRecord) -> IdempotencyRecord:
-    """Adopt a key whose request died before committing (its charge, if any, is voided)."""
-    new_reference = "ord_" + secrets.token_hex(12)
-    async with db.uow() as uow:
-        result = await uow.session.execute(
-            update(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.id == stale.id,
-                IdempotencyRecord.state == "in_progress",
-                IdempotencyRecord.payment_reference == stale.payment_reference,
-            )
-            .values(payment_reference=new_reference, created_at=utcnow())
-        )
-        await uow.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Still in progress.", code="idempotency-in-progress")
-    stale.payment_reference = new_reference
-    return stale
-
-
-async def _release_key(db: Database, record: IdempotencyRecord) -> None:
-    async with db.uow() as uow:
-        await uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id)
-        )
-        await uow.commit()
-
-
-async def _remember(db: Database, record: IdempotencyRecord, outcome: Outcome) -> None:
-    async with db.uow() as uow:
-        await uow.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record.id)
-            .values(
-                state="done",
-                response_status=outcome.status,
-                response_body=json.dumps(outcome.body, ensure_ascii=False),
-            )
-        )
-        await uow.commit()
 
 
 async def place_order(
@@ -159,7 +37,7 @@ async def place_order(
     request: PlaceOrderRequest,
 ) -> Outcome:
     """Place and pay an order exactly once per Idempotency-Key."""
-    claimed = await _claim_key(
+    claimed = await claim_key(
         db, user_id=customer_id, key=idempotency_key, fingerprint=request_hash(request)
     )
     if isinstance(claimed, Outcome):
@@ -171,14 +49,14 @@ async def place_order(
         )
     except PaymentDeclined as declined:
         # A decline is the answer to this request: the same key gets it again.
-        await _remember(db, record, Outcome(402, _problem_body(declined)))
+        await remember(db, record, Outcome(402, problem_body(declined)))
         raise
     except BaseException:
         if not await _order_exists(db, record.payment_reference):
             # Nothing was committed, so any charge under this reference is voided (never a
             # payment without its order) and the key is free for a retry.
             await _void_quietly(gateway, record.payment_reference)
-            await _release_key(db, record)
+            await release_key(db, record)
         raise
 
 
@@ -231,22 +109,10 @@ async def _place(
             uow, gateway, order=order, request=request, reference=record.payment_reference
         )
 
-        def view(stream: str, seqs: dict[str, int]) -> dict[str, Any]:
-            order.stream_seq = seqs[f"order:{order.id}"]
-            return order_view(order)
-
-        await emit(uow, "order.placed", [f"order:{order.id}", f"store:{order.store_id}"], view)
+        await emit_order_event(uow, order, "order.placed")
         outcome = Outcome(201, order_view(order))
         # Marking the key done in the order's own transaction: committed together or not at all.
-        await uow.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record.id)
-            .values(
-                state="done",
-                response_status=outcome.status,
-                response_body=json.dumps(outcome.body, ensure_ascii=False),
-            )
-        )
+        await uow.session.execute(mark_done(record, outcome))
         await uow.commit()
     return outcome
 
