@@ -6,7 +6,7 @@ test run in a temporary folder, with its own MariaDB and two redis-servers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
@@ -47,8 +47,32 @@ def http_client(base_url: str) -> httpx.AsyncClient:
 async def signed_in(base_url: str, role: str = "customer") -> Api:
     """A fresh account of `role`, signed in through `base_url`."""
     api = Api(http_client(base_url))
-    await api.sign_in_as(role)
+    try:
+        await api.sign_in_as(role)
+    except BaseException:
+        await api.http.aclose()
+        raise
     return api
+
+
+People = Callable[[str, str], Awaitable[Api]]
+
+
+@pytest.fixture
+async def people() -> AsyncIterator[People]:
+    """`await people(base_url, role)`: signed-in clients, closed when the test ends."""
+    made: list[Api] = []
+
+    async def make(base_url: str, role: str = "customer") -> Api:
+        api = await signed_in(base_url, role)
+        made.append(api)
+        return api
+
+    try:
+        yield make
+    finally:
+        for api in made:
+            await api.http.aclose()
 
 
 def session_cookie(api: Api) -> str:

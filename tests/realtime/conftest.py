@@ -8,9 +8,9 @@ import pytest
 
 from app.db import Database
 from app.launcher.cluster import Cluster
-from tests.system import cluster
+from tests.system import cluster, people
 
-__all__ = ["cluster"]
+__all__ = ["cluster", "people"]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import socketio
 
 
@@ -26,7 +27,11 @@ class StreamClient:
     def __init__(self, url: str, session_cookie: str | None) -> None:
         self.url = url
         self.cookie = session_cookie
+        self.http: aiohttp.ClientSession | None = None
         self.sio = socketio.AsyncClient(
+            # python-socketio drops a Cookie header after the first connection; a session
+            # factory puts the cookie in every (re)connection's jar instead.
+            http_session=self._new_http,
             reconnection=True,
             reconnection_delay=0.1,
             reconnection_delay_max=1.0,
@@ -48,20 +53,27 @@ class StreamClient:
         self.sio.on("event", self._on_event)
         self.sio.on("location", self.locations.append)
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Cookie": f"delivery_session={self.cookie}"} if self.cookie else {}
-
     async def connect(self) -> StreamClient:
-        await self.sio.connect(
-            self.url, headers=self.headers, transports=["websocket"], wait_timeout=10
-        )
+        try:
+            await self.sio.connect(self.url, transports=["websocket"], wait_timeout=10)
+        except BaseException:
+            if self.http is not None:
+                await self.http.close()
+            raise
         return self
+
+    def _new_http(self) -> aiohttp.ClientSession:
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        if self.cookie:
+            self.http.cookie_jar.update_cookies({"delivery_session": self.cookie})
+        return self.http
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await self.sio.disconnect()
+        if self.http is not None:
+            await self.http.close()
 
     def _on_connect(self) -> None:
         self.connects += 1

@@ -10,15 +10,15 @@ from app.db import Database
 from app.launcher.cluster import Cluster
 from tests.realtime.seed import write_event
 from tests.realtime.streams import StreamClient, wait_until
-from tests.system import session_cookie, signed_in
+from tests.system import People, session_cookie
 
 pytestmark = pytest.mark.system
 
 
 async def test_committed_events_nobody_published_reach_a_subscriber_via_the_sweep(
-    cluster: Cluster, cluster_db: Database
+    cluster: Cluster, people: People, cluster_db: Database
 ) -> None:
-    rider = await signed_in(cluster.node_list[0].url, "rider")
+    rider = await people(cluster.node_list[0].url, "rider")
     stream = f"rider:{rider.user['id']}"  # type: ignore[index]
     client = await StreamClient(cluster.node_list[0].url, session_cookie(rider)).connect()
     try:
@@ -33,13 +33,12 @@ async def test_committed_events_nobody_published_reach_a_subscriber_via_the_swee
         assert client.gaps == []
     finally:
         await client.close()
-        await rider.http.aclose()
 
 
 async def test_subscribe_after_seq_replays_what_was_missed_from_the_log(
-    cluster: Cluster, cluster_db: Database
+    cluster: Cluster, people: People, cluster_db: Database
 ) -> None:
-    rider = await signed_in(cluster.url, "rider")
+    rider = await people(cluster.url, "rider")
     stream = f"rider:{rider.user['id']}"  # type: ignore[index]
     for n in range(1, 8):
         await write_event(cluster_db, stream, n)
@@ -59,13 +58,12 @@ async def test_subscribe_after_seq_replays_what_was_missed_from_the_log(
         assert none["events"] == [] and none["last_seq"] == 7
     finally:
         await late.close()
-        await rider.http.aclose()
 
 
 async def test_concurrent_writers_are_seen_gapless_by_subscribers_on_both_nodes_and_nginx(
-    cluster: Cluster, cluster_db: Database
+    cluster: Cluster, people: People, cluster_db: Database
 ) -> None:
-    rider = await signed_in(cluster.url, "rider")
+    rider = await people(cluster.url, "rider")
     stream = f"rider:{rider.user['id']}"  # type: ignore[index]
     cookie = session_cookie(rider)
     urls = [cluster.node_list[0].url, cluster.node_list[1].url, cluster.url]
@@ -81,4 +79,3 @@ async def test_concurrent_writers_are_seen_gapless_by_subscribers_on_both_nodes_
     finally:
         for client in clients:
             await client.close()
-        await rider.http.aclose()
