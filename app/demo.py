@@ -1,13 +1,27 @@
-"""`delivery demo`: the demo city and its sign-ins."""
+"""`delivery demo`: the demo city around Seoul City Hall and its sign-ins."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import open_resources
 from app.auth.models import User
 from app.auth.service import sign_up
+from app.catalog.artwork import dish_picture, store_banner
+from app.catalog.cache import CatalogCache
+from app.catalog.demo_city import DemoStore, demo_city
+from app.catalog.models import MenuItem, Store
+from app.catalog.schemas import ItemCreate, OptionIn, StoreCreate, StoreUpdate
+from app.catalog.service import (
+    add_item,
+    create_store,
+    set_item_image,
+    set_store_image,
+    update_store,
+)
 from app.config import Settings
+from app.resources import Resources
+from app.storage import Storage, storage_from_settings
 
 DEMO_PASSWORD = "demo-password-1234"
 DEMO_USERS = [
@@ -16,6 +30,7 @@ DEMO_USERS = [
     ("rider1@demo.delivery", "Demo Rider 1", "rider"),
     ("rider2@demo.delivery", "Demo Rider 2", "rider"),
 ]
+DEMO_OWNER = "owner@demo.delivery"
 
 
 def demo_sign_ins() -> list[dict[str, str]]:
@@ -26,33 +41,135 @@ def demo_sign_ins() -> list[dict[str, str]]:
     ]
 
 
-async def load_demo(settings: Settings, *, only_if_empty: bool = False) -> int:
-    """Create the demo accounts (and, once the catalog exists, the city); print the sign-ins."""
-    resources = await open_resources(settings)
-    try:
-        async with resources.db.uow() as uow:
-            existing = set(
-                await uow.session.scalars(
-                    select(User.email).where(User.email.in_([u[0] for u in DEMO_USERS]))
+async def _accounts(resources: Resources) -> dict[str, int]:
+    async with resources.db.uow() as uow:
+        rows = await uow.session.execute(
+            select(User.email, User.id).where(User.email.in_([u[0] for u in DEMO_USERS]))
+        )
+        existing: dict[str, int] = {email: user_id for email, user_id in rows}
+    for index, (email, name, role) in enumerate(DEMO_USERS, 1):
+        print(f"[{index}/{len(DEMO_USERS)}] account {email}", flush=True)
+        if email not in existing:
+            user = await sign_up(
+                uow=resources.db.uow(),
+                passwords=resources.passwords,
+                email=email,
+                password=DEMO_PASSWORD,
+                name=name,
+                role=role,
+            )
+            existing[email] = user.id
+    return existing
+
+
+async def _store_count(resources: Resources, owner_id: int | None) -> int:
+    if owner_id is None:
+        return 0
+    async with resources.db.uow() as uow:
+        count = await uow.session.scalar(
+            select(func.count()).select_from(Store).where(Store.owner_id == owner_id)
+        )
+    return int(count or 0)
+
+
+async def _load_store(
+    resources: Resources, cache: CatalogCache, storage: Storage, owner_id: int, plan: DemoStore
+) -> int:
+    """Create the store (or finish one an interrupted run left); how many items were added."""
+    db = resources.db
+    async with db.uow() as uow:
+        store = await uow.session.scalar(
+            select(Store).where(Store.owner_id == owner_id, Store.name == plan.name)
+        )
+        have = set(
+            await uow.session.scalars(
+                select(MenuItem.name).where(
+                    MenuItem.store_id == (store.id if store else -1),
+                    MenuItem.deleted_at.is_(None),
                 )
             )
-        if only_if_empty and existing:
+        )
+    if store is None:
+        fields = StoreCreate(
+            name=plan.name,
+            category=plan.category,
+            address=plan.address,
+            lat=plan.lat,
+            lng=plan.lng,
+            phone=plan.phone,
+            min_order=plan.min_order,
+            delivery_fee=plan.delivery_fee,
+        )
+        store = await create_store(uow=db.uow(), cache=cache, owner_id=owner_id, data=fields)
+    if store.image_key is None:
+        banner = store_banner(plan.name, plan.category, seed=store.id)
+        await set_store_image(
+            uow=db.uow(),
+            cache=cache,
+            storage=storage,
+            owner_id=owner_id,
+            store_id=store.id,
+            image=banner,
+        )
+    added = 0
+    for item in plan.items:
+        if item.name in have:
+            continue
+        data = ItemCreate(
+            name=item.name,
+            price=item.price,
+            group=item.group,
+            description=item.description,
+            options=[OptionIn(name=n, price=p) for n, p in item.options],
+        )
+        created = await add_item(
+            uow=db.uow(), cache=cache, owner_id=owner_id, store_id=store.id, data=data
+        )
+        picture = dish_picture(item.name, plan.category, seed=created.id)
+        await set_item_image(
+            uow=db.uow(),
+            cache=cache,
+            storage=storage,
+            owner_id=owner_id,
+            item_id=created.id,
+            image=picture,
+        )
+        added += 1
+    if not store.open:
+        await update_store(
+            uow=db.uow(),
+            cache=cache,
+            owner_id=owner_id,
+            store_id=store.id,
+            data=StoreUpdate(open=True),
+        )
+    return added
+
+
+async def load_demo(settings: Settings, *, only_if_empty: bool = False) -> int:
+    """Create the demo accounts and the demo city (idempotently); print the sign-ins."""
+    city = demo_city()
+    resources = await open_resources(settings)
+    storage = storage_from_settings(settings)
+    try:
+        async with resources.db.uow() as uow:
+            owner_id = await uow.session.scalar(select(User.id).where(User.email == DEMO_OWNER))
+        if only_if_empty and await _store_count(resources, owner_id) >= len(city):
             print("demo data already loaded")
             return 0
-        for index, (email, name, role) in enumerate(DEMO_USERS, 1):
-            print(f"[{index}/{len(DEMO_USERS)}] account {email}", flush=True)
-            if email not in existing:
-                await sign_up(
-                    uow=resources.db.uow(),
-                    passwords=resources.passwords,
-                    email=email,
-                    password=DEMO_PASSWORD,
-                    name=name,
-                    role=role,
-                )
+        await storage.open()
+        accounts = await _accounts(resources)
+        cache = CatalogCache(resources.cache_redis, enabled=settings.catalog_cache)
+        for index, plan in enumerate(city, 1):
+            added = await _load_store(resources, cache, storage, accounts[DEMO_OWNER], plan)
+            note = f"{added} items added" if added else "already there"
+            print(f"[store {index}/{len(city)}] {plan.name} ({plan.category}): {note}", flush=True)
     finally:
+        await storage.close()
         await resources.close()
-    print(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD}):")
+    categories = len({plan.category for plan in city})
+    print(f"\nDemo city: {len(city)} stores in {categories} categories around Seoul City Hall.")
+    print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
     for email, _, role in DEMO_USERS:
         print(f"  {role:<9} {email}")
     return 0
