@@ -23,7 +23,7 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true } = {
         h("button", { type: "button", "aria-label": `One more ${label}`, onclick: change(1) }, "+"),
         h("span", { class: "price" }, won(lineTotal(line)))));
   });
-  box.replaceChildren(
+  const parts = [
     h("h2", {}, "Your cart"),
     h("p", { class: "muted" }, "From ", h("a", { href: `/customer/stores/${cart.store.id}` }, cart.store.name)),
     ...lines,
@@ -39,6 +39,7 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true } = {
         ? h("button", { type: "button", class: "primary", disabled: true }, "Go to checkout")
         : h("a", { class: "button primary", href: "/customer/checkout", id: "to-checkout" }, "Go to checkout")
       : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
   return cart;
 }

@@ -20,7 +20,7 @@ export function distanceKm(a, b) {
 
 /** A map in `container` showing named markers; `fit` decides the visible area. */
 export class MiniMap {
-  constructor(container, { label = "Map", width = 640, height = 400, onPick = null } = {}) {
+  constructor(container, { label = "Map", width = 640, height = 400, onPick = null, onKey = null } = {}) {
     this.width = width;
     this.height = height;
     this.markers = new Map();
@@ -42,6 +42,17 @@ export class MiniMap {
     this.scale = svg("text", { x: 10, y: height - 10, class: "scale" });
     this.root.append(this.scale);
     container.append(this.root);
+    if (onKey) {
+      // Arrow keys move the pick on a focused map, for people who do not use a mouse.
+      this.root.setAttribute("tabindex", "0");
+      this.root.addEventListener("keydown", (event) => {
+        const direction = { ArrowUp: "n", ArrowDown: "s", ArrowLeft: "w", ArrowRight: "e" }[event.key];
+        if (direction) {
+          event.preventDefault();
+          onKey(direction);
+        }
+      });
+    }
     if (onPick) {
       this.root.style.cursor = "crosshair";
       this.root.addEventListener("click", (event) => {

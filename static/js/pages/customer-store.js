@@ -43,7 +43,7 @@ async function load() {
     const store = await api("GET", `/api/stores/${storeId}`);
     document.title = `${store.name} · Delivery`;
     document.getElementById("store-head").replaceChildren(
-      store.image_url ? h("img", { class: "thumb", src: store.image_url, alt: `${store.name}` }) : null,
+      ...(store.image_url ? [h("img", { class: "thumb hero-img", src: store.image_url, alt: store.name })] : []),
       h("div", { class: "spread" }, h("h1", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
       h("p", { class: "muted" }, `${store.category} · ${store.address} · ${store.phone}`),
       h("p", {}, `Minimum order ${won(store.min_order)} · Delivery fee ${won(store.delivery_fee)}`));

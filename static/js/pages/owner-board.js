@@ -75,6 +75,8 @@ function render() {
 
 function upsert(order) {
   const before = orders.get(order.id);
+  // A snapshot and the stream can overlap; an order's timeline only grows, so a shorter one is older.
+  if (before && (order.timeline || []).length < (before.timeline || []).length) return;
   orders.set(order.id, order);
   if (order.status === "placed" && !before && !acknowledged.has(order.id)) {
     rings += 1;

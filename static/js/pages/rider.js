@@ -11,7 +11,11 @@ const ONLINE_KEY = "delivery.rider.online";
 const STEP_KM = 0.1;
 const problem = document.getElementById("problem");
 const onlineSwitch = document.getElementById("online-switch");
-const map = new MiniMap(document.getElementById("map"), { label: "Map of your position and stops", onPick: (p) => simulated && moveTo(p) });
+const map = new MiniMap(document.getElementById("map"), {
+  label: "Map of your position and stops; with a simulated position, click or use the arrow keys to move",
+  onPick: (p) => simulated && moveTo(p),
+  onKey: (direction) => simulated && step(direction),
+});
 const offers = new Map();
 const state = { online: false, position: null, active: null, history: [], activeStore: null };
 let simulated = false;
@@ -215,7 +219,7 @@ function renderActive() {
     h("p", {}, "Pick up at ", h("strong", {}, storeName), state.activeStore ? ` (${state.activeStore.address})` : ""),
     h("p", {}, "Deliver to ", h("strong", {}, order.address.text)),
     h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${i.name}`))),
-    order.status === "accepted" ? h("p", { class: "muted" }, `The kitchen needs about ${order.prep_minutes} min.`) : null,
+    h("p", { class: "muted" }, order.status === "accepted" ? `The kitchen needs about ${order.prep_minutes} min.` : ""),
     h("div", { class: "row" },
       h("button", { type: "button", class: "primary", disabled: order.status !== "ready", onclick: run(`/api/orders/${order.id}/pickup`) }, "Picked up"),
       h("button", { type: "button", class: "primary", disabled: order.status !== "picked_up", onclick: run(`/api/orders/${order.id}/deliver`) }, "Delivered"),
