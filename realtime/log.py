@@ -31,7 +31,7 @@ LOCATION_CHANNEL = "rt:location"
 LOG_MAX_LEN = 1000
 LOG_MAX_AGE_MS = 24 * 3600 * 1000
 # The most events one replay hands back; a client further behind re-reads the REST snapshot.
-REPLAY_LIMIT = 1000
+REPLAY_LIMIT = 5000
 
 APPENDED, ALREADY, GAP = 1, 0, -1
 

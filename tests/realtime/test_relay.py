@@ -1,0 +1,155 @@
+"""The outbox relay on real MariaDB and Redis: racing relays publish every event once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from typing import Any
+
+from redis.asyncio import Redis
+
+from app.config import Settings
+from app.db import Database
+from app.outbox import emit
+from realtime.log import CHANNEL, LOG_MAX_LEN, log_key, replay
+from realtime.relay import Relay
+from tests.realtime.streams import wait_until
+
+STREAMS = [f"store:{n}" for n in range(1, 6)]
+
+
+async def _write(db: Database, writer: int, count: int) -> None:
+    for n in range(count):
+        streams = [STREAMS[(writer + n) % len(STREAMS)], STREAMS[(writer * 3 + n) % len(STREAMS)]]
+        async with db.uow() as uow:
+            await emit(uow, "order.placed", sorted(set(streams)), {"writer": writer, "n": n})
+            await uow.commit()
+
+
+async def _unpublished(db: Database) -> int:
+    from sqlalchemy import func, select
+
+    from app.outbox import OutboxEvent
+
+    async with db.uow() as uow:
+        count = await uow.session.scalar(
+            select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published == 0)
+        )
+    return int(count or 0)
+
+
+async def test_racing_relays_publish_every_event_once_and_in_seq_order(
+    settings: Settings,
+) -> None:
+    assert settings.database_url and settings.cache_redis_url
+    dbs = [Database(settings.database_url) for _ in range(5)]
+    redises = [Redis.from_url(settings.cache_redis_url) for _ in range(5)]
+    relays = [
+        Relay(db, r, sweep_interval=0.005) for db, r in zip(dbs[1:], redises[1:], strict=True)
+    ]
+    received: dict[str, list[int]] = defaultdict(list)
+    pubsub = redises[0].pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(CHANNEL)
+
+    async def listen() -> None:
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is not None:
+                event = json.loads(message["data"])
+                received[event["stream"]].append(event["seq"])
+
+    listener = asyncio.create_task(listen())
+    try:
+        for relay in relays:
+            relay.start()
+        await asyncio.gather(*(_write(dbs[0], writer, 15) for writer in range(8)))
+        for _ in range(500):
+            if await _unpublished(dbs[0]) == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await _unpublished(dbs[0]) == 0
+        heads = {s: int(await redises[0].get(f"rt:head:{s}") or 0) for s in STREAMS}
+        await wait_until(
+            lambda: all(len(received[s]) >= heads[s] for s in STREAMS), what="every message"
+        )
+        total = 0
+        for stream in STREAMS:
+            assert received[stream] == list(range(1, heads[stream] + 1)), stream
+            logged = await redises[0].xrange(log_key(stream))
+            assert [int(entry_id.split(b"-")[0]) for entry_id, _ in logged] == received[stream]
+            total += heads[stream]
+        assert sum(relay.published for relay in relays) == total
+        assert total == sum(
+            1
+            for w in range(8)
+            for n in range(15)
+            for _ in {STREAMS[(w + n) % 5], STREAMS[(w * 3 + n) % 5]}
+        )
+        # More than one relay did real work: the race happened.
+        assert sum(1 for relay in relays if relay.published) >= 2
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await pubsub.aclose()
+        for relay in relays:
+            await relay.stop()
+        for db in dbs:
+            await db.close()
+        for client in redises:
+            await client.aclose()
+
+
+async def _events(db: Database, stream: str, count: int) -> None:
+    for n in range(count):
+        async with db.uow() as uow:
+            await emit(uow, "order.ready", [stream], {"n": n})
+            await uow.commit()
+
+
+async def test_replay_uses_the_log_then_the_outbox_when_the_log_is_gone(
+    settings: Settings,
+) -> None:
+    assert settings.database_url and settings.cache_redis_url
+    db = Database(settings.database_url)
+    redis = Redis.from_url(settings.cache_redis_url)
+    try:
+        await _events(db, "rider:7", 12)
+        before: Any = await replay(redis, db, "rider:7", 4)
+        assert before.recovered and [e["seq"] for e in before.events] == list(range(5, 13))
+        await Relay(db, redis).run_once()
+        from_log = await replay(redis, db, "rider:7", 10)
+        assert from_log.recovered and [e["seq"] for e in from_log.events] == [11, 12]
+        assert from_log.events[0]["data"] == {"n": 10}
+        await redis.delete(log_key("rider:7"), "rt:head:rider:7")
+        from_outbox = await replay(redis, db, "rider:7", 0)
+        assert from_outbox.recovered and from_outbox.last_seq == 12
+        assert [e["seq"] for e in from_outbox.events] == list(range(1, 13))
+        ahead = await replay(redis, db, "rider:7", 99)
+        assert not ahead.recovered and ahead.events == [] and ahead.last_seq == 12
+        nothing = await replay(redis, db, "rider:7", None)
+        assert nothing.recovered and nothing.events == [] and nothing.last_seq == 12
+    finally:
+        await db.close()
+        await redis.aclose()
+
+
+async def test_the_log_is_bounded_and_replay_reaches_past_it_through_the_outbox(
+    settings: Settings,
+) -> None:
+    assert settings.database_url and settings.cache_redis_url
+    db = Database(settings.database_url)
+    redis = Redis.from_url(settings.cache_redis_url)
+    try:
+        count = LOG_MAX_LEN + 30
+        async with db.uow() as uow:
+            for n in range(count):
+                await emit(uow, "order.ready", ["store:9"], {"n": n})
+            await uow.commit()
+        await Relay(db, redis).run_once()
+        assert await redis.xlen(log_key("store:9")) == LOG_MAX_LEN
+        old = await replay(redis, db, "store:9", 5)
+        assert old.recovered and [e["seq"] for e in old.events] == list(range(6, count + 1))
+    finally:
+        await db.close()
+        await redis.aclose()
