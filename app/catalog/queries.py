@@ -41,6 +41,8 @@ def _filtered(query: StoreQuery) -> Select[Store]:
     stmt = select(Store)
     if query.category:
         stmt = stmt.where(Store.category == query.category)
+    if query.owner_id is not None:
+        stmt = stmt.where(Store.owner_id == query.owner_id)
     if query.q:
         pattern = f"%{_escape_like(query.q.lower())}%"
         stmt = stmt.where(func.lower(Store.name).like(pattern, escape="\\"))

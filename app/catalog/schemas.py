@@ -131,6 +131,7 @@ class StoreQuery(Schema):
     lng: QueryLng | None = None
     radius_km: float = Field(default=DEFAULT_RADIUS_KM, gt=0, le=50, allow_inf_nan=False)
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=200)
+    owner_id: int | None = Field(default=None, ge=1)
 
     @field_validator("category")
     @classmethod

@@ -120,3 +120,13 @@ async def test_nearby_search_over_many_stores_matches_an_exact_scan(
         )[:200]
         assert len(expected) > 10
         assert [s["name"] for s in body["stores"]] == [name for _, name in expected]
+
+
+async def test_stores_can_be_listed_by_owner(owner: Api, api_factory: Any) -> None:
+    other: Api = await api_factory()
+    await other.sign_in_as("owner")
+    mine = await create_store(owner, name="Mine")
+    await create_store(other, name="Theirs")
+    owner_id = owner.user["id"]  # type: ignore[index]
+    found = (await owner.get(f"/api/stores?owner_id={owner_id}")).json()["stores"]
+    assert found == [mine]
