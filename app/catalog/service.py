@@ -81,8 +81,10 @@ def store_scope(store_id: int) -> str:
     return f"store:{store_id}"
 
 
-async def _owned_store(uow: UnitOfWork, owner_id: int, store_id: int) -> Store:
-    store = await uow.session.get(Store, store_id)
+async def _owned_store(
+    uow: UnitOfWork, owner_id: int, store_id: int, *, lock: bool = False
+) -> Store:
+    store = await uow.session.get(Store, store_id, with_for_update=lock)
     if store is None:
         raise NotFound(f"Store {store_id} does not exist.")
     if store.owner_id != owner_id:
@@ -90,14 +92,15 @@ async def _owned_store(uow: UnitOfWork, owner_id: int, store_id: int) -> Store:
     return store
 
 
-async def _owned_item(uow: UnitOfWork, owner_id: int, item_id: int) -> MenuItem:
-    row = (
-        await uow.session.execute(
-            select(MenuItem, Store.owner_id)
-            .join(Store, Store.id == MenuItem.store_id)
-            .where(MenuItem.id == item_id, MenuItem.deleted_at.is_(None))
-        )
-    ).first()
+async def _owned_item(
+    uow: UnitOfWork, owner_id: int, item_id: int, *, lock: bool = False
+) -> MenuItem:
+    stmt = (
+        select(MenuItem, Store.owner_id)
+        .join(Store, Store.id == MenuItem.store_id)
+        .where(MenuItem.id == item_id, MenuItem.deleted_at.is_(None))
+    )
+    row = (await uow.session.execute(stmt.with_for_update() if lock else stmt)).first()
     if row is None:
         raise NotFound(f"Menu item {item_id} does not exist.")
     item, store_owner = row
@@ -222,7 +225,8 @@ async def set_store_image(
 ) -> str:
     """Store a new image for the owner's store, delete the old one; the new key."""
     async with uow:
-        store = await _owned_store(uow, owner_id, store_id)
+        # The row lock orders concurrent replacements, so each deletes the one it replaced.
+        store = await _owned_store(uow, owner_id, store_id, lock=True)
         key = new_key("stores", store_id, image.extension)
         _invalidate(uow, cache, list_scope(), store_scope(store_id))
         await _replace_image(uow, storage, store, key, image)
@@ -240,7 +244,7 @@ async def set_item_image(
 ) -> str:
     """Store a new image for a menu item, delete the old one; the new key."""
     async with uow:
-        item = await _owned_item(uow, owner_id, item_id)
+        item = await _owned_item(uow, owner_id, item_id, lock=True)
         key = new_key("items", item_id, image.extension)
         _invalidate(uow, cache, store_scope(item.store_id))
         await _replace_image(uow, storage, item, key, image)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 from pathlib import Path
@@ -115,3 +116,19 @@ async def test_replacing_an_image_deletes_the_old_object(
 async def test_media_paths_outside_the_key_format_are_not_found(api: Api) -> None:
     for path in ("/media/../../etc/passwd", "/media/stores/1/x.jpg", "/media/%2e%2e/secret"):
         assert_problem(await api.get(path), 404, "not-found")
+
+
+async def test_concurrent_replacements_leave_exactly_the_current_image(
+    owner: Api, api: Api, settings: Settings
+) -> None:
+    store = await create_store(owner)
+    path = f"/api/stores/{store['id']}/image"
+    responses = await asyncio.gather(
+        *(upload(owner, path, image_bytes("PNG", size=(40 + n, 30))) for n in range(8))
+    )
+    assert {r.status_code for r in responses} == {200}
+    current = (await api.get(f"/api/stores/{store['id']}")).json()["image_url"]
+    folder = _media_root(settings) / "stores" / str(store["id"])
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == [
+        current.rsplit("/", 1)[-1]
+    ]
