@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 from quart import Quart
@@ -115,3 +116,31 @@ async def test_the_database_guard_alone_stops_over_conversion_without_the_lock(
         balances = await service.balances(uow, customer_id=customer.id)
         sums = await service.ledger_sums(uow, customer_id=customer.id)
     assert balances == sums == {"accrued": 0, "usable": 50_000}
+
+
+async def test_conversion_answers_unavailable_while_the_lock_redis_is_down(
+    apps: AppPool, infra: Infra
+) -> None:
+    from app.launcher.services import RedisServer
+
+    own = RedisServer(infra.folder / f"redis-lock-{time.monotonic_ns()}").start()
+    try:
+        app = await apps.start(infra.settings(cache_redis_url=own.url))
+        (customer,) = await make_customers(infra, apps.settings.session_redis_url or "", 1)
+        await _give_accrued(app, customer.id, 5_000)
+        async with http_client(app) as client:
+            own.stop()
+            down = await client.post(
+                "/api/me/points/convert", json={"amount": 5_000}, headers=customer.headers
+            )
+            assert_problem(down, 503, "unavailable")
+            own.start()
+            up = await client.post(
+                "/api/me/points/convert", json={"amount": 5_000}, headers=customer.headers
+            )
+            assert up.status_code == 200, up.text
+    finally:
+        own.stop()
+    assert infra.query(
+        "SELECT accrued, usable FROM point_balances WHERE customer_id = %s", customer.id
+    ) == [(0, 5_000)]
