@@ -74,16 +74,19 @@ def create_app(settings: Settings | None = None) -> Quart:
         app.extensions["delivery"] = resources
         await _bootstrap_admin(resources)
 
-    # Each part registers its blueprints and workers after the core resources open, so its
-    # before_serving hooks run after `_open` and its after_serving hooks before `_close`.
-    for part in PARTS:
-        importlib.import_module(part).register(app)
-
     @app.after_serving
     async def _close() -> None:
         resources = app.extensions.pop("delivery", None)
         if resources is not None:
             await resources.close()
+
+    # Each part registers its blueprints and workers after the core resources open, so its
+    # before_serving hooks run after `_open`.
+    for part in PARTS:
+        importlib.import_module(part).register(app)
+    # Tear down in reverse: a part's workers stop before what they use (the gateway, the
+    # database, Redis) is closed, so nothing is mid-query when its pool goes away.
+    app.after_serving_funcs.reverse()
 
     return app
 
