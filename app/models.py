@@ -13,15 +13,19 @@ from app.rewards.models import (
     PointBalance,
     PointLedger,
 )
+from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderState
 
 __all__ = [
     "Base",
     "Coupon",
     "CouponCampaign",
     "CouponClaimBacklog",
+    "DispatchHistory",
+    "DispatchSearch",
     "IdempotencyRecord",
     "MenuItem",
     "MenuOption",
+    "Offer",
     "Order",
     "OrderItem",
     "OrderTimeline",
@@ -29,7 +33,8 @@ __all__ = [
     "Payment",
     "PointBalance",
     "PointLedger",
-    "StreamHead",
+    "RiderState",
     "Store",
+    "StreamHead",
     "User",
 ]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.db import UnitOfWork
+from sqlalchemy import update
+
+from app.db import UnitOfWork, utcnow
+from dispatch.models import DispatchSearch, HistoryKind, RiderState
+from dispatch.offers import record
+from dispatch.worker import poke
 
 if TYPE_CHECKING:
     from app.orders.lifecycle import Status
@@ -13,3 +18,50 @@ if TYPE_CHECKING:
 
 async def order_moved(uow: UnitOfWork, *, order: Order, status: Status) -> None:
     """React to `order` having just reached `status` (offers, rider freed, offers withdrawn)."""
+    from app.orders.lifecycle import Status
+
+    if status == Status.ACCEPTED:
+        await _start_search(uow, order)
+    elif status in (Status.REJECTED, Status.CANCELLED):
+        await _free_rider(uow, order)
+        await _stop_search(uow, order)
+    elif status == Status.DELIVERED:
+        await _free_rider(uow, order)
+
+
+async def _start_search(uow: UnitOfWork, order: Order) -> None:
+    # Offers go out from the search worker right after commit, in a transaction of their own
+    # that takes its locks in the same order as every other writer of the order.
+    now = utcnow()
+    uow.session.add(
+        DispatchSearch(order_id=order.id, round=0, radius_km=0.0, active=True, deadline_at=now)
+    )
+    record(uow, order.id, HistoryKind.SEARCH_STARTED, at=now)
+    order_id = order.id
+    uow.after_commit(lambda: poke(order_id, now))
+
+
+async def _stop_search(uow: UnitOfWork, order: Order) -> None:
+    now = utcnow()
+    stopped = await uow.session.execute(
+        update(DispatchSearch)
+        .where(DispatchSearch.order_id == order.id, DispatchSearch.active.is_(True))
+        .values(deadline_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if stopped.rowcount:  # type: ignore[attr-defined]
+        order_id = order.id
+        uow.after_commit(lambda: poke(order_id, now))
+
+
+async def _free_rider(uow: UnitOfWork, order: Order) -> None:
+    if order.rider_id is None:
+        return
+    freed = await uow.session.execute(
+        update(RiderState)
+        .where(RiderState.rider_id == order.rider_id, RiderState.active_order_id == order.id)
+        .values(active_order_id=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if freed.rowcount:  # type: ignore[attr-defined]
+        record(uow, order.id, HistoryKind.FREED, riders=[order.rider_id])

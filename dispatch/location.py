@@ -1,0 +1,114 @@
+"""Live rider positions: the geo index, and `location` messages for the order being carried.
+
+Per order, at most one `location` a second leaves, whichever node the pings reach: a Redis key
+with a one-second expiry is the gate. A ping that finds the gate shut parks its position as
+the order's pending one; when the gate reopens, a node that parked one sends the latest
+pending position (latest wins, nothing older is sent after it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+
+from app.db import Database, rfc3339, utcnow
+from app.orders.models import Order
+from dispatch.geo import place_rider
+from dispatch.models import RiderState
+
+log = logging.getLogger("delivery.dispatch")
+
+GATE_MS = 1000
+PENDING_MS = 10_000
+
+
+def _gate_key(order_id: int) -> str:
+    return f"dispatch:loc:gate:{order_id}"
+
+
+def _pending_key(order_id: int) -> str:
+    return f"dispatch:loc:pending:{order_id}"
+
+
+class LocationSharing:
+    """Sends riders' positions to their orders' subscribers, throttled per order."""
+
+    def __init__(self, db: Database, cache: Redis, events: Redis) -> None:
+        self.db = db
+        self.cache = cache
+        self.events = events
+        self._trailing: dict[int, asyncio.Task[None]] = {}
+
+    async def update(self, *, rider_id: int, lat: float, lng: float) -> None:
+        """Record a rider's position; share it if the rider is carrying an order."""
+        async with self.db.uow() as uow:
+            row = (
+                await uow.session.execute(
+                    select(RiderState.online, RiderState.active_order_id).where(
+                        RiderState.rider_id == rider_id
+                    )
+                )
+            ).first()
+        if row is None:
+            return
+        online, order_id = row
+        if online:
+            await place_rider(self.cache, rider_id, lat, lng)
+        if order_id is not None:
+            await self.share(order_id=order_id, rider_id=rider_id, lat=lat, lng=lng)
+
+    async def share(self, *, order_id: int, rider_id: int, lat: float, lng: float) -> None:
+        """Send the position now if the order's gate is open, else park it as pending."""
+        position = {"rider_id": rider_id, "lat": lat, "lng": lng, "at": rfc3339(utcnow())}
+        if await self.cache.set(_gate_key(order_id), b"1", nx=True, px=GATE_MS):
+            await self.cache.delete(_pending_key(order_id))
+            await self._send(order_id, position)
+            return
+        await self.cache.set(_pending_key(order_id), json.dumps(position), px=PENDING_MS)
+        if order_id not in self._trailing:
+            self._trailing[order_id] = asyncio.create_task(self._flush_later(order_id))
+
+    async def _flush_later(self, order_id: int) -> None:
+        try:
+            wait_ms = await self.cache.pttl(_gate_key(order_id))
+            await asyncio.sleep(max(wait_ms, 1) / 1000)
+            if await self.cache.set(_gate_key(order_id), b"1", nx=True, px=GATE_MS):
+                raw = await self.cache.getdel(_pending_key(order_id))
+                if raw is not None:
+                    await self._send(order_id, json.loads(raw))
+        except Exception:
+            log.exception("could not send the pending position of order %s", order_id)
+        finally:
+            self._trailing.pop(order_id, None)
+
+    async def _send(self, order_id: int, position: dict[str, Any]) -> None:
+        from realtime import publish_location
+
+        lat, lng, at = position["lat"], position["lng"], position["at"]
+        # A plain UPDATE that leaves the version alone: a position must never make a
+        # concurrent pickup or delivery fail as stale.
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(Order)
+                .where(Order.id == order_id, Order.rider_id == position["rider_id"])
+                .values(rider_lat=lat, rider_lng=lng, rider_located_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await uow.commit()
+        await publish_location(self.events, order_id=order_id, lat=lat, lng=lng, at=at)
+
+    async def close(self) -> None:
+        """Let pending sends finish (each waits a second at most), then stop."""
+        tasks = list(self._trailing.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=3)
+            for task in late:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,102 @@
+"""Dispatch tables: rider states, the search of each order, offers and the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, IdType
+
+
+class OfferStatus(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    LOST = "lost"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    RELEASED = "released"
+
+
+class HistoryKind(StrEnum):
+    SEARCH_STARTED = "search_started"
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    LOST = "lost"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    RELEASED = "released"
+    WIDENED = "widened"
+    FREED = "freed"
+
+
+class RiderState(Base):
+    """A rider's shift and load: `active_order_id` set means busy (one order at a time)."""
+
+    __tablename__ = "rider_states"
+
+    rider_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    online: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # No foreign key on purpose: InnoDB's check would share-lock the order row before the
+    # accept's versioned UPDATE of it, and racing accepts would deadlock instead of losing.
+    active_order_id: Mapped[int | None] = mapped_column(IdType, nullable=True, index=True)
+    lat: Mapped[float | None] = mapped_column(nullable=True)
+    lng: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class DispatchSearch(Base):
+    """The rider search of one order: its round, radius and the current round's deadline."""
+
+    __tablename__ = "dispatch_searches"
+    __table_args__ = (Index("ix_dispatch_searches_active_deadline_at", "active", "deadline_at"),)
+
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    round: Mapped[int] = mapped_column(nullable=False, default=0)
+    radius_km: Mapped[float] = mapped_column(nullable=False, default=0.0)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    deadline_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class Offer(Base):
+    """One order offered to one rider in one round."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("ix_offers_rider_id_status", "rider_id", "status"),
+        Index("ix_offers_order_id_status", "order_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+    )
+    rider_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    round: Mapped[int] = mapped_column(nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default=OfferStatus.OFFERED)
+    distance_km: Mapped[float] = mapped_column(nullable=False)
+    fee: Mapped[int] = mapped_column(nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class DispatchHistory(Base):
+    """Append-only record of what happened in an order's dispatch, and when."""
+
+    __tablename__ = "dispatch_history"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id"), nullable=False, index=True
+    )
+    rider_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    round: Mapped[int] = mapped_column(nullable=False, default=0)
+    at: Mapped[datetime] = mapped_column(nullable=False)
+    detail: Mapped[str | None] = mapped_column(String(200), nullable=True)

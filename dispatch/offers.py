@@ -1,0 +1,279 @@
+"""The offer engine: each step of an order's rider search, run by whichever node claims it.
+
+A step locks the order row, then its search row (the same order every writer of an order
+uses), so steps of one order never overlap and never act on a stale view of the order:
+- the order no longer needs a rider (assigned, cancelled, rejected): every live offer is
+  closed (`lost` for the riders who did not win, `withdrawn` otherwise) with `offer.withdrawn`;
+- the round's deadline has passed: its offers expire, the radius widens (doubling from
+  `DISPATCH_RADIUS_KM`, bounded by `MAX_RADIUS_KM`) and online idle riders inside it get an
+  `offer.created`, nearest first.
+
+Fee for the rider: `BASE_FEE` + `FEE_PER_KM` per km from the store to the customer, rounded
+to 100 won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import Row, select
+
+from app.catalog.models import Store
+from app.db import UnitOfWork, rfc3339, utcnow
+from app.orders.models import Order
+from app.outbox import emit
+from dispatch.geo import distance_km, riders_near
+from dispatch.models import (
+    DispatchHistory,
+    DispatchSearch,
+    HistoryKind,
+    Offer,
+    OfferStatus,
+    RiderState,
+)
+
+BASE_FEE = 3_000
+FEE_PER_KM = 500
+MAX_RADIUS_KM = 24.0
+MAX_OFFERS_PER_ROUND = 200
+SEARCHING_STATUSES = ("accepted", "ready")
+
+
+def rider_fee(store_to_customer_km: float) -> int:
+    """What the rider earns for the delivery, in won."""
+    return BASE_FEE + round(FEE_PER_KM * store_to_customer_km / 100.0) * 100
+
+
+def radius_for(round_: int, base_km: float) -> float:
+    """The search radius of round 1, 2, 3…: doubling from the base, never above the bound."""
+    return min(base_km * 2 ** max(0, round_ - 1), max(base_km, MAX_RADIUS_KM))
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What a step needs besides the unit of work."""
+
+    geo: Redis
+    base_radius_km: float
+    offer_ttl: float
+
+
+def offer_view(offer: Offer, store: dict[str, Any], address: dict[str, Any]) -> dict[str, Any]:
+    """The contract's offer shape."""
+    return {
+        "order_id": offer.order_id,
+        "store": store,
+        "address": address,
+        "distance_km": offer.distance_km,
+        "fee": offer.fee,
+        "expires_at": rfc3339(offer.expires_at),
+        "round": offer.round,
+    }
+
+
+def record(
+    uow: UnitOfWork,
+    order_id: int,
+    kind: HistoryKind,
+    *,
+    riders: Iterable[int | None] = (None,),
+    round_: int = 0,
+    at: datetime | None = None,
+    detail: str | None = None,
+) -> None:
+    """Append history rows (one per rider) for what just happened."""
+    at = at or utcnow()
+    uow.session.add_all(
+        DispatchHistory(
+            order_id=order_id, rider_id=rider, kind=kind, round=round_, at=at, detail=detail
+        )
+        for rider in riders
+    )
+
+
+async def _locked_order(uow: UnitOfWork, order_id: int) -> Any:
+    row = (
+        await uow.session.execute(
+            select(
+                Order.id,
+                Order.status,
+                Order.dispatch,
+                Order.rider_id,
+                Order.store_id,
+                Order.address_text,
+                Order.address_lat,
+                Order.address_lng,
+            )
+            .where(Order.id == order_id)
+            .with_for_update()
+        )
+    ).first()
+    return row
+
+
+async def live_offers(uow: UnitOfWork, order_id: int) -> list[Offer]:
+    """The order's offers still open."""
+    return list(
+        await uow.session.scalars(
+            select(Offer)
+            .where(Offer.order_id == order_id, Offer.status == OfferStatus.OFFERED)
+            .order_by(Offer.id)
+        )
+    )
+
+
+async def withdraw(
+    uow: UnitOfWork, offers: list[Offer], *, status: OfferStatus, reason: str
+) -> None:
+    """Close `offers` and tell each rider with `offer.withdrawn`."""
+    if not offers:
+        return
+    now = utcnow()
+    kind = HistoryKind.LOST if status == OfferStatus.LOST else HistoryKind.WITHDRAWN
+    by_stream: dict[str, dict[str, Any]] = {}
+    for offer in offers:
+        offer.status = status
+        by_stream[f"rider:{offer.rider_id}"] = {
+            "order_id": offer.order_id,
+            "round": offer.round,
+            "status": str(status),
+            "reason": reason,
+        }
+        uow.session.add(
+            DispatchHistory(
+                order_id=offer.order_id,
+                rider_id=offer.rider_id,
+                kind=kind,
+                round=offer.round,
+                at=now,
+                detail=reason,
+            )
+        )
+    await emit(uow, "offer.withdrawn", list(by_stream), lambda stream, _: by_stream[stream])
+
+
+async def step(*, uow: UnitOfWork, engine: Engine, order_id: int) -> datetime | None:
+    """Advance one order's search if due; returns when to look at it again (None: done)."""
+    async with uow:
+        order = await _locked_order(uow, order_id)
+        search = await uow.session.scalar(
+            select(DispatchSearch)
+            .where(DispatchSearch.order_id == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if order is None or search is None or not search.active:
+            return None
+        if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
+            assigned = order.rider_id is not None and order.dispatch == "assigned"
+            await withdraw(
+                uow,
+                await live_offers(uow, order_id),
+                status=OfferStatus.LOST if assigned else OfferStatus.WITHDRAWN,
+                reason="assigned" if assigned else str(order.status),
+            )
+            search.active = False
+            await uow.commit()
+            return None
+        now = utcnow()
+        if search.deadline_at > now:
+            return search.deadline_at
+        await _expire(uow, search, now)
+        search.round += 1
+        search.radius_km = radius_for(search.round, engine.base_radius_km)
+        search.deadline_at = now + timedelta(seconds=engine.offer_ttl)
+        if search.round > 1:
+            record(
+                uow,
+                order_id,
+                HistoryKind.WIDENED,
+                round_=search.round,
+                at=now,
+                detail=f"radius {search.radius_km:g} km",
+            )
+        await _offer(uow, engine, order, search)
+        await uow.commit()
+        return search.deadline_at
+
+
+async def _expire(uow: UnitOfWork, search: DispatchSearch, now: datetime) -> None:
+    expired = await live_offers(uow, search.order_id)
+    for offer in expired:
+        offer.status = OfferStatus.EXPIRED
+    if expired:
+        record(
+            uow,
+            search.order_id,
+            HistoryKind.EXPIRED,
+            riders=[o.rider_id for o in expired],
+            round_=search.round,
+            at=now,
+        )
+
+
+async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: DispatchSearch) -> None:
+    store = (
+        await uow.session.execute(
+            select(Store.id, Store.name, Store.lat, Store.lng).where(Store.id == order.store_id)
+        )
+    ).one()
+    near = await riders_near(
+        engine.geo,
+        lat=store.lat,
+        lng=store.lng,
+        radius_km=search.radius_km,
+        limit=MAX_OFFERS_PER_ROUND,
+    )
+    if not near:
+        return
+    idle = set(
+        await uow.session.scalars(
+            select(RiderState.rider_id).where(
+                RiderState.rider_id.in_([rider for rider, _ in near]),
+                RiderState.online.is_(True),
+                RiderState.active_order_id.is_(None),
+            )
+        )
+    )
+    # A rider who handed this order back is not asked to take it again.
+    idle -= set(
+        await uow.session.scalars(
+            select(DispatchHistory.rider_id).where(
+                DispatchHistory.order_id == order.id,
+                DispatchHistory.kind == HistoryKind.RELEASED,
+            )
+        )
+    )
+    fee = rider_fee(distance_km(store.lat, store.lng, order.address_lat, order.address_lng))
+    address = {"text": order.address_text, "lat": order.address_lat, "lng": order.address_lng}
+    offers = [
+        Offer(
+            order_id=order.id,
+            rider_id=rider,
+            round=search.round,
+            status=OfferStatus.OFFERED,
+            distance_km=round(km, 3),
+            fee=fee,
+            expires_at=search.deadline_at,
+        )
+        for rider, km in near
+        if rider in idle
+    ]
+    if not offers:
+        return
+    uow.session.add_all(offers)
+    record(
+        uow,
+        order.id,
+        HistoryKind.OFFERED,
+        riders=[o.rider_id for o in offers],
+        round_=search.round,
+        detail=f"radius {search.radius_km:g} km",
+    )
+    shop = {"id": store.id, "name": store.name, "lat": store.lat, "lng": store.lng}
+    views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
+    await emit(uow, "offer.created", list(views), lambda stream, _: views[stream])

@@ -1,0 +1,256 @@
+"""Rider use cases: shifts, the offers list, accepting and releasing an order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.models import User
+from app.catalog.models import Store
+from app.db import UnitOfWork, utcnow
+from app.errors import Conflict, NotFound
+from app.orders.models import Order
+from app.orders.presenter import order_view
+from app.orders.service import emit_order_event
+from dispatch.models import (
+    DispatchSearch,
+    HistoryKind,
+    Offer,
+    OfferStatus,
+    RiderState,
+)
+from dispatch.offers import SEARCHING_STATUSES, offer_view, record, withdraw
+from dispatch.worker import poke
+
+
+@dataclass(frozen=True)
+class Position:
+    """A point on the map."""
+
+    lat: float
+    lng: float
+
+
+async def _state_for_update(uow: UnitOfWork, rider_id: int) -> RiderState:
+    """The rider's state row, locked; created on the first shift."""
+    query = (
+        select(RiderState)
+        .where(RiderState.rider_id == rider_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    state = await uow.session.scalar(query)
+    if state is not None:
+        return state
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(RiderState(rider_id=rider_id, online=False))
+    except IntegrityError:
+        pass  # the same rider's other request created it at the same moment
+    state = await uow.session.scalar(query)
+    assert state is not None
+    return state
+
+
+async def set_shift(
+    *, uow: UnitOfWork, rider_id: int, online: bool, position: Position | None
+) -> dict[str, Any]:
+    """Go on or off shift; off shift is refused while carrying an order."""
+    async with uow:
+        state = await _state_for_update(uow, rider_id)
+        if not online and state.active_order_id is not None:
+            raise Conflict(
+                f"You are carrying order {state.active_order_id}; deliver or release it "
+                "before going off shift.",
+                code="rider-busy",
+                title="Rider is carrying an order",
+            )
+        state.online = online
+        if position is not None:
+            state.lat, state.lng = position.lat, position.lng
+        if not online:
+            offers = list(
+                await uow.session.scalars(
+                    select(Offer).where(
+                        Offer.rider_id == rider_id, Offer.status == OfferStatus.OFFERED
+                    )
+                )
+            )
+            await withdraw(uow, offers, status=OfferStatus.WITHDRAWN, reason="off-shift")
+        await uow.commit()
+        return {"online": state.online}
+
+
+async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]:
+    """The rider's open offers, newest first."""
+    async with uow:
+        rows = (
+            await uow.session.execute(
+                select(
+                    Offer,
+                    Order.address_text,
+                    Order.address_lat,
+                    Order.address_lng,
+                    Store.id,
+                    Store.name,
+                    Store.lat,
+                    Store.lng,
+                )
+                .join(Order, Order.id == Offer.order_id)
+                .join(Store, Store.id == Order.store_id)
+                .where(
+                    Offer.rider_id == rider_id,
+                    Offer.status == OfferStatus.OFFERED,
+                    Offer.expires_at > utcnow(),
+                    Order.dispatch == "searching",
+                )
+                .order_by(Offer.id.desc())
+            )
+        ).all()
+    return [
+        offer_view(
+            offer,
+            {"id": store_id, "name": name, "lat": lat, "lng": lng},
+            {"text": text, "lat": address_lat, "lng": address_lng},
+        )
+        for offer, text, address_lat, address_lng, store_id, name, lat, lng in rows
+    ]
+
+
+async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
+    # One conditional write decides "busy": of two accepts by one rider, the second waits on
+    # the row lock, then finds active_order_id set and matches nothing.
+    claimed = await uow.session.execute(
+        update(RiderState)
+        .where(
+            RiderState.rider_id == rider_id,
+            RiderState.online.is_(True),
+            RiderState.active_order_id.is_(None),
+        )
+        .values(active_order_id=order_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    state = await uow.session.get(RiderState, rider_id)
+    if state is not None and state.active_order_id is not None:
+        raise Conflict(
+            f"You are already carrying order {state.active_order_id}.",
+            code="rider-busy",
+            title="Rider is carrying an order",
+        )
+    raise Conflict(
+        "Go on shift before accepting offers.", code="rider-offline", title="Rider is off shift"
+    )
+
+
+async def accept_offer(
+    *, uow: UnitOfWork, rider_id: int, order_id: int, position: Position | None
+) -> dict[str, Any]:
+    """Take an offered order: exactly one rider wins, by the order's version column."""
+    taken = Conflict(
+        f"Order {order_id} was taken by another rider.",
+        code="already-assigned",
+        title="Order already has a rider",
+    )
+    async with uow:
+        offer = await uow.session.scalar(
+            select(Offer)
+            .where(Offer.order_id == order_id, Offer.rider_id == rider_id)
+            .order_by(Offer.id.desc())
+            .limit(1)
+        )
+        if offer is None:
+            raise NotFound(f"You have no offer for order {order_id}.")
+        await _claim_rider(uow, rider_id, order_id)
+        order = await uow.session.get(Order, order_id)
+        assert order is not None
+        if order.rider_id is not None or order.dispatch == "assigned":
+            raise taken
+        if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
+            raise Conflict(
+                f"Order {order_id} no longer needs a rider.",
+                code="invalid-transition",
+                title="Not possible in this status",
+            )
+        now = utcnow()
+        order.rider = await uow.session.get(User, rider_id)
+        order.dispatch = "assigned"
+        if position is not None:
+            order.rider_lat, order.rider_lng, order.rider_located_at = (
+                position.lat,
+                position.lng,
+                now,
+            )
+        # The versioned UPDATE: of all riders racing, one matches the version; every other
+        # waits for its commit, then matches no row and gets 409 already-assigned.
+        await uow.flush(stale=taken)
+        offer.status = OfferStatus.ACCEPTED
+        record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
+        await emit_order_event(uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"])
+        await _search_due_now(uow, order_id)
+        await uow.commit(stale=taken)
+        return order_view(order)
+
+
+async def _search_due_now(uow: UnitOfWork, order_id: int) -> None:
+    """Make the order's search step at once (close losing offers, or search again)."""
+    now = utcnow()
+    await uow.session.execute(
+        update(DispatchSearch)
+        .where(DispatchSearch.order_id == order_id)
+        .values(deadline_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    uow.after_commit(lambda: poke(order_id, now))
+
+
+async def release_order(*, uow: UnitOfWork, rider_id: int, order_id: int) -> dict[str, Any]:
+    """Hand an assigned order back before pickup; it is offered again."""
+    changed = Conflict(
+        "The order changed at the same moment; reload it.",
+        code="invalid-transition",
+        title="Not possible in this status",
+    )
+    async with uow:
+        order = await uow.session.get(Order, order_id)
+        if order is None or order.rider_id != rider_id:
+            raise NotFound(f"You are not carrying order {order_id}.")
+        if order.status not in SEARCHING_STATUSES:
+            raise Conflict(
+                f"Order {order_id} is {order.status.replace('_', ' ')}; it can only be "
+                "released before pickup.",
+                code="invalid-transition",
+                title="Not possible in this status",
+            )
+        order.rider = None
+        order.dispatch = "searching"
+        order.rider_lat = order.rider_lng = order.rider_located_at = None
+        await uow.flush(stale=changed)
+        await uow.session.execute(
+            update(RiderState)
+            .where(RiderState.rider_id == rider_id, RiderState.active_order_id == order_id)
+            .values(active_order_id=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        await uow.session.execute(
+            update(Offer)
+            .where(
+                Offer.order_id == order_id,
+                Offer.rider_id == rider_id,
+                Offer.status == OfferStatus.ACCEPTED,
+            )
+            .values(status=OfferStatus.RELEASED, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        record(uow, order_id, HistoryKind.RELEASED, riders=[rider_id])
+        search = await uow.session.get(DispatchSearch, order_id, with_for_update=True)
+        if search is not None:
+            search.active, search.round, search.radius_km = True, 0, 0.0
+        await _search_due_now(uow, order_id)
+        await emit_order_event(uow, order, "order.rider_released", extra=[f"rider:{rider_id}"])
+        await uow.commit(stale=changed)
+        return order_view(order)

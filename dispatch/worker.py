@@ -1,0 +1,134 @@
+"""The search worker of every node: claims due searches from Redis and steps them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.db import Database, utcnow
+from app.resources import Resources
+from dispatch.models import DispatchSearch
+from dispatch.offers import Engine, step
+from dispatch.schedule import claim_due, schedule
+
+log = logging.getLogger("delivery.dispatch")
+
+# Searches overdue by more than this are put back into the Redis schedule (their node died
+# between commit and scheduling, or after claiming them).
+OVERDUE_GRACE = timedelta(seconds=2)
+SWEEP_INTERVAL = 1.0
+RETRY_DELAY = timedelta(seconds=0.5)
+STOP_TIMEOUT = 3.0
+
+_local: weakref.WeakSet[SearchWorker] = weakref.WeakSet()
+
+
+def poke(order_id: int, at: datetime | None = None) -> None:
+    """Ask this process's workers to look at `order_id` at `at` (now by default)."""
+    for worker in list(_local):
+        worker.want(order_id, at or utcnow())
+
+
+class SearchWorker:
+    """Polls the deadlines, steps the searches it claims, and re-adds overdue ones."""
+
+    def __init__(self, resources: Resources) -> None:
+        settings = resources.settings
+        self.db: Database = resources.db
+        self.redis = resources.cache_redis
+        self.engine = Engine(
+            geo=resources.cache_redis,
+            base_radius_km=settings.dispatch_radius_km,
+            offer_ttl=settings.dispatch_offer_ttl,
+        )
+        self.poll = max(0.05, min(0.25, settings.dispatch_offer_ttl / 5))
+        self._wanted: dict[int, datetime] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_sweep = 0.0
+        self._stopping = False
+        self.steps = 0
+
+    def want(self, order_id: int, at: datetime) -> None:
+        """Schedule a look at an order (from an after-commit callback)."""
+        current = self._wanted.get(order_id)
+        self._wanted[order_id] = at if current is None else min(current, at)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until `stop`."""
+        _local.add(self)
+        self._task = asyncio.create_task(self._run(), name="dispatch-search-worker")
+
+    async def stop(self) -> None:
+        """Stop after the step in progress (a cancelled transaction could leave locks behind)."""
+        _local.discard(self)
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_TIMEOUT)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatch worker round failed; retrying")
+                await asyncio.sleep(self.poll)
+
+    async def tick(self) -> None:
+        """One pass: publish wanted looks, sweep overdue searches, step what is due."""
+        wanted, self._wanted = self._wanted, {}
+        for order_id, at in wanted.items():
+            await schedule(self.redis, order_id, at)
+        if time.monotonic() - self._last_sweep >= SWEEP_INTERVAL:
+            self._last_sweep = time.monotonic()
+            await self.sweep()
+        while not self._stopping and (due := await claim_due(self.redis, now=time.time())):
+            for order_id in due:
+                await self._step(order_id)
+
+    async def _step(self, order_id: int) -> None:
+        try:
+            again = await step(uow=self.db.uow(), engine=self.engine, order_id=order_id)
+        except Exception:
+            log.exception("dispatch step of order %s failed; retrying shortly", order_id)
+            again = utcnow() + RETRY_DELAY
+        self.steps += 1
+        if again is not None:
+            await schedule(self.redis, order_id, again)
+
+    async def sweep(self) -> None:
+        """Put searches overdue in the database back into the Redis schedule."""
+        async with self.db.uow() as uow:
+            overdue = (
+                await uow.session.execute(
+                    select(DispatchSearch.order_id, DispatchSearch.deadline_at)
+                    .where(
+                        DispatchSearch.active.is_(True),
+                        DispatchSearch.deadline_at < utcnow() - OVERDUE_GRACE,
+                    )
+                    .limit(500)
+                )
+            ).all()
+        for order_id, deadline in overdue:
+            await schedule(self.redis, order_id, deadline)
