@@ -240,25 +240,26 @@ async def reconcile_counters(*, uow: UnitOfWork, counter: ClaimCounter) -> int:
     async with uow:
         running = list(
             await uow.session.scalars(
-                select(CouponCampaign).where(CouponCampaign.ends_at > now - COUNTER_GRACE)
+                select(CouponCampaign).where(
+                    CouponCampaign.ends_at > now - COUNTER_GRACE, CouponCampaign.issued > 0
+                )
             )
         )
-        holders: dict[int, list[int]] = {}
-        for campaign in running:
-            holders[campaign.id] = list(
+    tightened = 0
+    for campaign in running:
+        left = campaign.quantity - campaign.issued
+        marked, stock = await counter.sizes(campaign.id)
+        if marked is None or (marked >= campaign.issued and stock <= left):
+            continue  # not ready (the next claim rebuilds), or already at least as strict
+        async with uow:
+            holders = list(
                 await uow.session.scalars(
                     select(Coupon.customer_id).where(Coupon.campaign_id == campaign.id)
                 )
             )
-    tightened = 0
-    for campaign in running:
         # Claims that commit after a rebuild read are missing from rebuilt counters; adding
         # them and lowering the stock can only make the counter stricter, so this is safe
         # while claims are in flight.
-        if await counter.tighten(
-            campaign.id,
-            left=campaign.quantity - campaign.issued,
-            customers=holders[campaign.id],
-        ):
+        if await counter.tighten(campaign.id, left=left, customers=holders):
             tightened += 1
     return tightened

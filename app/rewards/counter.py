@@ -103,6 +103,18 @@ class ClaimCounter:
         done = await self._tighten(keys=keys(campaign_id), args=[max(0, left), *customers])
         return bool(done)
 
+    async def sizes(self, campaign_id: int) -> tuple[int | None, int]:
+        """(customers marked, stock left), or (None, 0) when the counters are not ready."""
+        ready, stock, claimed = keys(campaign_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(ready)
+            pipe.scard(claimed)
+            pipe.get(stock)
+            exists, marked, left = await pipe.execute()
+        if not exists:
+            return None, 0
+        return int(marked), int(left or 0)
+
     async def ready(self, campaign_id: int) -> bool:
         """True when the counters exist (written by a rebuild and not lost since)."""
         return bool(await self.redis.exists(keys(campaign_id)[0]))

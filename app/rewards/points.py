@@ -9,7 +9,7 @@ from redis.exceptions import LockError, RedisError
 
 from app.db import UnitOfWork
 from app.errors import Unavailable
-from app.rewards.service import convert_points
+from app.rewards.service import balances, convert_points
 
 log = logging.getLogger("delivery.rewards")
 
@@ -52,7 +52,5 @@ async def convert(
 
 async def read_balances(*, uow: UnitOfWork, customer_id: int) -> dict[str, int]:
     """The customer's `{accrued, usable}`."""
-    from app.rewards.service import balances
-
     async with uow:
         return await balances(uow, customer_id=customer_id)

@@ -25,18 +25,28 @@ class RewardsState:
         self.reconcile_every = reconcile_every
         # Campaigns never change once created, so each instance reads one only once.
         self._campaigns: dict[int, CouponCampaign] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def campaign(self, db: Database, campaign_id: int) -> CouponCampaign:
         """The campaign (cached), or 404."""
         cached = self._campaigns.get(campaign_id)
-        if cached is None:
-            try:
-                cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
-            except SQLAlchemyError as error:
-                raise Unavailable("The database is unavailable; try again.") from error
-            self._campaigns[campaign_id] = cached
-        return cached
+        if cached is not None:
+            return cached
+        # One read per campaign however many claims arrive at once on a cold instance: a
+        # stampede must not queue a thousand identical queries for the connection pool.
+        lock = self._loading.setdefault(campaign_id, asyncio.Lock())
+        try:
+            async with lock:
+                cached = self._campaigns.get(campaign_id)
+                if cached is None:
+                    cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
+                    self._campaigns[campaign_id] = cached
+                return cached
+        except SQLAlchemyError as error:
+            raise Unavailable("The database is unavailable; try again.") from error
+        finally:
+            self._loading.pop(campaign_id, None)
 
     def start(self, db: Database) -> None:
         """Start replaying the claim backlog and tightening the counters in the background."""

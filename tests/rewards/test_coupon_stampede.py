@@ -37,7 +37,10 @@ async def _claim(
     response = await client.post(
         f"/api/coupon-campaigns/{campaign_id}/claim", headers=customer.headers
     )
-    code = "created" if response.status_code == 201 else response.json()["code"]
+    body = response.json()
+    code = "created" if response.status_code == 201 else body["code"]
+    if code not in {"created", "coupon-sold-out", "coupon-already-claimed"}:
+        print("claim answered", response.status_code, body)
     return customer.id, code
 
 
