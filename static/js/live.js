@@ -1,44 +1,42 @@
 // The pages' view of the realtime client (static/js/realtime.js): follow a stream from a
 // known seq, get each event once and in order, re-read the REST snapshot when the server
 // cannot prove it replayed everything, and show the connection banner while disconnected.
+import { RealtimeClient } from "./realtime.js";
 
 let client = null;
 const locationHandlers = new Set();
 
 function banner(state) {
   const box = document.getElementById("conn-banner");
-  if (!box) return;
-  box.hidden = state === "connected" || state === "connecting-first";
   document.body.dataset.connection = state;
+  if (!box) return;
+  // The first connection is not a loss; every later state but "connected" is.
+  box.hidden = state === "connected" || state === "connecting-first";
 }
 
-/** Connect once per page; `onState(state)` hears "connected" / "disconnected" / "reconnecting". */
-export async function openLive() {
-  if (client) return client;
-  let module;
-  try {
-    module = await import("./realtime.js");
-  } catch (error) {
-    banner("unavailable");
-    throw new Error("Live updates are not available on this server yet.");
+/** The page's one realtime connection, opened on first use. */
+export function openLive() {
+  if (!client) {
+    client = new RealtimeClient({
+      onState: banner,
+      onLocation: (message) => {
+        for (const handler of locationHandlers) handler(message);
+      },
+    });
   }
-  const Realtime = module.RealtimeClient || module.Realtime || module.default;
-  client = new Realtime({
-    onState: (state) => banner(state),
-    onLocation: (message) => {
-      for (const handler of locationHandlers) handler(message);
-    },
-  });
   return client;
 }
 
 /**
- * Follow `stream` from `lastSeq`: `onEvent(event)` gets every later event once, in seq order;
- * `resync()` must re-read the REST snapshot and return its stream seq.
+ * Follow `stream` after `lastSeq` (null: from now): `onEvent(event)` gets every later event
+ * once, in seq order; `resync()` re-reads the REST snapshot and returns its stream seq (or null).
  */
-export async function follow(stream, { lastSeq, onEvent, resync }) {
-  const live = await openLive();
-  return live.subscribe(stream, { afterSeq: lastSeq, onEvent, onResync: resync });
+export async function follow(stream, { lastSeq = null, onEvent, resync }) {
+  const ack = await openLive().subscribe(stream, { afterSeq: lastSeq, onEvent, onResync: resync });
+  if (ack && ack.ok === false) {
+    throw new Error(ack.code === "forbidden" ? "You may not follow these live updates." : `Live updates unavailable (${ack.code}).`);
+  }
+  return ack;
 }
 
 /** Stop following `stream`. */

@@ -59,3 +59,8 @@ export async function busy(button, action) {
     if (button) button.disabled = false;
   }
 }
+
+/** Mark the page as loaded and live (its first data shown, its streams followed). */
+export function markReady() {
+  document.body.dataset.ready = "true";
+}

@@ -23,6 +23,7 @@ class Journey:
     lng: float
     store_id: int = 0
     order_id: int = 0
+    rider_fee: str = ""
     store_name: str = "Hanok Kitchen"
 
     @property
@@ -48,9 +49,15 @@ def photo(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
     return path
 
 
+async def loaded(page: Page) -> None:
+    """Wait until the page has shown its first data and follows its streams."""
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+
+
 async def sign_up(page: Page, role: str, name: str) -> None:
     """Create an account of `role` on the landing page and land on the role's home."""
     await page.goto("/")
+    await loaded(page)
     form = page.locator("#signup-form")
     await form.get_by_label("Name").fill(name)
     await form.get_by_label("Email").fill(f"{role}-{uuid.uuid4().hex[:10]}@example.com")
@@ -60,6 +67,7 @@ async def sign_up(page: Page, role: str, name: str) -> None:
     ).check()
     await form.get_by_role("button", name="Sign up").click()
     await page.wait_for_url(f"**/{role}")
+    await loaded(page)
 
 
 async def owner_builds_and_opens_store(owner: Watched, folder: Path, journey: Journey) -> None:
@@ -79,6 +87,7 @@ async def owner_builds_and_opens_store(owner: Watched, folder: Path, journey: Jo
     await form.get_by_role("button", name="Create store").click()
     await page.wait_for_url(re.compile(r"/owner/stores/\d+$"))
     journey.store_id = int(page.url.rsplit("/", 1)[1])
+    await loaded(page)
 
     item = page.locator("#item-form")
     await item.get_by_label("Name", exact=True).fill("Bibimbap")
@@ -101,6 +110,7 @@ async def owner_builds_and_opens_store(owner: Watched, folder: Path, journey: Jo
     await owner.shot("owner-store-editor")
     await page.get_by_role("link", name="Order board").click()
     await page.wait_for_url(f"**/owner/stores/{journey.store_id}/board")
+    await loaded(page)
     await expect(page.locator("#store-name")).to_have_text(journey.store_name)
 
 
@@ -129,6 +139,7 @@ async def customer_orders(customer: Watched, journey: Journey) -> None:
     await customer.shot("customer-stores")
     await card.click()
     await page.wait_for_url(f"**/customer/stores/{journey.store_id}")
+    await loaded(page)
     item = page.locator(".menu-item", has_text="Bibimbap")
     await expect(item.locator("img")).to_be_visible()
     await item.get_by_label(re.compile("Fried egg")).check()
@@ -137,12 +148,14 @@ async def customer_orders(customer: Watched, journey: Journey) -> None:
     await customer.shot("customer-store-menu")
     await page.locator("#to-checkout").click()
     await page.wait_for_url("**/customer/checkout")
+    await loaded(page)
     await page.get_by_label("Card number").fill("4242 4242 4242 4242")
     await expect(page.locator("#place-order")).to_have_text("Place order · ₩15,000")
     await customer.shot("customer-checkout")
     await page.locator("#place-order").click()
     await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
     journey.order_id = int(page.url.rsplit("/", 1)[1])
+    await loaded(page)
     await expect(page.locator("body")).to_have_attribute("data-order-status", "placed")
     await expect(page.locator("#order-total")).to_have_text("₩15,000")
 
@@ -182,6 +195,9 @@ async def rider_takes_the_offer(rider: Watched, journey: Journey) -> None:
     offer = page.locator(f'.offer[data-order-id="{journey.order_id}"]')
     await expect(offer).to_contain_text(journey.store_name)
     await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s$"))
+    fee = re.search(r"fee (₩[\d,]+)", await offer.inner_text())
+    assert fee, "the offer shows no fee"
+    journey.rider_fee = fee.group(1)
     await rider.shot("rider-offer")
     await offer.get_by_role("button", name="Accept").click()
     await expect(page.locator("body")).to_have_attribute("data-active-status", "accepted")

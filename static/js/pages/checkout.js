@@ -2,7 +2,7 @@
 import { api, newKey, showProblem, won } from "../api.js";
 import { clearCart, getAddress, getCart, saveAddress, subtotal, updateCartLink } from "../cart.js";
 import { renderCart } from "../cart-view.js";
-import { busy, h, startPage } from "../ui.js";
+import { busy, h, startPage, markReady } from "../ui.js";
 
 const form = document.getElementById("checkout-form");
 const problem = document.getElementById("problem");
@@ -107,3 +107,4 @@ if (!renderCart(cartBox, { onChange: estimate, checkoutLink: false })) {
 }
 estimate();
 await loadRewards();
+markReady();

@@ -3,7 +3,7 @@ import { api, showProblem, won } from "../api.js";
 import { follow, onLocation } from "../live.js";
 import { MiniMap } from "../map.js";
 import { eta, STATUS_LABEL, timeline } from "../orders.js";
-import { busy, h, startPage, toast } from "../ui.js";
+import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const orderId = Number(document.body.dataset.orderId);
 const problem = document.getElementById("problem");
@@ -94,3 +94,4 @@ if (order) {
     showProblem(problem, error);
   }
 }
+markReady();

@@ -2,7 +2,7 @@
 import { api, showProblem, when, won } from "../api.js";
 import { updateCartLink } from "../cart.js";
 import { STATUS_LABEL } from "../orders.js";
-import { h, startPage } from "../ui.js";
+import { h, startPage, markReady } from "../ui.js";
 
 await startPage();
 updateCartLink();
@@ -18,3 +18,4 @@ try {
 } catch (error) {
   showProblem(document.getElementById("problem"), error);
 }
+markReady();

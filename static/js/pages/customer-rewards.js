@@ -1,7 +1,7 @@
 // Points (accrued, usable, convert) and coupons (mine; claim from live campaigns).
 import { api, showProblem, when, won } from "../api.js";
 import { updateCartLink } from "../cart.js";
-import { busy, h, startPage, toast } from "../ui.js";
+import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const number = new Intl.NumberFormat("ko-KR");
 const claimed = new Set();
@@ -81,3 +81,4 @@ await startPage();
 updateCartLink();
 await Promise.all([loadPoints(), loadMine()]);
 await loadCampaigns();
+markReady();

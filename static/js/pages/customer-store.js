@@ -2,7 +2,7 @@
 import { api, showProblem, won } from "../api.js";
 import { addLine, clearCart, updateCartLink } from "../cart.js";
 import { renderCart } from "../cart-view.js";
-import { h, startPage, toast } from "../ui.js";
+import { h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
 const problem = document.getElementById("problem");
@@ -68,3 +68,4 @@ await startPage();
 updateCartLink();
 renderCart(cartBox);
 await load();
+markReady();

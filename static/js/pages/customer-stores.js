@@ -1,7 +1,7 @@
 // Stores by category and distance from the chosen address, with name search.
 import { api, showProblem, won } from "../api.js";
 import { getAddress, saveAddress, updateCartLink } from "../cart.js";
-import { h, startPage, toast } from "../ui.js";
+import { h, startPage, toast, markReady } from "../ui.js";
 
 const state = { category: "" };
 const list = document.getElementById("stores");
@@ -86,3 +86,4 @@ await startPage();
 updateCartLink();
 fillAddress();
 await load();
+markReady();

@@ -45,3 +45,4 @@ for (const button of document.querySelectorAll(".demo-signin")) {
     signIn(button.dataset.email, button.dataset.password, signinForm.querySelector(".problem")),
   );
 }
+document.body.dataset.ready = "true";

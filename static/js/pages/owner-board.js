@@ -3,7 +3,7 @@ import { api, clock, showProblem, won } from "../api.js";
 import { ring, soundAllowed, unlockSound } from "../chime.js";
 import { follow } from "../live.js";
 import { STATUS_LABEL } from "../orders.js";
-import { busy, h, startPage, toast } from "../ui.js";
+import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
 const problem = document.getElementById("problem");
@@ -92,7 +92,7 @@ async function snapshot() {
   orders.clear();
   for (const o of list) orders.set(o.id, o);
   render();
-  // The board's stream seq is not in the order list; events replayed after it are applied idempotently.
+  // The order list carries no store-stream seq: the client keeps its own.
   return null;
 }
 
@@ -113,8 +113,7 @@ try {
   const store = await api("GET", `/api/stores/${storeId}`);
   document.getElementById("store-name").textContent = store.name;
   document.title = `${store.name} board · Delivery`;
-  await snapshot();
-  if ([...orders.values()].some((o) => o.status === "placed" && !acknowledged.has(o.id))) ring();
+  // Follow first, then read the snapshot, so that nothing falls between the two.
   await follow(`store:${storeId}`, {
     lastSeq: null,
     onEvent: (event) => {
@@ -122,6 +121,9 @@ try {
     },
     resync: snapshot,
   });
+  await snapshot();
+  if ([...orders.values()].some((o) => o.status === "placed" && !acknowledged.has(o.id))) ring();
 } catch (error) {
   showProblem(problem, error);
 }
+markReady();

@@ -1,6 +1,6 @@
 // Store settings, the open/closed switch, the store photo and the menu editor.
 import { api, showProblem, won } from "../api.js";
-import { busy, formData, h, startPage, toast } from "../ui.js";
+import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
 const problem = document.getElementById("problem");
@@ -139,3 +139,4 @@ document.getElementById("item-form").addEventListener("submit", async (event) =>
 
 await startPage();
 await load();
+markReady();

@@ -1,6 +1,6 @@
 // The owner's stores and the form for a new one.
 import { api, showProblem, won } from "../api.js";
-import { formData, h, startPage } from "../ui.js";
+import { formData, h, startPage, markReady } from "../ui.js";
 
 const form = document.getElementById("store-form");
 let session = null;
@@ -47,3 +47,4 @@ form.addEventListener("submit", async (event) => {
 
 session = await startPage();
 await load();
+markReady();

@@ -4,10 +4,12 @@ import { DEFAULT_ADDRESS } from "../cart.js";
 import { follow, unfollow } from "../live.js";
 import { distanceKm, MiniMap } from "../map.js";
 import { FINISHED, STATUS_LABEL } from "../orders.js";
-import { busy, h, startPage, toast } from "../ui.js";
+import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const POS_KEY = "delivery.rider.position";
 const ONLINE_KEY = "delivery.rider.online";
+// The order shows the customer's delivery fee, not the rider's; the rider's fee comes with the offer.
+const FEES_KEY = "delivery.rider.fees";
 const STEP_KM = 0.1;
 const problem = document.getElementById("problem");
 const onlineSwitch = document.getElementById("online-switch");
@@ -19,6 +21,14 @@ const map = new MiniMap(document.getElementById("map"), {
 const offers = new Map();
 const state = { online: false, position: null, active: null, history: [], activeStore: null };
 let simulated = false;
+const fees = JSON.parse(localStorage.getItem(FEES_KEY) || "{}");
+const feeOf = (order) => fees[order.id] ?? order.delivery_fee;
+
+function rememberOffer(offer) {
+  offers.set(offer.order_id, offer);
+  fees[offer.order_id] = offer.fee;
+  localStorage.setItem(FEES_KEY, JSON.stringify(fees));
+}
 let positioned;
 const firstPosition = new Promise((resolve) => { positioned = resolve; });
 let session = null;
@@ -209,7 +219,7 @@ function renderActive() {
       const updated = await api("POST", path);
       show(null);
       applyOrder(updated);
-      if (updated.status === "delivered") toast(`Delivered. You earned ${won(updated.delivery_fee)}.`);
+      if (updated.status === "delivered") toast(`Delivered. You earned ${won(feeOf(updated))}.`);
     } catch (error) {
       show(error);
     }
@@ -231,7 +241,7 @@ async function loadOffers() {
   try {
     const result = await api("GET", "/api/dispatch/offers");
     offers.clear();
-    for (const offer of result.offers) offers.set(offer.order_id, offer);
+    for (const offer of result.offers) rememberOffer(offer);
   } catch (error) {
     show(error);
   }
@@ -242,9 +252,9 @@ async function loadHistory() {
   const { orders } = await api("GET", "/api/orders");
   const delivered = orders.filter((o) => o.status === "delivered");
   document.getElementById("delivered-count").textContent = String(delivered.length);
-  document.getElementById("earned").textContent = won(delivered.reduce((sum, o) => sum + o.delivery_fee, 0));
+  document.getElementById("earned").textContent = won(delivered.reduce((sum, o) => sum + feeOf(o), 0));
   document.getElementById("history").replaceChildren(...(delivered.length
-    ? delivered.map((o) => { const at = (o.timeline || []).find((t) => t.status === "delivered"); return h("li", {}, `#${o.id} · ${o.address.text} · ${won(o.delivery_fee)}${at ? ` · ${clock(at.at)}` : ""}`); })
+    ? delivered.map((o) => { const at = (o.timeline || []).find((t) => t.status === "delivered"); return h("li", {}, `#${o.id} · ${o.address.text} · ${won(feeOf(o))}${at ? ` · ${clock(at.at)}` : ""}`); })
     : [h("li", { class: "empty" }, "No deliveries yet.")]));
   return orders;
 }
@@ -258,7 +268,7 @@ async function snapshot() {
 
 function onRiderEvent(event) {
   const data = event.data || {};
-  if (event.type === "offer.created" && data.order_id) offers.set(data.order_id, data);
+  if (event.type === "offer.created" && data.order_id) rememberOffer(data);
   else if (event.type === "offer.withdrawn") offers.delete(data.order_id ?? data.id);
   else if (event.type === "order.rider_assigned" && data.id) {
     offers.delete(data.id);
@@ -280,10 +290,12 @@ setInterval(() => {
 session = await startPage();
 startPosition();
 try {
+  // Follow first, then read the snapshot, so that nothing falls between the two.
+  await follow(`rider:${session.user.id}`, { lastSeq: null, onEvent: onRiderEvent, resync: snapshot });
   await snapshot();
   if (localStorage.getItem(ONLINE_KEY) === "true") await setOnline(true);
-  await follow(`rider:${session.user.id}`, { lastSeq: null, onEvent: onRiderEvent, resync: snapshot });
 } catch (error) {
   show(error);
 }
 renderShift();
+markReady();
