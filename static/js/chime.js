@@ -30,11 +30,14 @@ export async function unlockSound() {
   return soundAllowed();
 }
 
-/** Play the chime three times. */
+/** Play the chime three times; false when the browser does not let the page make sound. */
 export function ring() {
   const ctx = audio();
   if (!ctx) return false;
-  if (ctx.state !== "running") ctx.resume().catch(() => {});
+  if (ctx.state !== "running") {
+    ctx.resume().catch(() => {});
+    return false;
+  }
   const start = ctx.currentTime + 0.05;
   for (let i = 0; i < 3; i += 1) {
     for (const [offset, freq] of [[0, 880], [0.18, 1318.5]]) {

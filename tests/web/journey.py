@@ -179,6 +179,9 @@ async def owner_board_rings_and_accepts(owner: Watched, journey: Journey) -> Non
     await expect(page.locator("#ring-alert")).to_be_visible()
     await expect(page.locator("#ring-text")).to_have_text(f"New order #{journey.order_id}!")
     await expect(page.locator("body")).to_have_attribute("data-rings", "1")
+    # The chime was played on a running AudioContext, not just counted.
+    await expect(page.locator("body")).to_have_attribute("data-chimes", "1")
+    await expect(page.locator("#sound-note")).to_be_hidden()
     await owner.shot("owner-board-ringing")
     await page.get_by_role("button", name="Acknowledge").click()
     await expect(page.locator("#ring-alert")).to_be_hidden()

@@ -81,7 +81,7 @@ function upsert(order) {
   if (order.status === "placed" && !before && !acknowledged.has(order.id)) {
     rings += 1;
     document.body.dataset.rings = String(rings);
-    ring();
+    if (ring()) document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
     document.getElementById("sound-note").hidden = soundAllowed();
   }
   render();
@@ -105,10 +105,14 @@ document.getElementById("ack").addEventListener("click", () => {
 document.getElementById("enable-sound").addEventListener("click", async () => {
   document.getElementById("sound-note").hidden = await unlockSound();
 });
-document.addEventListener("pointerdown", () => unlockSound(), { once: true });
-document.addEventListener("keydown", () => unlockSound(), { once: true });
+const allowSound = () => unlockSound().then((allowed) => { document.getElementById("sound-note").hidden = allowed; });
+document.addEventListener("pointerdown", allowSound, { once: true });
+document.addEventListener("keydown", allowSound, { once: true });
 
 await startPage();
+// Ask for sound up front, so that an owner sees at once whether the browser blocks it.
+document.getElementById("sound-note").hidden = soundAllowed();
+allowSound();
 try {
   const store = await api("GET", `/api/stores/${storeId}`);
   document.getElementById("store-name").textContent = store.name;
