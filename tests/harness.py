@@ -168,7 +168,7 @@ def start_infra(folder: Path) -> Infra:
         description.append(f"database: MariaDB/MySQL from TEST_DATABASE_URL, fresh database {name}")
     else:
         mariadbd = require_binary("mariadbd", "mysqld")
-        mariadb = MariaDBServer(folder / "mariadb").start()
+        mariadb = MariaDBServer(folder / "mariadb", durable=False).start()
         name = "delivery_test"
         mariadb.create_database(name)
         database_url = mariadb.url(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -42,7 +43,14 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
     else:
-        asyncio.run(_run_async(url))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(_run_async(url))
+        else:
+            # Called from async code: run the migration's own loop in a worker thread.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, _run_async(url)).result()
 
 
 if context.is_offline_mode():

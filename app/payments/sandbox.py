@@ -54,11 +54,6 @@ class SandboxCardGateway:
     async def charge(self, *, reference: str, amount: int, card_number: str) -> Charge:
         """Capture `amount` under `reference` (a second call returns the first charge)."""
         await self._pause()
-        existing = await self.lookup(reference=reference)
-        if existing is not None:
-            if existing.status == "declined":
-                raise CardDeclined(reference)
-            return existing
         status = "declined" if card_number == DECLINED_CARD else "captured"
         row = SandboxCharge(
             reference=reference,
@@ -72,9 +67,12 @@ class SandboxCardGateway:
                 uow.session.add(row)
                 await uow.commit()
         except IntegrityError:
-            # The same reference charged concurrently: the gateway keeps the first one.
+            # Charged under this reference before (a retry, or concurrently): the gateway
+            # answers with the first charge and never charges twice.
             found = await self.lookup(reference=reference)
             assert found is not None
+            if found.status == "declined":
+                raise CardDeclined(reference) from None
             return found
         if status == "declined":
             raise CardDeclined(reference)
