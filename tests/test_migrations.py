@@ -11,14 +11,22 @@ from sqlalchemy import create_engine
 
 from app.migrate import upgrade
 from app.models import Base
+from app.payments.models import GatewayBase
 from tests.harness import Infra
+
+
+def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
+    # The sandbox card gateway keeps its own books in the same database, outside Alembic.
+    return not (type_ == "table" and name in GatewayBase.metadata.tables)
 
 
 def _differences(sync_url: str) -> list[Any]:
     engine = create_engine(sync_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": False})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": False, "include_name": _ours}
+            )
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()

@@ -85,12 +85,16 @@ class MariaDBServer:
     def datadir(self) -> Path:
         return self.folder / "data"
 
+    @property
+    def tmpdir(self) -> Path:
+        return self.folder / "tmp"
+
     def url(self, database: str, *, user: str = "root", password: str = "") -> str:
         auth = f"{user}:{password}" if password else user
         return f"mysql+aiomysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
 
     def start(self) -> MariaDBServer:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         if not (self.datadir / "mysql").exists():
             result = subprocess.run(
                 [
@@ -100,6 +104,8 @@ class MariaDBServer:
                     "--user=root",
                     "--auth-root-authentication-method=normal",
                     "--skip-test-db",
+                    # A private temp dir: concurrent installs in /tmp collide on table names.
+                    f"--tmpdir={self.tmpdir}",
                 ],
                 capture_output=True,
                 check=False,
@@ -115,6 +121,7 @@ class MariaDBServer:
             f"--socket={self.folder / 'mysqld.sock'}",
             f"--pid-file={self.folder / 'mysqld.pid'}",
             f"--log-error={self.folder / 'mariadb.log'}",
+            f"--tmpdir={self.tmpdir}",
             "--user=root",
             "--skip-log-bin",
             "--skip-name-resolve",
