@@ -12,8 +12,8 @@ def connect(url: str | None) -> Redis:
         # instead of failing with "Too many connections" once the pool is full.
         pool = BlockingConnectionPool.from_url(
             url,
-            max_connections=512,
-            timeout=10,
+            max_connections=128,
+            timeout=20,
             decode_responses=False,
             socket_connect_timeout=2,
             socket_timeout=5,
