@@ -43,7 +43,7 @@ async function loadRewards() {
   try {
     const { coupons: mine } = await api("GET", "/api/me/coupons");
     const select = document.getElementById("co-coupon");
-    for (const c of mine.filter((c) => !["used", "expired", "redeemed"].includes(c.status))) {
+    for (const c of mine.filter((c) => c.status === "issued")) {
       coupons.set(c.id, c);
       select.append(h("option", { value: c.id }, `${c.name}: −${won(c.discount)} (min. ${won(c.min_order)})`));
     }
