@@ -66,6 +66,7 @@ class CatalogCache:
         lock_ms: int = 5000,
         wait_seconds: float = 2.0,
         down_seconds: float = 1.0,
+        op_timeout: float = 0.5,
     ) -> None:
         self.redis = redis
         self.enabled = enabled
@@ -73,6 +74,8 @@ class CatalogCache:
         self.lock_ms = lock_ms
         self.wait_seconds = wait_seconds
         self.down_seconds = down_seconds
+        # A Redis that hangs must cost a read half a second at most, not the socket timeout.
+        self.op_timeout = op_timeout
         self.stats = CacheStats()
         self._read = redis.register_script(_READ)
         self._release = redis.register_script(_RELEASE)
@@ -103,7 +106,8 @@ class CatalogCache:
         if not self._usable():
             return
         try:
-            await self._flush_pending()
+            async with asyncio.timeout(self.op_timeout):
+                await self._flush_pending()
         except REDIS_FAILURES as error:
             self._failed(error)
 
@@ -118,14 +122,15 @@ class CatalogCache:
         prefix, suffix = f"{NS}{scope}:v", f":{digest}"
         token = secrets.token_hex(8)
         try:
-            await self._flush_pending()
-            found = await self._read(keys=[f"{NS}ver:{scope}"], args=[prefix, suffix])
-            key = f"{prefix}{found[0].decode()}{suffix}"
-            if len(found) > 1:
-                self.stats.hits += 1
-                return bytes(found[1]), "hit"
-            self.stats.misses += 1
-            leader = await self.redis.set(f"{key}:lock", token, nx=True, px=self.lock_ms)
+            async with asyncio.timeout(self.op_timeout):
+                await self._flush_pending()
+                found = await self._read(keys=[f"{NS}ver:{scope}"], args=[prefix, suffix])
+                key = f"{prefix}{found[0].decode()}{suffix}"
+                if len(found) > 1:
+                    self.stats.hits += 1
+                    return bytes(found[1]), "hit"
+                self.stats.misses += 1
+                leader = await self.redis.set(f"{key}:lock", token, nx=True, px=self.lock_ms)
         except REDIS_FAILURES as error:
             self._failed(error)
             self.stats.bypasses += 1
@@ -145,13 +150,15 @@ class CatalogCache:
             self.stats.builds += 1
             value = dumps(await build())
             try:
-                await self.redis.set(key, value, ex=self.ttl)
+                async with asyncio.timeout(self.op_timeout):
+                    await self.redis.set(key, value, ex=self.ttl)
             except REDIS_FAILURES as error:
                 self._failed(error)
             return value
         finally:
             try:
-                await self._release(keys=[f"{key}:lock"], args=[token])
+                async with asyncio.timeout(self.op_timeout):
+                    await self._release(keys=[f"{key}:lock"], args=[token])
             except REDIS_FAILURES as error:
                 self._failed(error)
 
@@ -164,8 +171,9 @@ class CatalogCache:
             try:
                 # Lock first, value second: a lock gone before the value was looked for
                 # means the leader finished (value found) or gave up (nothing is coming).
-                building = await self.redis.exists(f"{key}:lock")
-                value = await self.redis.get(key)
+                async with asyncio.timeout(self.op_timeout):
+                    building = await self.redis.exists(f"{key}:lock")
+                    value = await self.redis.get(key)
             except REDIS_FAILURES as error:
                 self._failed(error)
                 return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +94,25 @@ async def test_a_write_during_the_outage_is_not_hidden_by_an_entry_that_survived
             served.add(response.headers["x-cache"])
         assert time.monotonic() < deadline, served
         await asyncio.sleep(0.05)
+
+
+async def test_a_frozen_cache_redis_costs_a_read_a_moment_not_the_socket_timeout(
+    apps: AppPool, infra: Infra, own_cache: RedisServer
+) -> None:
+    owner, store = await _setup(apps, infra, own_cache)
+    page = f"/api/stores/{store['id']}"
+    assert own_cache.process is not None
+    # SIGSTOP: the server keeps its socket open but never answers, like a hung host.
+    own_cache.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        responses = await asyncio.gather(*(owner.get(p) for p in (LIST, page) * 5))
+        assert {r.status_code for r in responses} == {200}
+        assert {r.headers["x-cache"] for r in responses} == {"bypass"}
+        changed = await owner.patch(page, json={"name": "While frozen"})
+        assert changed.status_code == 200, changed.text
+        assert (await owner.get(page)).json()["name"] == "While frozen"
+        assert time.monotonic() - started < 4
+    finally:
+        own_cache.process.send_signal(signal.SIGCONT)
+    assert (await _until_cached(owner, page))["name"] == "While frozen"
