@@ -225,12 +225,12 @@ async def replay_backlog(*, uow: UnitOfWork, limit: int = 500) -> int:
                     expires_at=row.claimed_at + timedelta(days=campaign.valid_days),
                 )
             )
-            await uow.session.execute(
+            removed: Any = await uow.session.execute(
                 delete(CouponClaimBacklog).where(CouponClaimBacklog.id == row.id),
                 execution_options={"synchronize_session": False},
             )
             await uow.commit()
-            replayed += 1
+            replayed += int(removed.rowcount)
     return replayed
 
 
