@@ -25,7 +25,7 @@ function itemEditor(item) {
   const act = (fn) => async (event) => {
     showProblem(errors, null);
     try {
-      await busy(event.currentTarget, fn);
+      await busy(event.currentTarget, () => fn(event));
       await load();
     } catch (error) {
       showProblem(errors, error);
@@ -46,7 +46,10 @@ function itemEditor(item) {
     h("div", {},
       h("label", { class: "inline" },
         h("input", { type: "checkbox", class: "sold-out-toggle", checked: item.sold_out,
-          onchange: act((e) => api("PATCH", `/api/menu-items/${item.id}`, { body: { sold_out: e.target.checked } })) }),
+          onchange: act(async (e) => {
+            const { sold_out: soldOut } = await api("PATCH", `/api/menu-items/${item.id}`, { body: { sold_out: e.target.checked } });
+            toast(soldOut ? "Sold out saved" : "Back on sale");
+          }) }),
         "Sold out"),
       h("button", { type: "button", class: "danger", onclick: act(() => api("DELETE", `/api/menu-items/${item.id}`)) }, "Delete")));
 }

@@ -1,0 +1,104 @@
+"""An owner's board and a customer's order page, side by side on one node, both live."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from app.launcher.nodes import Node
+from tests.client import Api
+from tests.web.browser import Watched, open_watched
+from tests.web.journey import loaded
+from tests.web.single_node import add_to_cart, customer, node, node_api, open_store, sign_in
+
+__all__ = ["customer", "node", "node_api"]
+
+
+@pytest.fixture
+async def owner(browser: Browser, node: Node) -> AsyncIterator[Watched]:
+    """The store owner's browser (signed in by the test)."""
+    person = await open_watched(browser, "owner", node.url)
+    try:
+        yield person
+    finally:
+        await person.context.close()
+    person.assert_clean()
+
+
+async def order_with_board_open(
+    node_api: Api, owner: Watched, customer: Watched
+) -> tuple[int, int]:
+    """The owner watches the board while the customer orders; returns (store id, order id)."""
+    store_id, email = await open_store(node_api, [{"name": "Kimchi stew", "price": 10000}])
+    await sign_in(owner, email)
+    await owner.page.goto(f"/owner/stores/{store_id}/board")
+    await loaded(owner.page)
+    await add_to_cart(customer, store_id, "Kimchi stew")
+    page = customer.page
+    await page.locator("#to-checkout").click()
+    await loaded(page)
+    await page.get_by_label("Card number").fill("4242424242424242")
+    await page.locator("#place-order").click()
+    await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
+    await loaded(page)
+    order_id = int(page.url.rsplit("/", 1)[1])
+    await expect(owner.page.locator("#ring-alert")).to_be_visible()
+    return store_id, order_id
+
+
+async def test_owner_rejects_and_the_customer_sees_it_and_the_refund_live(
+    node_api: Api, owner: Watched, customer: Watched
+) -> None:
+    _, order_id = await order_with_board_open(node_api, owner, customer)
+    card = owner.page.locator(f'.order-card[data-order-id="{order_id}"]')
+    await card.get_by_label("Reason to reject").fill("Out of kimchi")
+    await card.get_by_role("button", name="Reject").click()
+    await expect(card).to_have_count(0)
+    # A handled order no longer rings, acknowledged or not.
+    await expect(owner.page.locator("#ring-alert")).to_be_hidden()
+    await expect(owner.page.locator("#done")).to_contain_text("Rejected by the store")
+    await expect(owner.page.locator("#today-count")).to_have_text("0")
+
+    page = customer.page
+    await expect(page.locator("body")).to_have_attribute("data-order-status", "rejected")
+    await expect(page.locator('[data-step="rejected"]')).to_have_class(re.compile(r"\bfailed\b"))
+    await expect(page.locator("#eta")).to_have_text(re.compile("refunded"))
+    await expect(page.locator("#cancel-order")).to_be_hidden()
+    await customer.shot("customer-order-rejected")
+
+
+async def test_customer_cancels_while_placed_and_the_board_updates_live(
+    node_api: Api, owner: Watched, customer: Watched
+) -> None:
+    _, order_id = await order_with_board_open(node_api, owner, customer)
+    page = customer.page
+    await page.get_by_role("button", name="Cancel order").click()
+    await expect(page.locator("body")).to_have_attribute("data-order-status", "cancelled")
+    await expect(page.locator("#cancel-order")).to_be_hidden()
+
+    await expect(owner.page.locator(f'.order-card[data-order-id="{order_id}"]')).to_have_count(0)
+    await expect(owner.page.locator("#done")).to_contain_text(f"#{order_id}")
+    await expect(owner.page.locator("#done")).to_contain_text("Cancelled")
+    await expect(owner.page.locator("#ring-alert")).to_be_hidden()
+
+
+async def test_owner_marks_an_item_sold_out_and_customers_can_no_longer_add_it(
+    node_api: Api, owner: Watched, customer: Watched
+) -> None:
+    store_id, email = await open_store(node_api, [{"name": "Bulgogi", "price": 13000}])
+    await sign_in(owner, email)
+    await owner.page.goto(f"/owner/stores/{store_id}")
+    await loaded(owner.page)
+    row = owner.page.locator(".menu-edit").filter(has=owner.page.get_by_label("Name of Bulgogi"))
+    await row.get_by_label("Sold out").check()
+    await expect(owner.page.locator("#toast")).to_have_text("Sold out saved")
+    await expect(row.get_by_label("Sold out")).to_be_checked()
+
+    await customer.page.goto(f"/customer/stores/{store_id}")
+    await loaded(customer.page)
+    item = customer.page.locator(".menu-item", has_text="Bulgogi")
+    await expect(item).to_contain_text("Sold out")
+    await expect(item.get_by_role("button", name="Add to cart")).to_have_count(0)
