@@ -31,6 +31,14 @@ local value = redis.call('GET', ARGV[1] .. v .. ARGV[2])
 if value then return {v, value} end
 return {v}
 """
+# After a miss: the value if a rebuild finished meanwhile, else try to become the rebuilder.
+# One script, so no caller can miss the value and then take a lock released after it was set.
+_CLAIM = """
+local value = redis.call('GET', KEYS[1])
+if value then return {1, value} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, 1} end
+return {0, 0}
+"""
 # Release the rebuild lock only if it is still ours (it may have expired and been retaken).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -65,8 +73,8 @@ class CatalogCache:
         ttl: int = 300,
         lock_ms: int = 5000,
         wait_seconds: float = 2.0,
-        down_seconds: float = 1.0,
-        op_timeout: float = 0.5,
+        down_seconds: float = 2.0,
+        op_timeout: float = 1.5,
     ) -> None:
         self.redis = redis
         self.enabled = enabled
@@ -74,10 +82,12 @@ class CatalogCache:
         self.lock_ms = lock_ms
         self.wait_seconds = wait_seconds
         self.down_seconds = down_seconds
-        # A Redis that hangs must cost a read half a second at most, not the socket timeout.
+        # A hung Redis costs a read this long at most, not the socket timeout; generous enough
+        # that a busy event loop (slow to resume, not Redis) is not mistaken for an outage.
         self.op_timeout = op_timeout
         self.stats = CacheStats()
         self._read = redis.register_script(_READ)
+        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._down_until = 0.0
         # Version bumps that could not reach Redis; sent before the cache is trusted again.
@@ -130,12 +140,15 @@ class CatalogCache:
                     self.stats.hits += 1
                     return bytes(found[1]), "hit"
                 self.stats.misses += 1
-                leader = await self.redis.set(f"{key}:lock", token, nx=True, px=self.lock_ms)
+                claim = await self._claim(keys=[key, f"{key}:lock"], args=[token, self.lock_ms])
         except REDIS_FAILURES as error:
             self._failed(error)
             self.stats.bypasses += 1
             return dumps(await build()), "bypass"
-        if leader:
+        if claim[0] == 1:
+            self.stats.waits += 1
+            return bytes(claim[1]), "wait"
+        if claim[1] == 1:
             return await self._rebuild(key, token, build), "miss"
         value = await self._wait_for(key)
         if value is not None:
