@@ -51,19 +51,23 @@ def _reencode(raw: bytes) -> CleanImage:
     if fmt not in FORMATS:
         raise UnsupportedMediaType("Upload a JPEG, PNG or WebP image.")
     extension, content_type = FORMATS[fmt]
-    # Apply the camera's rotation before dropping EXIF, then draw onto a fresh canvas so
-    # that no metadata (EXIF, GPS, ICC text chunks) survives.
-    image = ImageOps.exif_transpose(probe)
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
-    out = io.BytesIO()
-    if fmt == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
-    elif fmt == "PNG":
-        mode = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
-        image.convert(mode).save(out, "PNG", optimize=True)
-    else:
-        mode = "RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB"
-        image.convert(mode).save(out, "WEBP", quality=85)
+    # Apply the camera's rotation before dropping EXIF, then copy the pixels onto a fresh
+    # canvas so that no metadata (EXIF, GPS, ICC profile, text chunks) can survive.
+    try:
+        image = ImageOps.exif_transpose(probe)
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        mode = "RGB" if fmt == "JPEG" or image.mode not in ("RGBA", "LA", "P", "PA") else "RGBA"
+        pixels = image.convert(mode)
+        clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+        out = io.BytesIO()
+        if fmt == "JPEG":
+            clean.save(out, "JPEG", quality=85, optimize=True)
+        elif fmt == "PNG":
+            clean.save(out, "PNG", optimize=True)
+        else:
+            clean.save(out, "WEBP", quality=85)
+    except (OSError, ValueError):
+        raise UnsupportedMediaType("This image cannot be processed.") from None
     return CleanImage(out.getvalue(), extension, content_type)
 
 
