@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
-from app.auth.models import User
 from app.catalog.models import Store
 from app.db import UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
@@ -165,19 +165,16 @@ async def accept_offer(
         )
         if offer is None:
             raise NotFound(f"You have no offer for order {order_id}.")
-        await _claim_rider(uow, rider_id, order_id)
-        order = await uow.session.get(Order, order_id)
+        # Only the order row for now: most racers lose, and the lines, timeline and payment
+        # are loaded for the one who wins.
+        order = await uow.session.scalar(
+            select(Order).where(Order.id == order_id).options(lazyload("*"))
+        )
         assert order is not None
-        if order.rider_id is not None or order.dispatch == "assigned":
-            raise taken
-        if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
-            raise Conflict(
-                f"Order {order_id} no longer needs a rider.",
-                code="invalid-transition",
-                title="Not possible in this status",
-            )
+        _check_needs_rider(order, taken)
+        await _claim_rider(uow, rider_id, order_id)
         now = utcnow()
-        order.rider = await uow.session.get(User, rider_id)
+        order.rider_id = rider_id
         order.dispatch = "assigned"
         if position is not None:
             order.rider_lat, order.rider_lng, order.rider_located_at = (
@@ -188,12 +185,33 @@ async def accept_offer(
         # The versioned UPDATE: of all riders racing, one matches the version; every other
         # waits for its commit, then matches no row and gets 409 already-assigned.
         await uow.flush(stale=taken)
+        order = await _full_order(uow, order_id)
         offer.status = OfferStatus.ACCEPTED
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
         await emit_order_event(uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"])
         await _search_due_now(uow, order_id)
         await uow.commit(stale=taken)
         return order_view(order)
+
+
+def _check_needs_rider(order: Order, taken: Conflict) -> None:
+    if order.rider_id is not None or order.dispatch == "assigned":
+        raise taken
+    if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
+        raise Conflict(
+            f"Order {order.id} no longer needs a rider.",
+            code="invalid-transition",
+            title="Not possible in this status",
+        )
+
+
+async def _full_order(uow: UnitOfWork, order_id: int) -> Order:
+    """The order with everything its view shows, as this transaction now sees it."""
+    order = await uow.session.scalar(
+        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    )
+    assert order is not None
+    return order
 
 
 async def _search_due_now(uow: UnitOfWork, order_id: int) -> None:
