@@ -5,6 +5,8 @@ use), loads 10,000 stores spread over greater Seoul (each with 8 menu items and 
 item) straight into MariaDB, then measures `GET /api/stores?lat&lng` (nearest first, 5 km) and
 `GET /api/stores/{id}` (with the menu) at a fixed concurrency, first with the cache on, then
 on a node restarted with CATALOG_CACHE=0, and prints requests/s, p50/p99 and the ratio.
+Because the machine may be shared, it also prints the CPU time the node, MariaDB and the cache
+Redis spent per request (from /proc), which does not depend on what else is running.
 
 Readers ask from 50 popular spots and for 500 popular stores (a warm-up pass fills the cache
 first); the load generator runs on the same machine as the node and the databases.
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,6 +39,7 @@ SEOUL = (37.5665, 126.9780)
 SECRET = "catalog-bench-secret-0123456789"
 HOT_SPOTS = 50
 HOT_STORES = 500
+IDLE_SECONDS = 3.0
 
 
 def load_stores(conn: pymysql.connections.Connection, count: int) -> list[int]:
@@ -106,29 +109,46 @@ def load_stores(conn: pymysql.connections.Connection, count: int) -> list[int]:
 
 
 async def measure(
-    url: str, paths: Callable[[random.Random], str], *, seconds: float, concurrency: int
-) -> tuple[float, list[float]]:
-    """Requests/s and latencies (ms) for `seconds` of `concurrency` looping readers."""
+    url: str, paths: list[str], *, seconds: float, concurrency: int, pids: dict[str, int]
+) -> tuple[float, list[float], dict[str, float]]:
+    """Requests/s, latencies (ms) and each process's CPU seconds over the timed phase."""
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+        # Every popular path once (this fills the cache when it is on), then a short warm-up.
+        queue = list(paths)
+
+        async def primer() -> None:
+            while queue:
+                response = await http.get(queue.pop())
+                if response.status_code != 200:
+                    raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+        await asyncio.gather(*(primer() for _ in range(concurrency)))
 
         async def reader(seed: int, until: float) -> None:
             rng = random.Random(seed)
             while time.monotonic() < until:
                 started = time.perf_counter()
-                response = await http.get(paths(rng))
+                response = await http.get(rng.choice(paths))
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200:
                     raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
 
-        # Warm-up: fill the cache (when on) and the connection pools; not counted.
-        await asyncio.gather(*(reader(n, time.monotonic() + 2) for n in range(concurrency)))
+        await asyncio.gather(*(reader(n, time.monotonic() + 1) for n in range(concurrency)))
         latencies.clear()
+        cpu_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
         began = time.monotonic()
         await asyncio.gather(*(reader(1000 + n, began + seconds) for n in range(concurrency)))
         elapsed = time.monotonic() - began
-    return len(latencies) / elapsed, latencies
+        cpu = {k: cpu_seconds(pid) - cpu_before[k] for k, pid in pids.items()}
+    return len(latencies) / elapsed, latencies, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(rate: float, latencies: list[float]) -> str:
@@ -164,11 +184,9 @@ async def run(args: argparse.Namespace) -> None:
             for _ in range(HOT_SPOTS)
         ]
         hot = rng.sample(ids, min(HOT_STORES, len(ids)))
-        workloads: dict[str, Callable[[random.Random], str]] = {
-            "GET /api/stores?lat&lng": lambda r: "/api/stores?lat={:.5f}&lng={:.5f}".format(
-                *r.choice(spots)
-            ),
-            "GET /api/stores/{id}": lambda r: f"/api/stores/{r.choice(hot)}",
+        workloads: dict[str, list[str]] = {
+            "GET /api/stores?lat&lng": [f"/api/stores?lat={a:.5f}&lng={b:.5f}" for a, b in spots],
+            "GET /api/stores/{id}": [f"/api/stores/{store_id}" for store_id in hot],
         }
         env = {
             "DATABASE_URL": url,
@@ -179,6 +197,7 @@ async def run(args: argparse.Namespace) -> None:
             "LOG_LEVEL": "WARNING",
         }
         results: dict[tuple[str, bool], float] = {}
+        cpu_results: dict[tuple[str, bool], float] = {}
         for cache_on in (True, False):
             node = Node(
                 name=f"bench-cache-{'on' if cache_on else 'off'}",
@@ -193,17 +212,55 @@ async def run(args: argparse.Namespace) -> None:
                 f"(a 5 km search near City Hall returns {len(sample.json()['stores'])} stores)",
                 flush=True,
             )
+            assert node.process and mariadb.process and cache_redis.process
+            pids = {
+                "node": node.process.pid,
+                "mariadb": mariadb.process.pid,
+                "redis": cache_redis.process.pid,
+            }
+            # Background work (relay, dispatch, housekeeping) is not the reads' cost: measure
+            # it idle and subtract it.
+            idle_before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+            await asyncio.sleep(IDLE_SECONDS)
+            idle = {
+                k: (cpu_seconds(pid) - idle_before[k]) / IDLE_SECONDS for k, pid in pids.items()
+            }
+            print(
+                "  idle CPU: "
+                + ", ".join(f"{k} {v * 100:.1f}% of a core" for k, v in idle.items()),
+                flush=True,
+            )
             for name, paths in workloads.items():
-                rate, latencies = await measure(
-                    node.url, paths, seconds=args.seconds, concurrency=args.concurrency
+                rate, latencies, cpu_spent = await measure(
+                    node.url,
+                    paths,
+                    seconds=args.seconds,
+                    concurrency=args.concurrency,
+                    pids=pids,
                 )
+                served = len(latencies)
+                cpu = {
+                    k: max(0.0, spent - idle[k] * args.seconds) * 1000 / served
+                    for k, spent in cpu_spent.items()
+                }
                 results[(name, cache_on)] = rate
+                cpu_results[(name, cache_on)] = sum(cpu.values())
                 print(f"  {name:<26} {summary(rate, latencies)}", flush=True)
+                print(
+                    f"  {'':<26} server CPU per request: node {cpu['node']:.2f} ms, "
+                    f"mariadb {cpu['mariadb']:.2f} ms, redis {cpu['redis']:.2f} ms",
+                    flush=True,
+                )
             node.stop()
             node = None
         print("\nratio cache on / cache off:")
         for name in workloads:
-            print(f"  {name:<26} {results[(name, True)] / results[(name, False)]:6.1f}x")
+            throughput = results[(name, True)] / results[(name, False)]
+            cpu_ratio = cpu_results[(name, False)] / cpu_results[(name, True)]
+            print(
+                f"  {name:<26} requests/s {throughput:5.1f}x   "
+                f"requests per server CPU second {cpu_ratio:5.1f}x"
+            )
     finally:
         if node is not None:
             node.stop()
