@@ -70,6 +70,13 @@ function scheduleSend() {
   }, wait);
 }
 
+// A device that stands still sends no new fix; the position is repeated so that the rider
+// stays fresh in dispatch and the customer's map gets the latest one even if a fix was dropped.
+const HEARTBEAT_MS = 5000;
+setInterval(() => {
+  if (state.online && state.position && Date.now() - lastSent >= HEARTBEAT_MS) scheduleSend();
+}, 1000);
+
 function nextStop() {
   const order = state.active;
   if (!order) return null;
@@ -126,6 +133,9 @@ function drawMap() {
 }
 
 function renderShift() {
+  // Going offline with an order on board is refused by the server: finish the delivery first.
+  onlineSwitch.disabled = state.online && Boolean(state.active);
+  onlineSwitch.title = onlineSwitch.disabled ? "Finish the active delivery before going offline" : "";
   onlineSwitch.checked = state.online;
   onlineSwitch.setAttribute("aria-checked", String(state.online));
   document.getElementById("online-label").textContent = state.online ? "Online: receiving offers" : "Offline";
@@ -208,6 +218,7 @@ function renderActive() {
   const box = document.getElementById("active");
   const order = state.active;
   document.body.dataset.activeStatus = order ? order.status : "";
+  renderShift();
   if (!order) {
     box.replaceChildren(h("p", { class: "empty" }, "No active delivery."));
     drawMap();
