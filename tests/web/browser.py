@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from playwright.async_api import (
     Response,
     WebSocket,
 )
+from playwright.async_api import Error as PlaywrightError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -79,7 +81,15 @@ class Watched:
             if "/socket.io/" in socket.url:
                 socket.on("framereceived", on_frame)
 
+        async def on_polling(response: Response) -> None:
+            # Before the upgrade to a WebSocket, Socket.IO answers over long-polling.
+            if "/socket.io/" in response.url and "transport=polling" in response.url:
+                # The page may go away before the body is read.
+                with contextlib.suppress(PlaywrightError):
+                    on_frame(await response.text())
+
         self.page.on("websocket", on_websocket)
+        self.page.on("response", on_polling)
         self.page.on("console", on_console)
         self.page.on("pageerror", on_page_error)
         self.page.on("requestfailed", on_request_failed)
