@@ -37,7 +37,15 @@ export function toast(message) {
 
 /** Start a signed-in page: shows who is signed in and wires sign-out; returns the session. */
 export async function startPage() {
-  const session = await me();
+  let session;
+  try {
+    session = await me();
+  } catch (error) {
+    // The session ended (signed out elsewhere, or expired): sign in again and come back.
+    if (error.status !== 401) throw error;
+    location.assign(`/?next=${encodeURIComponent(location.pathname)}`);
+    return new Promise(() => {}); // the page is leaving; nothing more to start
+  }
   const name = document.getElementById("who-name");
   if (name) name.textContent = session.user.name;
   const out = document.getElementById("sign-out");

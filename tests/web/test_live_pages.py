@@ -102,3 +102,23 @@ async def test_owner_marks_an_item_sold_out_and_customers_can_no_longer_add_it(
     item = customer.page.locator(".menu-item", has_text="Bulgogi")
     await expect(item).to_contain_text("Sold out")
     await expect(item.get_by_role("button", name="Add to cart")).to_have_count(0)
+
+
+async def test_signing_out_ends_the_session_and_pages_ask_to_sign_in_again(
+    node_api: Api, owner: Watched
+) -> None:
+    store_id, email = await open_store(node_api, [{"name": "Tteokbokki", "price": 9000}])
+    await sign_in(owner, email)
+    await expect(owner.page.locator("#stores")).to_contain_text("Gimbap Corner")
+    await owner.page.get_by_role("button", name="Sign out").click()
+    await owner.page.wait_for_url(re.compile(r"/$"))
+    await owner.page.goto(f"/owner/stores/{store_id}/board")
+    await owner.page.wait_for_url(re.compile(rf"/\?next=/owner/stores/{store_id}/board$"))
+    await loaded(owner.page)
+    form = owner.page.locator("#signin-form")
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill("correct-horse-battery")
+    await form.get_by_role("button", name="Sign in").click()
+    await owner.page.wait_for_url(re.compile(rf"^[^?]*/owner/stores/{store_id}/board$"))
+    await expect(owner.page.locator("h1")).to_contain_text("order board")
+    await loaded(owner.page)
