@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from app.catalog.models import MenuItem, Store
 from app.catalog.schemas import StoreQuery
@@ -26,10 +26,15 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def bounding_box(lat: float, lng: float, radius_km: float) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lng, max_lng) enclosing the circle (clamped at the poles)."""
+    """(min_lat, max_lat, min_lng, max_lng) enclosing the circle; all longitudes near a pole."""
     dlat = radius_km / KM_PER_DEGREE_LAT
+    angular = radius_km / EARTH_RADIUS_KM
     cos_lat = math.cos(math.radians(lat))
-    dlng = 180.0 if cos_lat < 1e-6 else min(180.0, radius_km / (KM_PER_DEGREE_LAT * cos_lat))
+    if lat + dlat >= 90 or lat - dlat <= -90 or math.sin(angular) >= cos_lat:
+        return max(-90.0, lat - dlat), min(90.0, lat + dlat), -180.0, 180.0
+    # The circle's widest longitude is where a meridian touches it (not on the centre's
+    # parallel): asin(sin(d) / cos(lat)).
+    dlng = math.degrees(math.asin(math.sin(angular) / cos_lat))
     return lat - dlat, lat + dlat, lng - dlng, lng + dlng
 
 
@@ -67,7 +72,13 @@ async def search_stores(*, uow: UnitOfWork, query: StoreQuery) -> dict[str, Any]
         )
         stmt = stmt.where(Store.lat.between(min_lat, max_lat))
         if max_lng - min_lng < 360:
-            stmt = stmt.where(Store.lng.between(min_lng, max_lng))
+            # A box across the antimeridian is two ranges of stored longitudes.
+            if min_lng < -180:
+                stmt = stmt.where(or_(Store.lng >= min_lng + 360, Store.lng <= max_lng))
+            elif max_lng > 180:
+                stmt = stmt.where(or_(Store.lng >= min_lng, Store.lng <= max_lng - 360))
+            else:
+                stmt = stmt.where(Store.lng.between(min_lng, max_lng))
         candidates = (
             await uow.session.scalars(stmt.order_by(approx, Store.id).limit(query.limit * 2 + 10))
         ).all()

@@ -22,8 +22,9 @@ CATEGORIES = (
     "cafe",
     "dessert",
 )
-# Digits with optional single dashes or spaces between groups, optional leading +: 02-123-4567.
-PHONE = re.compile(r"^\+?[0-9]{2,4}([- ]?[0-9]{2,4}){1,4}$")
+# Groups of digits with single dashes or spaces between, an optional leading +, and 7 to 15
+# digits in all: 02-123-4567, +82-2-123-4567.
+PHONE = re.compile(r"^\+?[0-9]{1,4}([- ]?[0-9]{1,4}){1,5}$")
 MAX_MONEY = 10_000_000
 MAX_FEE = 100_000
 MAX_OPTIONS = 20
@@ -54,7 +55,8 @@ def _category(value: str | None) -> str | None:
 
 
 def _phone(value: str | None) -> str | None:
-    if value is not None and (len(value) > 20 or not PHONE.match(value)):
+    digits = sum(c.isdigit() for c in value or "")
+    if value is not None and (len(value) > 20 or not PHONE.match(value) or not 7 <= digits <= 15):
         raise ValueError("must be a phone number such as 02-123-4567 or +82-2-123-4567")
     return value
 

@@ -130,3 +130,13 @@ async def test_stores_can_be_listed_by_owner(owner: Api, api_factory: Any) -> No
     owner_id = owner.user["id"]  # type: ignore[index]
     found = (await owner.get(f"/api/stores?owner_id={owner_id}")).json()["stores"]
     assert found == [mine]
+
+
+async def test_nearby_search_works_across_the_antimeridian(owner: Api, api: Api) -> None:
+    await create_store(owner, name="East", lat=-17.0, lng=179.99)
+    await create_store(owner, name="West", lat=-17.0, lng=-179.99)
+    await create_store(owner, name="Far", lat=-17.0, lng=179.5)
+    body = (await api.get("/api/stores?lat=-17.0&lng=179.995&radius_km=5")).json()
+    assert [s["name"] for s in body["stores"]] == ["East", "West"]
+    body = (await api.get("/api/stores?lat=-17.0&lng=-179.999&radius_km=5")).json()
+    assert [s["name"] for s in body["stores"]] == ["West", "East"]
