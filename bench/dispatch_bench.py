@@ -14,6 +14,8 @@ use), signs up the riders and puts them on shift next to one store. Then:
    seen taken (what `offer.withdrawn` tells a real client). Assignments per second = orders /
    time from the first press to the last assignment. No order may end
    with two riders and no rider with two orders.
+
+For scale, it also times the same crowd sending a trivial signed-in request all at once.
 """
 
 from __future__ import annotations
@@ -182,6 +184,16 @@ class Bench:
             assert cancel.status_code == 200, cancel.text
         return latencies
 
+    async def baseline(self, count: int) -> list[float]:
+        """The same crowd sending a trivial signed-in request (GET /api/me) all at once."""
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            answers = await asyncio.gather(*(r.send("GET", "/api/me") for r in self.riders))
+            latencies.append(time.perf_counter() - started)
+            assert all(a.status_code == 200 for a in answers)
+        return latencies
+
     async def throughput(self, orders: int) -> float:
         ids = [await self.searching_order() for _ in range(orders)]
         for order_id in ids:
@@ -262,6 +274,12 @@ async def main(riders: int, races: int, orders: int) -> None:
             f"accept race ({riders} riders at once, {races} races): resolution p50 "
             f"{statistics.median(ms):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, "
             f"max {max(ms):.0f} ms; exactly one 200 and {riders - 1} x 409 already-assigned each",
+            flush=True,
+        )
+        floor = [s * 1000 for s in await bench.baseline(races)]
+        print(
+            f"for comparison, {riders} x GET /api/me at once: p50 {statistics.median(floor):.0f} ms, "
+            f"p99 {percentile(floor, 0.99):.0f} ms",
             flush=True,
         )
         rate = await bench.throughput(min(orders, riders))

@@ -40,6 +40,7 @@ BASE_FEE = 3_000
 FEE_PER_KM = 500
 MAX_RADIUS_KM = 24.0
 MAX_OFFERS_PER_ROUND = 200
+WITHDRAW_BATCH = 25
 SEARCHING_STATUSES = ("accepted", "ready")
 
 
@@ -115,13 +116,14 @@ async def _locked_order(uow: UnitOfWork, order_id: int) -> Any:
     return row
 
 
-async def live_offers(uow: UnitOfWork, order_id: int) -> list[Offer]:
-    """The order's offers still open."""
+async def live_offers(uow: UnitOfWork, order_id: int, limit: int | None = None) -> list[Offer]:
+    """The order's offers still open (the first `limit` of them)."""
     return list(
         await uow.session.scalars(
             select(Offer)
             .where(Offer.order_id == order_id, Offer.status == OfferStatus.OFFERED)
             .order_by(Offer.id)
+            .limit(limit)
         )
     )
 
@@ -170,15 +172,19 @@ async def step(*, uow: UnitOfWork, engine: Engine, order_id: int) -> datetime | 
             return None
         if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
             assigned = order.rider_id is not None and order.dispatch == "assigned"
+            # In batches, each its own transaction: the rider streams' heads stay locked for
+            # a short while, so riders winning other orders are not held up behind this one.
+            batch = await live_offers(uow, order_id, limit=WITHDRAW_BATCH + 1)
             await withdraw(
                 uow,
-                await live_offers(uow, order_id),
+                batch[:WITHDRAW_BATCH],
                 status=OfferStatus.LOST if assigned else OfferStatus.WITHDRAWN,
                 reason="assigned" if assigned else str(order.status),
             )
-            search.active = False
+            more = len(batch) > WITHDRAW_BATCH
+            search.active = more
             await uow.commit()
-            return None
+            return utcnow() if more else None
         now = utcnow()
         if search.deadline_at > now:
             return search.deadline_at

@@ -85,7 +85,7 @@ async def set_shift(
 
 
 async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]:
-    """The rider's open offers, newest first."""
+    """The rider's open offers, newest first (none while carrying an order)."""
     async with uow:
         rows = (
             await uow.session.execute(
@@ -101,11 +101,14 @@ async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]
                 )
                 .join(Order, Order.id == Offer.order_id)
                 .join(Store, Store.id == Order.store_id)
+                .join(RiderState, RiderState.rider_id == Offer.rider_id)
                 .where(
                     Offer.rider_id == rider_id,
                     Offer.status == OfferStatus.OFFERED,
                     Offer.expires_at > utcnow(),
                     Order.dispatch == "searching",
+                    # A rider carrying an order cannot take another one.
+                    RiderState.active_order_id.is_(None),
                 )
                 .order_by(Offer.id.desc())
             )

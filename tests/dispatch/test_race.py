@@ -17,6 +17,7 @@ from tests.dispatch.helpers import (
 from tests.harness import Infra
 
 RIDERS = 100
+ROUNDS = 6
 
 
 async def _crowd(apps: AppPool, size: int) -> tuple[list[Api], Api, Api]:
@@ -77,20 +78,20 @@ async def test_hundred_riders_on_two_instances_pressing_accept_get_one_200_and_9
 
 
 async def test_order_after_order_never_gets_two_riders(apps: AppPool, infra: Infra) -> None:
-    riders, owner, customer = await _crowd(apps, 40)
+    riders, owner, customer = await _crowd(apps, RIDERS)
     kitchen_ = await kitchen(owner, customer)
-    winners = []
-    for _ in range(8):
+    winners: list[int] = []
+    for _ in range(ROUNDS):
         order = await kitchen_.accepted_order()
         idle = [r for r in riders if r.user and int(r.user["id"]) not in winners]
         winners += await _race(infra, idle, order["id"])
-    assert len(set(winners)) == 8
+    assert len(set(winners)) == ROUNDS
     rows = infra.query("SELECT id, rider_id FROM orders WHERE dispatch = 'assigned'")
-    assert len(rows) == 8 and len({rider for _, rider in rows}) == 8
+    assert len(rows) == ROUNDS and len({rider for _, rider in rows}) == ROUNDS
     accepted = infra.query(
         "SELECT order_id, COUNT(*) FROM offers WHERE status = 'accepted' GROUP BY order_id"
     )
-    assert all(count == 1 for _, count in accepted) and len(accepted) == 8
+    assert all(count == 1 for _, count in accepted) and len(accepted) == ROUNDS
     # Busy riders are not offered the next orders.
     [(last_order,)] = infra.query("SELECT MAX(id) FROM orders")
     assert not offered_riders(infra, int(str(last_order)), "lost") & set(winners[:-1])
@@ -118,6 +119,8 @@ async def test_one_rider_accepting_two_orders_at_once_gets_one_and_rider_busy(
         assert sorted([one.status_code, two.status_code]) == [200, 409], (one.text, two.text)
         assert_problem(one if one.status_code == 409 else two, 409, "rider-busy")
         taken = first if one.status_code == 200 else second
+        # Carrying one order, the rider is shown no other offer.
+        assert (await rider_a.get("/api/dispatch/offers")).json() == {"offers": []}
         assert infra.query("SELECT active_order_id FROM rider_states WHERE rider_id = %s", me) == [
             (taken["id"],)
         ]
