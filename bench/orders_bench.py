@@ -1,8 +1,7 @@
 """Orders placed per second end to end (HTTP → MariaDB commit), through one and two nodes.
 
-Starts its own MariaDB, two redis-servers and two Hypercorn nodes (the launcher code the tests
-use), opens a store, then fires orders with a fixed concurrency and prints throughput and
-p50/p99 latency. In the same run, a bare script performs the same inserts straight into MariaDB
+Starts the production topology with the launcher (`bench/common.py`), opens a store, then
+fires orders with a fixed concurrency and prints throughput and p50/p99 latency. In the same run, a bare script performs the same inserts straight into MariaDB
 (one transaction per order: idempotency key, order, lines, timeline, payment, gateway ledger
 row, two stream heads and two outbox rows) as the ceiling, and the ratio is printed.
 
@@ -14,19 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from app.launcher.nodes import Node
-from app.launcher.services import MariaDBServer, RedisServer
-from app.migrate import upgrade
+from common import latency_line, start_cluster
 
 PASSWORD = "bench-password-123"
 CARD = "4111111111111111"
@@ -190,71 +180,40 @@ async def bare_inserts(
     return rate
 
 
-def summary(label: str, rate: float, latencies: list[float]) -> str:
-    ordered = sorted(latencies)
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    return f"{label:<28} {rate:8.1f} orders/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms"
-
-
 async def main(orders: int, concurrency: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="orders-bench-"))
-    mariadb = MariaDBServer(folder / "mariadb").start()
-    mariadb.create_database("bench")
-    url = mariadb.url("bench")
-    sessions = RedisServer(folder / "redis-session").start()
-    cache = RedisServer(folder / "redis-cache").start()
-    nodes: list[Node] = []
+    cluster = await start_cluster("orders-bench")
     try:
-        print(
-            f"MariaDB on :{mariadb.port}, Redis on :{sessions.port} and :{cache.port}; migrating…",
-            flush=True,
-        )
-        await asyncio.to_thread(upgrade, url)
-        env = {
-            "DATABASE_URL": url,
-            "SESSION_REDIS_URL": sessions.url,
-            "CACHE_REDIS_URL": cache.url,
-            "SECRET_KEY": "bench-secret-key-0123456789",
-            "STORAGE_URL": f"file://{folder / 'media'}",
-            "LOG_LEVEL": "WARNING",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "1024",
-            "SIGNUP_MAX_PER_ADDRESS": "1000000",
-            "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "1000000",
-        }
-        for name in ("node1", "node2"):
-            nodes.append(Node(name=name, env=env, log_dir=folder / "logs").start())
-        print(
-            f"nodes: {', '.join(n.url for n in nodes)}; {orders} orders per run, concurrency {concurrency}",
-            flush=True,
-        )
-        owner = await sign_in(nodes[0].url, "owner@bench.example.com", "owner")
+        node1, node2 = (node.url for node in cluster.node_list[:2])
+        print(f"{orders} orders per run, concurrency {concurrency}", flush=True)
+        owner = await sign_in(node1, "owner@bench.example.com", "owner")
         menu = await open_store(owner)
-        one = [
-            await sign_in(nodes[0].url, f"c{i}@bench.example.com", "customer") for i in range(20)
+        one = [await sign_in(node1, f"c{i}@bench.example.com", "customer") for i in range(20)]
+        two = [
+            await sign_in((node1, node2)[i % 2], f"c{i}@bench.example.com", "customer")
+            for i in range(20)
         ]
-        two = []
-        for i in range(20):
-            two.append(await sign_in(nodes[i % 2].url, f"c{i}@bench.example.com", "customer"))
         await fire(one, menu, min(100, orders), concurrency)  # warm-up
         rate1, lat1 = await fire(one, menu, orders, concurrency)
-        print(summary("through 1 node", rate1, lat1), flush=True)
+        print(latency_line("through 1 node", rate1, "orders/s", lat1), flush=True)
         rate2, lat2 = await fire(two, menu, orders, concurrency)
-        print(summary("through 2 nodes", rate2, lat2), flush=True)
-        bare = await bare_inserts(url, orders, concurrency, int(menu["store_id"]), 2)  # type: ignore[arg-type]
+        print(latency_line("through 2 nodes", rate2, "orders/s", lat2), flush=True)
+        customer_id = 2  # the first customer signed up after the owner
+        bare = await bare_inserts(
+            cluster.database_url,
+            orders,
+            concurrency,
+            int(menu["store_id"]),
+            customer_id,  # type: ignore[call-overload]
+        )
         print(f"{'bare inserts into MariaDB':<28} {bare:8.1f} orders/s", flush=True)
         print(
-            f"ratio: 1 node {rate1 / bare:.2f} of bare, 2 nodes {rate2 / bare:.2f} of bare (2 CPU cores shared by everything)"
+            f"ratio: 1 node {rate1 / bare:.2f} of bare, 2 nodes {rate2 / bare:.2f} of bare "
+            "(every process shares this machine's cores)"
         )
         for client in [owner, *one, *two]:
             await client.http.aclose()
     finally:
-        for node in nodes:
-            node.stop()
-        sessions.stop()
-        cache.stop()
-        mariadb.stop()
+        await asyncio.to_thread(cluster.stop)
 
 
 if __name__ == "__main__":
