@@ -45,8 +45,10 @@ def store_view(store: Store, *, image_url: ImageUrl = image_url_for) -> dict[str
     }
 
 
-def item_view(item: MenuItem, *, image_url: ImageUrl = image_url_for) -> dict[str, Any]:
-    """The contract's `item` shape."""
+def item_view(
+    item: MenuItem, *, image_url: ImageUrl = image_url_for, options: list[Any] | None = None
+) -> dict[str, Any]:
+    """The contract's `item` shape (`options` given when read without the ORM)."""
     return {
         "id": item.id,
         "store_id": item.store_id,
@@ -56,18 +58,27 @@ def item_view(item: MenuItem, *, image_url: ImageUrl = image_url_for) -> dict[st
         "description": item.description,
         "sold_out": item.sold_out,
         "image_url": image_url(item.image_key),
-        "options": [{"id": o.id, "name": o.name, "price": o.price} for o in item.options],
+        "options": [
+            {"id": o.id, "name": o.name, "price": o.price}
+            for o in (item.options if options is None else options)
+        ],
     }
 
 
 def menu_view(
-    items: list[MenuItem], *, image_url: ImageUrl = image_url_for
+    items: list[MenuItem],
+    *,
+    image_url: ImageUrl = image_url_for,
+    options: dict[int, list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Live items grouped by `group`, groups in the order their first item was added."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda i: i.id):
         if item.deleted_at is None:
-            groups.setdefault(item.group, []).append(item_view(item, image_url=image_url))
+            view = item_view(
+                item, image_url=image_url, options=None if options is None else options[item.id]
+            )
+            groups.setdefault(item.group, []).append(view)
     return [{"group": name, "items": entries} for name, entries in groups.items()]
 
 
