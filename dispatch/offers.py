@@ -14,7 +14,7 @@ to 100 won.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,6 +128,17 @@ async def live_offers(uow: UnitOfWork, order_id: int, limit: int | None = None) 
     )
 
 
+def _each(
+    payloads: dict[str, dict[str, Any]],
+) -> Callable[[str, dict[str, int]], dict[str, Any]]:
+    """The outbox payload function giving each stream its own payload."""
+
+    def pick(stream: str, _seqs: dict[str, int]) -> dict[str, Any]:
+        return payloads[stream]
+
+    return pick
+
+
 async def withdraw(
     uow: UnitOfWork, offers: list[Offer], *, status: OfferStatus, reason: str
 ) -> None:
@@ -136,10 +147,17 @@ async def withdraw(
         return
     now = utcnow()
     kind = HistoryKind.LOST if status == OfferStatus.LOST else HistoryKind.WITHDRAWN
-    by_stream: dict[str, dict[str, Any]] = {}
+    # One event per offer; a rider withdrawn from several orders (going off shift) gets one
+    # event per order, so the offers are sent in waves with each rider's stream once per wave.
+    waves: list[dict[str, dict[str, Any]]] = []
     for offer in offers:
         offer.status = status
-        by_stream[f"rider:{offer.rider_id}"] = {
+        stream = f"rider:{offer.rider_id}"
+        wave = next((w for w in waves if stream not in w), None)
+        if wave is None:
+            wave = {}
+            waves.append(wave)
+        wave[stream] = {
             "order_id": offer.order_id,
             "round": offer.round,
             "status": str(status),
@@ -155,7 +173,8 @@ async def withdraw(
                 detail=reason,
             )
         )
-    await emit(uow, "offer.withdrawn", list(by_stream), lambda stream, _: by_stream[stream])
+    for wave in waves:
+        await emit(uow, "offer.withdrawn", list(wave), _each(wave))
 
 
 async def step(*, uow: UnitOfWork, engine: Engine, order_id: int) -> datetime | None:
@@ -282,4 +301,4 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
     )
     shop = {"id": store.id, "name": store.name, "lat": store.lat, "lng": store.lng}
     views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
-    await emit(uow, "offer.created", list(views), lambda stream, _: views[stream])
+    await emit(uow, "offer.created", list(views), _each(views))

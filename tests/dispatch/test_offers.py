@@ -202,3 +202,24 @@ async def test_dispatch_endpoints_refuse_bad_input_and_other_roles(api_factory: 
     assert (
         await rider.put("/api/riders/me/location", json={"lat": 37.5, "lng": 127.0})
     ).status_code == 204
+
+
+async def test_going_off_shift_withdraws_every_open_offer_of_the_rider(
+    api_factory: Factory, infra: Infra
+) -> None:
+    rider = await api_factory()
+    await rider.sign_in_as("rider")
+    await go_on_shift(rider)
+    k = await kitchen(await api_factory(), await api_factory())
+    orders = [await k.accepted_order(), await k.accepted_order()]
+    for order in orders:
+        await eventually(lambda o=order: offered_riders(infra, o["id"]) == {uid(rider)})
+    assert len((await rider.get("/api/dispatch/offers")).json()["offers"]) == 2
+    off = await rider.put("/api/riders/me/shift", json={"online": False})
+    assert off.status_code == 200
+    withdrawn = events_on(infra, f"rider:{uid(rider)}", "offer.withdrawn")
+    assert sorted(withdrawn) == sorted(o["id"] for o in orders)
+    assert (await rider.get("/api/dispatch/offers")).json() == {"offers": []}
+    assert_problem(
+        await rider.post(f"/api/dispatch/offers/{orders[0]['id']}/accept"), 409, "rider-offline"
+    )
