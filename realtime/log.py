@@ -82,28 +82,38 @@ def encode(envelope: dict[str, Any]) -> str:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
-async def append(redis: Redis, envelope: dict[str, Any], *, floor: int) -> tuple[int, int]:
-    """Append and publish one event if it is next; returns (APPENDED|ALREADY|GAP, head).
+async def append_many(
+    redis: Redis, envelopes: list[dict[str, Any]], *, floor: int
+) -> list[tuple[int, int]]:
+    """Append and publish events of one stream in seq order, in one round trip.
 
-    `floor` is the seq already known to be published when Redis has no record of the stream
-    (after a restart that lost its data).
+    Each result is (APPENDED | ALREADY | GAP, head). Every script checks seq == head + 1 on its
+    own, so after a GAP the rest are GAP too and nothing is appended out of order. `floor` is
+    the seq already known to be published when Redis has no record of the stream (after a
+    restart that lost its data).
     """
-    stream = envelope["stream"]
-    result = await redis.eval(
-        _APPEND,
-        2,
-        log_key(stream),
-        head_key(stream),
-        envelope["seq"],
-        encode(envelope),
-        LOG_MAX_LEN,
-        LOG_MAX_AGE_MS,
-        int(time.time() * 1000),
-        floor,
-        LOG_MAX_AGE_MS,
-        CHANNEL,
-    )
-    return int(result[0]), int(result[1])
+    if not envelopes:
+        return []
+    now = int(time.time() * 1000)
+    async with redis.pipeline(transaction=False) as pipe:
+        for envelope in envelopes:
+            stream = envelope["stream"]
+            pipe.eval(
+                _APPEND,
+                2,
+                log_key(stream),
+                head_key(stream),
+                envelope["seq"],
+                encode(envelope),
+                LOG_MAX_LEN,
+                LOG_MAX_AGE_MS,
+                now,
+                floor,
+                LOG_MAX_AGE_MS,
+                CHANNEL,
+            )
+        results = await pipe.execute()
+    return [(int(state), int(head)) for state, head in results]
 
 
 @dataclass

@@ -17,11 +17,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database, utcnow
-from realtime.log import APPENDED, GAP, append, read_head
+from realtime.log import APPENDED, GAP, append_many, read_head
 
 log = logging.getLogger("delivery.realtime.relay")
 
@@ -48,6 +48,12 @@ if redis.call('GET', KEYS[2]) then
   return 0
 end
 redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+_ABANDON = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 
@@ -128,11 +134,17 @@ class Relay:
         if not await self.redis.eval(_ACQUIRE, 2, lock, dirty, token, LOCK_MS):
             return 0  # the holder will see the dirty mark and go again
         total = 0
-        while True:
-            total += await self._publish_stream(stream)
-            state = await self.redis.eval(_RELEASE, 2, lock, dirty, token, LOCK_MS)
-            if state != 0:
-                return total
+        try:
+            while True:
+                total += await self._publish_stream(stream)
+                state = await self.redis.eval(_RELEASE, 2, lock, dirty, token, LOCK_MS)
+                if state != 0:
+                    return total
+        except BaseException:
+            # Let another relay take the stream now rather than when the lock expires.
+            with contextlib.suppress(RedisError, OSError):
+                await self.redis.eval(_ABANDON, 1, lock, token)
+            raise
 
     async def _publish_stream(self, stream: str) -> int:
         """Append the stream's unpublished events in seq order, then mark them published."""
@@ -150,34 +162,42 @@ class Relay:
                 )
                 head = int(floor or 0)
             floor_seq = head
+            done: list[int] = []
+            # The first batch also takes rows a relay appended but died before marking.
+            waiting = or_(OutboxEvent.seq > head, OutboxEvent.published == 0)
             while True:
                 rows = (
                     await uow.session.scalars(
                         select(OutboxEvent)
-                        .where(OutboxEvent.stream == stream, OutboxEvent.seq > head)
+                        .where(OutboxEvent.stream == stream, waiting)
                         .order_by(OutboxEvent.seq)
                         .limit(BATCH)
                     )
                 ).all()
-                for row in rows:
-                    state, head = await append(self.redis, _envelope(row), floor=floor_seq)
+                done += [row.id for row in rows if row.seq <= head]
+                fresh = [row for row in rows if row.seq > head]
+                results = await append_many(
+                    self.redis, [_envelope(row) for row in fresh], floor=floor_seq
+                )
+                for row, (state, new_head) in zip(fresh, results, strict=True):
                     if state == GAP:
                         break
-                    if state == APPENDED:
-                        appended += 1
-                if len(rows) < BATCH or (rows and head < rows[-1].seq):
+                    head = new_head
+                    appended += state == APPENDED
+                    done.append(row.id)
+                if len(rows) < BATCH or (fresh and head < fresh[-1].seq):
                     break
-            await uow.session.execute(
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.stream == stream,
-                    OutboxEvent.seq <= head,
-                    OutboxEvent.published == 0,
+                waiting = OutboxEvent.seq > head
+            if done:
+                # By primary key: a range update would lock index entries that concurrent
+                # writers and relays need, and deadlock with them.
+                await uow.session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(done), OutboxEvent.published == 0)
+                    .values(published=1, published_at=utcnow())
+                    .execution_options(synchronize_session=False)
                 )
-                .values(published=1, published_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            await uow.commit()
+                await uow.commit()
         self.published += appended
         return appended
 
