@@ -1,81 +1,48 @@
 // The rider's screen: shift, position (GPS or simulated), offers, the active delivery, earnings.
 import { api, clock, showProblem, won } from "../api.js";
-import { DEFAULT_ADDRESS } from "../cart.js";
 import { follow, unfollow } from "../live.js";
-import { distanceKm, MiniMap } from "../map.js";
+import { MiniMap } from "../map.js";
 import { FINISHED, STATUS_LABEL } from "../orders.js";
+import { LocationSender, RiderPosition } from "../position.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
-const POS_KEY = "delivery.rider.position";
 const ONLINE_KEY = "delivery.rider.online";
 // The order shows the customer's delivery fee, not the rider's; the rider's fee comes with the offer.
 const FEES_KEY = "delivery.rider.fees";
-const STEP_KM = 0.1;
 const problem = document.getElementById("problem");
 const onlineSwitch = document.getElementById("online-switch");
-const map = new MiniMap(document.getElementById("map"), {
-  label: "Map of your position and stops; with a simulated position, click or use the arrow keys to move",
-  onPick: (p) => simulated && moveTo(p),
-  onKey: (direction) => simulated && step(direction),
-});
 const offers = new Map();
-const state = { online: false, position: null, active: null, history: [], activeStore: null };
-let simulated = false;
+const state = { online: false, position: null, active: null, activeStore: null };
 const fees = JSON.parse(localStorage.getItem(FEES_KEY) || "{}");
 const feeOf = (order) => fees[order.id] ?? order.delivery_fee;
+let session = null;
+
+const show = (error) => showProblem(problem, error);
+const sender = new LocationSender({ active: () => state.online, current: () => state.position, onError: show });
+const position = new RiderPosition({
+  onMove: (point) => {
+    state.position = point;
+    document.body.dataset.lat = String(point.lat);
+    document.body.dataset.lng = String(point.lng);
+    drawMap();
+    sender.schedule();
+  },
+  onSource: (text, simulated) => {
+    document.getElementById("pos-source").textContent = text;
+    document.getElementById("sim-controls").hidden = !simulated;
+  },
+});
+const map = new MiniMap(document.getElementById("map"), {
+  label: "Map of your position and stops; with a simulated position, click or use the arrow keys to move",
+  onPick: (point) => position.simulated && position.moveTo(point),
+  onKey: (direction) => position.simulated && step(direction),
+});
 
 function rememberOffer(offer) {
   offers.set(offer.order_id, offer);
   fees[offer.order_id] = offer.fee;
   localStorage.setItem(FEES_KEY, JSON.stringify(fees));
 }
-let positioned;
-const firstPosition = new Promise((resolve) => { positioned = resolve; });
-let session = null;
-let sendTimer = null;
-let lastSent = 0;
-
-const show = (error) => showProblem(problem, error);
-
-function savedPosition() {
-  try {
-    return JSON.parse(localStorage.getItem(POS_KEY) || "null") || { lat: DEFAULT_ADDRESS.lat, lng: DEFAULT_ADDRESS.lng };
-  } catch {
-    return { lat: DEFAULT_ADDRESS.lat, lng: DEFAULT_ADDRESS.lng };
-  }
-}
-
-function moveTo(point) {
-  state.position = { lat: point.lat, lng: point.lng };
-  localStorage.setItem(POS_KEY, JSON.stringify(state.position));
-  document.body.dataset.lat = String(point.lat);
-  document.body.dataset.lng = String(point.lng);
-  positioned();
-  drawMap();
-  scheduleSend();
-}
-
-// Positions are sent at most once a second, the latest one winning.
-function scheduleSend() {
-  if (!state.online || sendTimer) return;
-  const wait = Math.max(0, 1000 - (Date.now() - lastSent));
-  sendTimer = setTimeout(async () => {
-    sendTimer = null;
-    lastSent = Date.now();
-    try {
-      await api("PUT", "/api/riders/me/location", { body: state.position });
-    } catch (error) {
-      show(error);
-    }
-  }, wait);
-}
-
-// A device that stands still sends no new fix; the position is repeated so that the rider
-// stays fresh in dispatch and the customer's map gets the latest one even if a fix was dropped.
-const HEARTBEAT_MS = 5000;
-setInterval(() => {
-  if (state.online && state.position && Date.now() - lastSent >= HEARTBEAT_MS) scheduleSend();
-}, 1000);
 
 function nextStop() {
   const order = state.active;
@@ -84,39 +51,7 @@ function nextStop() {
 }
 
 function step(direction) {
-  const p = state.position;
-  const dLat = STEP_KM / 111.32;
-  const dLng = STEP_KM / (111.32 * Math.cos((p.lat * Math.PI) / 180));
-  if (direction === "target") {
-    const stop = nextStop();
-    if (!stop) return toast("No stop to drive to.");
-    const km = distanceKm(p, stop);
-    const f = km <= STEP_KM * 1.5 ? 1 : (STEP_KM * 1.5) / km;
-    return moveTo({ lat: p.lat + (stop.lat - p.lat) * f, lng: p.lng + (stop.lng - p.lng) * f });
-  }
-  const moves = { n: [dLat, 0], s: [-dLat, 0], e: [0, dLng], w: [0, -dLng] }[direction];
-  moveTo({ lat: p.lat + moves[0], lng: p.lng + moves[1] });
-}
-
-function useSimulated(reason) {
-  simulated = true;
-  document.getElementById("sim-controls").hidden = false;
-  document.getElementById("pos-source").textContent = reason;
-  moveTo(savedPosition());
-}
-
-function startPosition() {
-  if (!navigator.geolocation) return useSimulated("Simulated (no location in this browser)");
-  navigator.geolocation.watchPosition(
-    (pos) => {
-      simulated = false;
-      document.getElementById("sim-controls").hidden = true;
-      document.getElementById("pos-source").textContent = "From your device";
-      moveTo({ lat: pos.coords.latitude, lng: pos.coords.longitude });
-    },
-    () => { if (!simulated) useSimulated("Simulated (location not shared)"); },
-    { enableHighAccuracy: true, maximumAge: 5000, timeout: 10000 },
-  );
+  if (!position.step(direction, nextStop())) toast("No stop to drive to.");
 }
 
 function drawMap() {
@@ -142,7 +77,7 @@ function renderShift() {
 }
 
 async function setOnline(online) {
-  await firstPosition;
+  await position.ready;
   try {
     const result = await api("PUT", "/api/riders/me/shift", { body: { online, ...state.position } });
     state.online = result.online;
@@ -299,7 +234,7 @@ setInterval(() => {
 }, 1000);
 
 session = await startPage();
-startPosition();
+position.start();
 try {
   // Follow first, then read the snapshot, so that nothing falls between the two.
   await follow(`rider:${session.user.id}`, { lastSeq: null, onEvent: onRiderEvent, resync: snapshot });
