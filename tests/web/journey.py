@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,14 +210,21 @@ async def rider_takes_the_offer(rider: Watched, journey: Journey) -> None:
 
 async def rider_drives(
     rider: Watched, customer: Watched, points: list[tuple[float, float]]
-) -> None:
-    """Move the rider's device; the customer's map follows each position without a reload."""
+) -> list[float]:
+    """Move the rider's device; the customer's map follows each position without a reload.
+
+    Returns the seconds from each new fix to the customer's map showing it.
+    """
+    delays = []
     for lat, lng in points:
+        started = time.perf_counter()
         await rider.context.set_geolocation({"latitude": lat, "longitude": lng})
         await expect(rider.page.locator("body")).to_have_attribute("data-lat", str(lat))
         marker = customer.page.locator('[data-marker="rider"]')
         await expect(marker).to_have_attribute("data-lat", str(lat), timeout=15_000)
         await expect(marker).to_have_attribute("data-lng", str(lng))
+        delays.append(time.perf_counter() - started)
+    return delays
 
 
 def path_between(a: dict[str, float], b: dict[str, float], steps: int) -> list[tuple[float, float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -76,10 +77,14 @@ async def test_order_from_new_store_to_delivery_updates_every_screen_live(
         card = owner.page.locator(f'.order-card[data-order-id="{journey.order_id}"]')
         await expect(card.locator(".rider")).to_have_text("Rider: Ria Rider")
 
+        started = time.perf_counter()
         await card.get_by_role("button", name="Mark ready").click()
         await expect(card).to_have_attribute("data-status", "ready")
         await expect(rider.page.locator("body")).to_have_attribute("data-active-status", "ready")
         await expect(customer.page.locator("body")).to_have_attribute("data-order-status", "ready")
+        print(
+            f"owner's click to all three screens showing 'ready': {time.perf_counter() - started:.3f} s"
+        )
         await rider.shot("rider-active-delivery")
         await rider.page.get_by_role("button", name="Picked up").click()
         await expect(customer.page.locator("body")).to_have_attribute(
@@ -88,7 +93,8 @@ async def test_order_from_new_store_to_delivery_updates_every_screen_live(
         await expect(card).to_have_attribute("data-status", "picked_up")
 
         start = {"lat": journey.rider_start["latitude"], "lng": journey.rider_start["longitude"]}
-        await rider_drives(rider, customer, path_between(start, journey.home, 4)[:3])
+        delays = await rider_drives(rider, customer, path_between(start, journey.home, 4)[:3])
+        print("rider's fix to the customer's map (s):", ", ".join(f"{d:.3f}" for d in delays))
         await customer.shot("customer-order-rider-on-the-way")
 
         await rider.page.get_by_role("button", name="Delivered").click()
