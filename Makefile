@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast check lint typecheck fmt cluster bench clean
+.PHONY: install run test check lint typecheck fmt cluster clean
 
 install: $(VENV)/.installed node_modules/.installed
 
