@@ -88,7 +88,7 @@ function upsert(order) {
 }
 
 async function snapshot() {
-  const { orders: list } = await api("GET", `/api/orders?store_id=${storeId}`);
+  const { orders: list } = await api("GET", `/api/orders?store_id=${storeId}&limit=200`);
   orders.clear();
   for (const o of list) orders.set(o.id, o);
   render();

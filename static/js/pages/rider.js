@@ -195,7 +195,7 @@ async function loadOffers() {
 }
 
 async function loadHistory() {
-  const { orders } = await api("GET", "/api/orders");
+  const { orders } = await api("GET", "/api/orders?limit=200");
   const delivered = orders.filter((o) => o.status === "delivered");
   document.getElementById("delivered-count").textContent = String(delivered.length);
   document.getElementById("earned").textContent = won(delivered.reduce((sum, o) => sum + feeOf(o), 0));
