@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +23,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import Conflict, DomainError
+
+T = TypeVar("T")
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; MariaDB gets a BIGINT.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
@@ -110,6 +115,32 @@ def make_engine(url: str) -> AsyncEngine:
         isolation_level="READ COMMITTED",
         connect_args={"charset": "utf8mb4"},
     )
+
+
+# MariaDB: 1213 deadlock (this transaction was chosen as the victim), 1205 lock wait timeout.
+RETRYABLE_MYSQL_CODES = frozenset({1205, 1213})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for a transaction the database aborted only because of contention."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    code = orig.args[0] if orig is not None and orig.args else None
+    return code in RETRYABLE_MYSQL_CODES or "database is locked" in str(orig)
+
+
+async def retrying(work: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """Run a whole unit of work again when the database aborted it over a deadlock."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except DBAPIError as error:
+            if attempt == attempts or not is_retryable(error):
+                raise
+            # Back off a little, with jitter, so the two victims do not collide again.
+            await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+    raise AssertionError("unreachable")
 
 
 def _stale_conflict(stale: DomainError | None) -> DomainError:

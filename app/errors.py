@@ -7,6 +7,10 @@ import uuid
 from typing import Any
 
 from quart import Quart, Response, g, json
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("delivery.errors")
@@ -170,6 +174,36 @@ def register_error_handlers(app: Quart) -> None:
         if status == 405 and error.get_response().headers.get("Allow"):
             headers["Allow"] = error.get_response().headers["Allow"]
         return problem(status, code, title, error.description, headers=headers)
+
+    @app.errorhandler(DBAPIError)
+    async def _database(error: DBAPIError) -> Response:
+        from app.db import is_retryable
+
+        if is_retryable(error) or isinstance(error, OperationalError):
+            log.warning(
+                "database unavailable or contended (request %s): %s", request_id(), error.orig
+            )
+            return problem(
+                503,
+                "unavailable",
+                "The database is busy or unreachable",
+                "Nothing was changed; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        return await _unexpected(error)
+
+    @app.errorhandler(RedisError)
+    async def _redis(error: RedisError) -> Response:
+        if isinstance(error, RedisConnectionError | RedisTimeoutError):
+            log.warning("redis unavailable (request %s): %s", request_id(), error)
+            return problem(
+                503,
+                "unavailable",
+                "A dependency is unavailable",
+                "A Redis server did not answer; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        return await _unexpected(error)
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:

@@ -123,6 +123,20 @@ async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]
     ]
 
 
+async def _refuse_if_busy(uow: UnitOfWork, rider_id: int) -> None:
+    # A cheap early answer for a rider already carrying an order, before racing for the
+    # order row; `_claim_rider` stays the authoritative check.
+    active = await uow.session.scalar(
+        select(RiderState.active_order_id).where(RiderState.rider_id == rider_id)
+    )
+    if active is not None:
+        raise Conflict(
+            f"You are already carrying order {active}.",
+            code="rider-busy",
+            title="Rider is carrying an order",
+        )
+
+
 async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
     # One conditional write decides "busy": of two accepts by one rider, the second waits on
     # the row lock, then finds active_order_id set and matches nothing.
@@ -175,7 +189,7 @@ async def accept_offer(
         )
         assert order is not None
         _check_needs_rider(order, taken)
-        await _claim_rider(uow, rider_id, order_id)
+        await _refuse_if_busy(uow, rider_id)
         now = utcnow()
         order.rider_id = rider_id
         order.dispatch = "assigned"
@@ -186,8 +200,11 @@ async def accept_offer(
                 now,
             )
         # The versioned UPDATE: of all riders racing, one matches the version; every other
-        # waits for its commit, then matches no row and gets 409 already-assigned.
+        # waits for its commit, then matches no row and gets 409 already-assigned. The order
+        # row is locked before the rider's row, as every lifecycle transition does, so an
+        # accept and a cancellation of the same order cannot deadlock.
         await uow.flush(stale=taken)
+        await _claim_rider(uow, rider_id, order_id)
         order = await _full_order(uow, order_id)
         offer.status = OfferStatus.ACCEPTED
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)

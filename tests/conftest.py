@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from quart import Quart
+from quart.testing.app import TestApp
 
 from app import create_app
 from app.config import Settings
@@ -16,6 +17,7 @@ from tests.client import Api
 from tests.harness import Infra, start_infra
 
 _INFRA: Infra | None = None
+LIFESPAN_TIMEOUT = 30
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +47,14 @@ class AppPool:
         self.apps: list[Quart] = []
 
     async def start(self, settings: Settings | None = None) -> Quart:
-        app = create_app(settings or self.settings)
-        await self._stack.enter_async_context(app.test_app())
+        return await self.serve(create_app(settings or self.settings))
+
+    async def serve(self, app: Quart) -> Quart:
+        """Run `app`'s serving lifecycle for the rest of the test."""
+        # Quart's 6 s lifespan default is short for a loaded 2-core machine: workers finish
+        # the step they are in before stopping, rather than leaving row locks behind.
+        lifespan = TestApp(app, startup_timeout=LIFESPAN_TIMEOUT, shutdown_timeout=LIFESPAN_TIMEOUT)
+        await self._stack.enter_async_context(lifespan)
         self.apps.append(app)
         return app
 

@@ -50,7 +50,7 @@ async def test_unexpected_error_is_a_plain_500_problem_with_a_request_id(
     async def boom() -> str:
         raise RuntimeError("secret internals: password=hunter2")
 
-    await apps._stack.enter_async_context(app.test_app())
+    await apps.serve(app)
     client = await apps.client(app)
     with caplog.at_level(logging.ERROR, logger="delivery.errors"):
         response = await client.get("/boom", headers={"X-Request-ID": "req-123"})

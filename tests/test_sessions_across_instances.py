@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 
+from app.launcher.services import RedisServer
 from tests.client import assert_problem
 from tests.conftest import AppPool
 from tests.harness import Infra
@@ -47,3 +50,21 @@ async def test_session_keys_are_in_the_session_redis_and_none_in_the_cache_redis
     finally:
         session_db.close()
         cache_db.close()
+
+
+async def test_a_session_redis_outage_is_unavailable_not_a_500(
+    apps: AppPool, infra: Infra, tmp_path: Path
+) -> None:
+    own = RedisServer(tmp_path / "session-redis").start()
+    try:
+        app = await apps.start(infra.settings(session_redis_url=own.url))
+        client = await apps.client(app)
+        await client.sign_in_as()
+        own.stop()
+        response = await client.get("/api/me")
+        assert_problem(response, 503, "unavailable")
+        assert response.headers["Retry-After"] == "1"
+        own.start()
+        assert_problem(await client.get("/api/me"), 401, "unauthenticated")  # its data is gone
+    finally:
+        own.stop()

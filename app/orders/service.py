@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Database, UnitOfWork, utcnow
+from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.orders.lifecycle import (
     EVENT_OF,
@@ -137,6 +137,33 @@ async def transition(
     )
     if actor.role != SYSTEM and actor.role not in ROLES_FOR_ACTION[action]:
         raise Forbidden(f"A {actor.role} cannot {action} an order.")
+
+    async def attempt() -> dict[str, Any]:
+        return await _transition_once(
+            db=db,
+            gateway=gateway,
+            actor=actor,
+            order_id=order_id,
+            action=action,
+            prep_minutes=prep_minutes,
+            reason=reason,
+            stale=stale,
+        )
+
+    return await retrying(attempt)
+
+
+async def _transition_once(
+    *,
+    db: Database,
+    gateway: PaymentGateway,
+    actor: Actor,
+    order_id: int,
+    action: Action,
+    prep_minutes: int | None,
+    reason: str | None,
+    stale: Conflict,
+) -> dict[str, Any]:
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)
         target = next_status(order.status, action, role)
@@ -153,10 +180,12 @@ async def transition(
             order.dispatch = "none"
         # The versioned write happens here: of two racing transitions only one gets past it.
         await uow.flush(stale=stale)
-        await emit_order_event(uow, order, EVENT_OF[target])
+        # Locks are taken in one order everywhere: the order row, then the customer's points
+        # and coupon, then the rider's state, then the stream heads (placement takes points
+        # before heads too), so concurrent placements, cancellations and accepts cannot
+        # deadlock on each other.
         if target in REFUNDING:
             await _refund(uow, gateway, order)
-            await emit_order_event(uow, order, "order.refunded")
         if target == Status.DELIVERED:
             from app.rewards import service as rewards
 
@@ -164,6 +193,9 @@ async def transition(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
             )
         await _after_transition(uow, order, target)
+        await emit_order_event(uow, order, EVENT_OF[target])
+        if target in REFUNDING:
+            await emit_order_event(uow, order, "order.refunded")
         await uow.commit(stale=stale)
         return order_view(order)
 
