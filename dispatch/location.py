@@ -75,13 +75,16 @@ class LocationSharing:
             self._trailing[order_id] = asyncio.create_task(self._flush_later(order_id))
 
     async def _flush_later(self, order_id: int) -> None:
+        # Loops rather than sending once: a ping that arrives while this send runs finds the
+        # task still registered and only parks its position, so the loop must pick it up.
         try:
-            wait_ms = await self.cache.pttl(_gate_key(order_id))
-            await asyncio.sleep(max(wait_ms, 1) / 1000)
-            if await self.cache.set(_gate_key(order_id), b"1", nx=True, px=GATE_MS):
-                raw = await self.cache.getdel(_pending_key(order_id))
-                if raw is not None:
-                    await self._send(order_id, json.loads(raw))
+            while await self.cache.exists(_pending_key(order_id)):
+                wait_ms = await self.cache.pttl(_gate_key(order_id))
+                await asyncio.sleep(max(wait_ms, 1) / 1000)
+                if await self.cache.set(_gate_key(order_id), b"1", nx=True, px=GATE_MS):
+                    raw = await self.cache.getdel(_pending_key(order_id))
+                    if raw is not None:
+                        await self._send(order_id, json.loads(raw))
         except Exception:
             log.exception("could not send the pending position of order %s", order_id)
         finally:
