@@ -200,7 +200,9 @@ class Hub:
                     log.warning("fan-out listener lost the events Redis: %s", error)
                 await asyncio.sleep(min(0.1 * failures, 1.0))
             finally:
-                await pubsub.aclose()
+                # Bounded: closing towards a hung Redis must not hold up a shutdown.
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    await asyncio.wait_for(pubsub.aclose(), 1.0)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         try:

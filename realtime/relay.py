@@ -142,8 +142,8 @@ class Relay:
                     return total
         except BaseException:
             # Let another relay take the stream now rather than when the lock expires.
-            with contextlib.suppress(RedisError, OSError):
-                await self.redis.eval(_ABANDON, 1, lock, token)
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(self.redis.eval(_ABANDON, 1, lock, token), 0.5)
             raise
 
     async def _publish_stream(self, stream: str) -> int:
