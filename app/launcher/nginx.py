@@ -104,7 +104,7 @@ class Nginx:
         self.process = subprocess.Popen(
             self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
-        wait_for_http(f"{self.url}/healthz", process=self.process, timeout=timeout, what="nginx")
+        wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what="nginx")
         return self
 
     def stop(self) -> None:
