@@ -25,6 +25,7 @@ from typing import Any
 
 import socketio
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from realtime.log import CHANNEL, LOCATION_CHANNEL, Replay, head_key
@@ -54,6 +55,8 @@ class Hub:
         self.delivered = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._stopping = False
+        self._pubsub: PubSub | None = None
 
     # Subscriptions -------------------------------------------------------------------------
 
@@ -171,30 +174,40 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        """Cancel the background tasks."""
-        for task in self._tasks:
+        """Cancel the background tasks (and wake a listener that missed its cancellation)."""
+        self._stopping = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=1.0)
+        pubsub = self._pubsub
+        if pending and pubsub is not None and pubsub.connection is not None:
+            # redis-py's pub/sub read can lose a cancellation and wait on its socket forever
+            # (seen on CPython 3.11); dropping the connection under it ends the read.
+            await pubsub.connection.disconnect(nowait=True)
+            _, pending = await asyncio.wait(pending, timeout=2.0)
+        for task in pending:
+            log.warning("fan-out task %s did not stop in time", task.get_name())
 
     async def _listen(self) -> None:
         failures = 0
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        while not self._stopping:
+            pubsub = self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL, LOCATION_CHANNEL)
                 if failures:
                     log.info("fan-out listener reconnected to the events Redis")
                     await self.reconcile()
                 failures = 0
-                while True:
-                    message = await pubsub.get_message(timeout=5.0)
-                    if message is None:
-                        continue
-                    await self._on_message(message)
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        await self._on_message(message)
             except (RedisError, OSError) as error:
+                if self._stopping:
+                    return
                 failures += 1
                 if failures in (1, 10) or failures % 100 == 0:
                     log.warning("fan-out listener lost the events Redis: %s", error)
