@@ -18,25 +18,21 @@ import json
 import re
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pymysql
 from argon2 import PasswordHasher, Type
+from common import start_cluster
 from redis.asyncio import Redis
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from app.auth.sessions import SessionStore
+from app.launcher.cluster import DATABASE
 from app.launcher.nodes import Node
 from app.launcher.processes import find_binary
-from app.launcher.services import MariaDBServer, RedisServer
-from app.migrate import upgrade
+from app.launcher.services import RedisServer
 from app.rewards.counter import CLAIM_LUA, keys
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@bench.example.com", "bench-admin-password"
@@ -48,7 +44,7 @@ def insert_customers(port: int, count: int) -> list[int]:
         "bench-password-123"
     )
     now = datetime.now(UTC).replace(tzinfo=None)
-    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", password="", database="bench")
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", password="", database=DATABASE)
     try:
         with conn.cursor() as cursor:
             cursor.executemany(
@@ -178,29 +174,15 @@ async def evalsha_ceiling(cache: RedisServer) -> float:
 
 
 async def main(customers: int, quantity: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="coupon-bench-"))
-    mariadb = MariaDBServer(folder / "mariadb").start()
-    mariadb.create_database("bench")
-    url = mariadb.url("bench")
-    sessions = RedisServer(folder / "redis-session").start()
-    cache = RedisServer(folder / "redis-cache").start()
-    nodes: list[Node] = []
+    cluster = await start_cluster(
+        "coupon-bench",
+        DELIVERY_ADMIN_EMAIL=ADMIN_EMAIL,
+        DELIVERY_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
+    assert cluster.mariadb and cluster.session_redis and cluster.events_redis
+    mariadb, sessions, cache = cluster.mariadb, cluster.session_redis, cluster.events_redis
+    nodes = cluster.node_list
     try:
-        await asyncio.to_thread(upgrade, url)
-        env = {
-            "DATABASE_URL": url,
-            "SESSION_REDIS_URL": sessions.url,
-            "CACHE_REDIS_URL": cache.url,
-            "SECRET_KEY": "bench-secret-key-0123456789",
-            "STORAGE_URL": f"file://{folder / 'media'}",
-            "LOG_LEVEL": "WARNING",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "1024",
-            "DELIVERY_ADMIN_EMAIL": ADMIN_EMAIL,
-            "DELIVERY_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        }
-        for name in ("node1", "node2"):
-            nodes.append(Node(name=name, env=env, log_dir=folder / "logs").start())
         people = await sessions_for(sessions.url, insert_customers(mariadb.port, customers))
         campaign_id = await create_campaign(nodes[0].url, quantity)
         print(
@@ -223,11 +205,7 @@ async def main(customers: int, quantity: int) -> None:
             flush=True,
         )
     finally:
-        for node in nodes:
-            node.stop()
-        sessions.stop()
-        cache.stop()
-        mariadb.stop()
+        await asyncio.to_thread(cluster.stop)
 
 
 if __name__ == "__main__":
