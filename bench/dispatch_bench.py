@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/dispatch_bench.py [--riders 100] [--races 20] [--orders 50]
 
-Starts its own MariaDB, two redis-servers and two Hypercorn nodes (the launcher code the tests
-use), signs up the riders and puts them on shift next to one store. Then:
+Starts MariaDB, two redis-servers, two Hypercorn nodes and nginx with the cluster launcher
+(`bench/common.py`, the code the tests use), signs up the riders and puts them on shift next to one store. Then:
 
 1. Accept races: an order is placed and accepted by the store; once every rider holds the
    offer, all riders press accept at the same moment (half on each node). Resolution latency
@@ -24,20 +24,15 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pymysql
+from common import start_cluster
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from app.launcher.cluster import DATABASE
 from app.launcher.nodes import Node
-from app.launcher.services import MariaDBServer, RedisServer
-from app.migrate import upgrade
 
 PASSWORD = "bench-password-123"
 STORE = (37.5660, 126.9770)
@@ -234,35 +229,16 @@ class Bench:
 
 
 async def main(riders: int, races: int, orders: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    mariadb = MariaDBServer(folder / "mariadb").start()
-    mariadb.create_database("bench")
-    url = mariadb.url("bench")
-    sessions = RedisServer(folder / "redis-session").start()
-    cache = RedisServer(folder / "redis-cache").start()
-    nodes: list[Node] = []
+    cluster = await start_cluster("dispatch-bench")
+    assert cluster.mariadb is not None
+    nodes = cluster.node_list
     try:
-        await asyncio.to_thread(upgrade, url)
-        env = {
-            "DATABASE_URL": url,
-            "SESSION_REDIS_URL": sessions.url,
-            "CACHE_REDIS_URL": cache.url,
-            "SECRET_KEY": "bench-secret-key-0123456789",
-            "STORAGE_URL": f"file://{folder / 'media'}",
-            "LOG_LEVEL": "WARNING",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "1024",
-            "SIGNUP_MAX_PER_ADDRESS": "1000000",
-            "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "1000000",
-        }
-        for name in ("node1", "node2"):
-            nodes.append(Node(name=name, env=env, log_dir=folder / "logs").start())
         db = {
             "host": "127.0.0.1",
-            "port": mariadb.port,
+            "port": cluster.mariadb.port,
             "user": "root",
             "password": "",
-            "database": "bench",
+            "database": DATABASE,
         }
         bench = Bench(db, nodes)
         await bench.setup(riders)
@@ -291,11 +267,7 @@ async def main(riders: int, races: int, orders: int) -> None:
         for client in [bench.owner, bench.customer, *bench.riders]:
             await client.http.aclose()
     finally:
-        for node in nodes:
-            node.stop()
-        sessions.stop()
-        cache.stop()
-        mariadb.stop()
+        await asyncio.to_thread(cluster.stop)
 
 
 if __name__ == "__main__":
