@@ -224,10 +224,6 @@ class UnitOfWork:
             raise _stale_conflict(stale) from None
         self.committed = True
 
-    async def rollback(self) -> None:
-        """Abandon the transaction."""
-        await self.session.rollback()
-
 
 class Database:
     """The engine and a factory of units of work."""
