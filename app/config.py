@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     s3_secret_access_key: str | None = None
     # The sandbox card gateway's simulated network latency per call.
     payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
+    # Realtime: packets a socket may have waiting before it is disconnected (it reconnects and
+    # replays), and the fan-out between nodes: `hub` (sequenced, gap-filling; the default) or
+    # `socketio-redis` (python-socketio's AsyncRedisManager, at-most-once; kept as the measured
+    # baseline, see bench/realtime_bench.py).
+    realtime_max_client_queue: int = Field(default=1000, ge=10, le=1_000_000)
+    realtime_fanout: Literal["hub", "socketio-redis"] = "hub"
 
     @field_validator(
         "database_url",
@@ -107,6 +114,19 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         return self
+
+    @model_validator(mode="after")
+    def _fanout_needs_redis(self) -> Settings:
+        if self.realtime_fanout == "socketio-redis" and not self.events_redis_location:
+            raise ValueError(
+                "REALTIME_FANOUT=socketio-redis needs EVENTS_REDIS_URL or CACHE_REDIS_URL"
+            )
+        return self
+
+    @property
+    def events_redis_location(self) -> str | None:
+        """The events Redis URL: EVENTS_REDIS_URL, else the cache Redis it shares."""
+        return self.events_redis_url or self.cache_redis_url
 
     @property
     def embedded(self) -> bool:

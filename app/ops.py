@@ -55,6 +55,11 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.slow_clients_dropped = Counter(
+            "realtime_slow_clients_dropped_total",
+            "Sockets disconnected for having more than REALTIME_MAX_CLIENT_QUEUE packets queued.",
+            registry=self.registry,
+        )
 
 
 def install_metrics(app: Quart) -> Metrics:

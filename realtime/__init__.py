@@ -16,21 +16,41 @@ def register(app: Quart) -> None:
     from realtime.relay import Relay
     from realtime.server import Realtime
 
-    realtime = Realtime(app)
+    settings = app.extensions["settings"]
+    manager = None
+    if settings.realtime_fanout == "socketio-redis":
+        import socketio
+
+        from realtime.baseline import MANAGER_CHANNEL
+
+        manager = socketio.AsyncRedisManager(
+            settings.events_redis_location, channel=MANAGER_CHANNEL
+        )
+    realtime = Realtime(app, client_manager=manager)
     app.extensions["socketio"] = realtime.sio
     app.extensions["realtime"] = realtime
 
     @app.before_serving
     async def _start_realtime() -> None:
         res = realtime.resources
-        relay = Relay(res.db, res.events_redis)
-        res.db.event_listeners.append(relay.wake)
 
         async def _replay(stream: str, after: int | None) -> Replay:
             return await replay(res.events_redis, res.db, stream, after)
 
-        hub = Hub(realtime.sio, res.events_redis, _replay)
+        options = {
+            "max_client_queue": settings.realtime_max_client_queue,
+            "on_drop": res.extra["metrics"].slow_clients_dropped.inc,
+        }
+        if manager is None:
+            hub = Hub(realtime.sio, res.events_redis, _replay, **options)
+            relay = Relay(res.db, res.events_redis)
+        else:
+            from realtime.baseline import ManagerFanout
+
+            hub = baseline = ManagerFanout(realtime.sio, res.events_redis, _replay, **options)
+            relay = Relay(res.db, res.events_redis, on_appended=baseline.publish)
         realtime.hub = hub
+        res.db.event_listeners.append(relay.wake)
         res.extra["relay"] = relay
         res.extra["hub"] = hub
         relay.start()

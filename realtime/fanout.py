@@ -43,10 +43,24 @@ ReplayFn = Callable[[str, int | None], Awaitable[Replay]]
 class Hub:
     """This node's subscriptions and the delivery of events to them."""
 
-    def __init__(self, sio: socketio.AsyncServer, redis: Redis, replay: ReplayFn) -> None:
+    # The events Redis channels this node listens on.
+    channels: tuple[str, ...] = (CHANNEL, LOCATION_CHANNEL)
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        redis: Redis,
+        replay: ReplayFn,
+        *,
+        max_client_queue: int = MAX_CLIENT_QUEUE,
+        on_drop: Callable[[], None] | None = None,
+    ) -> None:
         self.sio = sio
         self.redis = redis
         self.replay = replay
+        self.max_client_queue = max_client_queue
+        self.on_drop = on_drop
+        self.dropped = 0
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.skip_upto: dict[str, dict[str, int]] = {}
         self.last: dict[str, int] = {}
@@ -196,7 +210,7 @@ class Hub:
         while not self._stopping:
             pubsub = self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL, LOCATION_CHANNEL)
+                await pubsub.subscribe(*self.channels)
                 if failures:
                     log.info("fan-out listener reconnected to the events Redis")
                     await self.reconcile()
@@ -240,12 +254,39 @@ class Hub:
             await self._drop_slow_clients()
 
     async def _drop_slow_clients(self) -> None:
+        """Disconnect every client with more than `max_client_queue` packets waiting for it.
+
+        A client that stops reading (a stalled tab, a dead link that TCP has not noticed yet)
+        would otherwise make this node hold every event of its streams in memory. Packets queue
+        in Engine.IO once the transport below is full: for a WebSocket, when the kernel buffers
+        and the server's write buffer are; for long-polling, as soon as the client stops polling.
+        """
         sockets = getattr(self.sio.eio, "sockets", {})
         for eio_sid, sock in list(sockets.items()):
             queue = getattr(sock, "queue", None)
-            if queue is not None and queue.qsize() > MAX_CLIENT_QUEUE:
-                log.warning("disconnecting a client with %d queued packets", queue.qsize())
-                await self.sio.eio.disconnect(eio_sid)
+            if queue is None or sock.closed or sock.closing:
+                continue
+            queued = queue.qsize()
+            if queued > self.max_client_queue:
+                log.warning("disconnecting a slow client with %d packets queued", queued)
+                await self._drop(eio_sid, sock)
+
+    async def _drop(self, eio_sid: str, sock: Any) -> None:
+        # Not `eio.disconnect()`: that waits for the queue to drain, which a client that does
+        # not read never lets happen (the housekeeping task would hang with it).
+        await sock.close(wait=False, abort=True)  # fires `disconnect`: subscriptions go
+        self.sio.eio.sockets.pop(eio_sid, None)
+        while True:  # free what was queued for it
+            try:
+                sock.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            sock.queue.task_done()
+        # Ends its WebSocket writer (or pending poll) once the transport lets go.
+        sock.queue.put_nowait(None)
+        self.dropped += 1
+        if self.on_drop is not None:
+            self.on_drop()
 
 
 async def publish_location(redis: Redis, *, order_id: int, lat: float, lng: float, at: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -65,10 +66,20 @@ def _lock_keys(stream: str) -> tuple[str, str]:
 class Relay:
     """One node's relay: woken after each commit that wrote events, and sweeping periodically."""
 
-    def __init__(self, db: Database, redis: Redis, *, sweep_interval: float = SWEEP_INTERVAL):
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        *,
+        sweep_interval: float = SWEEP_INTERVAL,
+        on_appended: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+    ):
         self.db = db
         self.redis = redis
         self.sweep_interval = sweep_interval
+        # Told of the events this relay appended, in seq order (the socketio-redis fan-out
+        # emits them; the hub needs nothing, the append script publishes).
+        self.on_appended = on_appended
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -150,7 +161,7 @@ class Relay:
         """Append the stream's unpublished events in seq order, then mark them published."""
         from app.outbox import OutboxEvent
 
-        appended = 0
+        appended: list[dict[str, Any]] = []
         head = await read_head(self.redis, stream)
         async with self.db.uow() as uow:
             if head is None:
@@ -176,14 +187,14 @@ class Relay:
                 ).all()
                 done += [row.id for row in rows if row.seq <= head]
                 fresh = [row for row in rows if row.seq > head]
-                results = await append_many(
-                    self.redis, [_envelope(row) for row in fresh], floor=floor_seq
-                )
-                for row, (state, new_head) in zip(fresh, results, strict=True):
+                envelopes = [_envelope(row) for row in fresh]
+                results = await append_many(self.redis, envelopes, floor=floor_seq)
+                for row, envelope, (state, new_head) in zip(fresh, envelopes, results, strict=True):
                     if state == GAP:
                         break
                     head = new_head
-                    appended += state == APPENDED
+                    if state == APPENDED:
+                        appended.append(envelope)
                     done.append(row.id)
                 if len(rows) < BATCH or (fresh and head < fresh[-1].seq):
                     break
@@ -198,8 +209,10 @@ class Relay:
                     .execution_options(synchronize_session=False)
                 )
                 await uow.commit()
-        self.published += appended
-        return appended
+        self.published += len(appended)
+        if appended and self.on_appended is not None:
+            await self.on_appended(appended)
+        return len(appended)
 
 
 def _envelope(row: Any) -> dict[str, Any]:

@@ -50,10 +50,11 @@ def session_id_from(environ: dict[str, Any]) -> str | None:
 class Realtime:
     """The socket server of one app, with its principals and subscription hub."""
 
-    def __init__(self, app: Quart) -> None:
+    def __init__(self, app: Quart, client_manager: socketio.AsyncManager | None = None) -> None:
         self.app = app
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
+            client_manager=client_manager,
             # Same-origin only (the default): a cookie-authenticated socket must not be
             # openable from another site's page.
             cors_allowed_origins=None,

@@ -1,0 +1,163 @@
+"""A client that stops reading is disconnected once its queue passes the bound; others go on.
+
+The stalled client speaks Engine.IO long-polling by hand: it connects, subscribes, then never
+polls again, so everything for it waits in the server's queue (the state a stalled tab or a dead
+link leaves a socket in). It runs on a third node of the cluster whose bound is lowered to
+REALTIME_MAX_CLIENT_QUEUE=20, with a well-behaved subscriber on the same stream beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.launcher.cluster import Cluster
+from app.launcher.nodes import Node
+from tests.realtime.flows import open_store, place_order
+from tests.realtime.streams import StreamClient, wait_until
+from tests.system import NODE_ENV, People, session_cookie
+
+pytestmark = pytest.mark.system
+
+BOUND = 20
+SEPARATOR = "\x1e"  # between packets of one long-polling payload
+
+
+@pytest.fixture(scope="module")
+def bounded_node(cluster: Cluster) -> Iterator[Node]:
+    """A third node on the cluster's database and Redis, with a small client queue bound."""
+    node = Node(
+        name="node-bounded",
+        env={**cluster.env(), **NODE_ENV, "REALTIME_MAX_CLIENT_QUEUE": str(BOUND)},
+        log_dir=cluster.log_dir,
+    ).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+class PollingClient:
+    """A Socket.IO client on the long-polling transport, driven one request at a time."""
+
+    def __init__(self, http: httpx.AsyncClient, cookie: str) -> None:
+        self.http = http
+        self.cookie = cookie
+        self.sid = ""
+
+    def _cookie(self) -> dict[str, str]:
+        return {"Cookie": f"delivery_session={self.cookie}"}
+
+    def _params(self) -> dict[str, str]:
+        params = {"EIO": "4", "transport": "polling"}
+        if self.sid:
+            params["sid"] = self.sid
+        return params
+
+    async def poll(self) -> httpx.Response:
+        return await self.http.get("/socket.io/", params=self._params(), headers=self._cookie())
+
+    async def packets(self) -> list[str]:
+        response = await self.poll()
+        assert response.status_code == 200, response.text
+        return response.text.split(SEPARATOR)
+
+    async def send(self, packet: str) -> None:
+        response = await self.http.post(
+            "/socket.io/",
+            params=self._params(),
+            content=packet,
+            headers={"Content-Type": "text/plain;charset=UTF-8", **self._cookie()},
+        )
+        assert response.status_code == 200 and response.text.lower() == "ok", response.text
+
+    async def connect(self) -> None:
+        opened = await self.packets()
+        assert opened[0].startswith("0"), opened
+        self.sid = json.loads(opened[0][1:])["sid"]
+        await self.send("40")
+        connected = await self.packets()
+        assert connected[0].startswith("40{"), connected
+
+    async def subscribe(self, stream: str, after_seq: int) -> dict[str, Any]:
+        await self.send(
+            "420" + json.dumps(["subscribe", {"stream": stream, "after_seq": after_seq}])
+        )
+        for _ in range(5):  # a ping may come first
+            for packet in await self.packets():
+                if packet.startswith("430"):
+                    ack: dict[str, Any] = json.loads(packet[3:])[0]
+                    return ack
+        raise AssertionError("no subscribe ack")
+
+
+async def dropped_count(node: Node) -> float:
+    async with httpx.AsyncClient(base_url=node.url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    match = re.search(r"^realtime_slow_clients_dropped_total (\S+)$", text, re.M)
+    assert match, "the counter is missing from /metrics"
+    return float(match.group(1))
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_recovers_on_reconnect(
+    cluster: Cluster, bounded_node: Node, people: People
+) -> None:
+    owner = await people(cluster.node_list[0].url, "owner")
+    store_id, item_id = await open_store(owner)
+    stream = f"store:{store_id}"
+    customers = [await people(cluster.node_list[1].url, "customer") for _ in range(3)]
+    steady = await StreamClient(bounded_node.url, session_cookie(owner)).connect()
+    dropped_before = await dropped_count(bounded_node)
+    async with httpx.AsyncClient(base_url=bounded_node.url, timeout=30) as http:
+        stalled = PollingClient(http, session_cookie(owner))
+        await stalled.connect()
+        ack = await stalled.subscribe(stream, after_seq=0)
+        assert ack["ok"] and ack["recovered"], ack
+        await steady.subscribe(stream, after_seq=0)
+
+        # Over twice the bound of events (one `order.placed` each on the store stream), made
+        # through the other nodes; the stalled client reads none of them.
+        orders = []
+        while len(orders) <= 2 * BOUND:
+            orders += await asyncio.gather(
+                *(place_order(c, store_id=store_id, item_id=item_id) for c in customers)
+            )
+        await wait_until(
+            lambda: steady.last.get(stream) == len(orders), what="the steady subscriber"
+        )
+        await wait_until_dropped(bounded_node, dropped_before)
+
+        # The stalled socket is gone: its next poll is refused, so the client reconnects.
+        assert (await stalled.poll()).status_code == 400
+
+    # The steady subscriber, on the same node and stream, lost nothing and stayed connected.
+    assert steady.seqs(stream) == list(range(1, len(orders) + 1))
+    assert steady.connects == 1 and steady.sio.connected
+    assert steady.gaps == [] and steady.duplicates == 0
+
+    # Reconnecting with the seq it had, the dropped client gets exactly what it missed.
+    again = await StreamClient(bounded_node.url, session_cookie(owner)).connect()
+    try:
+        ack = await again.subscribe(stream, after_seq=0)
+        assert ack["ok"] and ack["recovered"]
+        assert again.seqs(stream) == list(range(1, len(orders) + 1))
+    finally:
+        await again.close()
+        await steady.close()
+
+
+async def wait_until_dropped(node: Node, before: float) -> None:
+    """Wait for the node's housekeeping (every second) to drop the stalled client."""
+    for _ in range(200):
+        count = await dropped_count(node)
+        if count > before:
+            assert count == before + 1, "only the stalled client may be dropped"
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the stalled client was not dropped")
