@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/realtime_bench.py --subscribers 1000 5000 --rounds 10
 
-It starts the cluster with the same launcher as `delivery cluster` (MariaDB, two Redis, two
-nodes, nginx) in var/bench-cluster, opens K WebSocket subscribers split evenly between the two
-nodes, and drives orders through nginx: each of S stores gets orders that are placed,
+For each fan-out (`--fanout hub socketio-redis`: the default hub, then python-socketio's
+AsyncRedisManager as the baseline) it starts a fresh cluster with the same launcher as
+`delivery cluster` (MariaDB, two Redis, two nodes, nginx), opens K WebSocket subscribers split
+evenly between the two nodes, and drives orders through nginx: each of S stores gets orders that are placed,
 accepted, made ready and cancelled, so every order writes events to its store's stream. Each
 subscriber follows one store stream (with that store owner's session), so an event on a store
 stream is delivered to K/S subscribers.
@@ -26,24 +27,25 @@ import contextlib
 import json
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
 import pymysql
+from common import percentile, start_cluster
+from redis.asyncio import Redis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The order flows and stream helpers are shared with the realtime system tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.launcher.cluster import Cluster  # noqa: E402
-from tests.client import Api  # noqa: E402
-from tests.realtime.flows import act, open_store, place_order  # noqa: E402
-from tests.realtime.streams import wait_until  # noqa: E402
-from tests.system import NODE_ENV  # noqa: E402
+from app.launcher.cluster import Cluster
+from tests.client import Api
+from tests.realtime.flows import act, open_store, place_order
+from tests.realtime.streams import wait_until
 
 
 @dataclass
@@ -151,13 +153,25 @@ def _commit_times(
         conn.close()
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+async def _blips(cluster: Cluster, every: float, count: list[int]) -> None:
+    """Cut every pub/sub connection to the events Redis every `every` s (a network blip)."""
+    assert cluster.events_redis is not None
+    redis = Redis.from_url(cluster.events_redis.url)
+    try:
+        while True:
+            await asyncio.sleep(every)
+            count[0] += await redis.client_kill_filter(_type="pubsub")
+    finally:
+        await redis.aclose()
 
 
 async def run_round(
-    cluster: Cluster, subscribers: int, stores: int, rounds: int, think: float
+    cluster: Cluster,
+    subscribers: int,
+    stores: int,
+    rounds: int,
+    think: float,
+    blip_every: float = 0.0,
 ) -> dict[str, float]:
     """One measurement with `subscribers` connections; returns the figures."""
     owners = [await _signed_in(cluster.url, "owner") for _ in range(stores)]
@@ -187,19 +201,26 @@ async def run_round(
         tasks = await asyncio.gather(*(start(sub) for sub in subs))
         connect_s = time.perf_counter() - t0
         started = time.time()
-        orders = await asyncio.gather(
-            *(
-                _kitchen(owners[s], customers[s], menu[s][0], menu[s][1], rounds, think)
-                for s in range(stores)
+        blips = [0]
+        blipper = asyncio.create_task(_blips(cluster, blip_every, blips)) if blip_every else None
+        try:
+            orders = await asyncio.gather(
+                *(
+                    _kitchen(owners[s], customers[s], menu[s][0], menu[s][1], rounds, think)
+                    for s in range(stores)
+                )
             )
-        )
+        finally:
+            if blipper is not None:
+                blipper.cancel()
+                await asyncio.gather(blipper, return_exceptions=True)
         streams = sorted({sub.stream for sub in subs})
         heads: dict[str, int] = dict.fromkeys(streams, 0)
         relay_delays: list[float] = []
         times = _commit_times(cluster, streams, relay_delays)
         print(
             f"    commit to marked published: p50 {statistics.median(relay_delays):.1f} ms  "
-            f"p99 {_percentile(relay_delays, 0.99):.1f} ms"
+            f"p99 {percentile(relay_delays, 0.99):.1f} ms"
         )
         for (stream, seq), _at in times.items():
             heads[stream] = max(heads.get(stream, 0), seq)
@@ -239,12 +260,49 @@ async def run_round(
         "expected": sum(heads[sub.stream] for sub in subs),
         "per_s": delivered / elapsed if elapsed > 0 else 0.0,
         "p50_ms": statistics.median(latencies) if latencies else float("nan"),
-        "p99_ms": _percentile(latencies, 0.99) if latencies else float("nan"),
+        "p99_ms": percentile(latencies, 0.99) if latencies else float("nan"),
         "max_ms": max(latencies) if latencies else float("nan"),
         "gaps": gaps,
         "duplicates": duplicates,
         "behind": behind,
+        "blips": blips[0],
     }
+
+
+def _line(fanout: str, figures: dict[str, float]) -> str:
+    return (
+        f"{fanout:<14} K={figures['subscribers']:>5}  connect {figures['connect_s']:.1f}s  "
+        f"orders {figures['orders']}  events {figures['events']}  "
+        f"delivered {figures['delivered']}/{figures['expected']}  "
+        f"{figures['per_s']:.0f} deliveries/s  latency p50 {figures['p50_ms']:.1f} ms  "
+        f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms  "
+        f"gaps {figures['gaps']}  duplicates {figures['duplicates']}  behind {figures['behind']}"
+        + (f"  pub/sub connections cut {figures['blips']}" if figures["blips"] else "")
+    )
+
+
+async def run(args: Any) -> int:
+    results: list[tuple[str, dict[str, float]]] = []
+    for fanout in args.fanout:
+        print(f"== fan-out: {fanout}", flush=True)
+        cluster = await start_cluster(f"realtime-bench-{fanout}", REALTIME_FANOUT=fanout)
+        try:
+            for count in args.subscribers:
+                figures = await run_round(
+                    cluster, count, args.stores, args.rounds, args.think / 1000, args.blip_every
+                )
+                results.append((fanout, figures))
+                print(_line(fanout, figures), flush=True)
+        finally:
+            await asyncio.to_thread(cluster.stop)
+    print("\n== summary (every delivery checked for gaps and duplicates)")
+    failed = False
+    for fanout, figures in results:
+        ok = figures["gaps"] == 0 and figures["behind"] == 0 and figures["duplicates"] == 0
+        # The baseline is at-most-once by design: what it loses is a finding, not a failure.
+        failed = failed or (not ok and fanout == "hub")
+        print(_line(fanout, figures) + ("  OK" if ok else "  INCOMPLETE"))
+    return 1 if failed else 0
 
 
 def main() -> int:
@@ -255,32 +313,20 @@ def main() -> int:
     parser.add_argument(
         "--think", type=float, default=100, help="ms a kitchen waits between its REST calls"
     )
-    parser.add_argument("--folder", type=Path, default=None, help="cluster folder (temp dir)")
-    args = parser.parse_args()
-    folder = args.folder or Path(tempfile.mkdtemp(prefix="realtime-bench-"))
-    cluster = Cluster(folder=folder, nodes=2, fresh=True, node_env=dict(NODE_ENV)).start()
-    print(f"cluster up: nginx {cluster.url}, nodes {[n.url for n in cluster.node_list]}")
-    try:
-        for count in args.subscribers:
-            figures = asyncio.run(
-                run_round(cluster, count, args.stores, args.rounds, args.think / 1000)
-            )
-            ok = figures["gaps"] == 0 and figures["behind"] == 0 and figures["duplicates"] == 0
-            print(
-                f"K={figures['subscribers']:>5}  connect {figures['connect_s']:.1f}s  "
-                f"orders {figures['orders']}  events {figures['events']}  "
-                f"delivered {figures['delivered']}/{figures['expected']}  "
-                f"{figures['per_s']:.0f} deliveries/s  latency p50 {figures['p50_ms']:.1f} ms  "
-                f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms  "
-                f"gaps {figures['gaps']}  duplicates {figures['duplicates']}  "
-                f"behind {figures['behind']}  {'OK' if ok else 'FAILED'}",
-                flush=True,
-            )
-            if not ok:
-                return 1
-    finally:
-        cluster.stop()
-    return 0
+    parser.add_argument(
+        "--blip-every",
+        type=float,
+        default=0.0,
+        help="cut the nodes' pub/sub connections to the events Redis every this many s",
+    )
+    parser.add_argument(
+        "--fanout",
+        nargs="+",
+        choices=["hub", "socketio-redis"],
+        default=["hub", "socketio-redis"],
+        help="fan-outs to measure, each on a fresh cluster",
+    )
+    return asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
