@@ -251,9 +251,9 @@ class Hub:
                 await self.reconcile()
             except (RedisError, OSError) as error:
                 log.debug("reconcile skipped: %s", error)
-            await self._drop_slow_clients()
+            await self.drop_slow_clients()
 
-    async def _drop_slow_clients(self) -> None:
+    async def drop_slow_clients(self) -> None:
         """Disconnect every client with more than `max_client_queue` packets waiting for it.
 
         A client that stops reading (a stalled tab, a dead link that TCP has not noticed yet)
