@@ -60,7 +60,6 @@ class Hub:
         self.replay = replay
         self.max_client_queue = max_client_queue
         self.on_drop = on_drop
-        self.dropped = 0
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.skip_upto: dict[str, dict[str, int]] = {}
         self.last: dict[str, int] = {}
@@ -284,7 +283,6 @@ class Hub:
             sock.queue.task_done()
         # Ends its WebSocket writer (or pending poll) once the transport lets go.
         sock.queue.put_nowait(None)
-        self.dropped += 1
         if self.on_drop is not None:
             self.on_drop()
 

@@ -26,6 +26,7 @@ from hypercorn.config import Config
 from app.launcher.processes import free_port
 from realtime.fanout import Hub
 from realtime.log import Replay
+from tests.realtime.streams import wait_until
 
 BOUND = 20
 ROOM = "store:1"
@@ -48,7 +49,8 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     sio = socketio.AsyncServer(async_mode="asgi", logger=False, engineio_logger=False)
-    running = Server(sio=sio, hub=Hub(sio, None, _no_replay, max_client_queue=BOUND), port=0)  # type: ignore[arg-type]
+    hub = Hub(sio, None, _no_replay, max_client_queue=BOUND)  # type: ignore[arg-type]
+    running = Server(sio=sio, hub=hub, port=0)
     running.hub.on_drop = lambda: running.drops.append(1)
 
     @sio.on("connect")
@@ -116,11 +118,9 @@ async def test_a_websocket_that_stops_reading_is_dropped_and_the_reader_beside_i
     await reader.connect(f"http://127.0.0.1:{server.port}", transports=["websocket"])
     stalled = await asyncio.to_thread(_stalled_websocket, server.port)
     try:
-        for _ in range(500):
-            if len(server.sids) == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert len(server.sids) == 2, "the stalled client did not connect"
+        await wait_until(
+            lambda: len(server.sids) == 2, within=5, what="the stalled client to connect"
+        )
         stalled_eio = server.sio.manager.eio_sid_from_sid(server.sids[1], "/")
         stalled_socket = server.sio.eio.sockets[stalled_eio]
 
@@ -130,11 +130,9 @@ async def test_a_websocket_that_stops_reading_is_dropped_and_the_reader_beside_i
             await server.sio.emit("event", {"i": sent, "pad": PAD}, room=ROOM)
             sent += 1
             # The reader keeps up: it has everything before the next event is sent.
-            for _ in range(1000):
-                if len(received) == sent:
-                    break
-                await asyncio.sleep(0.005)
-            assert len(received) == sent, "the reading client fell behind"
+            await wait_until(
+                lambda n=sent: len(received) == n, within=5, what="the reading client to keep up"
+            )
 
         await asyncio.wait_for(server.hub.drop_slow_clients(), 10)  # must not wait on the client
 
