@@ -32,7 +32,7 @@ import pymysql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.launcher.nodes import Node
-from app.launcher.services import MariaDBServer, RedisServer
+from app.launcher.servers import MariaDBServer, RedisServer
 from app.migrate import upgrade
 
 SEOUL = (37.5665, 126.9780)

@@ -32,7 +32,7 @@ from app.auth.sessions import SessionStore
 from app.launcher.cluster import DATABASE
 from app.launcher.nodes import Node
 from app.launcher.processes import find_binary
-from app.launcher.services import RedisServer
+from app.launcher.servers import RedisServer
 from app.rewards.counter import CLAIM_LUA, keys
 
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@bench.example.com", "bench-admin-password"

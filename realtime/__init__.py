@@ -11,8 +11,8 @@ __all__ = ["publish_location", "register"]
 
 def register(app: Quart) -> None:
     """Attach the socket server; start the relay and the fan-out listener with the app."""
+    from realtime.eventlog import Replay, replay
     from realtime.fanout import Hub
-    from realtime.log import Replay, replay
     from realtime.relay import Relay
     from realtime.server import Realtime
 
@@ -21,7 +21,7 @@ def register(app: Quart) -> None:
     if settings.realtime_fanout == "socketio-redis":
         import socketio
 
-        from realtime.baseline import MANAGER_CHANNEL
+        from realtime.manager_fanout import MANAGER_CHANNEL
 
         manager = socketio.AsyncRedisManager(
             settings.events_redis_location, channel=MANAGER_CHANNEL
@@ -45,7 +45,7 @@ def register(app: Quart) -> None:
             hub = Hub(realtime.sio, res.events_redis, _replay, **options)
             relay = Relay(res.db, res.events_redis)
         else:
-            from realtime.baseline import ManagerFanout
+            from realtime.manager_fanout import ManagerFanout
 
             hub = baseline = ManagerFanout(realtime.sio, res.events_redis, _replay, **options)
             relay = Relay(res.db, res.events_redis, on_appended=baseline.publish)

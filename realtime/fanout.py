@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from realtime.log import CHANNEL, LOCATION_CHANNEL, Replay, head_key
+from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
 
 log = logging.getLogger("delivery.realtime.fanout")
 

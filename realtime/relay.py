@@ -4,7 +4,7 @@ Work is claimed per stream with a Redis lock. A relay that finds the lock taken 
 stream dirty instead, and the holder checks that mark atomically as it releases, so an event
 committed while another relay was busy on its stream is picked up at once, not at the next
 sweep. The lock is an optimisation for ordering and wasted work; correctness rests on the
-append script, which only accepts seq == head + 1 (see `realtime.log`).
+append script, which only accepts seq == head + 1 (see `realtime.eventlog`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database, utcnow
-from realtime.log import APPENDED, GAP, append_many, read_head
+from realtime.eventlog import APPENDED, GAP, append_many, read_head
 
 log = logging.getLogger("delivery.realtime.relay")
 

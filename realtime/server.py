@@ -17,8 +17,8 @@ from app.auth.login import COOKIE_NAME, Principal
 from app.auth.sessions import SessionStore
 from app.resources import Resources
 from realtime.access import Refused, authorize
+from realtime.eventlog import replay
 from realtime.fanout import Hub
-from realtime.log import replay
 
 log = logging.getLogger("delivery.realtime")
 

@@ -15,7 +15,7 @@ import pytest
 from app.config import Settings
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, find_binary
-from app.launcher.services import MariaDBServer, RedisServer
+from app.launcher.servers import MariaDBServer, RedisServer
 from app.migrate import upgrade
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"

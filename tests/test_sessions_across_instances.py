@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 
-from app.launcher.services import RedisServer
+from app.launcher.servers import RedisServer
 from tests.client import assert_problem
 from tests.conftest import AppPool
 from tests.harness import Infra

@@ -18,7 +18,7 @@ from types import FrameType
 from app.launcher.nginx import Nginx
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, free_port
-from app.launcher.services import MariaDBServer, RedisServer
+from app.launcher.servers import MariaDBServer, RedisServer
 
 DATABASE = "delivery"
 

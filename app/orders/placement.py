@@ -118,7 +118,7 @@ async def _place(
 
 
 async def _apply_rewards(uow: UnitOfWork, *, order: Order, request: PlaceOrderRequest) -> None:
-    from app.rewards import service as rewards
+    from app.rewards import ledger as rewards
 
     due = order.subtotal + order.delivery_fee
     if request.coupon_id is not None:

@@ -187,7 +187,7 @@ async def _transition_once(
         if target in REFUNDING:
             await _refund(uow, gateway, order)
         if target == Status.DELIVERED:
-            from app.rewards import service as rewards
+            from app.rewards import ledger as rewards
 
             await rewards.accrue_for_delivery(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
@@ -208,7 +208,7 @@ async def _after_transition(uow: UnitOfWork, order: Order, target: Status) -> No
 
 
 async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> None:
-    from app.rewards import service as rewards
+    from app.rewards import ledger as rewards
 
     payment = order.payment
     if payment is not None and payment.status == PaymentStatus.CAPTURED:

@@ -16,8 +16,8 @@ from app.db import UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, Unavailable
 from app.rewards.counter import ALREADY_CLAIMED, NOT_READY, SOLD_OUT, ClaimCounter, Take
 from app.rewards.coupons import COUNTER_GRACE, counter_ttl, coupon_public
+from app.rewards.ledger import insert_ignore
 from app.rewards.models import Coupon, CouponCampaign, CouponClaimBacklog, CouponStatus
-from app.rewards.service import insert_ignore
 
 log = logging.getLogger("delivery.rewards")
 

@@ -9,7 +9,7 @@ from redis.exceptions import LockError, RedisError
 
 from app.db import UnitOfWork
 from app.errors import Unavailable
-from app.rewards.service import balances, convert_points
+from app.rewards.ledger import balances, convert_points
 
 log = logging.getLogger("delivery.rewards")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, Field, StrictInt, ValidationInfo, field_validator
 
-from app.rewards.service import CONVERSION_UNIT
+from app.rewards.ledger import CONVERSION_UNIT
 from app.validation import Schema
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.launcher.services import RedisServer
+from app.launcher.servers import RedisServer
 from tests.catalog.conftest import CITY_HALL, add_item, create_store
 from tests.client import Api
 from tests.conftest import AppPool

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db import Database
 from app.outbox import emit
-from realtime.log import CHANNEL, LOG_MAX_LEN, log_key, replay
+from realtime.eventlog import CHANNEL, LOG_MAX_LEN, log_key, replay
 from realtime.relay import Relay
 from tests.realtime.streams import wait_until
 

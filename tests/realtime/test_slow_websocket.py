@@ -24,8 +24,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from app.launcher.processes import free_port
+from realtime.eventlog import Replay
 from realtime.fanout import Hub
-from realtime.log import Replay
 from tests.realtime.streams import wait_until
 
 BOUND = 20

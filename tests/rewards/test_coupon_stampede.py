@@ -10,7 +10,7 @@ import httpx
 import redis
 from quart import Quart
 
-from app.launcher.services import RedisServer
+from app.launcher.servers import RedisServer
 from app.rewards.counter import keys
 from tests.conftest import AppPool
 from tests.harness import Infra

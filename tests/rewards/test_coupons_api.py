@@ -211,7 +211,7 @@ async def test_a_claim_the_counter_forgot_is_refused_by_the_database_and_stock_i
 async def test_claims_answer_unavailable_while_the_counting_redis_is_down(
     apps: AppPool, infra: Infra
 ) -> None:
-    from app.launcher.services import RedisServer
+    from app.launcher.servers import RedisServer
 
     own = RedisServer(infra.folder / f"redis-down-{datetime.now(UTC).timestamp()}").start()
     try:

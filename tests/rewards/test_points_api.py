@@ -8,7 +8,8 @@ from collections import Counter
 
 from quart import Quart
 
-from app.rewards import service
+from app.errors import Conflict
+from app.rewards import ledger
 from tests.client import Api, assert_problem
 from tests.conftest import AppPool
 from tests.harness import Infra
@@ -17,7 +18,7 @@ from tests.rewards.helpers import http_client, make_customers, uow_of
 
 async def _give_accrued(app: Quart, customer_id: int, amount: int, order_id: int = 1) -> None:
     async with uow_of(app) as uow:
-        await service.accrue_for_delivery(
+        await ledger.accrue_for_delivery(
             uow, customer_id=customer_id, order_id=order_id, paid_amount=amount * 100
         )
         await uow.commit()
@@ -85,8 +86,8 @@ async def test_200_concurrent_conversions_on_two_instances_exactly_10_succeed(
     )
     assert outcomes == {200: 10, "insufficient-points": 190}, outcomes
     async with uow_of(app_b) as uow:
-        balances = await service.balances(uow, customer_id=customer.id)
-        sums = await service.ledger_sums(uow, customer_id=customer.id)
+        balances = await ledger.balances(uow, customer_id=customer.id)
+        sums = await ledger.ledger_sums(uow, customer_id=customer.id)
     assert balances == sums == {"accrued": 0, "usable": 50_000}
     assert infra.query(
         "SELECT COUNT(*) FROM point_ledger WHERE reason = 'conversion' AND customer_id = %s",
@@ -104,24 +105,24 @@ async def test_the_database_guard_alone_stops_over_conversion_without_the_lock(
     async def convert_unlocked(app: Quart) -> str:
         try:
             async with uow_of(app) as uow:
-                await service.convert_points(uow, customer_id=customer.id, amount=5_000)
+                await ledger.convert_points(uow, customer_id=customer.id, amount=5_000)
                 await uow.commit()
-        except service.Conflict as error:
+        except Conflict as error:
             return error.code
         return "ok"
 
     results = await asyncio.gather(*(convert_unlocked((app_a, app_b)[i % 2]) for i in range(200)))
     assert Counter(results) == {"ok": 10, "insufficient-points": 190}
     async with uow_of(app_a) as uow:
-        balances = await service.balances(uow, customer_id=customer.id)
-        sums = await service.ledger_sums(uow, customer_id=customer.id)
+        balances = await ledger.balances(uow, customer_id=customer.id)
+        sums = await ledger.ledger_sums(uow, customer_id=customer.id)
     assert balances == sums == {"accrued": 0, "usable": 50_000}
 
 
 async def test_conversion_answers_unavailable_while_the_lock_redis_is_down(
     apps: AppPool, infra: Infra
 ) -> None:
-    from app.launcher.services import RedisServer
+    from app.launcher.servers import RedisServer
 
     own = RedisServer(infra.folder / f"redis-lock-{time.monotonic_ns()}").start()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Quart
 
 from app.errors import Conflict
-from app.rewards import service
+from app.rewards import ledger
 from tests.conftest import AppPool
 from tests.harness import Infra
 from tests.rewards.helpers import insert_users, uow_of
@@ -14,14 +14,14 @@ from tests.rewards.helpers import insert_users, uow_of
 async def _balances(app: Quart, customer_id: int) -> tuple[dict[str, int], dict[str, int]]:
     async with uow_of(app) as uow:
         return (
-            await service.balances(uow, customer_id=customer_id),
-            await service.ledger_sums(uow, customer_id=customer_id),
+            await ledger.balances(uow, customer_id=customer_id),
+            await ledger.ledger_sums(uow, customer_id=customer_id),
         )
 
 
 async def _accrue(app: Quart, customer_id: int, order_id: int, paid: int) -> int:
     async with uow_of(app) as uow:
-        amount = await service.accrue_for_delivery(
+        amount = await ledger.accrue_for_delivery(
             uow, customer_id=customer_id, order_id=order_id, paid_amount=paid
         )
         await uow.commit()
@@ -47,7 +47,7 @@ async def test_spending_more_than_usable_is_refused_and_writes_nothing(
     (customer,) = insert_users(infra, 1)
     async with uow_of(app) as uow:
         try:
-            await service.spend_points(uow, customer_id=customer, points=1, order_id=7)
+            await ledger.spend_points(uow, customer_id=customer, points=1, order_id=7)
         except Conflict as error:
             assert error.code == "insufficient-points"
         else:
@@ -60,12 +60,12 @@ async def test_refund_restores_spent_points_once(apps: AppPool, infra: Infra) ->
     (customer,) = insert_users(infra, 1)
     await _accrue(app, customer, 1, 1_000_000)
     async with uow_of(app) as uow:
-        await service.convert_points(uow, customer_id=customer, amount=10_000)
-        await service.spend_points(uow, customer_id=customer, points=4_000, order_id=2)
+        await ledger.convert_points(uow, customer_id=customer, amount=10_000)
+        await ledger.spend_points(uow, customer_id=customer, points=4_000, order_id=2)
         await uow.commit()
     for _ in range(2):
         async with uow_of(app) as uow:
-            await service.restore_for_order(
+            await ledger.restore_for_order(
                 uow, customer_id=customer, order_id=2, coupon_id=None, points=4_000
             )
             await uow.commit()

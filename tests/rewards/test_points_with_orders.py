@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from app.rewards import service
+from app.rewards import ledger
 from tests.client import Api
 from tests.conftest import AppPool
 from tests.harness import Infra
@@ -31,7 +31,7 @@ async def test_orders_conversions_and_refunds_racing_never_lose_or_mint_a_point(
     on_a.share_session_with(on_b)
     start = 100_000
     async with uow_of(app_a) as uow:
-        await service.accrue_for_delivery(
+        await ledger.accrue_for_delivery(
             uow, customer_id=customer["id"], order_id=10**9, paid_amount=start * 100
         )
         await uow.commit()
@@ -80,8 +80,8 @@ async def test_orders_conversions_and_refunds_racing_never_lose_or_mint_a_point(
             customer["id"],
         )[0][0]
         async with uow_of(app_b) as uow:
-            balances = await service.balances(uow, customer_id=customer["id"])
-            sums = await service.ledger_sums(uow, customer_id=customer["id"])
+            balances = await ledger.balances(uow, customer_id=customer["id"])
+            sums = await ledger.ledger_sums(uow, customer_id=customer["id"])
         assert balances == sums, round_no
         assert min(balances.values()) >= 0
         assert balances["accrued"] + balances["usable"] + int(spent) == start, (round_no, balances)  # type: ignore[call-overload]

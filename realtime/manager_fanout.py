@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from realtime.eventlog import LOCATION_CHANNEL, Replay
 from realtime.fanout import NAMESPACE, Hub
-from realtime.log import LOCATION_CHANNEL, Replay
 
 MANAGER_CHANNEL = "rt:socketio"
 

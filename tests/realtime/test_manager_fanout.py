@@ -14,8 +14,8 @@ import pytest
 from redis.asyncio import Redis
 
 from app.launcher.cluster import Cluster
-from realtime.baseline import MANAGER_CHANNEL
-from realtime.log import CHANNEL
+from realtime.eventlog import CHANNEL
+from realtime.manager_fanout import MANAGER_CHANNEL
 from tests.realtime.flows import act, open_store, place_order
 from tests.realtime.streams import StreamClient, wait_until
 from tests.system import NODE_ENV, People, session_cookie
