@@ -1,37 +1,83 @@
-"""The delivery platform's Quart application and its composition root."""
+"""The delivery platform's application: `create_app(settings)` returns one node's ASGI app."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
+import socketio
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
+from app import ops
+from app.auth.views import bp as auth_bp
+from app.bootstrap import open_services
+from app.catalog.views import bp as catalog_bp
 from app.config import Settings
-from app.errors import Conflict, register_error_handlers
-from app.resources import Resources
+from app.container import EXTENSION, Container
+from app.metrics import install_metrics
+from app.orders.views import bp as orders_bp
+from app.problems import register_error_handlers
+from app.rewards.views import bp as rewards_bp
+from app.web.views import bp as web_bp
+from dispatch.views import bp as dispatch_bp
+from realtime.manager_fanout import MANAGER_CHANNEL
+from realtime.server import Realtime
 
 ROOT = Path(__file__).resolve().parent.parent
-# The parts of the business, each a package with `register(app)`.
-PARTS = (
-    "app.auth",
-    "app.catalog",
-    "app.payments",
-    "app.rewards",
-    "app.orders",
-    "realtime",
-    "dispatch",
-    "app.web",
-)
+BLUEPRINTS = (ops.bp, auth_bp, catalog_bp, rewards_bp, orders_bp, dispatch_bp, web_bp)
 log = logging.getLogger("delivery")
 
+ASGIApp = Any  # an ASGI 3 callable: (scope, receive, send) -> awaitable
 
-def create_app(settings: Settings | None = None) -> Quart:
-    """Build the app; resources open in `before_serving` and close in `after_serving`."""
-    settings = settings or Settings()
+
+class DeliveryApp:
+    """One node: Socket.IO at /socket.io/, everything else (and the lifespan) to Quart.
+
+    The services open when serving starts (`app.bootstrap`) and close, in reverse, when it
+    stops; `container` holds them meanwhile.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.realtime = Realtime(client_manager=_client_manager(settings))
+        self.quart = _quart(settings, self.realtime)
+        asgi: ASGIApp = socketio.ASGIApp(
+            self.realtime.sio, other_asgi_app=self.quart, socketio_path="socket.io"
+        )
+        if settings.trusted_proxy_hops:
+            asgi = ProxyFixMiddleware(asgi, mode="legacy", trusted_hops=settings.trusted_proxy_hops)
+        self._asgi = asgi
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._asgi(scope, receive, send)
+
+    @property
+    def container(self) -> Container:
+        """The open services (only while the app serves)."""
+        found: Container | None = self.quart.extensions.get(EXTENSION)
+        if found is None:
+            raise RuntimeError("the app is not serving")
+        return found
+
+
+def create_app(settings: Settings | None = None) -> DeliveryApp:
+    """Build one node's ASGI app; nothing connects until it starts serving."""
+    return DeliveryApp(settings or Settings())
+
+
+def _client_manager(settings: Settings) -> socketio.AsyncManager | None:
+    # REALTIME_FANOUT=socketio-redis: python-socketio's own Redis manager, the measured baseline.
+    if settings.realtime_fanout == "socketio-redis":
+        return socketio.AsyncRedisManager(settings.events_redis_location, channel=MANAGER_CHANNEL)
+    return None
+
+
+def _quart(settings: Settings, realtime: Realtime) -> Quart:
     app = Quart(
         __name__,
         static_folder=str(ROOT / "static"),
@@ -40,7 +86,6 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
-    app.extensions["settings"] = settings
     QuartSchema(
         app,
         openapi_path="/api/openapi.json",
@@ -50,12 +95,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         info={"title": "Delivery API", "version": "1"},
     )
     register_error_handlers(app)
-
-    from app.ops import bp as ops_bp
-    from app.ops import install_metrics
-
     metrics = install_metrics(app)
-    app.register_blueprint(ops_bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
     @app.before_request
     async def _request_id() -> None:
@@ -67,76 +109,20 @@ def create_app(settings: Settings | None = None) -> Quart:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 
+    stack = AsyncExitStack()
+
     @app.before_serving
     async def _open() -> None:
-        resources = await open_resources(settings)
-        resources.extra["metrics"] = metrics
-        app.extensions["delivery"] = resources
-        await _bootstrap_admin(resources)
+        try:
+            services = await open_services(settings, stack, metrics=metrics, realtime=realtime)
+        except BaseException:
+            await stack.aclose()
+            raise
+        app.extensions[EXTENSION] = services
 
     @app.after_serving
     async def _close() -> None:
-        resources = app.extensions.pop("delivery", None)
-        if resources is not None:
-            await resources.close()
-
-    # Each part registers its blueprints and workers after the core resources open, so its
-    # before_serving hooks run after `_open`.
-    for part in PARTS:
-        importlib.import_module(part).register(app)
-    # Tear down in reverse: a part's workers stop before what they use (the gateway, the
-    # database, Redis) is closed, so nothing is mid-query when its pool goes away.
-    app.after_serving_funcs.reverse()
+        app.extensions.pop(EXTENSION, None)
+        await stack.aclose()
 
     return app
-
-
-async def open_resources(settings: Settings) -> Resources:
-    """Connect to the database and the Redis servers named by `settings`."""
-    from app.auth.login import CookieSessionLogin
-    from app.auth.passwords import Passwords
-    from app.auth.sessions import SessionStore
-    from app.db import Database
-    from app.ratelimit import RateLimiter
-    from app.redis_clients import connect
-
-    db = Database(settings.effective_database_url)
-    session_redis = connect(settings.session_redis_url)
-    cache_redis = connect(settings.cache_redis_url)
-    # Cache and events share one Redis unless EVENTS_REDIS_URL names another.
-    events_redis = connect(settings.events_redis_url) if settings.events_redis_url else cache_redis
-    passwords = Passwords(
-        time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
-    )
-    store = SessionStore(session_redis, ttl_seconds=settings.session_ttl_seconds)
-    return Resources(
-        settings=settings,
-        db=db,
-        session_redis=session_redis,
-        cache_redis=cache_redis,
-        events_redis=events_redis,
-        passwords=passwords,
-        login=CookieSessionLogin(
-            store, secure=settings.secure_cookies, max_age=settings.session_ttl_seconds
-        ),
-        limiter=RateLimiter(cache_redis),
-    )
-
-
-async def _bootstrap_admin(resources: Resources) -> None:
-    settings = resources.settings
-    if not (settings.delivery_admin_email and settings.delivery_admin_password):
-        return
-    from app.auth.service import ensure_admin
-
-    try:
-        _, created = await ensure_admin(
-            uow=resources.db.uow(),
-            passwords=resources.passwords,
-            email=settings.delivery_admin_email,
-            password=settings.delivery_admin_password,
-        )
-    except Conflict:
-        created = False  # another node created it at the same moment
-    if created:
-        log.info("created admin %s", settings.delivery_admin_email)

@@ -102,19 +102,20 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         sys.exit(f"delivery: the password needs at least {MIN_PASSWORD} characters")
 
     async def _run() -> tuple[int, bool]:
-        from app import open_resources
+        from contextlib import AsyncExitStack
 
-        resources = await open_resources(settings)
-        try:
+        from app.auth.passwords import Passwords
+        from app.bootstrap import open_platform
+
+        async with AsyncExitStack() as stack:
+            services = await open_platform(settings, stack)
             user, created = await ensure_admin(
-                uow=resources.db.uow(),
-                passwords=resources.passwords,
+                uow=services.db.uow(),
+                passwords=services.get(Passwords),
                 email=args.email,
                 password=password,
             )
             return user.id, created
-        finally:
-            await resources.close()
 
     user_id, created = asyncio.run(_run())
     print(f"admin {args.email} {'created' if created else 'already exists'} (id {user_id})")

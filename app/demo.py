@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from sqlalchemy import func, select
 
-from app import open_resources
 from app.auth.models import User
+from app.auth.passwords import Passwords
 from app.auth.service import sign_up
+from app.bootstrap import open_catalog, open_platform
 from app.catalog.artwork import dish_picture, store_banner
 from app.catalog.cache import CatalogCache
 from app.catalog.demo_city import DemoStore, demo_city
@@ -20,29 +23,13 @@ from app.catalog.service import (
     update_store,
 )
 from app.config import Settings
-from app.resources import Resources
-from app.storage import Storage, storage_from_settings
-
-DEMO_PASSWORD = "demo-password-1234"
-DEMO_USERS = [
-    ("customer@demo.delivery", "Demo Customer", "customer"),
-    ("owner@demo.delivery", "Demo Owner", "owner"),
-    ("rider1@demo.delivery", "Demo Rider 1", "rider"),
-    ("rider2@demo.delivery", "Demo Rider 2", "rider"),
-]
-DEMO_OWNER = "owner@demo.delivery"
+from app.container import Container
+from app.demo_accounts import DEMO_OWNER, DEMO_PASSWORD, DEMO_USERS
+from app.storage import Storage
 
 
-def demo_sign_ins() -> list[dict[str, str]]:
-    """The demo accounts, as shown on the landing page in the embedded mode."""
-    return [
-        {"email": email, "password": DEMO_PASSWORD, "role": role, "name": name}
-        for email, name, role in DEMO_USERS
-    ]
-
-
-async def _accounts(resources: Resources) -> dict[str, int]:
-    async with resources.db.uow() as uow:
+async def _accounts(services: Container) -> dict[str, int]:
+    async with services.db.uow() as uow:
         rows = await uow.session.execute(
             select(User.email, User.id).where(User.email.in_([u[0] for u in DEMO_USERS]))
         )
@@ -51,8 +38,8 @@ async def _accounts(resources: Resources) -> dict[str, int]:
         print(f"[{index}/{len(DEMO_USERS)}] account {email}", flush=True)
         if email not in existing:
             user = await sign_up(
-                uow=resources.db.uow(),
-                passwords=resources.passwords,
+                uow=services.db.uow(),
+                passwords=services.get(Passwords),
                 email=email,
                 password=DEMO_PASSWORD,
                 name=name,
@@ -62,10 +49,10 @@ async def _accounts(resources: Resources) -> dict[str, int]:
     return existing
 
 
-async def _store_count(resources: Resources, owner_id: int | None) -> int:
+async def _store_count(services: Container, owner_id: int | None) -> int:
     if owner_id is None:
         return 0
-    async with resources.db.uow() as uow:
+    async with services.db.uow() as uow:
         count = await uow.session.scalar(
             select(func.count()).select_from(Store).where(Store.owner_id == owner_id)
         )
@@ -73,10 +60,10 @@ async def _store_count(resources: Resources, owner_id: int | None) -> int:
 
 
 async def _load_store(
-    resources: Resources, cache: CatalogCache, storage: Storage, owner_id: int, plan: DemoStore
+    services: Container, cache: CatalogCache, storage: Storage, owner_id: int, plan: DemoStore
 ) -> int:
     """Create the store (or finish one an interrupted run left); how many items were added."""
-    db = resources.db
+    db = services.db
     async with db.uow() as uow:
         store = await uow.session.scalar(
             select(Store).where(Store.owner_id == owner_id, Store.name == plan.name)
@@ -149,24 +136,20 @@ async def _load_store(
 async def load_demo(settings: Settings, *, only_if_empty: bool = False) -> int:
     """Create the demo accounts and the demo city (idempotently); print the sign-ins."""
     city = demo_city()
-    resources = await open_resources(settings)
-    storage = storage_from_settings(settings)
-    try:
-        async with resources.db.uow() as uow:
+    async with AsyncExitStack() as stack:
+        services = await open_platform(settings, stack)
+        async with services.db.uow() as uow:
             owner_id = await uow.session.scalar(select(User.id).where(User.email == DEMO_OWNER))
-        if only_if_empty and await _store_count(resources, owner_id) >= len(city):
+        if only_if_empty and await _store_count(services, owner_id) >= len(city):
             print("demo data already loaded")
             return 0
-        await storage.open()
-        accounts = await _accounts(resources)
-        cache = CatalogCache(resources.cache_redis, enabled=settings.catalog_cache)
+        await open_catalog(services, stack)
+        accounts = await _accounts(services)
+        cache, storage = services.get(CatalogCache), services.get(Storage)
         for index, plan in enumerate(city, 1):
-            added = await _load_store(resources, cache, storage, accounts[DEMO_OWNER], plan)
+            added = await _load_store(services, cache, storage, accounts[DEMO_OWNER], plan)
             note = f"{added} items added" if added else "already there"
             print(f"[store {index}/{len(city)}] {plan.name} ({plan.category}): {note}", flush=True)
-    finally:
-        await storage.close()
-        await resources.close()
     categories = len({plan.category for plan in city})
     print(f"\nDemo city: {len(city)} stores in {categories} categories around Seoul City Hall.")
     print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")

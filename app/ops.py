@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from quart import (
-    Blueprint,
-    Quart,
-    Response,
-    g,
-    jsonify,
-    render_template,
-    request,
-    send_from_directory,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Blueprint, Response, jsonify, render_template, send_from_directory
 from quart_schema import hide
 
-from app.errors import NotFound
-from app.resources import resources
+from app.container import container
+from app.errors import NotFound, problem_body
 
 bp = Blueprint("ops", __name__)
 
@@ -36,49 +20,6 @@ VENDOR_DIRS = {
     "swagger-ui": ROOT / "node_modules" / "swagger-ui-dist",
 }
 READY_TIMEOUT = 2.0
-
-
-class Metrics:
-    """Per-app Prometheus collectors (a registry each, so several apps can share a process)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests_total",
-            "HTTP requests by method, route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency by route.",
-            ["method", "route"],
-            registry=self.registry,
-        )
-        self.slow_clients_dropped = Counter(
-            "realtime_slow_clients_dropped_total",
-            "Sockets disconnected for having more than REALTIME_MAX_CLIENT_QUEUE packets queued.",
-            registry=self.registry,
-        )
-
-
-def install_metrics(app: Quart) -> Metrics:
-    """Count and time every request."""
-    metrics = Metrics()
-
-    @app.before_request
-    async def _start_timer() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    async def _observe(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
-        return response
-
-    return metrics
 
 
 @bp.get("/healthz")
@@ -92,7 +33,7 @@ async def healthz() -> Response:
 @hide
 async def readyz() -> tuple[Response, int]:
     """200 when the database and every Redis answer; else 503 naming what failed."""
-    res = resources()
+    res = container()
     checks = {
         "database": res.db.ping(),
         "session_redis": res.session_redis.ping(),
@@ -111,13 +52,12 @@ async def readyz() -> tuple[Response, int]:
     body: dict[str, object] = {"ready": not failed, "checks": status}
     if failed:
         body.update(
-            {
-                "type": "/problems/unavailable",
-                "title": "A dependency is unavailable",
-                "status": 503,
-                "code": "unavailable",
-                "detail": f"Not answering: {', '.join(failed)}.",
-            }
+            problem_body(
+                503,
+                "unavailable",
+                "A dependency is unavailable",
+                f"Not answering: {', '.join(failed)}.",
+            )
         )
         response = jsonify(body)
         response.content_type = "application/problem+json"
@@ -129,7 +69,7 @@ async def readyz() -> tuple[Response, int]:
 @hide
 async def metrics() -> Response:
     """Prometheus text exposition."""
-    registry = resources().extra["metrics"].registry
+    registry = container().metrics.registry
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,35 +1,38 @@
-"""How dispatch follows an order's lifecycle, inside the transaction that moves the order."""
+"""How dispatch follows an order's lifecycle, inside the transaction that moves the order.
+
+Registered with the orders' `OrderHooks` by the composition root.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
 from app.db import UnitOfWork, utcnow
+from app.orders.lifecycle import Status
+from app.orders.models import Order
 from dispatch.models import DispatchSearch, HistoryKind, RiderState
 from dispatch.offers import record
-from dispatch.worker import poke
-
-if TYPE_CHECKING:
-    from app.orders.lifecycle import Status
-    from app.orders.models import Order
+from dispatch.worker import SearchWorker
 
 
-async def order_moved(uow: UnitOfWork, *, order: Order, status: Status) -> None:
-    """React to `order` having just reached `status` (offers, rider freed, offers withdrawn)."""
-    from app.orders.lifecycle import Status
+class DispatchHooks:
+    """Dispatch's reaction to order transitions; wakes this node's search worker after commit."""
 
-    if status == Status.ACCEPTED:
-        await _start_search(uow, order)
-    elif status in (Status.REJECTED, Status.CANCELLED):
-        await _free_rider(uow, order)
-        await _stop_search(uow, order)
-    elif status == Status.DELIVERED:
-        await _free_rider(uow, order)
+    def __init__(self, worker: SearchWorker) -> None:
+        self.worker = worker
+
+    async def order_moved(self, uow: UnitOfWork, order: Order, status: Status) -> None:
+        """React to `order` having just reached `status` (offers, rider freed, offers withdrawn)."""
+        if status == Status.ACCEPTED:
+            await _start_search(uow, order, self.worker)
+        elif status in (Status.REJECTED, Status.CANCELLED):
+            await _free_rider(uow, order)
+            await _stop_search(uow, order, self.worker)
+        elif status == Status.DELIVERED:
+            await _free_rider(uow, order)
 
 
-async def _start_search(uow: UnitOfWork, order: Order) -> None:
+async def _start_search(uow: UnitOfWork, order: Order, worker: SearchWorker) -> None:
     # Offers go out from the search worker right after commit, in a transaction of their own
     # that takes its locks in the same order as every other writer of the order.
     now = utcnow()
@@ -38,10 +41,10 @@ async def _start_search(uow: UnitOfWork, order: Order) -> None:
     )
     record(uow, order.id, HistoryKind.SEARCH_STARTED, at=now)
     order_id = order.id
-    uow.after_commit(lambda: poke(order_id, now))
+    uow.after_commit(lambda: worker.want(order_id, now))
 
 
-async def _stop_search(uow: UnitOfWork, order: Order) -> None:
+async def _stop_search(uow: UnitOfWork, order: Order, worker: SearchWorker) -> None:
     now = utcnow()
     stopped = await uow.session.execute(
         update(DispatchSearch)
@@ -51,7 +54,7 @@ async def _stop_search(uow: UnitOfWork, order: Order) -> None:
     )
     if stopped.rowcount:  # type: ignore[attr-defined]
         order_id = order.id
-        uow.after_commit(lambda: poke(order_id, now))
+        uow.after_commit(lambda: worker.want(order_id, now))
 
 
 async def _free_rider(uow: UnitOfWork, order: Order) -> None:

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -36,13 +37,20 @@ def _pending_key(order_id: int) -> str:
     return f"dispatch:loc:pending:{order_id}"
 
 
+class PublishLocation(Protocol):
+    """Sends a position to the subscribers of `order:{order_id}` on every node."""
+
+    def __call__(self, *, order_id: int, lat: float, lng: float, at: str) -> Awaitable[None]: ...
+
+
 class LocationSharing:
     """Sends riders' positions to their orders' subscribers, throttled per order."""
 
-    def __init__(self, db: Database, cache: Redis, events: Redis) -> None:
+    def __init__(self, db: Database, cache: Redis, publish: PublishLocation) -> None:
         self.db = db
         self.cache = cache
-        self.events = events
+        # How a position reaches the order's subscribers (the realtime fan-out's, in practice).
+        self.publish = publish
         self._trailing: dict[int, asyncio.Task[None]] = {}
 
     async def update(self, *, rider_id: int, lat: float, lng: float) -> None:
@@ -91,8 +99,6 @@ class LocationSharing:
             self._trailing.pop(order_id, None)
 
     async def _send(self, order_id: int, position: dict[str, Any]) -> None:
-        from realtime import publish_location
-
         lat, lng, at = position["lat"], position["lng"], position["at"]
         # A plain UPDATE that leaves the version alone: a position must never make a
         # concurrent pickup or delivery fail as stale.
@@ -104,7 +110,7 @@ class LocationSharing:
                 .execution_options(synchronize_session=False)
             )
             await uow.commit()
-        await publish_location(self.events, order_id=order_id, lat=lat, lng=lng, at=at)
+        await self.publish(order_id=order_id, lat=lat, lng=lng, at=at)
 
     async def close(self) -> None:
         """Let pending sends finish (each waits a second at most), then stop."""

@@ -12,9 +12,9 @@ from sqlalchemy.orm import lazyload
 from app.catalog.models import Store
 from app.db import UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
+from app.orders.events import emit_order_event
 from app.orders.models import Order
 from app.orders.presenter import order_view
-from app.orders.service import emit_order_event
 from dispatch.models import (
     DispatchSearch,
     HistoryKind,
@@ -23,7 +23,7 @@ from dispatch.models import (
     RiderState,
 )
 from dispatch.offers import SEARCHING_STATUSES, offer_view, record, withdraw
-from dispatch.worker import poke
+from dispatch.worker import SearchWorker
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,12 @@ async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
 
 
 async def accept_offer(
-    *, uow: UnitOfWork, rider_id: int, order_id: int, position: Position | None
+    *,
+    uow: UnitOfWork,
+    worker: SearchWorker,
+    rider_id: int,
+    order_id: int,
+    position: Position | None,
 ) -> dict[str, Any]:
     """Take an offered order: exactly one rider wins, by the order's version column."""
     taken = Conflict(
@@ -209,7 +214,7 @@ async def accept_offer(
         offer.status = OfferStatus.ACCEPTED
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
         await emit_order_event(uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"])
-        await _search_due_now(uow, order_id)
+        await _search_due_now(uow, worker, order_id)
         await uow.commit(stale=taken)
         return order_view(order)
 
@@ -234,7 +239,7 @@ async def _full_order(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
-async def _search_due_now(uow: UnitOfWork, order_id: int) -> None:
+async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) -> None:
     """Make the order's search step at once (close losing offers, or search again)."""
     now = utcnow()
     await uow.session.execute(
@@ -243,10 +248,12 @@ async def _search_due_now(uow: UnitOfWork, order_id: int) -> None:
         .values(deadline_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    uow.after_commit(lambda: poke(order_id, now))
+    uow.after_commit(lambda: worker.want(order_id, now))
 
 
-async def release_order(*, uow: UnitOfWork, rider_id: int, order_id: int) -> dict[str, Any]:
+async def release_order(
+    *, uow: UnitOfWork, worker: SearchWorker, rider_id: int, order_id: int
+) -> dict[str, Any]:
     """Hand an assigned order back before pickup; it is offered again."""
     changed = Conflict(
         "The order changed at the same moment; reload it.",
@@ -288,7 +295,7 @@ async def release_order(*, uow: UnitOfWork, rider_id: int, order_id: int) -> dic
         search = await uow.session.get(DispatchSearch, order_id, with_for_update=True)
         if search is not None:
             search.active, search.round, search.radius_km = True, 0, 0.0
-        await _search_due_now(uow, order_id)
+        await _search_due_now(uow, worker, order_id)
         await emit_order_event(uow, order, "order.rider_released", extra=[f"rider:{rider_id}"])
         await uow.commit(stale=changed)
         return order_view(order)

@@ -7,13 +7,14 @@ from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
-from app.resources import resources
+from app.container import container
 from app.validation import body
 from dispatch import service
 from dispatch.geo import place_rider, remove_rider, rider_position
 from dispatch.location import LocationSharing
 from dispatch.schemas import LocationRequest, ShiftRequest
 from dispatch.service import Position
+from dispatch.worker import SearchWorker
 
 bp = Blueprint("dispatch", __name__)
 
@@ -24,7 +25,7 @@ bp = Blueprint("dispatch", __name__)
 @body(ShiftRequest)
 async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
     """Go on shift (with a position) or off shift (refused while carrying an order)."""
-    res = resources()
+    res = container()
     position = None if data.lat is None or data.lng is None else Position(data.lat, data.lng)
     shift = await service.set_shift(
         uow=res.db.uow(), rider_id=principal.user_id, online=data.online, position=position
@@ -42,7 +43,7 @@ async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
 @body(LocationRequest)
 async def put_location(principal: Principal, data: LocationRequest) -> tuple[str, int]:
     """The rider's position now; shared with the order being carried."""
-    sharing: LocationSharing = resources().extra["dispatch_location"]
+    sharing = container().get(LocationSharing)
     await sharing.update(rider_id=principal.user_id, lat=data.lat, lng=data.lng)
     return "", 204
 
@@ -52,7 +53,7 @@ async def put_location(principal: Principal, data: LocationRequest) -> tuple[str
 @login_required(role="rider")
 async def get_offers(principal: Principal) -> Response:
     """The rider's open offers."""
-    offers = await service.list_offers(uow=resources().db.uow(), rider_id=principal.user_id)
+    offers = await service.list_offers(uow=container().db.uow(), rider_id=principal.user_id)
     return jsonify({"offers": offers})
 
 
@@ -61,10 +62,11 @@ async def get_offers(principal: Principal) -> Response:
 @login_required(role="rider")
 async def accept(principal: Principal, order_id: int) -> Response:
     """Accept an offer: 200 with the order, or 409 already-assigned / rider-busy."""
-    res = resources()
+    res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
     order = await service.accept_offer(
         uow=res.db.uow(),
+        worker=res.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,
         position=Position(*where) if where else None,
@@ -77,7 +79,11 @@ async def accept(principal: Principal, order_id: int) -> Response:
 @login_required(role="rider")
 async def release(principal: Principal, order_id: int) -> Response:
     """Hand the order back before pickup; it is offered again."""
+    services = container()
     order = await service.release_order(
-        uow=resources().db.uow(), rider_id=principal.user_id, order_id=order_id
+        uow=services.db.uow(),
+        worker=services.get(SearchWorker),
+        rider_id=principal.user_id,
+        order_id=order_id,
     )
     return jsonify(order)

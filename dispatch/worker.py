@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from datetime import datetime, timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 
+from app.config import Settings
 from app.db import Database, utcnow
-from app.resources import Resources
 from dispatch.models import DispatchSearch
 from dispatch.offers import Engine, step
 from dispatch.schedule import claim_due, schedule
@@ -26,24 +26,15 @@ SWEEP_INTERVAL = 1.0
 RETRY_DELAY = timedelta(seconds=0.5)
 STOP_TIMEOUT = 3.0
 
-_local: weakref.WeakSet[SearchWorker] = weakref.WeakSet()
-
-
-def poke(order_id: int, at: datetime | None = None) -> None:
-    """Ask this process's workers to look at `order_id` at `at` (now by default)."""
-    for worker in list(_local):
-        worker.want(order_id, at or utcnow())
-
 
 class SearchWorker:
     """Polls the deadlines, steps the searches it claims, and re-adds overdue ones."""
 
-    def __init__(self, resources: Resources) -> None:
-        settings = resources.settings
-        self.db: Database = resources.db
-        self.redis = resources.cache_redis
+    def __init__(self, *, db: Database, redis: Redis, settings: Settings) -> None:
+        self.db = db
+        self.redis = redis
         self.engine = Engine(
-            geo=resources.cache_redis,
+            geo=redis,
             base_radius_km=settings.dispatch_radius_km,
             offer_ttl=settings.dispatch_offer_ttl,
         )
@@ -55,20 +46,19 @@ class SearchWorker:
         self._stopping = False
         self.steps = 0
 
-    def want(self, order_id: int, at: datetime) -> None:
-        """Schedule a look at an order (from an after-commit callback)."""
+    def want(self, order_id: int, at: datetime | None = None) -> None:
+        """Schedule a look at an order at `at` (now by default), from an after-commit callback."""
+        at = at or utcnow()
         current = self._wanted.get(order_id)
         self._wanted[order_id] = at if current is None else min(current, at)
         self._wake.set()
 
     def start(self) -> None:
         """Run in the background until `stop`."""
-        _local.add(self)
         self._task = asyncio.create_task(self._run(), name="dispatch-search-worker")
 
     async def stop(self) -> None:
         """Stop after the step in progress (a cancelled transaction could leave locks behind)."""
-        _local.discard(self)
         self._stopping = True
         self._wake.set()
         if self._task is not None:

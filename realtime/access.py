@@ -7,7 +7,10 @@ import re
 from sqlalchemy import select
 
 from app.auth.login import Principal
+from app.auth.models import User
+from app.catalog.models import Store
 from app.db import UnitOfWork
+from app.orders.models import Order
 
 STREAM = re.compile(r"^(order|store|rider):([1-9][0-9]{0,17})$")
 
@@ -46,8 +49,6 @@ async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
 async def _authorize_rider(uow: UnitOfWork, principal: Principal, rider_id: int) -> None:
     if principal.role == "rider" and principal.user_id == rider_id:
         return
-    from app.auth.models import User
-
     role = await uow.session.scalar(select(User.role).where(User.id == rider_id))
     if role != "rider":
         raise Refused("not-found")
@@ -55,19 +56,11 @@ async def _authorize_rider(uow: UnitOfWork, principal: Principal, rider_id: int)
 
 
 async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
-    try:
-        from app.catalog.models import Store
-    except ImportError:
-        return None
     owner = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
     return None if owner is None else int(owner)
 
 
 async def _authorize_order(uow: UnitOfWork, principal: Principal, order_id: int) -> None:
-    try:
-        from app.orders.models import Order
-    except ImportError as error:
-        raise Refused("not-found") from error
     row = (
         await uow.session.execute(
             select(Order.customer_id, Order.store_id, Order.rider_id).where(Order.id == order_id)

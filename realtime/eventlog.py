@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database
+from app.outbox import OutboxEvent, current_seq
 
 log = logging.getLogger("delivery.realtime")
 
@@ -150,8 +151,6 @@ async def _from_log(redis: Redis, stream: str, after: int) -> Replay | None:
 
 
 async def _from_database(db: Database, stream: str, after: int) -> Replay:
-    from app.outbox import OutboxEvent, current_seq
-
     async with db.uow() as uow:
         # Head first: rows committed after it arrive live, and must not be mistaken for a gap.
         head = await current_seq(uow, stream)
@@ -183,8 +182,6 @@ async def replay(redis: Redis, db: Database, stream: str, after: int | None) -> 
     if after is None:
         # The database's head, not the log's: the log may not have caught up with the outbox.
         try:
-            from app.outbox import current_seq
-
             async with db.uow() as uow:
                 return Replay([], True, await current_seq(uow, stream))
         except SQLAlchemyError:

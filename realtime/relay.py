@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database, utcnow
+from app.outbox import OutboxEvent
 from realtime.eventlog import APPENDED, GAP, append_many, read_head
 
 log = logging.getLogger("delivery.realtime.relay")
@@ -117,8 +118,6 @@ class Relay:
 
     async def run_once(self) -> int:
         """Publish everything waiting now; returns how many events this relay appended."""
-        from app.outbox import OutboxEvent
-
         total = 0
         while True:
             async with self.db.uow() as uow:
@@ -159,8 +158,6 @@ class Relay:
 
     async def _publish_stream(self, stream: str) -> int:
         """Append the stream's unpublished events in seq order, then mark them published."""
-        from app.outbox import OutboxEvent
-
         appended: list[dict[str, Any]] = []
         head = await read_head(self.redis, stream)
         async with self.db.uow() as uow:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 import socketio
-from quart import Quart
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.login import COOKIE_NAME, Principal
 from app.auth.sessions import SessionStore
-from app.resources import Resources
+from app.db import Database
 from realtime.access import Refused, authorize
 from realtime.eventlog import replay
 from realtime.fanout import Hub
@@ -47,11 +48,21 @@ def session_id_from(environ: dict[str, Any]) -> str | None:
     return morsel.value if morsel is not None and morsel.value else None
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What the socket handlers use while the app serves (bound at start, unbound at stop)."""
+
+    sessions: SessionStore
+    db: Database
+    events_redis: Redis
+    hub: Hub
+
+
 class Realtime:
     """The socket server of one app, with its principals and subscription hub."""
 
-    def __init__(self, app: Quart, client_manager: socketio.AsyncManager | None = None) -> None:
-        self.app = app
+    def __init__(self, client_manager: socketio.AsyncManager | None = None) -> None:
+        self.serving: Serving | None = None
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=client_manager,
@@ -65,27 +76,32 @@ class Realtime:
             engineio_logger=False,
         )
         self.principals: dict[str, Principal] = {}
-        self.hub: Hub | None = None
         self.sio.on("connect", self.on_connect)
         self.sio.on("disconnect", self.on_disconnect)
         self.sio.on("subscribe", self.on_subscribe)
         self.sio.on("unsubscribe", self.on_unsubscribe)
 
     @property
-    def resources(self) -> Resources:
-        """The app's open resources."""
-        res: Resources = self.app.extensions["delivery"]
-        return res
+    def hub(self) -> Hub | None:
+        """The fan-out delivering to this node's sockets, while the app serves."""
+        return self.serving.hub if self.serving is not None else None
+
+    def bind(self, serving: Serving) -> None:
+        """Start answering sockets with these services."""
+        self.serving = serving
+
+    def unbind(self) -> None:
+        """Refuse new sockets and subscriptions (the services are closing)."""
+        self.serving = None
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Accept only a connection carrying a live session cookie."""
         session_id = session_id_from(environ)
-        if session_id is None or "delivery" not in self.app.extensions:
+        serving = self.serving
+        if session_id is None or serving is None:
             raise _refusal("unauthenticated")
-        res = self.resources
-        store = SessionStore(res.session_redis, ttl_seconds=res.settings.session_ttl_seconds)
         try:
-            data = await store.get(session_id)
+            data = await serving.sessions.get(session_id)
         except RedisError as error:
             raise _refusal("unavailable") from error
         if data is None:
@@ -107,9 +123,10 @@ class Realtime:
     async def on_subscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
         """`{stream, after_seq}` → `{ok, recovered, events, last_seq}` or `{ok: false, code}`."""
         principal = self.principals.get(sid)
-        hub = self.hub
-        if principal is None or hub is None:
+        serving = self.serving
+        if principal is None or serving is None:
             return {"ok": False, "code": "unauthenticated"}
+        hub = serving.hub
         if not isinstance(data, dict):
             return {"ok": False, "code": "validation"}
         stream, after = data.get("stream"), data.get("after_seq")
@@ -122,9 +139,8 @@ class Realtime:
         subscribed = hub.subscriptions.get(sid, set())
         if len(subscribed) >= MAX_SUBSCRIPTIONS and stream not in subscribed:
             return {"ok": False, "code": "validation"}
-        res = self.resources
         try:
-            async with res.db.uow() as uow:
+            async with serving.db.uow() as uow:
                 await authorize(uow, principal, stream)
         except Refused as refused:
             return {"ok": False, "code": refused.code}
@@ -134,7 +150,7 @@ class Realtime:
             hub.leave(sid, stream)
         hub.begin(sid, stream)
         try:
-            missed = await replay(res.events_redis, res.db, stream, after)
+            missed = await replay(serving.events_redis, serving.db, stream, after)
         except BaseException:
             hub.abort(sid, stream)
             raise

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from quart import Quart
 from quart.testing.app import TestApp
 
-from app import create_app
+from app import DeliveryApp, create_app
 from app.config import Settings
 from tests.client import Api
 from tests.harness import Infra, start_infra
@@ -44,21 +43,23 @@ class AppPool:
     def __init__(self, stack: AsyncExitStack, settings: Settings) -> None:
         self._stack = stack
         self.settings = settings
-        self.apps: list[Quart] = []
+        self.apps: list[DeliveryApp] = []
 
-    async def start(self, settings: Settings | None = None) -> Quart:
+    async def start(self, settings: Settings | None = None) -> DeliveryApp:
         return await self.serve(create_app(settings or self.settings))
 
-    async def serve(self, app: Quart) -> Quart:
+    async def serve(self, app: DeliveryApp) -> DeliveryApp:
         """Run `app`'s serving lifecycle for the rest of the test."""
         # Quart's 6 s lifespan default is short for a loaded 2-core machine: workers finish
         # the step they are in before stopping, rather than leaving row locks behind.
-        lifespan = TestApp(app, startup_timeout=LIFESPAN_TIMEOUT, shutdown_timeout=LIFESPAN_TIMEOUT)
+        lifespan = TestApp(
+            app.quart, startup_timeout=LIFESPAN_TIMEOUT, shutdown_timeout=LIFESPAN_TIMEOUT
+        )
         await self._stack.enter_async_context(lifespan)
         self.apps.append(app)
         return app
 
-    async def client(self, app: Quart) -> Api:
+    async def client(self, app: DeliveryApp) -> Api:
         http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
         )
@@ -74,13 +75,13 @@ async def apps(settings: Settings) -> AsyncIterator[AppPool]:
 
 
 @pytest.fixture
-async def app(apps: AppPool) -> Quart:
+async def app(apps: AppPool) -> DeliveryApp:
     """One running app instance."""
     return await apps.start()
 
 
 @pytest.fixture
-async def api_factory(apps: AppPool, app: Quart) -> Callable[[], Any]:
+async def api_factory(apps: AppPool, app: DeliveryApp) -> Callable[[], Any]:
     """New API clients (separate cookie jars) on the one app."""
 
     async def make() -> Api:

@@ -10,6 +10,7 @@ import sys
 import httpx
 import pytest
 
+from app import create_app
 from app.launcher.processes import free_port
 from tests.client import Api, assert_problem
 from tests.conftest import AppPool
@@ -42,11 +43,9 @@ async def test_readyz_names_the_redis_that_is_down(apps: AppPool, infra: Infra) 
 async def test_unexpected_error_is_a_plain_500_problem_with_a_request_id(
     apps: AppPool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from app import create_app
-
     app = create_app(apps.settings)
 
-    @app.get("/boom")
+    @app.quart.get("/boom")
     async def boom() -> str:
         raise RuntimeError("secret internals: password=hunter2")
 

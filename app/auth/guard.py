@@ -9,9 +9,9 @@ from typing import Any
 
 from quart import g, request
 
-from app.auth.login import Principal
+from app.auth.login import LoginMechanism, Principal
+from app.container import container
 from app.errors import CsrfFailed, Forbidden, Unauthenticated
-from app.resources import resources
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -19,7 +19,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 async def current_principal() -> Principal | None:
     """The caller of this request (resolved once per request), or None."""
     if "principal" not in g:
-        g.principal = await resources().login.authenticate(request)
+        g.principal = await container().get(LoginMechanism).authenticate(request)
     principal: Principal | None = g.principal
     return principal
 

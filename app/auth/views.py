@@ -7,10 +7,12 @@ from quart_schema import tag
 
 from app.auth import service
 from app.auth.guard import login_required
-from app.auth.login import Principal
+from app.auth.login import LoginMechanism, Principal
+from app.auth.passwords import Passwords
 from app.auth.schemas import LoginRequest, SignupRequest
+from app.container import container
 from app.errors import Unauthenticated
-from app.resources import resources
+from app.ratelimit import RateLimiter
 from app.validation import body
 
 bp = Blueprint("auth", __name__)
@@ -26,16 +28,16 @@ def client_address() -> str:
 @body(SignupRequest)
 async def signup(data: SignupRequest) -> tuple[Response, int]:
     """Create a customer, owner or rider account."""
-    res = resources()
+    res = container()
     s = res.settings
-    await res.limiter.hit(
+    await res.get(RateLimiter).hit(
         f"signup:ip:{client_address()}",
         limit=s.signup_max_per_address,
         window=s.signup_window_seconds,
     )
     user = await service.sign_up(
         uow=res.db.uow(),
-        passwords=res.passwords,
+        passwords=res.get(Passwords),
         email=data.email,
         password=data.password,
         name=data.name,
@@ -49,28 +51,28 @@ async def signup(data: SignupRequest) -> tuple[Response, int]:
 @body(LoginRequest)
 async def login(data: LoginRequest) -> Response:
     """Sign in; sets the session cookie and returns the CSRF token."""
-    res = resources()
+    res = container()
     s = res.settings
     email = service.normalize_email(data.email)
     account_key = f"login:fail:{email}"
-    await res.limiter.hit(
+    await res.get(RateLimiter).hit(
         f"login:ip:{client_address()}",
         limit=s.login_max_attempts_per_address,
         window=s.login_window_seconds,
     )
-    await res.limiter.check(account_key, limit=s.login_max_failures_per_account)
+    await res.get(RateLimiter).check(account_key, limit=s.login_max_failures_per_account)
     try:
         user = await service.verify_login(
-            uow=res.db.uow(), passwords=res.passwords, email=email, password=data.password
+            uow=res.db.uow(), passwords=res.get(Passwords), email=email, password=data.password
         )
     except Unauthenticated:
-        await res.limiter.hit(
+        await res.get(RateLimiter).hit(
             account_key, limit=s.login_max_failures_per_account, window=s.login_window_seconds
         )
         raise
-    await res.limiter.reset(account_key)
+    await res.get(RateLimiter).reset(account_key)
     response = Response(status=200, mimetype="application/json")
-    principal = await res.login.start(response, user_id=user.id, role=user.role)
+    principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=user.role)
     response.set_data(json.dumps({"user": user.public(), "csrf_token": principal.csrf_token}))
     return response
 
@@ -81,7 +83,7 @@ async def login(data: LoginRequest) -> Response:
 async def logout(principal: Principal) -> Response:
     """End this session on every node at once."""
     response = Response(status=204)
-    await resources().login.end(response, principal)
+    await container().get(LoginMechanism).end(response, principal)
     return response
 
 
@@ -90,7 +92,7 @@ async def logout(principal: Principal) -> Response:
 @login_required()
 async def me(principal: Principal) -> Response:
     """The signed-in user and the session's CSRF token."""
-    res = resources()
+    res = container()
     user = await service.get_user(uow=res.db.uow(), user_id=principal.user_id)
     if user is None:
         raise Unauthenticated("This account no longer exists.")

@@ -14,8 +14,8 @@ from app.catalog import queries, service
 from app.catalog.cache import CatalogCache
 from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
 from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreQuery, StoreUpdate
+from app.container import container
 from app.errors import NotFound, TooLarge, ValidationFailed
-from app.resources import resources
 from app.storage import Storage
 from app.validation import body, query
 
@@ -26,8 +26,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def _catalog() -> tuple[CatalogCache, Storage]:
-    extra = resources().extra["catalog"]
-    return extra.cache, extra.storage
+    services = container()
+    return services.get(CatalogCache), services.get(Storage)
 
 
 def _json(data: bytes, served: str, status: int = 200) -> Response:
@@ -42,7 +42,7 @@ def _json(data: bytes, served: str, status: int = 200) -> Response:
 async def list_stores(query: StoreQuery) -> Response:
     """Stores by category and name; nearest first with `distance_km` given lat/lng."""
     cache, _ = _catalog()
-    db = resources().db
+    db = container().db
     data, served = await cache.get_or_build(
         service.list_scope(),
         query.key(),
@@ -56,7 +56,7 @@ async def list_stores(query: StoreQuery) -> Response:
 async def get_store(store_id: int) -> Response:
     """A store with its menu."""
     cache, _ = _catalog()
-    db = resources().db
+    db = container().db
     data, served = await cache.get_or_build(
         service.store_scope(store_id),
         "page",
@@ -73,7 +73,7 @@ async def create_store(principal: Principal, data: StoreCreate) -> tuple[Respons
     """Open a store (created closed)."""
     cache, _ = _catalog()
     store = await service.create_store(
-        uow=resources().db.uow(), cache=cache, owner_id=principal.user_id, data=data
+        uow=container().db.uow(), cache=cache, owner_id=principal.user_id, data=data
     )
     return jsonify(service.store_view(store)), 201
 
@@ -86,7 +86,7 @@ async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -
     """Change a store's fields or open/close it."""
     cache, _ = _catalog()
     store = await service.update_store(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         cache=cache,
         owner_id=principal.user_id,
         store_id=store_id,
@@ -103,7 +103,7 @@ async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tup
     """Add a menu item."""
     cache, _ = _catalog()
     item = await service.add_item(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         cache=cache,
         owner_id=principal.user_id,
         store_id=store_id,
@@ -120,7 +120,7 @@ async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> R
     """Change a menu item, or mark it sold out."""
     cache, _ = _catalog()
     item = await service.update_item(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         cache=cache,
         owner_id=principal.user_id,
         item_id=item_id,
@@ -136,7 +136,7 @@ async def delete_item(principal: Principal, item_id: int) -> Response:
     """Remove an item from the menu (past orders keep their copy)."""
     cache, _ = _catalog()
     await service.delete_item(
-        uow=resources().db.uow(), cache=cache, owner_id=principal.user_id, item_id=item_id
+        uow=container().db.uow(), cache=cache, owner_id=principal.user_id, item_id=item_id
     )
     return Response(status=204)
 
@@ -165,7 +165,7 @@ async def put_store_image(principal: Principal, store_id: int) -> Response:
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
     key = await service.set_store_image(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         cache=cache,
         storage=storage,
         owner_id=principal.user_id,
@@ -183,7 +183,7 @@ async def put_item_image(principal: Principal, item_id: int) -> Response:
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
     key = await service.set_item_image(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         cache=cache,
         storage=storage,
         owner_id=principal.user_id,

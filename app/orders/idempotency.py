@@ -13,7 +13,7 @@ from sqlalchemy import Update, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import Database, utcnow
-from app.errors import Conflict, DomainError, IdempotencyMismatch
+from app.errors import Conflict, IdempotencyMismatch
 from app.orders.models import IdempotencyRecord
 from app.orders.schemas import PlaceOrderRequest
 
@@ -34,19 +34,6 @@ class Outcome:
 
     status: int
     body: dict[str, Any]
-
-
-def problem_body(error: DomainError) -> dict[str, Any]:
-    """The problem+json body of `error`, as stored for replays."""
-    body: dict[str, Any] = {
-        "type": f"/problems/{error.code}",
-        "title": error.title,
-        "status": error.status,
-        "code": error.code,
-    }
-    if error.detail:
-        body["detail"] = error.detail
-    return body
 
 
 async def claim_key(

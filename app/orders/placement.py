@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import PaymentDeclined, Unavailable, ValidationFailed
+from app.orders.events import emit_order_event
 from app.orders.idempotency import (
     Outcome,
     claim_key,
     mark_done,
-    problem_body,
     release_key,
     remember,
     request_hash,
@@ -20,10 +20,11 @@ from app.orders.idempotency import (
 from app.orders.lifecycle import Status
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.orders.presenter import order_view
+from app.orders.pricing import price_lines
 from app.orders.schemas import CardPayment, PlaceOrderRequest
-from app.orders.service import emit_order_event
 from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
 from app.payments.models import Payment, PaymentStatus
+from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
 
@@ -49,7 +50,7 @@ async def place_order(
         )
     except PaymentDeclined as declined:
         # A decline is the answer to this request: the same key gets it again.
-        await remember(db, record, Outcome(402, problem_body(declined)))
+        await remember(db, record, Outcome(402, declined.body()))
         raise
     except BaseException:
         if not await _order_exists(db, record.payment_reference):
@@ -81,8 +82,6 @@ async def _place(
     request: PlaceOrderRequest,
     record: IdempotencyRecord,
 ) -> Outcome:
-    from app.orders.pricing import price_lines
-
     async with db.uow() as uow:
         priced = await price_lines(uow, request)
         now = utcnow()
@@ -118,11 +117,10 @@ async def _place(
 
 
 async def _apply_rewards(uow: UnitOfWork, *, order: Order, request: PlaceOrderRequest) -> None:
-    from app.rewards import ledger as rewards
 
     due = order.subtotal + order.delivery_fee
     if request.coupon_id is not None:
-        order.coupon_discount = await rewards.use_coupon(
+        order.coupon_discount = await ledger.use_coupon(
             uow,
             customer_id=order.customer_id,
             coupon_id=request.coupon_id,
@@ -145,7 +143,7 @@ async def _apply_rewards(uow: UnitOfWork, *, order: Order, request: PlaceOrderRe
             )
         points = due
     if points:
-        await rewards.spend_points(
+        await ledger.spend_points(
             uow, customer_id=order.customer_id, points=points, order_id=order.id
         )
     order.points_used = points

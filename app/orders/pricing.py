@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.catalog.models import MenuItem, Store
 from app.db import UnitOfWork
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
@@ -25,8 +26,6 @@ class Priced:
 
 async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
     """Check the store and every line against the catalog and compute the totals."""
-    from app.catalog.models import MenuItem, Store
-
     store = await uow.session.get(Store, request.store_id)
     if store is None:
         raise NotFound(f"Store {request.store_id} does not exist.")

@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.catalog.models import Store
 from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
+from app.orders.events import emit_order_event
+from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import (
     EVENT_OF,
     REFUNDING,
@@ -21,9 +24,9 @@ from app.orders.lifecycle import (
 )
 from app.orders.models import Order, OrderTimeline
 from app.orders.presenter import order_view
-from app.outbox import emit
 from app.payments.gateway import PaymentGateway
 from app.payments.models import PaymentStatus
+from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
 
@@ -42,8 +45,6 @@ SYSTEM_ACTOR = Actor(user_id=0, role=SYSTEM)
 
 
 async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
-    from app.catalog.models import Store
-
     owner: int | None = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
     return owner
 
@@ -81,8 +82,6 @@ async def list_orders(
     *, uow: UnitOfWork, actor: Actor, store_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
-    from app.catalog.models import Store
-
     query = select(Order).order_by(Order.id.desc()).limit(limit)
     async with uow:
         if actor.role == "customer":
@@ -102,27 +101,11 @@ async def list_orders(
         return [order_view(order) for order in await uow.session.scalars(query)]
 
 
-def order_streams(order: Order) -> list[str]:
-    """The streams every change of an order is published on."""
-    return [f"order:{order.id}", f"store:{order.store_id}"]
-
-
-async def emit_order_event(
-    uow: UnitOfWork, order: Order, event_type: str, extra: list[str] | None = None
-) -> None:
-    """Record `event_type` with the order as its data; the order's `stream_seq` follows."""
-
-    def data(stream: str, seqs: dict[str, int]) -> dict[str, Any]:
-        order.stream_seq = seqs[f"order:{order.id}"]
-        return order_view(order)
-
-    await emit(uow, event_type, order_streams(order) + (extra or []), data)
-
-
 async def transition(
     *,
     db: Database,
     gateway: PaymentGateway,
+    hooks: OrderHooks,
     actor: Actor,
     order_id: int,
     action: Action,
@@ -142,6 +125,7 @@ async def transition(
         return await _transition_once(
             db=db,
             gateway=gateway,
+            hooks=hooks,
             actor=actor,
             order_id=order_id,
             action=action,
@@ -157,6 +141,7 @@ async def _transition_once(
     *,
     db: Database,
     gateway: PaymentGateway,
+    hooks: OrderHooks,
     actor: Actor,
     order_id: int,
     action: Action,
@@ -192,7 +177,7 @@ async def _transition_once(
             await rewards.accrue_for_delivery(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
             )
-        await _after_transition(uow, order, target)
+        await hooks.moved(uow, order, target)
         await emit_order_event(uow, order, EVENT_OF[target])
         if target in REFUNDING:
             await emit_order_event(uow, order, "order.refunded")
@@ -200,22 +185,14 @@ async def _transition_once(
         return order_view(order)
 
 
-async def _after_transition(uow: UnitOfWork, order: Order, target: Status) -> None:
-    """Let dispatch react in the same transaction (start searching, free the rider, stop offers)."""
-    from dispatch import hooks
-
-    await hooks.order_moved(uow, order=order, status=target)
-
-
 async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> None:
-    from app.rewards import ledger as rewards
 
     payment = order.payment
     if payment is not None and payment.status == PaymentStatus.CAPTURED:
         if payment.method == "card" and payment.amount > 0:
             await gateway.refund(reference=payment.reference)
         payment.status = PaymentStatus.REFUNDED
-    await rewards.restore_for_order(
+    await ledger.restore_for_order(
         uow,
         customer_id=order.customer_id,
         order_id=order.id,
@@ -225,7 +202,7 @@ async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> Non
 
 
 async def reject_unanswered(
-    *, db: Database, gateway: PaymentGateway, older_than: float, batch: int = 100
+    *, db: Database, gateway: PaymentGateway, hooks: OrderHooks, older_than: float, batch: int = 100
 ) -> int:
     """Reject (and refund) orders left `placed` longer than `older_than` seconds; returns how many."""
     cutoff = utcnow() - timedelta(seconds=older_than)
@@ -244,6 +221,7 @@ async def reject_unanswered(
             await transition(
                 db=db,
                 gateway=gateway,
+                hooks=hooks,
                 actor=SYSTEM_ACTOR,
                 order_id=order_id,
                 action=Action.REJECT,

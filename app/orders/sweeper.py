@@ -3,44 +3,62 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from contextlib import suppress
 
 from sqlalchemy import delete
 
-from app.db import utcnow
+from app.db import Database, utcnow
+from app.orders.hooks import OrderHooks
 from app.orders.models import IdempotencyRecord
 from app.orders.service import reject_unanswered
-from app.resources import Resources
+from app.payments.gateway import PaymentGateway
 
 log = logging.getLogger("delivery.orders")
 
 
-async def run_sweeper(resources: Resources) -> None:
-    """Loop until cancelled; every node runs one and the version column keeps it exactly-once."""
-    timeout = resources.settings.store_accept_timeout
-    interval = max(0.2, min(5.0, timeout / 4))
-    while True:
-        # A little jitter so the nodes do not all sweep in lockstep.
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))
-        try:
-            await reject_unanswered(
-                db=resources.db, gateway=resources.extra["payments"], older_than=timeout
+class Sweeper:
+    """Every node runs one; the order's version column keeps each rejection exactly-once."""
+
+    def __init__(
+        self, *, db: Database, gateway: PaymentGateway, hooks: OrderHooks, accept_timeout: float
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.hooks = hooks
+        self.accept_timeout = accept_timeout
+        self.interval = max(0.2, min(5.0, accept_timeout / 4))
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Sweep in the background until `stop`."""
+        self._task = asyncio.create_task(self._run(), name="orders-sweeper")
+
+    async def stop(self) -> None:
+        """Cancel the sweep and wait for it."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def sweep(self) -> None:
+        """One pass: reject what waited too long, delete expired idempotency keys."""
+        await reject_unanswered(
+            db=self.db, gateway=self.gateway, hooks=self.hooks, older_than=self.accept_timeout
+        )
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())
             )
-            async with resources.db.uow() as uow:
-                await uow.session.execute(
-                    delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())
-                )
-                await uow.commit()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("order sweep failed; retrying on the next round")
+            await uow.commit()
 
-
-async def stop(task: asyncio.Task[None]) -> None:
-    """Cancel the sweeper and wait for it."""
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
+    async def _run(self) -> None:
+        while True:
+            # A little jitter so the nodes do not all sweep in lockstep.
+            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("order sweep failed; retrying on the next round")

@@ -7,8 +7,10 @@ from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.container import container
 from app.errors import ValidationFailed
 from app.orders import placement, service
+from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.schemas import (
     AcceptRequest,
@@ -18,8 +20,7 @@ from app.orders.schemas import (
     ReasonRequest,
 )
 from app.orders.service import Actor
-from app.payments import gateway
-from app.resources import resources
+from app.payments.gateway import PaymentGateway
 from app.validation import body, query, read_json
 
 bp = Blueprint("orders", __name__)
@@ -41,9 +42,10 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Re
             "Send an Idempotency-Key header (1–255 printable characters) with every order.",
             errors=[{"field": "Idempotency-Key", "message": "required header"}],
         )
+    services = container()
     outcome = await placement.place_order(
-        db=resources().db,
-        gateway=gateway(),
+        db=services.db,
+        gateway=services.get(PaymentGateway),
         customer_id=principal.user_id,
         idempotency_key=key,
         request=data,
@@ -61,7 +63,7 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Re
 async def list_orders(principal: Principal, query: OrderListQuery) -> Response:
     """The caller's orders, newest first."""
     orders = await service.list_orders(
-        uow=resources().db.uow(),
+        uow=container().db.uow(),
         actor=_actor(principal),
         store_id=query.store_id,
         limit=query.limit,
@@ -76,15 +78,17 @@ async def get_order(principal: Principal, order_id: int) -> Response:
     """One order, for its customer, its store's owner or its rider."""
     return jsonify(
         await service.get_order(
-            uow=resources().db.uow(), actor=_actor(principal), order_id=order_id
+            uow=container().db.uow(), actor=_actor(principal), order_id=order_id
         )
     )
 
 
 async def _move(principal: Principal, order_id: int, action: Action, **fields: object) -> Response:
+    services = container()
     order = await service.transition(
-        db=resources().db,
-        gateway=gateway(),
+        db=services.db,
+        gateway=services.get(PaymentGateway),
+        hooks=services.get(OrderHooks),
         actor=_actor(principal),
         order_id=order_id,
         action=action,

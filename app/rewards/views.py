@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, jsonify
+from quart import Blueprint, Response, jsonify
 from quart_schema import tag
 from redis.exceptions import RedisError
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.container import container
 from app.errors import Unavailable
-from app.resources import resources
+from app.ratelimit import RateLimiter
 from app.rewards import claims, coupons, points
 from app.rewards.schemas import CampaignRequest, ConvertRequest
 from app.rewards.state import RewardsState
@@ -23,7 +24,7 @@ CLAIM_WINDOW_SECONDS = 60
 
 
 def _state() -> RewardsState:
-    state: RewardsState = current_app.extensions["rewards"]
+    state = container().get(RewardsState)
     return state
 
 
@@ -33,7 +34,7 @@ def _state() -> RewardsState:
 async def my_points(principal: Principal) -> Response:
     """The caller's accrued and usable points."""
     return jsonify(
-        await points.read_balances(uow=resources().db.uow(), customer_id=principal.user_id)
+        await points.read_balances(uow=container().db.uow(), customer_id=principal.user_id)
     )
 
 
@@ -43,7 +44,7 @@ async def my_points(principal: Principal) -> Response:
 @body(ConvertRequest)
 async def convert_points(principal: Principal, data: ConvertRequest) -> Response:
     """Move accrued points to usable, 1:1, in multiples of 5,000."""
-    res = resources()
+    res = container()
     result = await points.convert(
         uow=res.db.uow(), redis=res.cache_redis, customer_id=principal.user_id, amount=data.amount
     )
@@ -57,7 +58,7 @@ async def convert_points(principal: Principal, data: ConvertRequest) -> Response
 async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[Response, int]:
     """Create a first-come coupon campaign."""
     campaign = await coupons.create_campaign(
-        uow=resources().db.uow(), counter=_state().counter, **data.model_dump()
+        uow=container().db.uow(), counter=_state().counter, **data.model_dump()
     )
     return jsonify(campaign), 201
 
@@ -66,7 +67,7 @@ async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[
 @tag(["coupons"])
 async def list_campaigns() -> Response:
     """Every campaign with the coupons it has left."""
-    return jsonify({"campaigns": await coupons.list_campaigns(uow=resources().db.uow())})
+    return jsonify({"campaigns": await coupons.list_campaigns(uow=container().db.uow())})
 
 
 @bp.post("/api/coupon-campaigns/<int:campaign_id>/claim")
@@ -74,11 +75,11 @@ async def list_campaigns() -> Response:
 @login_required(role="customer")
 async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
     """Claim one coupon: 201 coupon, 202 when recorded for replay, or 409 sold out / claimed."""
-    res = resources()
+    res = container()
     state = _state()
     campaign = await state.campaign(res.db, campaign_id)
     try:
-        await res.limiter.hit(
+        await res.get(RateLimiter).hit(
             f"coupon-claim:{principal.user_id}", limit=CLAIM_LIMIT, window=CLAIM_WINDOW_SECONDS
         )
     except (RedisError, OSError) as error:
@@ -96,5 +97,5 @@ async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
 @login_required(role="customer")
 async def my_coupons(principal: Principal) -> Response:
     """The caller's coupons with their status and expiry."""
-    found = await coupons.my_coupons(uow=resources().db.uow(), customer_id=principal.user_id)
+    found = await coupons.my_coupons(uow=container().db.uow(), customer_id=principal.user_id)
     return jsonify({"coupons": found})

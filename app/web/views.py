@@ -10,7 +10,8 @@ from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.auth.guard import current_principal
 from app.catalog.schemas import CATEGORIES
-from app.resources import resources
+from app.container import container
+from app.demo_accounts import demo_sign_ins
 
 bp = Blueprint("web", __name__)
 
@@ -36,9 +37,7 @@ async def home() -> Page:
     if principal is not None:
         return redirect(HOME_BY_ROLE.get(principal.role, "/docs"))
     demo: list[dict[str, str]] = []
-    if resources().settings.embedded:
-        from app.demo import demo_sign_ins
-
+    if container().settings.embedded:
         demo = demo_sign_ins()
     return await render_template("home.html", role=None, demo=demo)
 

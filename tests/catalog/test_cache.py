@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from quart import Quart
-
-from app.catalog import CatalogResources
+from app import DeliveryApp
+from app.catalog.cache import CatalogCache
 from tests.catalog.conftest import CITY_HALL, add_item, create_store
 from tests.client import Api
 from tests.conftest import AppPool
@@ -15,9 +14,8 @@ from tests.conftest import AppPool
 LIST = f"/api/stores?lat={CITY_HALL[0]}&lng={CITY_HALL[1]}"
 
 
-def _catalog(app: Quart) -> CatalogResources:
-    extra: CatalogResources = app.extensions["delivery"].extra["catalog"]
-    return extra
+def _cache(app: DeliveryApp) -> CatalogCache:
+    return app.container.get(CatalogCache)
 
 
 async def _cached(api: Api, path: str) -> dict[str, Any]:
@@ -90,13 +88,13 @@ async def test_a_cold_hot_key_is_rebuilt_once_across_two_instances(apps: AppPool
         await add_item(owner, store["id"], name=f"Item {n}")
     readers = [await apps.client(app) for app in (a, b) for _ in range(2)]
     for app in (a, b):
-        _catalog(app).cache.stats.builds = 0
+        _cache(app).stats.builds = 0
     path = f"/api/stores/{store['id']}"
     responses = await asyncio.gather(*(readers[n % 4].get(path) for n in range(60)))
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
     assert len(responses[0].json()["menu"][0]["items"]) == 10
-    assert sum(_catalog(app).cache.stats.builds for app in (a, b)) == 1
+    assert sum(_cache(app).stats.builds for app in (a, b)) == 1
     served = [r.headers["x-cache"] for r in responses]
     assert served.count("miss") == 1 and "bypass" not in served
 

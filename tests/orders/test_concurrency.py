@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from app.orders.hooks import OrderHooks
+from app.orders.service import reject_unanswered
+from app.payments.gateway import PaymentGateway
 from tests.client import Api
 from tests.conftest import AppPool
 from tests.harness import Infra
@@ -137,8 +140,6 @@ async def test_unanswered_order_is_rejected_and_refunded_once_with_two_sweepers(
 async def test_sweepers_racing_on_the_same_due_orders_reject_each_exactly_once(
     apps: AppPool, infra: Infra
 ) -> None:
-    from app.orders.service import reject_unanswered
-
     # Background sweeps stay out of the way (an hour); the test races the sweep itself.
     settings = infra.settings(store_accept_timeout=3600)
     node_a, node_b = await apps.start(settings), await apps.start(settings)
@@ -149,9 +150,14 @@ async def test_sweepers_racing_on_the_same_due_orders_reject_each_exactly_once(
     orders = [await place(customer, shop) for _ in range(10)]
     sweeps = []
     for node in (node_a, node_b) * 4:
-        resources = node.extensions["delivery"]
+        services = node.container
         sweeps.append(
-            reject_unanswered(db=resources.db, gateway=resources.extra["payments"], older_than=0)
+            reject_unanswered(
+                db=services.db,
+                gateway=services.get(PaymentGateway),
+                hooks=services.get(OrderHooks),
+                older_than=0,
+            )
         )
     counts = await asyncio.gather(*sweeps)
     assert sum(counts) == 10

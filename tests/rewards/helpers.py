@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import pymysql
 from argon2 import PasswordHasher, Type
-from quart import Quart
 from redis.asyncio import Redis
 
+from app import DeliveryApp
+from app.auth.passwords import Passwords
+from app.auth.service import ensure_admin
 from app.auth.sessions import SessionStore
 from app.db import UnitOfWork
 from tests.client import DEFAULT_PASSWORD, Api
@@ -83,14 +85,15 @@ async def make_customers(
         await redis.aclose()
 
 
-async def sign_in_admin(apps: Any, app: Quart) -> Api:
+async def sign_in_admin(apps: Any, app: DeliveryApp) -> Api:
     """A client signed in as a freshly created admin on `app`."""
-    from app.auth.service import ensure_admin
-
-    res = app.extensions["delivery"]
+    services = app.container
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     await ensure_admin(
-        uow=res.db.uow(), passwords=res.passwords, email=email, password=DEFAULT_PASSWORD
+        uow=services.db.uow(),
+        passwords=services.get(Passwords),
+        email=email,
+        password=DEFAULT_PASSWORD,
     )
     admin: Api = await apps.client(app)
     await admin.login(email)
@@ -112,13 +115,13 @@ def campaign_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def uow_of(app: Quart) -> UnitOfWork:
+def uow_of(app: DeliveryApp) -> UnitOfWork:
     """A unit of work on `app`'s database."""
-    uow: UnitOfWork = app.extensions["delivery"].db.uow()
+    uow: UnitOfWork = app.container.db.uow()
     return uow
 
 
-def http_client(app: Quart) -> httpx.AsyncClient:
+def http_client(app: DeliveryApp) -> httpx.AsyncClient:
     """A bare ASGI client for `app` (customers send their own cookie headers)."""
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=120

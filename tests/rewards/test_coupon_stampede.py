@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 import redis
-from quart import Quart
 
+from app import DeliveryApp
 from app.launcher.servers import RedisServer
 from app.rewards.counter import keys
 from tests.conftest import AppPool
@@ -23,7 +23,7 @@ from tests.rewards.helpers import (
 )
 
 
-async def _campaign(apps: AppPool, app: Quart, quantity: int = 100) -> int:
+async def _campaign(apps: AppPool, app: DeliveryApp, quantity: int = 100) -> int:
     admin = await sign_in_admin(apps, app)
     created = await admin.post("/api/coupon-campaigns", json=campaign_body(quantity=quantity))
     assert created.status_code == 201, created.text

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import redis
-from quart import Quart
 
+from app import DeliveryApp
 from app.rewards.counter import keys
 from tests.client import Api, assert_problem
 from tests.conftest import AppPool
@@ -18,14 +18,14 @@ def _z(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-async def _customer(apps: AppPool, app: Quart) -> Api:
+async def _customer(apps: AppPool, app: DeliveryApp) -> Api:
     client = await apps.client(app)
     await client.sign_in_as("customer")
     return client
 
 
 async def test_admin_creates_a_campaign_and_anyone_lists_it_with_remaining(
-    apps: AppPool, app: Quart, api: Api
+    apps: AppPool, app: DeliveryApp, api: Api
 ) -> None:
     admin = await sign_in_admin(apps, app)
     body = campaign_body(quantity=3)
@@ -44,7 +44,9 @@ async def test_admin_creates_a_campaign_and_anyone_lists_it_with_remaining(
     assert shown == {**campaign, "remaining": 2}
 
 
-async def test_only_an_admin_may_create_a_campaign(apps: AppPool, app: Quart, api: Api) -> None:
+async def test_only_an_admin_may_create_a_campaign(
+    apps: AppPool, app: DeliveryApp, api: Api
+) -> None:
     assert_problem(
         await api.post("/api/coupon-campaigns", json=campaign_body()), 401, "unauthenticated"
     )
@@ -54,7 +56,7 @@ async def test_only_an_admin_may_create_a_campaign(apps: AppPool, app: Quart, ap
     )
 
 
-async def test_every_campaign_field_is_validated(apps: AppPool, app: Quart) -> None:
+async def test_every_campaign_field_is_validated(apps: AppPool, app: DeliveryApp) -> None:
     admin = await sign_in_admin(apps, app)
     now = datetime.now(UTC)
     cases = {
@@ -87,7 +89,7 @@ async def test_every_campaign_field_is_validated(apps: AppPool, app: Quart) -> N
 
 
 async def test_claims_outside_the_campaign_window_are_coupon_unusable(
-    apps: AppPool, app: Quart, infra: Infra
+    apps: AppPool, app: DeliveryApp, infra: Infra
 ) -> None:
     admin = await sign_in_admin(apps, app)
     now = datetime.now(UTC)
@@ -120,7 +122,7 @@ async def test_claims_outside_the_campaign_window_are_coupon_unusable(
 
 
 async def test_second_claim_is_already_claimed_and_last_coupon_sells_out(
-    apps: AppPool, app: Quart
+    apps: AppPool, app: DeliveryApp
 ) -> None:
     admin = await sign_in_admin(apps, app)
     campaign_id = (
@@ -154,7 +156,7 @@ async def test_second_claim_is_already_claimed_and_last_coupon_sells_out(
     assert (await second.get("/api/me/coupons")).json() == {"coupons": []}
 
 
-async def test_claiming_in_a_loop_is_rate_limited(apps: AppPool, app: Quart) -> None:
+async def test_claiming_in_a_loop_is_rate_limited(apps: AppPool, app: DeliveryApp) -> None:
     admin = await sign_in_admin(apps, app)
     campaign_id = (await admin.post("/api/coupon-campaigns", json=campaign_body())).json()["id"]
     customer = await _customer(apps, app)
@@ -167,7 +169,9 @@ async def test_claiming_in_a_loop_is_rate_limited(apps: AppPool, app: Quart) -> 
     assert int(response.headers["Retry-After"]) >= 1
 
 
-async def test_expired_coupon_is_listed_as_expired(apps: AppPool, app: Quart, infra: Infra) -> None:
+async def test_expired_coupon_is_listed_as_expired(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
     admin = await sign_in_admin(apps, app)
     campaign_id = (await admin.post("/api/coupon-campaigns", json=campaign_body())).json()["id"]
     customer = await _customer(apps, app)
@@ -182,7 +186,7 @@ async def test_expired_coupon_is_listed_as_expired(apps: AppPool, app: Quart, in
 
 
 async def test_a_claim_the_counter_forgot_is_refused_by_the_database_and_stock_is_returned(
-    apps: AppPool, app: Quart, infra: Infra
+    apps: AppPool, app: DeliveryApp, infra: Infra
 ) -> None:
     admin = await sign_in_admin(apps, app)
     campaign_id = (

@@ -6,8 +6,7 @@ import asyncio
 import time
 from collections import Counter
 
-from quart import Quart
-
+from app import DeliveryApp
 from app.errors import Conflict
 from app.rewards import ledger
 from tests.client import Api, assert_problem
@@ -16,7 +15,7 @@ from tests.harness import Infra
 from tests.rewards.helpers import http_client, make_customers, uow_of
 
 
-async def _give_accrued(app: Quart, customer_id: int, amount: int, order_id: int = 1) -> None:
+async def _give_accrued(app: DeliveryApp, customer_id: int, amount: int, order_id: int = 1) -> None:
     async with uow_of(app) as uow:
         await ledger.accrue_for_delivery(
             uow, customer_id=customer_id, order_id=order_id, paid_amount=amount * 100
@@ -51,7 +50,7 @@ async def test_conversion_amount_must_be_a_positive_multiple_of_5000(api: Api) -
 
 
 async def test_converting_more_than_accrued_is_insufficient_points(
-    app: Quart, api: Api, infra: Infra
+    app: DeliveryApp, api: Api, infra: Infra
 ) -> None:
     user = await api.sign_in_as("customer")
     await _give_accrued(app, user["id"], 9_999)
@@ -102,7 +101,7 @@ async def test_the_database_guard_alone_stops_over_conversion_without_the_lock(
     (customer,) = await make_customers(infra, apps.settings.session_redis_url or "", 1)
     await _give_accrued(app_a, customer.id, 50_000)
 
-    async def convert_unlocked(app: Quart) -> str:
+    async def convert_unlocked(app: DeliveryApp) -> str:
         try:
             async with uow_of(app) as uow:
                 await ledger.convert_points(uow, customer_id=customer.id, amount=5_000)

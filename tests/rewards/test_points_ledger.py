@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Quart
-
+from app import DeliveryApp
 from app.errors import Conflict
 from app.rewards import ledger
 from tests.conftest import AppPool
@@ -11,7 +10,7 @@ from tests.harness import Infra
 from tests.rewards.helpers import insert_users, uow_of
 
 
-async def _balances(app: Quart, customer_id: int) -> tuple[dict[str, int], dict[str, int]]:
+async def _balances(app: DeliveryApp, customer_id: int) -> tuple[dict[str, int], dict[str, int]]:
     async with uow_of(app) as uow:
         return (
             await ledger.balances(uow, customer_id=customer_id),
@@ -19,7 +18,7 @@ async def _balances(app: Quart, customer_id: int) -> tuple[dict[str, int], dict[
         )
 
 
-async def _accrue(app: Quart, customer_id: int, order_id: int, paid: int) -> int:
+async def _accrue(app: DeliveryApp, customer_id: int, order_id: int, paid: int) -> int:
     async with uow_of(app) as uow:
         amount = await ledger.accrue_for_delivery(
             uow, customer_id=customer_id, order_id=order_id, paid_amount=paid

@@ -8,10 +8,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from quart import Quart
-
+from app import DeliveryApp
 from app.errors import Conflict
-from app.rewards import claims, coupons, service
+from app.rewards import claims, coupons, ledger
+from app.rewards.state import RewardsState
 from tests.conftest import AppPool
 from tests.harness import Infra
 from tests.rewards.helpers import http_client, insert_users, make_customers, uow_of
@@ -19,7 +19,7 @@ from tests.rewards.helpers import http_client, insert_users, make_customers, uow
 _orders = itertools.count(10_000)
 
 
-async def _in_uow(app: Quart, work: object) -> str:
+async def _in_uow(app: DeliveryApp, work: object) -> str:
     try:
         async with uow_of(app) as uow:
             await work(uow)  # type: ignore[operator]
@@ -37,7 +37,7 @@ async def test_spends_conversions_and_refunds_racing_never_lose_or_mint_a_point(
     start = 400_000
     await _in_uow(
         app_a,
-        lambda uow: service.accrue_for_delivery(
+        lambda uow: ledger.accrue_for_delivery(
             uow, customer_id=customer.id, order_id=next(_orders), paid_amount=start * 100
         ),
     )
@@ -49,12 +49,12 @@ async def test_spends_conversions_and_refunds_racing_never_lose_or_mint_a_point(
             to_refund = list(spent)[-4:]
 
             def spend(order_id: int):  # type: ignore[no-untyped-def]
-                return lambda uow: service.spend_points(
+                return lambda uow: ledger.spend_points(
                     uow, customer_id=customer.id, points=3_000, order_id=order_id
                 )
 
             def refund(order_id: int):  # type: ignore[no-untyped-def]
-                return lambda uow: service.restore_for_order(
+                return lambda uow: ledger.restore_for_order(
                     uow, customer_id=customer.id, order_id=order_id, coupon_id=None, points=3_000
                 )
 
@@ -82,8 +82,8 @@ async def test_spends_conversions_and_refunds_racing_never_lose_or_mint_a_point(
                 spent.pop(order_id, None)
 
             async with uow_of(app_a) as uow:
-                balances = await service.balances(uow, customer_id=customer.id)
-                sums = await service.ledger_sums(uow, customer_id=customer.id)
+                balances = await ledger.balances(uow, customer_id=customer.id)
+                sums = await ledger.ledger_sums(uow, customer_id=customer.id)
             assert balances == sums, round_no
             assert balances["accrued"] >= 0 and balances["usable"] >= 0
             assert balances["accrued"] + balances["usable"] == start - sum(spent.values()), round_no
@@ -105,7 +105,7 @@ async def test_two_orders_using_one_coupon_at_once_only_one_gets_it(
     async def use(order_id: int) -> int | str:
         try:
             async with uow_of(app) as uow:
-                discount = await service.use_coupon(
+                discount = await ledger.use_coupon(
                     uow,
                     customer_id=customer,
                     coupon_id=coupon_id,
@@ -125,7 +125,7 @@ async def test_two_orders_using_one_coupon_at_once_only_one_gets_it(
         assert (
             await _in_uow(
                 app,
-                lambda uow: service.restore_for_order(
+                lambda uow: ledger.restore_for_order(
                     uow, customer_id=customer, order_id=winner, coupon_id=coupon_id, points=0
                 ),
             )
@@ -144,7 +144,7 @@ async def test_coupon_is_unusable_when_foreign_below_minimum_or_expired(
     async def use(customer_id: int, subtotal: int) -> str:
         return await _in_uow(
             app,
-            lambda uow: service.use_coupon(
+            lambda uow: ledger.use_coupon(
                 uow, customer_id=customer_id, coupon_id=coupon_id, order_id=1, subtotal=subtotal
             ),
         )
@@ -159,7 +159,7 @@ async def test_coupon_is_unusable_when_foreign_below_minimum_or_expired(
     )
     await _in_uow(
         app,
-        lambda uow: service.restore_for_order(
+        lambda uow: ledger.restore_for_order(
             uow, customer_id=owner, order_id=1, coupon_id=coupon_id, points=0
         ),
     )
@@ -193,8 +193,10 @@ async def test_parked_claims_are_replayed_once_however_often_the_reconciler_runs
     assert infra.query("SELECT COUNT(*) FROM coupon_claim_backlog") == [(0,)]
 
 
-async def _campaign(app: Quart, *, quantity: int, discount: int = 3_000, min_order: int = 0) -> int:
-    state = app.extensions["rewards"]
+async def _campaign(
+    app: DeliveryApp, *, quantity: int, discount: int = 3_000, min_order: int = 0
+) -> int:
+    state = app.container.get(RewardsState)
     now = datetime.now(UTC)
     created = await coupons.create_campaign(
         uow=uow_of(app),
@@ -212,13 +214,13 @@ async def _campaign(app: Quart, *, quantity: int, discount: int = 3_000, min_ord
 
 
 async def _coupon_for(
-    app: Quart, infra: Infra, customer_id: int, *, min_order: int, discount: int
+    app: DeliveryApp, infra: Infra, customer_id: int, *, min_order: int, discount: int
 ) -> int:
     campaign_id = await _campaign(app, quantity=10, discount=discount, min_order=min_order)
     campaign = await coupons.get_campaign(uow=uow_of(app), campaign_id=campaign_id)
     claimed = await claims.claim_coupon(
         uow=uow_of(app),
-        counter=app.extensions["rewards"].counter,
+        counter=app.container.get(RewardsState).counter,
         campaign=campaign,
         customer_id=customer_id,
     )

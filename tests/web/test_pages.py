@@ -68,7 +68,7 @@ async def test_embedded_landing_page_lists_the_demo_sign_ins(tmp_path: Path) -> 
     assert settings.embedded
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     app = create_app(settings)
-    async with app.test_app():
+    async with app.quart.test_app():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             page = (await http.get("/")).text

@@ -1,0 +1,201 @@
+"""The composition root: every service of a running app, built once, in dependency order.
+
+Each service that holds a connection or a task registers its close on the caller's
+`AsyncExitStack` as soon as it exists, so closing the stack stops them in exactly the reverse
+order: background workers first, then what they use (gateway, storage, Redis, the database).
+Nothing connects at import time; nothing else builds these services.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from contextlib import AsyncExitStack
+
+from redis.asyncio import Redis
+
+from app.auth.login import CookieSessionLogin, LoginMechanism
+from app.auth.passwords import Passwords
+from app.auth.service import ensure_admin
+from app.auth.sessions import SessionStore
+from app.catalog.cache import CatalogCache
+from app.config import Settings
+from app.container import Container
+from app.db import Database
+from app.errors import Conflict
+from app.metrics import Metrics
+from app.orders.hooks import OrderHooks
+from app.orders.sweeper import Sweeper
+from app.payments.gateway import PaymentGateway
+from app.payments.sandbox import SandboxCardGateway
+from app.ratelimit import RateLimiter
+from app.redis_clients import connect
+from app.rewards.counter import ClaimCounter
+from app.rewards.state import RewardsState
+from app.storage import Storage, storage_from_settings
+from dispatch.hooks import DispatchHooks
+from dispatch.location import LocationSharing
+from dispatch.worker import SearchWorker
+from realtime.eventlog import Replay, replay
+from realtime.fanout import Hub, publish_location
+from realtime.manager_fanout import ManagerFanout
+from realtime.relay import Relay
+from realtime.server import Realtime, Serving
+
+log = logging.getLogger("delivery")
+
+
+async def open_platform(
+    settings: Settings, stack: AsyncExitStack, *, metrics: Metrics | None = None
+) -> Container:
+    """The database, the Redis clients and the account services (what the CLI needs too)."""
+    db = Database(settings.effective_database_url)
+    stack.push_async_callback(db.close)
+    session_redis = _redis(stack, settings.session_redis_url)
+    cache_redis = _redis(stack, settings.cache_redis_url)
+    # Cache and events share one Redis unless EVENTS_REDIS_URL names another.
+    events_redis = (
+        _redis(stack, settings.events_redis_url) if settings.events_redis_url else cache_redis
+    )
+    services = Container(
+        settings=settings,
+        db=db,
+        session_redis=session_redis,
+        cache_redis=cache_redis,
+        events_redis=events_redis,
+        metrics=metrics or Metrics(),
+    )
+    services.provide(
+        Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+    )
+    sessions = services.provide(
+        SessionStore(session_redis, ttl_seconds=settings.session_ttl_seconds)
+    )
+    services.provide(
+        CookieSessionLogin(
+            sessions, secure=settings.secure_cookies, max_age=settings.session_ttl_seconds
+        ),
+        LoginMechanism,
+    )
+    services.provide(RateLimiter(cache_redis))
+    return services
+
+
+async def open_catalog(services: Container, stack: AsyncExitStack) -> None:
+    """The image storage and the catalog's read cache."""
+    settings = services.settings
+    storage = storage_from_settings(settings)
+    await storage.open()
+    stack.push_async_callback(storage.close)
+    services.provide(storage, Storage)
+    services.provide(
+        CatalogCache(
+            services.cache_redis, enabled=settings.catalog_cache, ttl=settings.catalog_cache_ttl
+        )
+    )
+
+
+async def open_services(
+    settings: Settings, stack: AsyncExitStack, *, metrics: Metrics, realtime: Realtime
+) -> Container:
+    """Everything a serving node runs: the platform, then each part's services and workers."""
+    services = await open_platform(settings, stack, metrics=metrics)
+    db = services.db
+    await open_catalog(services, stack)
+
+    gateway = await _open_gateway(settings, stack)
+    services.provide(gateway, PaymentGateway)
+
+    rewards = services.provide(RewardsState(ClaimCounter(services.cache_redis)))
+    rewards.start(db)
+    stack.push_async_callback(rewards.stop)
+
+    # Dispatch follows the order lifecycle through a hook the orders declare.
+    worker = services.provide(SearchWorker(db=db, redis=services.cache_redis, settings=settings))
+    hooks = services.provide(OrderHooks())
+    hooks.on_moved(DispatchHooks(worker).order_moved)
+    worker.start()
+    stack.push_async_callback(worker.stop)
+    location = services.provide(
+        LocationSharing(
+            db, services.cache_redis, functools.partial(publish_location, services.events_redis)
+        )
+    )
+    stack.push_async_callback(location.close)
+
+    sweeper = Sweeper(
+        db=db, gateway=gateway, hooks=hooks, accept_timeout=settings.store_accept_timeout
+    )
+    sweeper.start()
+    stack.push_async_callback(sweeper.stop)
+
+    await _start_realtime(services, stack, realtime)
+    await _bootstrap_admin(services)
+    return services
+
+
+def _redis(stack: AsyncExitStack, url: str | None) -> Redis:
+    client = connect(url)
+    stack.push_async_callback(client.aclose)
+    return client
+
+
+async def _open_gateway(settings: Settings, stack: AsyncExitStack) -> SandboxCardGateway:
+    # The sandbox keeps its own books: in the embedded mode a SQLite file of its own, so that
+    # an order's open transaction never waits on the gateway's writes.
+    url = settings.database_url or (
+        f"sqlite+aiosqlite:///{(settings.var_dir / 'sandbox-gateway.sqlite3').resolve()}"
+    )
+    gateway = SandboxCardGateway(Database(url), latency=settings.payment_latency_ms / 1000)
+    await gateway.open()
+    stack.push_async_callback(gateway.close)
+    return gateway
+
+
+async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: Realtime) -> None:
+    """Start the relay and the fan-out, then let the socket server answer."""
+    settings, db, events = services.settings, services.db, services.events_redis
+
+    async def _replay(stream: str, after: int | None) -> Replay:
+        return await replay(events, db, stream, after)
+
+    fanout = ManagerFanout if settings.realtime_fanout == "socketio-redis" else Hub
+    hub = fanout(
+        realtime.sio,
+        events,
+        _replay,
+        max_client_queue=settings.realtime_max_client_queue,
+        on_drop=services.metrics.slow_clients_dropped.inc,
+    )
+    # python-socketio's manager publishes what this node's relay appended; the hub needs
+    # nothing, the append script itself publishes.
+    relay = Relay(db, events, on_appended=hub.publish if isinstance(hub, ManagerFanout) else None)
+    services.provide(relay)
+    services.provide(hub, Hub)
+    db.event_listeners.append(relay.wake)
+    relay.start()
+    stack.push_async_callback(relay.stop)
+    stack.callback(db.event_listeners.remove, relay.wake)
+    hub.start()
+    stack.push_async_callback(hub.stop)
+    realtime.bind(Serving(sessions=services.get(SessionStore), db=db, events_redis=events, hub=hub))
+    stack.callback(realtime.unbind)
+    # Anything committed while no relay ran (a node that died after committing).
+    relay.wake()
+
+
+async def _bootstrap_admin(services: Container) -> None:
+    settings = services.settings
+    if not (settings.delivery_admin_email and settings.delivery_admin_password):
+        return
+    try:
+        _, created = await ensure_admin(
+            uow=services.db.uow(),
+            passwords=services.get(Passwords),
+            email=settings.delivery_admin_email,
+            password=settings.delivery_admin_password,
+        )
+    except Conflict:
+        created = False  # another node created it at the same moment
+    if created:
+        log.info("created admin %s", settings.delivery_admin_email)
