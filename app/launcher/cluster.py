@@ -19,6 +19,7 @@ from app.launcher.nginx import Nginx
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, free_port
 from app.launcher.servers import MariaDBServer, RedisServer
+from app.migrate import upgrade
 
 DATABASE = "delivery"
 
@@ -97,8 +98,6 @@ class Cluster:
         self._ensure_database()
         self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
         self.events_redis = RedisServer(self.folder / "redis-events", persistent=True).start()
-        from app.migrate import upgrade
-
         upgrade(self.database_url)
         for index in range(self.nodes):
             node = Node(

@@ -172,9 +172,7 @@ async def _transition_once(
         if target in REFUNDING:
             await _refund(uow, gateway, order)
         if target == Status.DELIVERED:
-            from app.rewards import ledger as rewards
-
-            await rewards.accrue_for_delivery(
+            await ledger.accrue_for_delivery(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
             )
         await hooks.moved(uow, order, target)
