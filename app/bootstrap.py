@@ -190,7 +190,7 @@ async def _bootstrap_admin(services: Container) -> None:
         return
     try:
         _, created = await ensure_admin(
-            uow=services.db.uow(),
+            db=services.db,
             passwords=services.get(Passwords),
             email=settings.delivery_admin_email,
             password=settings.delivery_admin_password,

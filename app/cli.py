@@ -110,7 +110,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         async with AsyncExitStack() as stack:
             services = await open_platform(settings, stack)
             user, created = await ensure_admin(
-                uow=services.db.uow(),
+                db=services.db,
                 passwords=services.get(Passwords),
                 email=args.email,
                 password=password,

@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from sqlalchemy import func, select
 
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.auth.service import sign_up
 from app.bootstrap import open_catalog, open_platform
@@ -38,12 +38,12 @@ async def _accounts(services: Container) -> dict[str, int]:
         print(f"[{index}/{len(DEMO_USERS)}] account {email}", flush=True)
         if email not in existing:
             user = await sign_up(
-                uow=services.db.uow(),
+                db=services.db,
                 passwords=services.get(Passwords),
                 email=email,
                 password=DEMO_PASSWORD,
                 name=name,
-                role=role,
+                role=Role(role),
             )
             existing[email] = user.id
     return existing
@@ -87,11 +87,11 @@ async def _load_store(
             min_order=plan.min_order,
             delivery_fee=plan.delivery_fee,
         )
-        store = await create_store(uow=db.uow(), cache=cache, owner_id=owner_id, data=fields)
+        store = await create_store(db=db, cache=cache, owner_id=owner_id, data=fields)
     if store.image_key is None:
         banner = store_banner(plan.name, plan.category, seed=store.id)
         await set_store_image(
-            uow=db.uow(),
+            db=db,
             cache=cache,
             storage=storage,
             owner_id=owner_id,
@@ -110,11 +110,11 @@ async def _load_store(
             options=[OptionIn(name=n, price=p) for n, p in item.options],
         )
         created = await add_item(
-            uow=db.uow(), cache=cache, owner_id=owner_id, store_id=store.id, data=data
+            db=db, cache=cache, owner_id=owner_id, store_id=store.id, data=data
         )
         picture = dish_picture(item.name, plan.category, seed=created.id)
         await set_item_image(
-            uow=db.uow(),
+            db=db,
             cache=cache,
             storage=storage,
             owner_id=owner_id,
@@ -124,7 +124,7 @@ async def _load_store(
         added += 1
     if not store.open:
         await update_store(
-            uow=db.uow(),
+            db=db,
             cache=cache,
             owner_id=owner_id,
             store_id=store.id,

@@ -23,7 +23,8 @@ from redis.asyncio import Redis
 from sqlalchemy import Row, select
 
 from app.catalog.models import Store
-from app.db import UnitOfWork, rfc3339, utcnow
+from app.db import Database, UnitOfWork, rfc3339, utcnow
+from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
 from app.outbox import emit
 from dispatch.geo import distance_km, riders_near
@@ -41,7 +42,7 @@ FEE_PER_KM = 500
 MAX_RADIUS_KM = 24.0
 MAX_OFFERS_PER_ROUND = 200
 WITHDRAW_BATCH = 25
-SEARCHING_STATUSES = ("accepted", "ready")
+SEARCHING_STATUSES = (Status.ACCEPTED, Status.READY)
 
 
 def rider_fee(store_to_customer_km: float) -> int:
@@ -177,9 +178,9 @@ async def withdraw(
         await emit(uow, "offer.withdrawn", list(wave), _each(wave))
 
 
-async def step(*, uow: UnitOfWork, engine: Engine, order_id: int) -> datetime | None:
+async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | None:
     """Advance one order's search if due; returns when to look at it again (None: done)."""
-    async with uow:
+    async with db.uow() as uow:
         order = await _locked_order(uow, order_id)
         search = await uow.session.scalar(
             select(DispatchSearch)
@@ -189,8 +190,8 @@ async def step(*, uow: UnitOfWork, engine: Engine, order_id: int) -> datetime | 
         )
         if order is None or search is None or not search.active:
             return None
-        if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
-            assigned = order.rider_id is not None and order.dispatch == "assigned"
+        if order.dispatch != DispatchState.SEARCHING or order.status not in SEARCHING_STATUSES:
+            assigned = order.rider_id is not None and order.dispatch == DispatchState.ASSIGNED
             # In batches, each its own transaction: the rider streams' heads stay locked for
             # a short while, so riders winning other orders are not held up behind this one.
             batch = await live_offers(uow, order_id, limit=WITHDRAW_BATCH + 1)

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from app.catalog.models import Store
-from app.db import UnitOfWork, utcnow
+from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
 from app.orders.events import emit_order_event
+from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
 from app.orders.presenter import order_view
 from dispatch.models import (
@@ -56,10 +57,10 @@ async def _state_for_update(uow: UnitOfWork, rider_id: int) -> RiderState:
 
 
 async def set_shift(
-    *, uow: UnitOfWork, rider_id: int, online: bool, position: Position | None
+    *, db: Database, rider_id: int, online: bool, position: Position | None
 ) -> dict[str, Any]:
     """Go on or off shift; off shift is refused while carrying an order."""
-    async with uow:
+    async with db.uow() as uow:
         state = await _state_for_update(uow, rider_id)
         if not online and state.active_order_id is not None:
             raise Conflict(
@@ -84,9 +85,9 @@ async def set_shift(
         return {"online": state.online}
 
 
-async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]:
+async def list_offers(*, db: Database, rider_id: int) -> list[dict[str, Any]]:
     """The rider's open offers, newest first (none while carrying an order)."""
-    async with uow:
+    async with db.uow() as uow:
         rows = (
             await uow.session.execute(
                 select(
@@ -106,7 +107,7 @@ async def list_offers(*, uow: UnitOfWork, rider_id: int) -> list[dict[str, Any]]
                     Offer.rider_id == rider_id,
                     Offer.status == OfferStatus.OFFERED,
                     Offer.expires_at > utcnow(),
-                    Order.dispatch == "searching",
+                    Order.dispatch == DispatchState.SEARCHING,
                     # A rider carrying an order cannot take another one.
                     RiderState.active_order_id.is_(None),
                 )
@@ -166,7 +167,7 @@ async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
 
 async def accept_offer(
     *,
-    uow: UnitOfWork,
+    db: Database,
     worker: SearchWorker,
     rider_id: int,
     order_id: int,
@@ -178,7 +179,7 @@ async def accept_offer(
         code="already-assigned",
         title="Order already has a rider",
     )
-    async with uow:
+    async with db.uow() as uow:
         offer = await uow.session.scalar(
             select(Offer)
             .where(Offer.order_id == order_id, Offer.rider_id == rider_id)
@@ -197,7 +198,7 @@ async def accept_offer(
         await _refuse_if_busy(uow, rider_id)
         now = utcnow()
         order.rider_id = rider_id
-        order.dispatch = "assigned"
+        order.dispatch = next_dispatch(order.dispatch, DispatchEvent.ASSIGN)
         if position is not None:
             order.rider_lat, order.rider_lng, order.rider_located_at = (
                 position.lat,
@@ -220,9 +221,9 @@ async def accept_offer(
 
 
 def _check_needs_rider(order: Order, taken: Conflict) -> None:
-    if order.rider_id is not None or order.dispatch == "assigned":
+    if order.rider_id is not None or order.dispatch == DispatchState.ASSIGNED:
         raise taken
-    if order.dispatch != "searching" or order.status not in SEARCHING_STATUSES:
+    if order.dispatch != DispatchState.SEARCHING or order.status not in SEARCHING_STATUSES:
         raise Conflict(
             f"Order {order.id} no longer needs a rider.",
             code="invalid-transition",
@@ -252,7 +253,7 @@ async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) 
 
 
 async def release_order(
-    *, uow: UnitOfWork, worker: SearchWorker, rider_id: int, order_id: int
+    *, db: Database, worker: SearchWorker, rider_id: int, order_id: int
 ) -> dict[str, Any]:
     """Hand an assigned order back before pickup; it is offered again."""
     changed = Conflict(
@@ -260,7 +261,7 @@ async def release_order(
         code="invalid-transition",
         title="Not possible in this status",
     )
-    async with uow:
+    async with db.uow() as uow:
         order = await uow.session.get(Order, order_id)
         if order is None or order.rider_id != rider_id:
             raise NotFound(f"You are not carrying order {order_id}.")
@@ -272,7 +273,7 @@ async def release_order(
                 title="Not possible in this status",
             )
         order.rider = None
-        order.dispatch = "searching"
+        order.dispatch = next_dispatch(order.dispatch, DispatchEvent.RELEASE)
         order.rider_lat = order.rider_lng = order.rider_located_at = None
         await uow.flush(stale=changed)
         await uow.session.execute(

@@ -7,6 +7,7 @@ from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.auth.models import Role
 from app.container import container
 from app.validation import body
 from dispatch import service
@@ -21,14 +22,14 @@ bp = Blueprint("dispatch", __name__)
 
 @bp.put("/api/riders/me/shift")
 @tag(["dispatch"])
-@login_required(role="rider")
+@login_required(role=Role.RIDER)
 @body(ShiftRequest)
 async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
     """Go on shift (with a position) or off shift (refused while carrying an order)."""
     res = container()
     position = None if data.lat is None or data.lng is None else Position(data.lat, data.lng)
     shift = await service.set_shift(
-        uow=res.db.uow(), rider_id=principal.user_id, online=data.online, position=position
+        db=res.db, rider_id=principal.user_id, online=data.online, position=position
     )
     if data.online and position is not None:
         await place_rider(res.cache_redis, principal.user_id, position.lat, position.lng)
@@ -39,7 +40,7 @@ async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
 
 @bp.put("/api/riders/me/location")
 @tag(["dispatch"])
-@login_required(role="rider")
+@login_required(role=Role.RIDER)
 @body(LocationRequest)
 async def put_location(principal: Principal, data: LocationRequest) -> tuple[str, int]:
     """The rider's position now; shared with the order being carried."""
@@ -50,22 +51,22 @@ async def put_location(principal: Principal, data: LocationRequest) -> tuple[str
 
 @bp.get("/api/dispatch/offers")
 @tag(["dispatch"])
-@login_required(role="rider")
+@login_required(role=Role.RIDER)
 async def get_offers(principal: Principal) -> Response:
     """The rider's open offers."""
-    offers = await service.list_offers(uow=container().db.uow(), rider_id=principal.user_id)
+    offers = await service.list_offers(db=container().db, rider_id=principal.user_id)
     return jsonify({"offers": offers})
 
 
 @bp.post("/api/dispatch/offers/<int:order_id>/accept")
 @tag(["dispatch"])
-@login_required(role="rider")
+@login_required(role=Role.RIDER)
 async def accept(principal: Principal, order_id: int) -> Response:
     """Accept an offer: 200 with the order, or 409 already-assigned / rider-busy."""
     res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
     order = await service.accept_offer(
-        uow=res.db.uow(),
+        db=res.db,
         worker=res.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,
@@ -76,12 +77,12 @@ async def accept(principal: Principal, order_id: int) -> Response:
 
 @bp.post("/api/dispatch/offers/<int:order_id>/release")
 @tag(["dispatch"])
-@login_required(role="rider")
+@login_required(role=Role.RIDER)
 async def release(principal: Principal, order_id: int) -> Response:
     """Hand the order back before pickup; it is offered again."""
     services = container()
     order = await service.release_order(
-        uow=services.db.uow(),
+        db=services.db,
         worker=services.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,

@@ -99,7 +99,7 @@ class SearchWorker:
 
     async def _step(self, order_id: int) -> None:
         try:
-            again = await step(uow=self.db.uow(), engine=self.engine, order_id=order_id)
+            again = await step(db=self.db, engine=self.engine, order_id=order_id)
         except Exception:
             log.exception("dispatch step of order %s failed; retrying shortly", order_id)
             again = utcnow() + RETRY_DELAY

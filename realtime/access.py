@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from app.auth.login import Principal
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.catalog.models import Store
 from app.db import UnitOfWork
 from app.orders.models import Order
@@ -47,10 +47,10 @@ async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
 
 
 async def _authorize_rider(uow: UnitOfWork, principal: Principal, rider_id: int) -> None:
-    if principal.role == "rider" and principal.user_id == rider_id:
+    if principal.role == Role.RIDER and principal.user_id == rider_id:
         return
     role = await uow.session.scalar(select(User.role).where(User.id == rider_id))
-    if role != "rider":
+    if role != Role.RIDER:
         raise Refused("not-found")
     raise Refused("forbidden")
 

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.login import COOKIE_NAME, Principal
+from app.auth.models import Role
 from app.auth.sessions import SessionStore
 from app.db import Database
 from realtime.access import Refused, authorize
@@ -108,7 +109,7 @@ class Realtime:
             raise _refusal("unauthenticated")
         self.principals[sid] = Principal(
             user_id=data.user_id,
-            role=data.role,
+            role=Role(data.role),
             csrf_token=None,
             session_id=session_id,
             needs_csrf=False,

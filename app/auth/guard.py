@@ -10,6 +10,7 @@ from typing import Any
 from quart import g, request
 
 from app.auth.login import LoginMechanism, Principal
+from app.auth.models import Role
 from app.container import container
 from app.errors import CsrfFailed, Forbidden, Unauthenticated
 
@@ -35,10 +36,10 @@ def check_csrf(principal: Principal) -> None:
 
 
 def login_required(
-    role: str | tuple[str, ...] | None = None,
+    role: Role | tuple[Role, ...] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: require a signed-in caller (of `role`, if given); passes `principal=`."""
-    roles = (role,) if isinstance(role, str) else role
+    roles = (role,) if isinstance(role, Role) else role
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(func)

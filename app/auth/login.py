@@ -7,6 +7,7 @@ from typing import Protocol
 
 from quart import Request, Response, request
 
+from app.auth.models import Role
 from app.auth.sessions import SessionStore
 
 COOKIE_NAME = "delivery_session"
@@ -17,7 +18,7 @@ class Principal:
     """The signed-in caller."""
 
     user_id: int
-    role: str
+    role: Role
     csrf_token: str | None
     session_id: str | None
     # Cookie-borne credentials ride along automatically, so they need the CSRF check.
@@ -30,7 +31,7 @@ class LoginMechanism(Protocol):
     async def authenticate(self, request: Request) -> Principal | None:
         """The caller of `request`, or None."""
 
-    async def start(self, response: Response, *, user_id: int, role: str) -> Principal:
+    async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
         """Sign the user in, attaching whatever the client must keep to `response`."""
 
     async def end(self, response: Response, principal: Principal) -> None:
@@ -54,13 +55,13 @@ class CookieSessionLogin:
             return None
         return Principal(
             user_id=data.user_id,
-            role=data.role,
+            role=Role(data.role),
             csrf_token=data.csrf_token,
             session_id=data.session_id,
             needs_csrf=True,
         )
 
-    async def start(self, response: Response, *, user_id: int, role: str) -> Principal:
+    async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
         data = await self._store.create(user_id=user_id, role=role)
         response.set_cookie(
             COOKIE_NAME,

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import Role, User
 from app.auth.passwords import Passwords
-from app.db import UnitOfWork
+from app.db import Database
 from app.errors import Conflict, Unauthenticated
 
 
@@ -17,12 +17,12 @@ def normalize_email(email: str) -> str:
 
 
 async def sign_up(
-    *, uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str, role: str
+    *, db: Database, passwords: Passwords, email: str, password: str, name: str, role: Role
 ) -> User:
     """Create an account; 409 `email-taken` if the email is in use."""
     email = normalize_email(email)
     password_hash = await passwords.hash(password)
-    async with uow:
+    async with db.uow() as uow:
         taken = await uow.session.scalar(select(User.id).where(User.email == email))
         if taken is not None:
             raise Conflict(
@@ -41,32 +41,32 @@ async def sign_up(
     return user
 
 
-async def verify_login(*, uow: UnitOfWork, passwords: Passwords, email: str, password: str) -> User:
+async def verify_login(*, db: Database, passwords: Passwords, email: str, password: str) -> User:
     """The user whose credentials these are; 401 otherwise (same answer for either mistake)."""
     email = normalize_email(email)
-    async with uow:
+    async with db.uow() as uow:
         user = await uow.session.scalar(select(User).where(User.email == email))
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("Wrong email or password.", title="Sign-in failed")
     return user
 
 
-async def get_user(*, uow: UnitOfWork, user_id: int) -> User | None:
+async def get_user(*, db: Database, user_id: int) -> User | None:
     """The user with this id, or None."""
-    async with uow:
+    async with db.uow() as uow:
         return await uow.session.get(User, user_id)
 
 
 async def ensure_admin(
-    *, uow: UnitOfWork, passwords: Passwords, email: str, password: str, name: str = "Administrator"
+    *, db: Database, passwords: Passwords, email: str, password: str, name: str = "Administrator"
 ) -> tuple[User, bool]:
     """Create the admin `email` unless an account exists; returns (user, created)."""
     email = normalize_email(email)
-    async with uow:
+    async with db.uow() as uow:
         existing = await uow.session.scalar(select(User).where(User.email == email))
     if existing is not None:
         return existing, False
     user = await sign_up(
-        uow=uow, passwords=passwords, email=email, password=password, name=name, role=Role.ADMIN
+        db=db, passwords=passwords, email=email, password=password, name=name, role=Role.ADMIN
     )
     return user, True

@@ -8,6 +8,7 @@ from quart_schema import tag
 from app.auth import service
 from app.auth.guard import login_required
 from app.auth.login import LoginMechanism, Principal
+from app.auth.models import Role
 from app.auth.passwords import Passwords
 from app.auth.schemas import LoginRequest, SignupRequest
 from app.container import container
@@ -36,12 +37,12 @@ async def signup(data: SignupRequest) -> tuple[Response, int]:
         window=s.signup_window_seconds,
     )
     user = await service.sign_up(
-        uow=res.db.uow(),
+        db=res.db,
         passwords=res.get(Passwords),
         email=data.email,
         password=data.password,
         name=data.name,
-        role=data.role,
+        role=Role(data.role),
     )
     return jsonify({"user": user.public()}), 201
 
@@ -63,7 +64,7 @@ async def login(data: LoginRequest) -> Response:
     await res.get(RateLimiter).check(account_key, limit=s.login_max_failures_per_account)
     try:
         user = await service.verify_login(
-            uow=res.db.uow(), passwords=res.get(Passwords), email=email, password=data.password
+            db=res.db, passwords=res.get(Passwords), email=email, password=data.password
         )
     except Unauthenticated:
         await res.get(RateLimiter).hit(
@@ -72,7 +73,7 @@ async def login(data: LoginRequest) -> Response:
         raise
     await res.get(RateLimiter).reset(account_key)
     response = Response(status=200, mimetype="application/json")
-    principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=user.role)
+    principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=Role(user.role))
     response.set_data(json.dumps({"user": user.public(), "csrf_token": principal.csrf_token}))
     return response
 
@@ -93,7 +94,7 @@ async def logout(principal: Principal) -> Response:
 async def me(principal: Principal) -> Response:
     """The signed-in user and the session's CSRF token."""
     res = container()
-    user = await service.get_user(uow=res.db.uow(), user_id=principal.user_id)
+    user = await service.get_user(db=res.db, user_id=principal.user_id)
     if user is None:
         raise Unauthenticated("This account no longer exists.")
     return jsonify({"user": user.public(), "csrf_token": principal.csrf_token})

@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.schemas import StoreQuery
 from app.catalog.service import menu_view, store_view
-from app.db import UnitOfWork
+from app.db import Database
 from app.errors import NotFound
 
 EARTH_RADIUS_KM = 6371.0088
@@ -75,10 +75,10 @@ def _near(stmt: Select[Any], lat: float, lng: float, radius_km: float) -> Select
     return stmt.where(Store.lng.between(min_lng, max_lng))
 
 
-async def search_stores(*, uow: UnitOfWork, query: StoreQuery) -> dict[str, Any]:
+async def search_stores(*, db: Database, query: StoreQuery) -> dict[str, Any]:
     """`{stores: [...]}`: nearest first with `distance_km` when a position is given."""
     stmt = _filtered(query)
-    async with uow:
+    async with db.uow() as uow:
         if query.lat is None or query.lng is None:
             rows = (await uow.session.execute(stmt.order_by(Store.id).limit(query.limit))).all()
             return {"stores": [store_view(cast(Any, row)) for row in rows]}
@@ -107,9 +107,9 @@ async def search_stores(*, uow: UnitOfWork, query: StoreQuery) -> dict[str, Any]
     }
 
 
-async def store_page(*, uow: UnitOfWork, store_id: int) -> dict[str, Any]:
+async def store_page(*, db: Database, store_id: int) -> dict[str, Any]:
     """The store with its live menu, or 404."""
-    async with uow:
+    async with db.uow() as uow:
         store = (
             await uow.session.execute(select(*STORE_COLUMNS).where(Store.id == store_id))
         ).first()

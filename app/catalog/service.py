@@ -12,7 +12,7 @@ from app.catalog.cache import CatalogCache
 from app.catalog.images import CleanImage, new_key
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreUpdate
-from app.db import UnitOfWork, utcnow
+from app.db import Database, UnitOfWork, utcnow
 from app.errors import Forbidden, NotFound
 from app.storage import Storage
 
@@ -128,10 +128,10 @@ def _invalidate(uow: UnitOfWork, cache: CatalogCache, *scopes: str) -> None:
 
 
 async def create_store(
-    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, data: StoreCreate
+    *, db: Database, cache: CatalogCache, owner_id: int, data: StoreCreate
 ) -> Store:
     """Open a new store for `owner_id`; it starts closed."""
-    async with uow:
+    async with db.uow() as uow:
         store = Store(owner_id=owner_id, open=False, **data.model_dump())
         uow.session.add(store)
         await uow.flush()
@@ -141,10 +141,10 @@ async def create_store(
 
 
 async def update_store(
-    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, store_id: int, data: StoreUpdate
+    *, db: Database, cache: CatalogCache, owner_id: int, store_id: int, data: StoreUpdate
 ) -> Store:
     """Change the given fields of the owner's store (including `open`)."""
-    async with uow:
+    async with db.uow() as uow:
         store = await _owned_store(uow, owner_id, store_id)
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(store, field, value)
@@ -154,10 +154,10 @@ async def update_store(
 
 
 async def add_item(
-    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, store_id: int, data: ItemCreate
+    *, db: Database, cache: CatalogCache, owner_id: int, store_id: int, data: ItemCreate
 ) -> MenuItem:
     """Add an item with its options to the owner's store's menu."""
-    async with uow:
+    async with db.uow() as uow:
         await _owned_store(uow, owner_id, store_id)
         item = MenuItem(
             store_id=store_id,
@@ -176,10 +176,10 @@ async def add_item(
 
 
 async def update_item(
-    *, uow: UnitOfWork, cache: CatalogCache, owner_id: int, item_id: int, data: ItemUpdate
+    *, db: Database, cache: CatalogCache, owner_id: int, item_id: int, data: ItemUpdate
 ) -> MenuItem:
     """Change the given fields of an item; `options`, when given, replaces the list."""
-    async with uow:
+    async with db.uow() as uow:
         item = await _owned_item(uow, owner_id, item_id)
         changes = data.model_dump(exclude_unset=True)
         options = changes.pop("options", None)
@@ -194,9 +194,9 @@ async def update_item(
     return item
 
 
-async def delete_item(*, uow: UnitOfWork, cache: CatalogCache, owner_id: int, item_id: int) -> None:
+async def delete_item(*, db: Database, cache: CatalogCache, owner_id: int, item_id: int) -> None:
     """Hide an item from the menu; the row stays for the orders that point at it."""
-    async with uow:
+    async with db.uow() as uow:
         item = await _owned_item(uow, owner_id, item_id)
         item.deleted_at = utcnow()
         _invalidate(uow, cache, store_scope(item.store_id))
@@ -227,7 +227,7 @@ async def _replace_image(
 
 async def set_store_image(
     *,
-    uow: UnitOfWork,
+    db: Database,
     cache: CatalogCache,
     storage: Storage,
     owner_id: int,
@@ -235,7 +235,7 @@ async def set_store_image(
     image: CleanImage,
 ) -> str:
     """Store a new image for the owner's store, delete the old one; the new key."""
-    async with uow:
+    async with db.uow() as uow:
         # The row lock orders concurrent replacements, so each deletes the one it replaced.
         store = await _owned_store(uow, owner_id, store_id, lock=True)
         key = new_key("stores", store_id, image.extension)
@@ -246,7 +246,7 @@ async def set_store_image(
 
 async def set_item_image(
     *,
-    uow: UnitOfWork,
+    db: Database,
     cache: CatalogCache,
     storage: Storage,
     owner_id: int,
@@ -254,7 +254,7 @@ async def set_item_image(
     image: CleanImage,
 ) -> str:
     """Store a new image for a menu item, delete the old one; the new key."""
-    async with uow:
+    async with db.uow() as uow:
         item = await _owned_item(uow, owner_id, item_id, lock=True)
         key = new_key("items", item_id, image.extension)
         _invalidate(uow, cache, store_scope(item.store_id))

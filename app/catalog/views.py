@@ -10,6 +10,7 @@ from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.auth.models import Role
 from app.catalog import queries, service
 from app.catalog.cache import CatalogCache
 from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
@@ -46,7 +47,7 @@ async def list_stores(query: StoreQuery) -> Response:
     data, served = await cache.get_or_build(
         service.list_scope(),
         query.key(),
-        lambda: queries.search_stores(uow=db.uow(), query=query),
+        lambda: queries.search_stores(db=db, query=query),
     )
     return _json(data, served)
 
@@ -60,33 +61,33 @@ async def get_store(store_id: int) -> Response:
     data, served = await cache.get_or_build(
         service.store_scope(store_id),
         "page",
-        lambda: queries.store_page(uow=db.uow(), store_id=store_id),
+        lambda: queries.store_page(db=db, store_id=store_id),
     )
     return _json(data, served)
 
 
 @bp.post("/api/stores")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 @body(StoreCreate)
 async def create_store(principal: Principal, data: StoreCreate) -> tuple[Response, int]:
     """Open a store (created closed)."""
     cache, _ = _catalog()
     store = await service.create_store(
-        uow=container().db.uow(), cache=cache, owner_id=principal.user_id, data=data
+        db=container().db, cache=cache, owner_id=principal.user_id, data=data
     )
     return jsonify(service.store_view(store)), 201
 
 
 @bp.patch("/api/stores/<int:store_id>")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 @body(StoreUpdate)
 async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -> Response:
     """Change a store's fields or open/close it."""
     cache, _ = _catalog()
     store = await service.update_store(
-        uow=container().db.uow(),
+        db=container().db,
         cache=cache,
         owner_id=principal.user_id,
         store_id=store_id,
@@ -97,13 +98,13 @@ async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -
 
 @bp.post("/api/stores/<int:store_id>/menu")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 @body(ItemCreate)
 async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tuple[Response, int]:
     """Add a menu item."""
     cache, _ = _catalog()
     item = await service.add_item(
-        uow=container().db.uow(),
+        db=container().db,
         cache=cache,
         owner_id=principal.user_id,
         store_id=store_id,
@@ -114,13 +115,13 @@ async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tup
 
 @bp.patch("/api/menu-items/<int:item_id>")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 @body(ItemUpdate)
 async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> Response:
     """Change a menu item, or mark it sold out."""
     cache, _ = _catalog()
     item = await service.update_item(
-        uow=container().db.uow(),
+        db=container().db,
         cache=cache,
         owner_id=principal.user_id,
         item_id=item_id,
@@ -131,12 +132,12 @@ async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> R
 
 @bp.delete("/api/menu-items/<int:item_id>")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 async def delete_item(principal: Principal, item_id: int) -> Response:
     """Remove an item from the menu (past orders keep their copy)."""
     cache, _ = _catalog()
     await service.delete_item(
-        uow=container().db.uow(), cache=cache, owner_id=principal.user_id, item_id=item_id
+        db=container().db, cache=cache, owner_id=principal.user_id, item_id=item_id
     )
     return Response(status=204)
 
@@ -159,13 +160,13 @@ async def _uploaded_image() -> bytes:
 
 @bp.put("/api/stores/<int:store_id>/image")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 async def put_store_image(principal: Principal, store_id: int) -> Response:
     """Upload the store's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
     key = await service.set_store_image(
-        uow=container().db.uow(),
+        db=container().db,
         cache=cache,
         storage=storage,
         owner_id=principal.user_id,
@@ -177,13 +178,13 @@ async def put_store_image(principal: Principal, store_id: int) -> Response:
 
 @bp.put("/api/menu-items/<int:item_id>/image")
 @tag(["catalog"])
-@login_required(role="owner")
+@login_required(role=Role.OWNER)
 async def put_item_image(principal: Principal, item_id: int) -> Response:
     """Upload a menu item's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
     key = await service.set_item_image(
-        uow=container().db.uow(),
+        db=container().db,
         cache=cache,
         storage=storage,
         owner_id=principal.user_id,

@@ -1,6 +1,7 @@
-"""The order lifecycle as one table of (status, action, role) → new status.
+"""The order lifecycle as tables: (status, action, party) → status, and the rider search's
+(dispatch state, event) → dispatch state.
 
-Every transition consults it; nothing sets a status directly.
+Every transition consults them; nothing sets a status or a dispatch state directly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Party(StrEnum):
+    """Who acts on an order: one of its parties, or the platform itself."""
+
+    CUSTOMER = "customer"
+    OWNER = "owner"
+    RIDER = "rider"
+    SYSTEM = "system"
+
+
 class Action(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
@@ -30,17 +40,17 @@ class Action(StrEnum):
 
 
 # `system` is the platform itself (the automatic rejection of unanswered orders).
-TRANSITIONS: dict[tuple[Status, Action, str], Status] = {
-    (Status.PLACED, Action.ACCEPT, "owner"): Status.ACCEPTED,
-    (Status.PLACED, Action.REJECT, "owner"): Status.REJECTED,
-    (Status.PLACED, Action.REJECT, "system"): Status.REJECTED,
-    (Status.PLACED, Action.CANCEL, "customer"): Status.CANCELLED,
-    (Status.PLACED, Action.CANCEL, "owner"): Status.CANCELLED,
-    (Status.ACCEPTED, Action.READY, "owner"): Status.READY,
-    (Status.ACCEPTED, Action.CANCEL, "owner"): Status.CANCELLED,
-    (Status.READY, Action.CANCEL, "owner"): Status.CANCELLED,
-    (Status.READY, Action.PICKUP, "rider"): Status.PICKED_UP,
-    (Status.PICKED_UP, Action.DELIVER, "rider"): Status.DELIVERED,
+TRANSITIONS: dict[tuple[Status, Action, Party], Status] = {
+    (Status.PLACED, Action.ACCEPT, Party.OWNER): Status.ACCEPTED,
+    (Status.PLACED, Action.REJECT, Party.OWNER): Status.REJECTED,
+    (Status.PLACED, Action.REJECT, Party.SYSTEM): Status.REJECTED,
+    (Status.PLACED, Action.CANCEL, Party.CUSTOMER): Status.CANCELLED,
+    (Status.PLACED, Action.CANCEL, Party.OWNER): Status.CANCELLED,
+    (Status.ACCEPTED, Action.READY, Party.OWNER): Status.READY,
+    (Status.ACCEPTED, Action.CANCEL, Party.OWNER): Status.CANCELLED,
+    (Status.READY, Action.CANCEL, Party.OWNER): Status.CANCELLED,
+    (Status.READY, Action.PICKUP, Party.RIDER): Status.PICKED_UP,
+    (Status.PICKED_UP, Action.DELIVER, Party.RIDER): Status.DELIVERED,
 }
 
 # Ending in one of these gives the customer everything back.
@@ -61,19 +71,54 @@ _DONE = {
     Action.DELIVER: "delivered",
     Action.CANCEL: "cancelled",
 }
-ROLES_FOR_ACTION = {
-    action: {role for (_, a, role) in TRANSITIONS if a == action} for action in Action
+PARTIES_FOR_ACTION = {
+    action: {party for (_, a, party) in TRANSITIONS if a == action} for action in Action
 }
 
 
-def next_status(status: str, action: Action, role: str) -> Status:
-    """The status `action` by `role` leads to from `status`; 403 or 409 `invalid-transition`."""
-    if role not in ROLES_FOR_ACTION[action]:
-        raise Forbidden(f"A {role} cannot {action} an order.")
-    target = TRANSITIONS.get((Status(status), action, role))
+def next_status(status: str, action: Action, party: Party) -> Status:
+    """The status `action` by `party` leads to from `status`; 403 or 409 `invalid-transition`."""
+    if party not in PARTIES_FOR_ACTION[action]:
+        raise Forbidden(f"A {party} cannot {action} an order.")
+    target = TRANSITIONS.get((Status(status), action, party))
     if target is None:
         raise Conflict(
-            f"An order that is {status.replace('_', ' ')} cannot be {_DONE[action]} by its {role}.",
+            f"An order that is {status.replace('_', ' ')} cannot be {_DONE[action]} by its {party}.",
+            code="invalid-transition",
+            title="Not possible in this status",
+        )
+    return target
+
+
+class DispatchState(StrEnum):
+    """Where an order's rider search stands (`order.dispatch`)."""
+
+    NONE = "none"
+    SEARCHING = "searching"
+    ASSIGNED = "assigned"
+
+
+class DispatchEvent(StrEnum):
+    SEARCH = "search"  # the store accepted: look for a rider
+    ASSIGN = "assign"  # a rider won the order
+    RELEASE = "release"  # the rider gave it back before pickup
+    STOP = "stop"  # the order ended (rejected, cancelled) while still searching
+
+
+DISPATCH_MOVES: dict[tuple[DispatchState, DispatchEvent], DispatchState] = {
+    (DispatchState.NONE, DispatchEvent.SEARCH): DispatchState.SEARCHING,
+    (DispatchState.SEARCHING, DispatchEvent.ASSIGN): DispatchState.ASSIGNED,
+    (DispatchState.ASSIGNED, DispatchEvent.RELEASE): DispatchState.SEARCHING,
+    (DispatchState.SEARCHING, DispatchEvent.STOP): DispatchState.NONE,
+}
+
+
+def next_dispatch(state: str, event: DispatchEvent) -> DispatchState:
+    """The dispatch state `event` leads to from `state`; 409 `invalid-transition` otherwise."""
+    target = DISPATCH_MOVES.get((DispatchState(state), event))
+    if target is None:
+        raise Conflict(
+            f"A rider search that is {state} cannot {event}.",
             code="invalid-transition",
             title="Not possible in this status",
         )

@@ -17,7 +17,7 @@ from app.orders.idempotency import (
     remember,
     request_hash,
 )
-from app.orders.lifecycle import Status
+from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.orders.presenter import order_view
 from app.orders.pricing import price_lines
@@ -89,7 +89,7 @@ async def _place(
             customer_id=customer_id,
             store_id=request.store_id,
             status=Status.PLACED,
-            dispatch="none",
+            dispatch=DispatchState.NONE,
             subtotal=priced.subtotal,
             delivery_fee=priced.delivery_fee,
             coupon_id=request.coupon_id,

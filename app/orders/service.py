@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.auth.models import Role
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
@@ -16,10 +17,14 @@ from app.orders.events import emit_order_event
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import (
     EVENT_OF,
+    PARTIES_FOR_ACTION,
     REFUNDING,
-    ROLES_FOR_ACTION,
     Action,
+    DispatchEvent,
+    DispatchState,
+    Party,
     Status,
+    next_dispatch,
     next_status,
 )
 from app.orders.models import Order, OrderTimeline
@@ -30,18 +35,16 @@ from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
 
-SYSTEM = "system"
-
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks: a user id and role, or the platform itself (`system`)."""
+    """Who asks: a signed-in user with a role, or the platform itself (`role` None)."""
 
     user_id: int
-    role: str
+    role: Role | None
 
 
-SYSTEM_ACTOR = Actor(user_id=0, role=SYSTEM)
+SYSTEM_ACTOR = Actor(user_id=0, role=None)
 
 
 async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
@@ -49,20 +52,20 @@ async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
     return owner
 
 
-async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> str | None:
+async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> Party | None:
     """The caller's part in this order (customer, owner, rider, system), or None."""
-    if actor.role == SYSTEM:
-        return SYSTEM
-    if actor.role == "customer" and order.customer_id == actor.user_id:
-        return "customer"
-    if actor.role == "rider" and order.rider_id == actor.user_id:
-        return "rider"
-    if actor.role == "owner" and await _store_owner(uow, order.store_id) == actor.user_id:
-        return "owner"
+    if actor.role is None:
+        return Party.SYSTEM
+    if actor.role == Role.CUSTOMER and order.customer_id == actor.user_id:
+        return Party.CUSTOMER
+    if actor.role == Role.RIDER and order.rider_id == actor.user_id:
+        return Party.RIDER
+    if actor.role == Role.OWNER and await _store_owner(uow, order.store_id) == actor.user_id:
+        return Party.OWNER
     return None
 
 
-async def load_order(uow: UnitOfWork, order_id: int, actor: Actor) -> tuple[Order, str]:
+async def load_order(uow: UnitOfWork, order_id: int, actor: Actor) -> tuple[Order, Party]:
     """The order and the caller's part in it; 404 for anyone who is not one of its parties."""
     order = await uow.session.get(Order, order_id)
     role = await party_role(uow, order, actor) if order is not None else None
@@ -71,24 +74,24 @@ async def load_order(uow: UnitOfWork, order_id: int, actor: Actor) -> tuple[Orde
     return order, role
 
 
-async def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> dict[str, Any]:
+async def get_order(*, db: Database, actor: Actor, order_id: int) -> dict[str, Any]:
     """One order, for its customer, its store's owner or its rider."""
-    async with uow:
+    async with db.uow() as uow:
         order, _ = await load_order(uow, order_id, actor)
         return order_view(order)
 
 
 async def list_orders(
-    *, uow: UnitOfWork, actor: Actor, store_id: int | None, limit: int
+    *, db: Database, actor: Actor, store_id: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
     query = select(Order).order_by(Order.id.desc()).limit(limit)
-    async with uow:
-        if actor.role == "customer":
+    async with db.uow() as uow:
+        if actor.role == Role.CUSTOMER:
             query = query.where(Order.customer_id == actor.user_id)
-        elif actor.role == "rider":
+        elif actor.role == Role.RIDER:
             query = query.where(Order.rider_id == actor.user_id)
-        elif actor.role == "owner":
+        elif actor.role == Role.OWNER:
             owned = select(Store.id).where(Store.owner_id == actor.user_id)
             if store_id is not None:
                 if await _store_owner(uow, store_id) != actor.user_id:
@@ -118,7 +121,7 @@ async def transition(
         code="invalid-transition",
         title="Not possible in this status",
     )
-    if actor.role != SYSTEM and actor.role not in ROLES_FOR_ACTION[action]:
+    if actor.role is not None and Party(actor.role) not in PARTIES_FOR_ACTION[action]:
         raise Forbidden(f"A {actor.role} cannot {action} an order.")
 
     async def attempt() -> dict[str, Any]:
@@ -158,11 +161,11 @@ async def _transition_once(
         if target == Status.ACCEPTED:
             order.prep_minutes = prep_minutes
             order.accepted_at = now
-            order.dispatch = "searching"
+            order.dispatch = next_dispatch(order.dispatch, DispatchEvent.SEARCH)
         if reason:
             order.reason = reason
-        if target in REFUNDING and order.dispatch == "searching":
-            order.dispatch = "none"
+        if target in REFUNDING and order.dispatch == DispatchState.SEARCHING:
+            order.dispatch = next_dispatch(order.dispatch, DispatchEvent.STOP)
         # The versioned write happens here: of two racing transitions only one gets past it.
         await uow.flush(stale=stale)
         # Locks are taken in one order everywhere: the order row, then the customer's points

@@ -7,6 +7,7 @@ from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.auth.models import Role
 from app.container import container
 from app.errors import ValidationFailed
 from app.orders import placement, service
@@ -32,7 +33,7 @@ def _actor(principal: Principal) -> Actor:
 
 @bp.post("/api/orders")
 @tag(["orders"])
-@login_required(role="customer")
+@login_required(role=Role.CUSTOMER)
 @body(PlaceOrderRequest)
 async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Response, int]:
     """Place and pay an order; requires an `Idempotency-Key` header."""
@@ -63,7 +64,7 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Re
 async def list_orders(principal: Principal, query: OrderListQuery) -> Response:
     """The caller's orders, newest first."""
     orders = await service.list_orders(
-        uow=container().db.uow(),
+        db=container().db,
         actor=_actor(principal),
         store_id=query.store_id,
         limit=query.limit,
@@ -77,9 +78,7 @@ async def list_orders(principal: Principal, query: OrderListQuery) -> Response:
 async def get_order(principal: Principal, order_id: int) -> Response:
     """One order, for its customer, its store's owner or its rider."""
     return jsonify(
-        await service.get_order(
-            uow=container().db.uow(), actor=_actor(principal), order_id=order_id
-        )
+        await service.get_order(db=container().db, actor=_actor(principal), order_id=order_id)
     )
 
 

@@ -12,7 +12,7 @@ from redis.exceptions import LockError, RedisError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.db import UnitOfWork, rfc3339, utcnow
+from app.db import Database, UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, Unavailable
 from app.rewards.counter import ALREADY_CLAIMED, NOT_READY, SOLD_OUT, ClaimCounter, Take
 from app.rewards.coupons import COUNTER_GRACE, counter_ttl, coupon_public
@@ -29,7 +29,7 @@ class Claimed:
     coupon: dict[str, Any] | None
 
 
-async def rebuild_counters(*, uow: UnitOfWork, counter: ClaimCounter, campaign_id: int) -> bool:
+async def rebuild_counters(*, db: Database, counter: ClaimCounter, campaign_id: int) -> bool:
     """Rebuild lost counters from the database under a lock; False if another holder is at it."""
     lock = counter.redis.lock(f"lock:coupon-rebuild:{campaign_id}", timeout=30)
     # Claims that find the rebuild under way answer 503 at once rather than queueing on it.
@@ -38,7 +38,7 @@ async def rebuild_counters(*, uow: UnitOfWork, counter: ClaimCounter, campaign_i
     try:
         if await counter.ready(campaign_id):
             return True  # another node rebuilt them while this one waited
-        async with uow:
+        async with db.uow() as uow:
             campaign = await uow.session.get(CouponCampaign, campaign_id)
             if campaign is None:
                 return False
@@ -72,7 +72,7 @@ async def rebuild_counters(*, uow: UnitOfWork, counter: ClaimCounter, campaign_i
 
 
 async def claim_coupon(
-    *, uow: UnitOfWork, counter: ClaimCounter, campaign: CouponCampaign, customer_id: int
+    *, db: Database, counter: ClaimCounter, campaign: CouponCampaign, customer_id: int
 ) -> Claimed:
     """Claim one coupon of `campaign` for the customer: 409 sold out / already claimed."""
     now = utcnow()
@@ -91,7 +91,7 @@ async def claim_coupon(
     try:
         take = await counter.take(campaign.id, customer_id)
         if take.left == NOT_READY and await rebuild_counters(
-            uow=uow, counter=counter, campaign_id=campaign.id
+            db=db, counter=counter, campaign_id=campaign.id
         ):
             take = await counter.take(campaign.id, customer_id)
     except (RedisError, OSError) as error:
@@ -104,7 +104,7 @@ async def claim_coupon(
         raise _sold_out(campaign.id)
     # Once the counter has granted, finish the durable write even if the client goes away.
     return await asyncio.shield(
-        _record(uow=uow, counter=counter, campaign=campaign, customer_id=customer_id, take=take)
+        _record(db=db, counter=counter, campaign=campaign, customer_id=customer_id, take=take)
     )
 
 
@@ -135,7 +135,7 @@ async def _take_stock(uow: UnitOfWork, campaign_id: int) -> bool:
 
 async def _record(
     *,
-    uow: UnitOfWork,
+    db: Database,
     counter: ClaimCounter,
     campaign: CouponCampaign,
     customer_id: int,
@@ -143,7 +143,7 @@ async def _record(
 ) -> Claimed:
     now = utcnow()
     try:
-        async with uow:
+        async with db.uow() as uow:
             if not await _take_stock(uow, campaign.id):
                 await _compensate(counter, campaign.id, take, customer_id, restock=False)
                 raise _sold_out(campaign.id)
@@ -164,7 +164,7 @@ async def _record(
     except SQLAlchemyError as error:
         log.warning("coupon insert failed (%s); parking the claim in the backlog", error)
     try:
-        async with uow:
+        async with db.uow() as uow:
             if not await _take_stock(uow, campaign.id):
                 await _compensate(counter, campaign.id, take, customer_id, restock=False)
                 raise _sold_out(campaign.id)
@@ -200,9 +200,9 @@ async def _compensate(
         log.warning("could not compensate the claim step of campaign %s", campaign_id)
 
 
-async def replay_backlog(*, uow: UnitOfWork, limit: int = 500) -> int:
+async def replay_backlog(*, db: Database, limit: int = 500) -> int:
     """Turn parked claims into coupons; idempotent, so replaying twice issues once."""
-    async with uow:
+    async with db.uow() as uow:
         parked = list(
             await uow.session.scalars(
                 select(CouponClaimBacklog).order_by(CouponClaimBacklog.id).limit(limit)
@@ -210,7 +210,7 @@ async def replay_backlog(*, uow: UnitOfWork, limit: int = 500) -> int:
         )
     replayed = 0
     for row in parked:
-        async with uow:
+        async with db.uow() as uow:
             campaign = await uow.session.get(CouponCampaign, row.campaign_id)
             if campaign is None:
                 continue
@@ -234,10 +234,10 @@ async def replay_backlog(*, uow: UnitOfWork, limit: int = 500) -> int:
     return replayed
 
 
-async def reconcile_counters(*, uow: UnitOfWork, counter: ClaimCounter) -> int:
+async def reconcile_counters(*, db: Database, counter: ClaimCounter) -> int:
     """Tighten the counters of running campaigns towards the database; returns how many."""
     now = utcnow()
-    async with uow:
+    async with db.uow() as uow:
         running = list(
             await uow.session.scalars(
                 select(CouponCampaign).where(
@@ -251,7 +251,7 @@ async def reconcile_counters(*, uow: UnitOfWork, counter: ClaimCounter) -> int:
         marked, stock = await counter.sizes(campaign.id)
         if marked is None or (marked >= campaign.issued and stock <= left):
             continue  # not ready (the next claim rebuilds), or already at least as strict
-        async with uow:
+        async with db.uow() as uow:
             holders = list(
                 await uow.session.scalars(
                     select(Coupon.customer_id).where(Coupon.campaign_id == campaign.id)

@@ -9,7 +9,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app.db import UnitOfWork, rfc3339, utcnow
+from app.db import Database, rfc3339, utcnow
 from app.errors import NotFound
 from app.rewards.counter import ClaimCounter
 from app.rewards.models import Coupon, CouponCampaign, CouponStatus
@@ -53,7 +53,7 @@ def coupon_public(coupon: Coupon, campaign: CouponCampaign, *, now: datetime) ->
 
 async def create_campaign(
     *,
-    uow: UnitOfWork,
+    db: Database,
     counter: ClaimCounter,
     name: str,
     discount: int,
@@ -64,7 +64,7 @@ async def create_campaign(
     valid_days: int,
 ) -> dict[str, Any]:
     """Create a campaign and prime its counters (a later claim rebuilds them if this fails)."""
-    async with uow:
+    async with db.uow() as uow:
         campaign = CouponCampaign(
             name=name,
             discount=discount,
@@ -89,17 +89,17 @@ async def create_campaign(
     return campaign_public(campaign)
 
 
-async def list_campaigns(*, uow: UnitOfWork) -> list[dict[str, Any]]:
+async def list_campaigns(*, db: Database) -> list[dict[str, Any]]:
     """Every campaign, newest first."""
-    async with uow:
+    async with db.uow() as uow:
         rows = await uow.session.scalars(select(CouponCampaign).order_by(CouponCampaign.id.desc()))
         return [campaign_public(c) for c in rows]
 
 
-async def my_coupons(*, uow: UnitOfWork, customer_id: int) -> list[dict[str, Any]]:
+async def my_coupons(*, db: Database, customer_id: int) -> list[dict[str, Any]]:
     """The customer's coupons, newest first."""
     now = utcnow()
-    async with uow:
+    async with db.uow() as uow:
         rows = await uow.session.execute(
             select(Coupon, CouponCampaign)
             .join(CouponCampaign, CouponCampaign.id == Coupon.campaign_id)
@@ -109,9 +109,9 @@ async def my_coupons(*, uow: UnitOfWork, customer_id: int) -> list[dict[str, Any
         return [coupon_public(coupon, campaign, now=now) for coupon, campaign in rows]
 
 
-async def get_campaign(*, uow: UnitOfWork, campaign_id: int) -> CouponCampaign:
+async def get_campaign(*, db: Database, campaign_id: int) -> CouponCampaign:
     """The campaign, or 404."""
-    async with uow:
+    async with db.uow() as uow:
         campaign = await uow.session.get(CouponCampaign, campaign_id)
     if campaign is None:
         raise NotFound(f"Campaign {campaign_id} does not exist.")

@@ -7,7 +7,7 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import LockError, RedisError
 
-from app.db import UnitOfWork
+from app.db import Database
 from app.errors import Unavailable
 from app.rewards.ledger import balances, convert_points
 
@@ -19,9 +19,7 @@ LOCK_LEASE_SECONDS = 10.0
 LOCK_WAIT_SECONDS = 20.0
 
 
-async def convert(
-    *, uow: UnitOfWork, redis: Redis, customer_id: int, amount: int
-) -> dict[str, int]:
+async def convert(*, db: Database, redis: Redis, customer_id: int, amount: int) -> dict[str, int]:
     """Convert under the customer's lock; the database guard holds even if the lock does not."""
     lock = redis.lock(
         f"lock:points:{customer_id}",
@@ -36,7 +34,7 @@ async def convert(
     if not acquired:
         raise Unavailable("Too many conversions at once for this account; try again.")
     try:
-        async with uow:
+        async with db.uow() as uow:
             result = await convert_points(uow, customer_id=customer_id, amount=amount)
             await uow.commit()
         return result
@@ -50,7 +48,7 @@ async def convert(
             log.warning("could not release the points lock of customer %s", customer_id)
 
 
-async def read_balances(*, uow: UnitOfWork, customer_id: int) -> dict[str, int]:
+async def read_balances(*, db: Database, customer_id: int) -> dict[str, int]:
     """The customer's `{accrued, usable}`."""
-    async with uow:
+    async with db.uow() as uow:
         return await balances(uow, customer_id=customer_id)

@@ -40,7 +40,7 @@ class RewardsState:
             async with lock:
                 cached = self._campaigns.get(campaign_id)
                 if cached is None:
-                    cached = await coupons.get_campaign(uow=db.uow(), campaign_id=campaign_id)
+                    cached = await coupons.get_campaign(db=db, campaign_id=campaign_id)
                     self._campaigns[campaign_id] = cached
                 return cached
         except SQLAlchemyError as error:
@@ -63,10 +63,10 @@ class RewardsState:
     async def _reconcile(self, db: Database) -> None:
         while True:
             try:
-                replayed = await claims.replay_backlog(uow=db.uow())
+                replayed = await claims.replay_backlog(db=db)
                 if replayed:
                     log.info("replayed %s parked coupon claims", replayed)
-                await claims.reconcile_counters(uow=db.uow(), counter=self.counter)
+                await claims.reconcile_counters(db=db, counter=self.counter)
             except Exception as error:
                 # Redis or the database being away is expected now and then; try next round.
                 log.warning("coupon reconciliation failed (%s); retrying later", error)

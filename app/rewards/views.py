@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
+from app.auth.models import Role
 from app.container import container
 from app.errors import Unavailable
 from app.ratelimit import RateLimiter
@@ -30,35 +31,33 @@ def _state() -> RewardsState:
 
 @bp.get("/api/me/points")
 @tag(["points"])
-@login_required(role="customer")
+@login_required(role=Role.CUSTOMER)
 async def my_points(principal: Principal) -> Response:
     """The caller's accrued and usable points."""
-    return jsonify(
-        await points.read_balances(uow=container().db.uow(), customer_id=principal.user_id)
-    )
+    return jsonify(await points.read_balances(db=container().db, customer_id=principal.user_id))
 
 
 @bp.post("/api/me/points/convert")
 @tag(["points"])
-@login_required(role="customer")
+@login_required(role=Role.CUSTOMER)
 @body(ConvertRequest)
 async def convert_points(principal: Principal, data: ConvertRequest) -> Response:
     """Move accrued points to usable, 1:1, in multiples of 5,000."""
     res = container()
     result = await points.convert(
-        uow=res.db.uow(), redis=res.cache_redis, customer_id=principal.user_id, amount=data.amount
+        db=res.db, redis=res.cache_redis, customer_id=principal.user_id, amount=data.amount
     )
     return jsonify(result)
 
 
 @bp.post("/api/coupon-campaigns")
 @tag(["coupons"])
-@login_required(role="admin")
+@login_required(role=Role.ADMIN)
 @body(CampaignRequest)
 async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[Response, int]:
     """Create a first-come coupon campaign."""
     campaign = await coupons.create_campaign(
-        uow=container().db.uow(), counter=_state().counter, **data.model_dump()
+        db=container().db, counter=_state().counter, **data.model_dump()
     )
     return jsonify(campaign), 201
 
@@ -67,12 +66,12 @@ async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[
 @tag(["coupons"])
 async def list_campaigns() -> Response:
     """Every campaign with the coupons it has left."""
-    return jsonify({"campaigns": await coupons.list_campaigns(uow=container().db.uow())})
+    return jsonify({"campaigns": await coupons.list_campaigns(db=container().db)})
 
 
 @bp.post("/api/coupon-campaigns/<int:campaign_id>/claim")
 @tag(["coupons"])
-@login_required(role="customer")
+@login_required(role=Role.CUSTOMER)
 async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
     """Claim one coupon: 201 coupon, 202 when recorded for replay, or 409 sold out / claimed."""
     res = container()
@@ -85,7 +84,7 @@ async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
     except (RedisError, OSError) as error:
         raise Unavailable("The coupon counter is unavailable; try again.") from error
     result = await claims.claim_coupon(
-        uow=res.db.uow(), counter=state.counter, campaign=campaign, customer_id=principal.user_id
+        db=res.db, counter=state.counter, campaign=campaign, customer_id=principal.user_id
     )
     if result.coupon is None:
         return jsonify({"coupon": None, "pending": True, "campaign_id": campaign_id}), 202
@@ -94,8 +93,8 @@ async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
 
 @bp.get("/api/me/coupons")
 @tag(["coupons"])
-@login_required(role="customer")
+@login_required(role=Role.CUSTOMER)
 async def my_coupons(principal: Principal) -> Response:
     """The caller's coupons with their status and expiry."""
-    found = await coupons.my_coupons(uow=container().db.uow(), customer_id=principal.user_id)
+    found = await coupons.my_coupons(db=container().db, customer_id=principal.user_id)
     return jsonify({"coupons": found})

@@ -9,17 +9,23 @@ from quart_schema import hide
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.auth.guard import current_principal
+from app.auth.models import Role
 from app.catalog.schemas import CATEGORIES
 from app.container import container
 from app.demo_accounts import demo_sign_ins
 
 bp = Blueprint("web", __name__)
 
-HOME_BY_ROLE = {"customer": "/customer", "owner": "/owner", "rider": "/rider", "admin": "/docs"}
+HOME_BY_ROLE = {
+    Role.CUSTOMER: "/customer",
+    Role.OWNER: "/owner",
+    Role.RIDER: "/rider",
+    Role.ADMIN: "/docs",
+}
 Page = str | Response | WerkzeugResponse
 
 
-async def _page(template: str, role: str, **context: Any) -> Page:
+async def _page(template: str, role: Role, **context: Any) -> Page:
     """Render a page for a signed-in `role`; send anyone else where they belong."""
     principal = await current_principal()
     if principal is None:
@@ -46,67 +52,67 @@ async def home() -> Page:
 @hide
 async def customer_stores() -> Page:
     """Stores near the customer's address, by category, with search."""
-    return await _page("customer/stores.html", "customer")
+    return await _page("customer/stores.html", Role.CUSTOMER)
 
 
 @bp.get("/customer/stores/<int:store_id>")
 @hide
 async def customer_store(store_id: int) -> Page:
     """A store's menu and the cart."""
-    return await _page("customer/store.html", "customer", store_id=store_id)
+    return await _page("customer/store.html", Role.CUSTOMER, store_id=store_id)
 
 
 @bp.get("/customer/checkout")
 @hide
 async def customer_checkout() -> Page:
     """Address, payment, points and coupon for the cart."""
-    return await _page("customer/checkout.html", "customer")
+    return await _page("customer/checkout.html", Role.CUSTOMER)
 
 
 @bp.get("/customer/orders")
 @hide
 async def customer_orders() -> Page:
     """The customer's order history."""
-    return await _page("customer/orders.html", "customer")
+    return await _page("customer/orders.html", Role.CUSTOMER)
 
 
 @bp.get("/customer/orders/<int:order_id>")
 @hide
 async def customer_order(order_id: int) -> Page:
     """One order, live: timeline, map, ETA."""
-    return await _page("customer/order.html", "customer", order_id=order_id)
+    return await _page("customer/order.html", Role.CUSTOMER, order_id=order_id)
 
 
 @bp.get("/customer/rewards")
 @hide
 async def customer_rewards() -> Page:
     """Points and coupons."""
-    return await _page("customer/rewards.html", "customer")
+    return await _page("customer/rewards.html", Role.CUSTOMER)
 
 
 @bp.get("/owner")
 @hide
 async def owner_stores() -> Page:
     """The owner's stores and a form for a new one."""
-    return await _page("owner/stores.html", "owner")
+    return await _page("owner/stores.html", Role.OWNER)
 
 
 @bp.get("/owner/stores/<int:store_id>")
 @hide
 async def owner_store(store_id: int) -> Page:
     """Store settings, the open switch and the menu editor."""
-    return await _page("owner/store.html", "owner", store_id=store_id)
+    return await _page("owner/store.html", Role.OWNER, store_id=store_id)
 
 
 @bp.get("/owner/stores/<int:store_id>/board")
 @hide
 async def owner_board(store_id: int) -> Page:
     """The live order board of one store."""
-    return await _page("owner/board.html", "owner", store_id=store_id)
+    return await _page("owner/board.html", Role.OWNER, store_id=store_id)
 
 
 @bp.get("/rider")
 @hide
 async def rider_home() -> Page:
     """Shift, position, offers, the active delivery and earnings."""
-    return await _page("rider/home.html", "rider")
+    return await _page("rider/home.html", Role.RIDER)

@@ -90,7 +90,7 @@ async def sign_in_admin(apps: Any, app: DeliveryApp) -> Api:
     services = app.container
     email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
     await ensure_admin(
-        uow=services.db.uow(),
+        db=services.db,
         passwords=services.get(Passwords),
         email=email,
         password=DEFAULT_PASSWORD,

@@ -185,9 +185,9 @@ async def test_parked_claims_are_replayed_once_however_often_the_reconciler_runs
         )
     infra.query("UPDATE coupon_campaigns SET issued = 3 WHERE id = %s", campaign)
     # Four replays at once (and the app's own reconciler, whenever it runs) share the work.
-    replays = await asyncio.gather(*(claims.replay_backlog(uow=uow_of(app)) for _ in range(4)))
+    replays = await asyncio.gather(*(claims.replay_backlog(db=app.container.db) for _ in range(4)))
     assert sum(replays) <= 3
-    assert await claims.replay_backlog(uow=uow_of(app)) == 0
+    assert await claims.replay_backlog(db=app.container.db) == 0
     rows = infra.query("SELECT customer_id FROM coupons WHERE campaign_id = %s", campaign)
     assert sorted(int(r[0]) for r in rows) == sorted(customers)
     assert infra.query("SELECT COUNT(*) FROM coupon_claim_backlog") == [(0,)]
@@ -199,7 +199,7 @@ async def _campaign(
     state = app.container.get(RewardsState)
     now = datetime.now(UTC)
     created = await coupons.create_campaign(
-        uow=uow_of(app),
+        db=app.container.db,
         counter=state.counter,
         name="Test",
         discount=discount,
@@ -217,9 +217,9 @@ async def _coupon_for(
     app: DeliveryApp, infra: Infra, customer_id: int, *, min_order: int, discount: int
 ) -> int:
     campaign_id = await _campaign(app, quantity=10, discount=discount, min_order=min_order)
-    campaign = await coupons.get_campaign(uow=uow_of(app), campaign_id=campaign_id)
+    campaign = await coupons.get_campaign(db=app.container.db, campaign_id=campaign_id)
     claimed = await claims.claim_coupon(
-        uow=uow_of(app),
+        db=app.container.db,
         counter=app.container.get(RewardsState).counter,
         campaign=campaign,
         customer_id=customer_id,
@@ -273,6 +273,6 @@ async def test_a_claim_whose_insert_times_out_is_parked_answered_202_and_replaye
         assert time.monotonic() < deadline, "the parked claim was never replayed"
         await asyncio.sleep(0.1)
     # ...and replaying again, concurrently, changes nothing.
-    await asyncio.gather(*(claims.replay_backlog(uow=uow_of(app)) for _ in range(3)))
+    await asyncio.gather(*(claims.replay_backlog(db=app.container.db) for _ in range(3)))
     assert infra.query("SELECT customer_id, status FROM coupons") == [(customer.id, "issued")]
     assert infra.query("SELECT issued FROM coupon_campaigns") == [(1,)]
