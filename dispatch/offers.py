@@ -24,10 +24,11 @@ from sqlalchemy import Row, select
 
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, rfc3339, utcnow
+from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
 from app.outbox import emit
-from dispatch.geo import distance_km, riders_near
+from dispatch.geo import riders_near
 from dispatch.models import (
     DispatchHistory,
     DispatchSearch,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.auth.login import Principal
 from app.auth.models import Role, User
-from app.catalog.models import Store
+from app.catalog.queries import store_owner_id
 from app.db import UnitOfWork
 from app.orders.models import Order
 
@@ -37,7 +37,7 @@ async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
     if kind == "rider":
         await _authorize_rider(uow, principal, ident)
     elif kind == "store":
-        owner = await _store_owner(uow, ident)
+        owner = await store_owner_id(uow, ident)
         if owner is None:
             raise Refused("not-found")
         if owner != principal.user_id:
@@ -55,11 +55,6 @@ async def _authorize_rider(uow: UnitOfWork, principal: Principal, rider_id: int)
     raise Refused("forbidden")
 
 
-async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
-    owner = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
-    return None if owner is None else int(owner)
-
-
 async def _authorize_order(uow: UnitOfWork, principal: Principal, order_id: int) -> None:
     row = (
         await uow.session.execute(
@@ -71,6 +66,6 @@ async def _authorize_order(uow: UnitOfWork, principal: Principal, order_id: int)
     customer_id, store_id, rider_id = row
     if principal.user_id in (customer_id, rider_id):
         return
-    if await _store_owner(uow, int(store_id)) == principal.user_id:
+    if await store_owner_id(uow, int(store_id)) == principal.user_id:
         return
     raise Refused("forbidden")

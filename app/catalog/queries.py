@@ -10,19 +10,9 @@ from sqlalchemy import Select, func, or_, select
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.schemas import StoreQuery
 from app.catalog.service import menu_view, store_view
-from app.db import Database
+from app.db import Database, UnitOfWork
 from app.errors import NotFound
-
-EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEGREE_LAT = math.pi * EARTH_RADIUS_KM / 180
-
-
-def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+from app.geo import EARTH_RADIUS_KM, KM_PER_DEGREE_LAT, distance_km
 
 
 def bounding_box(lat: float, lng: float, radius_km: float) -> tuple[float, float, float, float]:
@@ -95,7 +85,7 @@ async def search_stores(*, db: Database, query: StoreQuery) -> dict[str, Any]:
         candidates = (await uow.session.execute(stmt.limit(query.limit + 20))).all()
     found = []
     for row in candidates:
-        distance = haversine_km(lat, lng, row.lat, row.lng)
+        distance = distance_km(lat, lng, row.lat, row.lng)
         if distance <= query.radius_km:
             found.append((distance, row.id, row))
     found.sort(key=lambda entry: (entry[0], entry[1]))
@@ -132,3 +122,9 @@ async def store_page(*, db: Database, store_id: int) -> dict[str, Any]:
                 options[option.item_id].append(option)
     menu = menu_view([cast(Any, row) for row in items], options=options)
     return {**store_view(cast(Any, store)), "menu": menu}
+
+
+async def store_owner_id(uow: UnitOfWork, store_id: int) -> int | None:
+    """The owner of store `store_id`, or None when there is no such store."""
+    owner = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
+    return None if owner is None else int(owner)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.auth.models import Role
 from app.catalog.models import Store
+from app.catalog.queries import store_owner_id
 from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.orders.events import emit_order_event
@@ -47,11 +48,6 @@ class Actor:
 SYSTEM_ACTOR = Actor(user_id=0, role=None)
 
 
-async def _store_owner(uow: UnitOfWork, store_id: int) -> int | None:
-    owner: int | None = await uow.session.scalar(select(Store.owner_id).where(Store.id == store_id))
-    return owner
-
-
 async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> Party | None:
     """The caller's part in this order (customer, owner, rider, system), or None."""
     if actor.role is None:
@@ -60,7 +56,7 @@ async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> Party | Non
         return Party.CUSTOMER
     if actor.role == Role.RIDER and order.rider_id == actor.user_id:
         return Party.RIDER
-    if actor.role == Role.OWNER and await _store_owner(uow, order.store_id) == actor.user_id:
+    if actor.role == Role.OWNER and await store_owner_id(uow, order.store_id) == actor.user_id:
         return Party.OWNER
     return None
 
@@ -94,7 +90,7 @@ async def list_orders(
         elif actor.role == Role.OWNER:
             owned = select(Store.id).where(Store.owner_id == actor.user_id)
             if store_id is not None:
-                if await _store_owner(uow, store_id) != actor.user_id:
+                if await store_owner_id(uow, store_id) != actor.user_id:
                     raise NotFound(f"Store {store_id} does not exist.")
                 query = query.where(Order.store_id == store_id)
             else:

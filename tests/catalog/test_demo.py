@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.catalog.demo_city import CITY_HALL
-from app.catalog.queries import haversine_km
 from app.config import Settings
 from app.demo import DEMO_PASSWORD, load_demo
+from app.geo import distance_km
 from tests.client import Api
 from tests.harness import Infra
 
@@ -23,7 +23,7 @@ async def test_demo_city_is_complete_and_loading_it_again_adds_nothing(
     assert len(stores) >= 20
     assert len({s["category"] for s in stores}) >= 5
     for store in stores:
-        assert haversine_km(lat, lng, store["lat"], store["lng"]) <= 3
+        assert distance_km(lat, lng, store["lat"], store["lng"]) <= 3
         assert store["open"] is True and store["image_url"]
         page = (await api.get(f"/api/stores/{store['id']}")).json()
         items = [item for group in page["menu"] for item in group["items"]]

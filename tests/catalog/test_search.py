@@ -8,8 +8,8 @@ from typing import Any
 
 import pymysql
 
-from app.catalog.queries import haversine_km
 from app.config import Settings
+from app.geo import distance_km
 from app.migrate import upgrade_async
 from tests.catalog.conftest import CITY_HALL, create_store
 from tests.client import Api
@@ -42,7 +42,7 @@ async def _search_nearest_first(api: Api, owner: Api) -> None:
     body = (await api.get(f"/api/stores?lat={lat}&lng={lng}")).json()
     assert [s["name"] for s in body["stores"]] == ["Near Store", "Middle Store", "Edge Store"]
     for store in body["stores"]:
-        expected = haversine_km(lat, lng, store["lat"], store["lng"])
+        expected = distance_km(lat, lng, store["lat"], store["lng"])
         assert abs(store["distance_km"] - expected) < 0.001
     assert abs(body["stores"][0]["distance_km"] - 0.5) < 0.01
     wide = (await api.get(f"/api/stores?lat={lat}&lng={lng}&radius_km=20")).json()
@@ -114,9 +114,9 @@ async def test_nearby_search_over_many_stores_matches_an_exact_scan(
             await api.get(f"/api/stores?lat={lat}&lng={lng}&radius_km={radius}&limit=200")
         ).json()
         expected = sorted(
-            (haversine_km(lat, lng, r[4], r[5]), r[1])
+            (distance_km(lat, lng, r[4], r[5]), r[1])
             for r in rows
-            if haversine_km(lat, lng, r[4], r[5]) <= radius
+            if distance_km(lat, lng, r[4], r[5]) <= radius
         )[:200]
         assert len(expected) > 10
         assert [s["name"] for s in body["stores"]] == [name for _, name in expected]

@@ -8,18 +8,19 @@ import pytest
 from pydantic import ValidationError
 
 from app.catalog.images import clean_image, new_key
-from app.catalog.queries import bounding_box, haversine_km
+from app.catalog.queries import bounding_box
 from app.catalog.schemas import StoreCreate, StoreQuery
 from app.errors import TooLarge, UnsupportedMediaType
+from app.geo import distance_km
 from tests.catalog.conftest import CITY_HALL, image_bytes, store_body
 
 
 def test_haversine_matches_known_distances() -> None:
-    assert haversine_km(*CITY_HALL, *CITY_HALL) == 0
+    assert distance_km(*CITY_HALL, *CITY_HALL) == 0
     # Seoul City Hall to Busan City Hall is about 325 km.
-    assert 320 < haversine_km(*CITY_HALL, 35.1798, 129.0750) < 330
+    assert 320 < distance_km(*CITY_HALL, 35.1798, 129.0750) < 330
     # One degree of latitude is about 111.2 km everywhere.
-    assert abs(haversine_km(10, 20, 11, 20) - 111.2) < 0.1
+    assert abs(distance_km(10, 20, 11, 20) - 111.2) < 0.1
 
 
 @pytest.mark.parametrize("lat", [-89.9, -45.0, 0.0, 37.5665, 80.0])

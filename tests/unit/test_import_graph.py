@@ -24,6 +24,7 @@ PLUMBING = {
     "app.container",
     "app.db",
     "app.errors",
+    "app.geo",
     "app.metrics",
     "app.outbox",
     "app.problems",
