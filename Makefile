@@ -4,18 +4,22 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Checks (and, as root or with passwordless sudo, installs) the Debian packages a step needs.
+SYSTEM_PACKAGES := PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-packages.sh
 
-.PHONY: install run test check lint typecheck fmt cluster clean
+.PHONY: install system-packages run test check lint typecheck fmt cluster clean
 
 install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@$(SYSTEM_PACKAGES) build
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@$(SYSTEM_PACKAGES) build
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -25,8 +29,12 @@ run: install
 	$(BIN)/delivery demo --if-empty
 	$(BIN)/delivery serve --host $(HOST) --port $(PORT)
 
+## redis-server, MariaDB, nginx, Chromium, npm, docker-compose, python3-venv: apt-get installs any missing
+system-packages:
+	@$(SYSTEM_PACKAGES) test
+
 ## The whole test suite on real MariaDB, redis-server, nginx, Hypercorn nodes and Chromium
-test: install
+test: system-packages install
 	$(BIN)/pytest
 
 check: lint typecheck test

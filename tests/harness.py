@@ -36,7 +36,7 @@ def require_binary(*names: str) -> str:
         return find_binary(*names)
     except LaunchError as error:
         if os.environ.get("CI"):
-            pytest.fail(f"{error} (CI must install it: see .ci/run)", pytrace=False)
+            pytest.fail(f"{error} (`make test` installs it)", pytrace=False)
         pytest.skip(str(error))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +27,9 @@ def render(
     node_modules: Path | str = ROOT / "node_modules",
     mime_types: Path | str = MIME_TYPES,
     workers: int | str = "auto",
+    user: str | None = None,
 ) -> str:
-    """The nginx configuration for these upstream `host:port`s and folders."""
+    """The nginx configuration for these upstream `host:port`s and folders (workers as `user`)."""
     servers = "\n".join(
         f"        server {address} max_fails=1 fail_timeout=5s;" for address in upstreams
     )
@@ -40,7 +44,21 @@ def render(
         "NGINX_WORKERS": str(workers),
     }
     # safe_substitute leaves nginx's own $variables alone.
-    return Template(TEMPLATE.read_text()).safe_substitute(values)
+    config = Template(TEMPLATE.read_text()).safe_substitute(values)
+    # Not in the template: the container image keeps nginx's own choice of worker user.
+    return f"user {user};\n{config}" if user else config
+
+
+def worker_user() -> str | None:
+    """The `user` directive's value that keeps nginx's workers as the user who launches it.
+
+    A root master hands its workers to `nobody` unless told otherwise, and `nobody` cannot
+    read a checkout in a folder only its owner may open, so every static file would be a 403.
+    Without root there is nothing to change (nginx ignores the directive, with a warning).
+    """
+    if os.geteuid() != 0:
+        return None
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"
 
 
 @dataclass
@@ -51,6 +69,7 @@ class Nginx:
     upstreams: list[str]
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
+    static_root: Path = ROOT / "static"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +105,9 @@ class Nginx:
                 upstreams=self.upstreams,
                 run_dir=run_dir,
                 log_dir=logs,
+                static_root=self.static_root,
                 workers=2,
+                user=worker_user(),
             )
         )
         return self.config_path
