@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test check lint typecheck fmt cluster clean
+.PHONY: install run test test-fast check lint typecheck fmt cluster clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -28,6 +28,10 @@ run: install
 ## The whole test suite on real MariaDB, redis-server, nginx, Hypercorn nodes and Chromium
 test: install
 	$(BIN)/pytest
+
+## The unit tier only (tests/unit): no database, Redis, network or subprocess, in seconds
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest tests/unit
 
 check: lint typecheck test
 
