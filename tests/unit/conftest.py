@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
@@ -28,7 +27,7 @@ def infra() -> NoReturn:
 
 
 @pytest.fixture(autouse=True)
-def no_network_or_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_network_or_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any unit test that connects a socket, resolves a name or starts a process."""
 
     def refused(what: str) -> Any:
@@ -41,4 +40,3 @@ def no_network_or_processes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect_ex", refused("a network connection"))
     monkeypatch.setattr(socket, "getaddrinfo", refused("a name lookup"))
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refused("a subprocess"))
-    yield

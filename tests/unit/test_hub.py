@@ -73,14 +73,17 @@ class Logs:
         self.lost: set[int] = set()
 
     def append(self, *seqs: int, stream: str = STREAM) -> list[dict[str, Any]]:
+        """Add events to the log (not delivered) and return them."""
         made = [event(seq, stream) for seq in seqs]
         self.events[stream].extend(made)
         return made
 
     def head(self, stream: str) -> int:
+        """The last seq in the log of `stream`."""
         return max((e["seq"] for e in self.events[stream]), default=0)
 
     async def replay(self, stream: str, after: int | None) -> Replay:
+        """What `stream` has after `after`, incomplete when an event was lost."""
         self.replays.append((stream, after))
         head = self.head(stream)
         if after is None:
@@ -98,16 +101,19 @@ class NoRedis:
 
 @pytest.fixture
 def sockets() -> Sockets:
+    """The Socket.IO server's rooms and what each socket received."""
     return Sockets()
 
 
 @pytest.fixture
 def logs() -> Logs:
+    """Empty stream logs."""
     return Logs()
 
 
 @pytest.fixture
 def hub(sockets: Sockets, logs: Logs) -> Hub:
+    """A hub on the fake server, replaying from `logs`."""
     return Hub(sockets, NoRedis(), logs.replay)
 
 
