@@ -7,7 +7,7 @@ PORT ?= 8000
 # Checks (and, as root or with passwordless sudo, installs) the Debian packages a step needs.
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-packages.sh
 
-.PHONY: install system-packages run test check lint typecheck fmt cluster clean
+.PHONY: install system-packages run test test-fast check lint typecheck fmt cluster clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -36,6 +36,10 @@ system-packages:
 ## The whole test suite on real MariaDB, redis-server, nginx, Hypercorn nodes and Chromium
 test: system-packages install
 	$(BIN)/pytest
+
+## The unit tier only (tests/unit): no database, Redis, network or subprocess, in seconds
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest tests/unit
 
 check: lint typecheck test
 

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.launcher.cluster import Cluster
 from tests.client import Api
 from tests.realtime.flows import act, open_store, place_order
-from tests.realtime.streams import wait_until
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -225,7 +225,11 @@ async def run_round(
         for (stream, seq), _at in times.items():
             heads[stream] = max(heads.get(stream, 0), seq)
         with contextlib.suppress(AssertionError):
-            await wait_until(lambda: all(sub.last >= heads[sub.stream] for sub in subs), within=60)
+            await wait_until(
+                lambda: all(sub.last >= heads[sub.stream] for sub in subs),
+                timeout=60,
+                what="every subscriber at its stream's head",
+            )
         finished = max((t for sub in subs for _seq, t in sub.received), default=time.time())
         latencies = [
             (t - times[(sub.stream, seq)]) * 1000 for sub in subs for seq, t in sub.received

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,6 +96,18 @@ async def api(api_factory: Callable[[], Any]) -> Api:
     """An anonymous API client on the one app."""
     client: Api = await api_factory()
     return client
+
+
+UNIT_TIER = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its tier: `unit` (tests/unit), `system` (marked so) or `integration`."""
+    for item in items:
+        if item.path.is_relative_to(UNIT_TIER):
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("system") is None:
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -6,7 +6,8 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Update, delete, select, update
@@ -64,16 +65,33 @@ async def claim_key(
         )
     if existing is None:  # released between our insert and our read: try once more
         return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
-    if existing.expires_at <= now:
+    decision = decide(existing, fingerprint=fingerprint, now=now)
+    if decision is Claimable.EXPIRED:
         await release_key(db, existing)
         return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
+    if decision is Claimable.ABANDONED:
+        return await _take_over(db, existing)
+    return decision
+
+
+class Claimable(Enum):
+    """Why a key that is already taken may be taken again."""
+
+    EXPIRED = "expired"  # its 24 h are over: the request runs afresh
+    ABANDONED = "abandoned"  # in progress too long: its request died before committing
+
+
+def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> Outcome | Claimable:
+    """What a request under an existing key gets: the first answer, or the key; else 422 or 409."""
+    if existing.expires_at <= now:
+        return Claimable.EXPIRED
     if existing.request_hash != fingerprint:
         raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
     if existing.state == "done":
         assert existing.response_status is not None and existing.response_body is not None
         return Outcome(existing.response_status, json.loads(existing.response_body))
     if existing.created_at <= now - STALE_IN_PROGRESS:
-        return await _take_over(db, existing)
+        return Claimable.ABANDONED
     raise Conflict(
         "A request with this Idempotency-Key is still being processed; retry shortly.",
         code="idempotency-in-progress",

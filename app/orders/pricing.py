@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,15 +30,20 @@ async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
     store = await uow.session.get(Store, request.store_id)
     if store is None:
         raise NotFound(f"Store {request.store_id} does not exist.")
-    if not store.open:
-        raise Conflict(
-            f"{store.name} is closed right now.", code="store-closed", title="Store closed"
-        )
     ids = {line.menu_item_id for line in request.items}
     items = {
         item.id: item
         for item in await uow.session.scalars(select(MenuItem).where(MenuItem.id.in_(ids)))
     }
+    return price_order(store, items, request)
+
+
+def price_order(store: Store, items: Mapping[int, MenuItem], request: PlaceOrderRequest) -> Priced:
+    """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
+    if not store.open:
+        raise Conflict(
+            f"{store.name} is closed right now.", code="store-closed", title="Store closed"
+        )
     priced = Priced(delivery_fee=store.delivery_fee)
     errors: list[dict[str, str]] = []
     for index, line in enumerate(request.items):

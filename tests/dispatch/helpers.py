@@ -1,11 +1,9 @@
-"""Building blocks for dispatch tests: riders on shift, an accepted order, polling."""
+"""Building blocks for dispatch tests: riders on shift, an accepted order, what was offered."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,22 +19,6 @@ KM_PER_DEG_LAT = 111.2
 def north_of_store(km: float) -> tuple[float, float]:
     """A point `km` north of the test store."""
     return STORE_LAT + km / KM_PER_DEG_LAT, STORE_LNG
-
-
-async def eventually(
-    probe: Callable[[], Any], *, within: float = 20.0, what: str = "condition"
-) -> Any:
-    """Poll `probe` (sync or async) until it gives something truthy; fail after `within` s."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def go_on_shift(rider: Api, km_north: float = 0.5) -> None:

@@ -8,8 +8,9 @@ from app.config import Settings
 from tests.client import Api
 from tests.conftest import AppPool
 from tests.dispatch.conftest import CROWD_LIMITS, node_env
-from tests.dispatch.helpers import eventually, go_on_shift, history, kitchen
+from tests.dispatch.helpers import go_on_shift, history, kitchen
 from tests.harness import Infra
+from tests.waiting import wait_until
 
 
 def rounds_offered(infra: Infra, order_id: int, rider_id: int) -> list[int]:
@@ -36,7 +37,7 @@ async def test_with_no_rider_in_range_the_radius_widens_until_a_farther_rider_ge
     far, farther = int(five_km.user["id"]), int(ten_km.user["id"])
 
     # Round 1 (3 km) reaches nobody, round 2 (6 km) the rider 5 km away, round 3 (12 km) both.
-    await eventually(lambda: rounds_offered(infra, order["id"], farther), what="round 3")
+    await wait_until(lambda: rounds_offered(infra, order["id"], farther), what="round 3")
     assert rounds_offered(infra, order["id"], farther)[:1] == [3]
     assert rounds_offered(infra, order["id"], far)[:2] == [2, 3]
     assert infra.query(
@@ -74,13 +75,17 @@ async def test_expiry_and_reoffer_happen_on_another_node_after_the_offering_node
             assert rider.user
             me = int(rider.user["id"])
             # Node A, the only node running, makes round 1; then it dies before the deadline.
-            await eventually(lambda: rounds_offered(infra, order["id"], me) == [1], within=10)
+            await wait_until(
+                lambda: rounds_offered(infra, order["id"], me) == [1],
+                timeout=10,
+                what="round 1 made by node A",
+            )
             node_a.kill()
             assert rounds_offered(infra, order["id"], me) == [1]
         node_b = infra.start_node("dispatch-b", **env)
-        await eventually(
+        await wait_until(
             lambda: rounds_offered(infra, order["id"], me)[:2] == [1, 2],
-            within=20,
+            timeout=20,
             what="round 2 made by node B",
         )
         assert infra.query(

@@ -11,9 +11,10 @@ import socketio
 from app.config import Settings
 from tests.client import Api
 from tests.dispatch.conftest import node_env
-from tests.dispatch.helpers import eventually, go_on_shift, kitchen, offered_riders
+from tests.dispatch.helpers import go_on_shift, kitchen, offered_riders
 from tests.harness import Infra
 from tests.orders.helpers import place
+from tests.waiting import wait_until
 
 
 class Listener:
@@ -72,7 +73,10 @@ async def test_customer_receives_location_of_its_own_order_only_throttled_latest
             )
             assert accepted.status_code == 200
             for order in (mine, theirs):
-                await eventually(lambda o=order: len(offered_riders(infra, o["id"])) == 2)
+                await wait_until(
+                    lambda o=order: len(offered_riders(infra, o["id"])) == 2,
+                    what=f"both riders offered order {order['id']}",
+                )
             for rider, order in ((rider_1, mine), (rider_2, theirs)):
                 taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
                 assert taken.status_code == 200, taken.text
@@ -90,7 +94,7 @@ async def test_customer_receives_location_of_its_own_order_only_throttled_latest
                 "/api/riders/me/location", json=dict(zip(("lat", "lng"), first, strict=True))
             )
             assert moved.status_code == 204
-            await eventually(lambda: me.of(mine["id"]) == [first], what="first location")
+            await wait_until(lambda: me.of(mine["id"]) == [first], what="first location")
             [message] = me.locations
             assert message["at"].endswith("Z") and set(message) == {"order_id", "lat", "lng", "at"}
 
@@ -99,13 +103,13 @@ async def test_customer_receives_location_of_its_own_order_only_throttled_latest
             for lat, lng in burst:
                 ping = await rider_1.put("/api/riders/me/location", json={"lat": lat, "lng": lng})
                 assert ping.status_code == 204
-            await eventually(lambda: me.of(mine["id"])[-1:] == [burst[-1]], what="latest")
+            await wait_until(lambda: me.of(mine["id"])[-1:] == [burst[-1]], what="latest")
             assert len(me.of(mine["id"])) <= 3
             their_spot = (37.5600, 126.9700)
             await rider_2.put(
                 "/api/riders/me/location", json={"lat": their_spot[0], "lng": their_spot[1]}
             )
-            await eventually(lambda: them.of(theirs["id"]) == [their_spot], what="their location")
+            await wait_until(lambda: them.of(theirs["id"]) == [their_spot], what="their location")
             # Nobody heard about an order that is not theirs.
             assert them.of(mine["id"]) == []
             assert me.of(theirs["id"]) == []

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from tests.client import Api, assert_problem
 from tests.dispatch.helpers import (
     events_on,
-    eventually,
     go_on_shift,
     history,
     kitchen,
@@ -16,6 +15,7 @@ from tests.dispatch.helpers import (
 )
 from tests.harness import Infra
 from tests.orders.helpers import CITY_HALL
+from tests.waiting import wait_until
 
 Factory = Callable[[], Awaitable[Api]]
 
@@ -39,7 +39,7 @@ async def test_accepted_order_is_offered_to_online_idle_riders_in_range_nearest_
     order = await k.accepted_order()
 
     expected = {uid(near), uid(nearer)}
-    await eventually(lambda: offered_riders(infra, order["id"]) == expected, what="offers")
+    await wait_until(lambda: offered_riders(infra, order["id"]) == expected, what="offers")
     offered = [rider for kind, rider in history(infra, order["id"]) if kind == "offered"]
     assert offered == [uid(nearer), uid(near)]  # nearest first
 
@@ -73,7 +73,7 @@ async def test_rider_carrying_an_order_cannot_go_off_shift_until_delivered(
         await go_on_shift(each)
     k = await kitchen(await make(), await make())
     order = await k.accepted_order()
-    await eventually(lambda: uid(rider) in offered_riders(infra, order["id"]), what="offer")
+    await wait_until(lambda: uid(rider) in offered_riders(infra, order["id"]), what="offer")
     taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
     assert taken.status_code == 200, taken.text
     assert taken.json()["rider"]["id"] == uid(rider)
@@ -111,9 +111,12 @@ async def test_released_order_is_offered_again_and_history_shows_the_release(
         await go_on_shift(rider, km)
     k = await kitchen(await make(), await make())
     order = await k.accepted_order()
-    await eventually(lambda: len(offered_riders(infra, order["id"])) == 2, what="offers")
+    await wait_until(lambda: len(offered_riders(infra, order["id"])) == 2, what="offers")
     assert (await first.post(f"/api/dispatch/offers/{order['id']}/accept")).status_code == 200
-    await eventually(lambda: offered_riders(infra, order["id"], "lost") == {uid(second)})
+    await wait_until(
+        lambda: offered_riders(infra, order["id"], "lost") == {uid(second)},
+        what="the other offer lost",
+    )
 
     assert_problem(
         await second.post(f"/api/dispatch/offers/{order['id']}/release"), 404, "not-found"
@@ -122,7 +125,7 @@ async def test_released_order_is_offered_again_and_history_shows_the_release(
     assert released.status_code == 200, released.text
     assert released.json()["rider"] is None and released.json()["dispatch"] == "searching"
     # Offered again, to the other rider only; the one who released it is now idle.
-    await eventually(lambda: offered_riders(infra, order["id"]) == {uid(second)}, what="re-offer")
+    await wait_until(lambda: offered_riders(infra, order["id"]) == {uid(second)}, what="re-offer")
     assert infra.query(
         "SELECT active_order_id FROM rider_states WHERE rider_id = %s", uid(first)
     ) == [(None,)]
@@ -145,10 +148,10 @@ async def test_cancelling_a_searching_order_withdraws_every_offer(
         await go_on_shift(rider)
     k = await kitchen(await make(), await make())
     order = await k.accepted_order()
-    await eventually(lambda: len(offered_riders(infra, order["id"])) == 3, what="offers")
+    await wait_until(lambda: len(offered_riders(infra, order["id"])) == 3, what="offers")
     cancelled = await k.owner.post(f"/api/orders/{order['id']}/cancel", json={"reason": "no gas"})
     assert cancelled.status_code == 200, cancelled.text
-    await eventually(
+    await wait_until(
         lambda: offered_riders(infra, order["id"], "withdrawn") == {uid(r) for r in riders},
         what="withdrawals",
     )
@@ -213,7 +216,10 @@ async def test_going_off_shift_withdraws_every_open_offer_of_the_rider(
     k = await kitchen(await api_factory(), await api_factory())
     orders = [await k.accepted_order(), await k.accepted_order()]
     for order in orders:
-        await eventually(lambda o=order: offered_riders(infra, o["id"]) == {uid(rider)})
+        await wait_until(
+            lambda o=order: offered_riders(infra, o["id"]) == {uid(rider)},
+            what=f"the offer of order {order['id']}",
+        )
     assert len((await rider.get("/api/dispatch/offers")).json()["offers"]) == 2
     off = await rider.put("/api/riders/me/shift", json={"online": False})
     assert off.status_code == 200

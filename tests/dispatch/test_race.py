@@ -9,12 +9,12 @@ from tests.client import Api, assert_problem
 from tests.conftest import AppPool
 from tests.dispatch.helpers import (
     events_on,
-    eventually,
     kitchen,
     offered_riders,
     sign_in_riders,
 )
 from tests.harness import Infra
+from tests.waiting import wait_until
 
 RIDERS = 100
 ROUNDS = 6
@@ -31,7 +31,7 @@ async def _crowd(apps: AppPool, size: int) -> tuple[list[Api], Api, Api]:
 async def _race(infra: Infra, riders: list[Api], order_id: int) -> list[int]:
     """Wait until every rider holds the offer, then have all press accept at once."""
     ids = {int(r.user["id"]) for r in riders if r.user}
-    await eventually(lambda: ids <= offered_riders(infra, order_id), what=f"offers of {order_id}")
+    await wait_until(lambda: ids <= offered_riders(infra, order_id), what=f"offers of {order_id}")
     responses = await asyncio.gather(
         *(r.post(f"/api/dispatch/offers/{order_id}/accept") for r in riders)
     )
@@ -65,7 +65,7 @@ async def test_hundred_riders_on_two_instances_pressing_accept_get_one_200_and_9
     losers = {int(r.user["id"]) for r in riders if r.user} - {winner}
     # Every loser is told, on its own stream, that the offer is gone.
     for loser in losers:
-        await eventually(
+        await wait_until(
             lambda loser=loser: (
                 events_on(infra, f"rider:{loser}", "offer.withdrawn") == [order["id"]]
             ),
@@ -109,7 +109,7 @@ async def test_one_rider_accepting_two_orders_at_once_gets_one_and_rider_busy(
     for _ in range(5):
         first, second = await kitchen_.accepted_order(), await kitchen_.accepted_order()
         for order in (first, second):
-            await eventually(
+            await wait_until(
                 lambda order=order: me in offered_riders(infra, order["id"]), what="offers"
             )
         one, two = await asyncio.gather(

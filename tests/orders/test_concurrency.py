@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from app.orders.hooks import OrderHooks
 from app.orders.service import reject_unanswered
@@ -11,6 +12,7 @@ from tests.client import Api
 from tests.conftest import AppPool
 from tests.harness import Infra
 from tests.orders.helpers import new_key, open_shop, order_body, place
+from tests.waiting import wait_until
 
 
 async def _cast(apps: AppPool) -> tuple[Api, Api, Api, Api]:
@@ -119,12 +121,14 @@ async def test_unanswered_order_is_rejected_and_refunded_once_with_two_sweepers(
     await customer.sign_in_as("customer")
     shop = await open_shop(owner)
     order = await place(customer, shop)
-    deadline = asyncio.get_running_loop().time() + 15
-    while True:
-        current = (await customer.get(f"/api/orders/{order['id']}")).json()
-        if current["status"] != "placed" or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.1)
+
+    async def answered() -> dict[str, Any] | None:
+        current: dict[str, Any] = (await customer.get(f"/api/orders/{order['id']}")).json()
+        return None if current["status"] == "placed" else current
+
+    current = await wait_until(
+        answered, timeout=15, interval=0.1, what="the unanswered order to leave 'placed'"
+    )
     assert current["status"] == "rejected" and current["payment"]["status"] == "refunded"
     events = infra.query(
         "SELECT type FROM outbox_events WHERE stream = %s ORDER BY seq", f"order:{order['id']}"

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import socketio
-
-
-async def wait_until(condition: Callable[[], bool], *, within: float = 20, what: str = "") -> None:
-    """Poll `condition` until it holds, failing after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.02)
 
 
 class StreamClient:

@@ -9,8 +9,9 @@ import pytest
 from app.db import Database
 from app.launcher.cluster import Cluster
 from tests.realtime.seed import write_event
-from tests.realtime.streams import StreamClient, wait_until
+from tests.realtime.streams import StreamClient
 from tests.system import People, session_cookie
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 

@@ -10,8 +10,9 @@ import pytest
 from app.db import Database
 from app.launcher.cluster import Cluster
 from tests.realtime.seed import write_event
-from tests.realtime.streams import StreamClient, wait_until
+from tests.realtime.streams import StreamClient
 from tests.system import People, session_cookie
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 
@@ -67,7 +68,7 @@ async def test_killed_node_client_reconnects_through_nginx_with_gapless_history(
         cluster.kill_node(victim)
         await writer.wait_for(writer.committed + 40)
         total = await writer.stop()
-        await wait_until(lambda: client.last.get(stream) == total, within=30, what="all events")
+        await wait_until(lambda: client.last.get(stream) == total, timeout=30, what="all events")
         assert client.seqs(stream) == list(range(1, total + 1))
         assert client.connects >= 2, "the client never reconnected"
         replays = [a for a in client.acks if a["stream"] == stream][1:]
@@ -99,7 +100,9 @@ async def test_events_redis_restarted_empty_loses_no_event_for_connected_or_new_
         await writer.wait_for(writer.committed + 30)
         total = await writer.stop()
         for client in clients:
-            await wait_until(lambda c=client: c.last.get(stream) == total, within=30, what="all")
+            await wait_until(
+                lambda c=client: c.last.get(stream) == total, timeout=30, what="every event"
+            )
             assert client.seqs(stream) == list(range(1, total + 1))
         late = await StreamClient(cluster.url, cookie).connect()
         clients.append(late)

@@ -17,8 +17,9 @@ from app.launcher.cluster import Cluster
 from realtime.eventlog import CHANNEL
 from realtime.manager_fanout import MANAGER_CHANNEL
 from tests.realtime.flows import act, open_store, place_order
-from tests.realtime.streams import StreamClient, wait_until
+from tests.realtime.streams import StreamClient
 from tests.system import NODE_ENV, People, session_cookie
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 
@@ -43,18 +44,16 @@ async def test_events_made_on_one_node_reach_a_subscriber_on_the_other(
     assert baseline_cluster.events_redis is not None
     redis = Redis.from_url(baseline_cluster.events_redis.url)
     expected = {MANAGER_CHANNEL.encode(): 2, CHANNEL.encode(): 0}
-    listeners: dict[bytes, int] = {}
+
+    async def listening() -> bool:
+        return dict(await redis.pubsub_numsub(MANAGER_CHANNEL, CHANNEL)) == expected
+
     try:
         # Both nodes listen on the manager's channel (once their listeners are up), none on
         # the hub's.
-        for _ in range(200):
-            listeners = dict(await redis.pubsub_numsub(MANAGER_CHANNEL, CHANNEL))
-            if listeners == expected:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(listening, timeout=15, what=f"pub/sub listeners {expected}")
     finally:
         await redis.aclose()
-    assert listeners == expected
     owner = await people(node_b, "owner")
     store_id, item_id = await open_store(owner)
     stream = f"store:{store_id}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.launcher.cluster import Cluster
 from tests.client import Api, assert_problem
 from tests.system import http_client
+
+pytestmark = pytest.mark.system
 
 
 async def test_an_oversized_body_through_nginx_is_a_too_large_problem(cluster: Cluster) -> None:

@@ -13,7 +13,7 @@ from app.db import Database
 from app.outbox import emit
 from realtime.eventlog import CHANNEL, LOG_MAX_LEN, log_key, replay
 from realtime.relay import Relay
-from tests.realtime.streams import wait_until
+from tests.waiting import wait_until
 
 STREAMS = [f"store:{n}" for n in range(1, 6)]
 
@@ -28,11 +28,11 @@ async def _write(db: Database, writer: int, count: int) -> None:
 
 async def wait_until_head(redis: Redis, stream: str, seq: int) -> None:
     """Wait for the log of `stream` to reach `seq` (another node's relay may be appending)."""
-    for _ in range(500):
-        if int(await redis.get(f"rt:head:{stream}") or 0) >= seq:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the log of {stream} never reached {seq}")
+
+    async def reached() -> bool:
+        return int(await redis.get(f"rt:head:{stream}") or 0) >= seq
+
+    await wait_until(reached, timeout=10, what=f"the log of {stream} to reach {seq}")
 
 
 async def _unpublished(db: Database) -> int:
@@ -72,11 +72,11 @@ async def test_racing_relays_publish_every_event_once_and_in_seq_order(
         for relay in relays:
             relay.start()
         await asyncio.gather(*(_write(dbs[0], writer, 15) for writer in range(8)))
-        for _ in range(500):
-            if await _unpublished(dbs[0]) == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert await _unpublished(dbs[0]) == 0
+
+        async def all_published() -> bool:
+            return await _unpublished(dbs[0]) == 0
+
+        await wait_until(all_published, timeout=20, what="every outbox event published")
         heads = {s: int(await redises[0].get(f"rt:head:{s}") or 0) for s in STREAMS}
         await wait_until(
             lambda: all(len(received[s]) >= heads[s] for s in STREAMS), what="every message"

@@ -8,8 +8,9 @@ import pytest
 
 from app.launcher.cluster import Cluster
 from tests.realtime.flows import act, open_store, place_order
-from tests.realtime.streams import StreamClient, wait_until
+from tests.realtime.streams import StreamClient
 from tests.system import People, session_cookie
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 
@@ -48,7 +49,10 @@ async def test_subscriber_receives_in_seq_order_what_is_done_through_the_other_n
             stream = f"order:{order['id']}"
             final = await owner.get(f"/api/orders/{order['id']}")
             last = final.json()["stream_seq"]
-            await wait_until(lambda w=watcher, s=stream, n=last: w.last.get(s) == n)
+            await wait_until(
+                lambda w=watcher, s=stream, n=last: w.last.get(s) == n,
+                what=f"{stream} up to seq {last}",
+            )
             seqs = watcher.seqs(stream)
             assert seqs == list(range(order["stream_seq"] + 1, last + 1))
             types = [e["type"] for e in watcher.events[stream]]

@@ -20,8 +20,9 @@ import pytest
 from app.launcher.cluster import Cluster
 from app.launcher.nodes import Node
 from tests.realtime.flows import open_store, place_order
-from tests.realtime.streams import StreamClient, wait_until
+from tests.realtime.streams import StreamClient
 from tests.system import NODE_ENV, People, session_cookie
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 
@@ -154,10 +155,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_recovers_on_reconnect(
 
 async def wait_until_dropped(node: Node, before: float) -> None:
     """Wait for the node's housekeeping (every second) to drop the stalled client."""
-    for _ in range(200):
-        count = await dropped_count(node)
-        if count > before:
-            assert count == before + 1, "only the stalled client may be dropped"
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the stalled client was not dropped")
+
+    async def dropped_since() -> float:
+        return await dropped_count(node) - before
+
+    dropped = await wait_until(dropped_since, timeout=15, what="the stalled client to be dropped")
+    assert dropped == 1, "only the stalled client may be dropped"

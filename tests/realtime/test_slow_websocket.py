@@ -26,7 +26,7 @@ from hypercorn.config import Config
 from app.launcher.processes import free_port
 from realtime.eventlog import Replay
 from realtime.fanout import Hub
-from tests.realtime.streams import wait_until
+from tests.waiting import wait_until
 
 BOUND = 20
 ROOM = "store:1"
@@ -74,16 +74,16 @@ async def server() -> AsyncIterator[Server]:
 
 
 async def _listening(port: int) -> None:
-    for _ in range(1000):
+    async def accepts() -> bool:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.01)
-            continue
+            return False
         writer.close()
         await writer.wait_closed()
-        return
-    raise AssertionError("the server did not start listening")
+        return True
+
+    await wait_until(accepts, timeout=15, interval=0.01, what=f"the server to listen on {port}")
 
 
 def _stalled_websocket(port: int) -> socket.socket:
@@ -119,7 +119,7 @@ async def test_a_websocket_that_stops_reading_is_dropped_and_the_reader_beside_i
     stalled = await asyncio.to_thread(_stalled_websocket, server.port)
     try:
         await wait_until(
-            lambda: len(server.sids) == 2, within=5, what="the stalled client to connect"
+            lambda: len(server.sids) == 2, timeout=5, what="the stalled client to connect"
         )
         stalled_eio = server.sio.manager.eio_sid_from_sid(server.sids[1], "/")
         stalled_socket = server.sio.eio.sockets[stalled_eio]
@@ -131,7 +131,10 @@ async def test_a_websocket_that_stops_reading_is_dropped_and_the_reader_beside_i
             sent += 1
             # The reader keeps up: it has everything before the next event is sent.
             await wait_until(
-                lambda n=sent: len(received) == n, within=5, what="the reading client to keep up"
+                lambda n=sent: len(received) == n,
+                timeout=5,
+                interval=0.01,
+                what="the reading client to keep up",
             )
 
         await asyncio.wait_for(server.hub.drop_slow_clients(), 10)  # must not wait on the client

@@ -21,6 +21,7 @@ from tests.rewards.helpers import (
     make_customers,
     sign_in_admin,
 )
+from tests.waiting import wait_until
 
 
 async def _campaign(apps: AppPool, app: DeliveryApp, quantity: int = 100) -> int:
@@ -94,10 +95,12 @@ async def test_claims_stay_exact_when_the_counting_redis_loses_its_data_half_way
         campaign_id = await _campaign(apps, app_a)
 
         async def wipe_half_way() -> None:
-            deadline = time.monotonic() + 60
-            while len(_issued(infra, campaign_id)) < 40:
-                assert time.monotonic() < deadline, "claims never got going"
-                await asyncio.sleep(0.01)
+            await wait_until(
+                lambda: len(_issued(infra, campaign_id)) >= 40,
+                timeout=60,
+                interval=0.01,
+                what="40 coupons issued before the wipe",
+            )
             await asyncio.to_thread(own.restart, wipe=True)
 
         async with http_client(app_a) as on_a, http_client(app_b) as on_b:
@@ -122,23 +125,37 @@ async def test_claims_stay_exact_when_the_counting_redis_loses_its_data_half_way
             # Claims resume once the counters are rebuilt: customers without a coupon retry.
             holders = set(first)
             retry = [c for c in customers if c.id not in holders][:300]
-            deadline = time.monotonic() + 60
-            while len(_issued(infra, campaign_id)) < 100:
-                assert time.monotonic() < deadline, "claims did not resume after the rebuild"
+
+            async def sold_out_after_a_retry() -> bool:
+                if len(_issued(infra, campaign_id)) >= 100:
+                    return True
                 again = await asyncio.gather(
                     *(_claim((on_a, on_b)[i % 2], campaign_id, c) for i, c in enumerate(retry))
                 )
                 assert all(code != "created" or cid not in holders for cid, code in again)
                 holders.update(cid for cid, code in again if code == "created")
+                return False
+
+            # Each poll is a round of retries, so no pause between them.
+            await wait_until(
+                sold_out_after_a_retry,
+                timeout=60,
+                interval=0,
+                what="claims to resume after the rebuild and sell out",
+            )
+
         # Winners whose insert committed after the rebuild read the database are added to the
         # rebuilt counter by the background reconciler.
-        deadline = time.monotonic() + 30
-        while True:
+        def reconciled() -> bool:
             stock, claimed = _counter(own.port, campaign_id)
-            if stock == 0 and claimed >= set(_issued(infra, campaign_id)):
-                break
-            assert time.monotonic() < deadline, (stock, set(_issued(infra, campaign_id)) - claimed)
-            await asyncio.sleep(0.1)
+            return stock == 0 and claimed >= set(_issued(infra, campaign_id))
+
+        await wait_until(
+            reconciled,
+            timeout=30,
+            interval=0.1,
+            what="the rebuilt counter to be sold out and hold every winner",
+        )
     finally:
         own.stop()
     issued = _issued(infra, campaign_id)

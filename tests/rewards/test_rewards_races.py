@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from app.rewards.state import RewardsState
 from tests.conftest import AppPool
 from tests.harness import Infra
 from tests.rewards.helpers import http_client, insert_users, make_customers, uow_of
+from tests.waiting import wait_until
 
 _orders = itertools.count(10_000)
 
@@ -268,10 +268,12 @@ async def test_a_claim_whose_insert_times_out_is_parked_answered_202_and_replaye
         blocker.close()
     assert infra.query("SELECT issued FROM coupon_campaigns") == [(1,)]
     # The background reconciler replays the parked claim (within its 5 s period)...
-    deadline = time.monotonic() + 30
-    while infra.query("SELECT COUNT(*) FROM coupon_claim_backlog") != [(0,)]:
-        assert time.monotonic() < deadline, "the parked claim was never replayed"
-        await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: infra.query("SELECT COUNT(*) FROM coupon_claim_backlog") == [(0,)],
+        timeout=30,
+        interval=0.1,
+        what="the parked claim to be replayed",
+    )
     # ...and replaying again, concurrently, changes nothing.
     await asyncio.gather(*(claims.replay_backlog(db=app.container.db) for _ in range(3)))
     assert infra.query("SELECT customer_id, status FROM coupons") == [(customer.id, "issued")]

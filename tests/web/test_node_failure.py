@@ -9,7 +9,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from app.launcher.cluster import Cluster
-from tests.web.browser import Watched, eventually, open_watched
+from tests.waiting import wait_until
+from tests.web.browser import Watched, open_watched
 from tests.web.journey import (
     Journey,
     customer_orders,
@@ -69,7 +70,7 @@ async def test_customer_page_reconnects_through_nginx_when_its_node_dies(
         for person in people:
             person.tolerate = SOCKET_TROUBLE
         cluster.kill_node(killed)
-        await eventually(
+        await wait_until(
             lambda: customer.page.evaluate("window.__bannerShown === true"),
             what="the connection banner",
         )

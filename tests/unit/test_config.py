@@ -1,0 +1,136 @@
+"""Settings: the embedded defaults, and the combinations refused at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import EMBEDDED_SECRET, Settings
+
+SECRET = "a-real-secret-of-32-characters!!"
+MARIADB = "mysql+aiomysql://root@127.0.0.1:3306/delivery"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read the environment: none of the machine's may leak into these tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.delenv(name, raising=False)
+
+
+def refused(**values: object) -> str:
+    """The validation message of Settings(**values)."""
+    with pytest.raises(ValidationError) as error:
+        Settings(**values)  # type: ignore[arg-type]
+    return str(error.value)
+
+
+def test_nothing_configured_is_the_embedded_mode() -> None:
+    settings = Settings(var_dir=Path("/srv/delivery"))
+    assert settings.embedded
+    assert settings.effective_secret == EMBEDDED_SECRET
+    assert settings.effective_database_url == "sqlite+aiosqlite:////srv/delivery/delivery.sqlite3"
+    assert settings.effective_storage_url == "file:///srv/delivery/media"
+    assert settings.events_redis_location is None
+    assert (settings.dispatch_radius_km, settings.realtime_fanout) == (3.0, "hub")
+
+
+def test_blank_values_count_as_unset() -> None:
+    settings = Settings(database_url="  ", cache_redis_url="", secret_key=" ")
+    assert settings.database_url is None and settings.cache_redis_url is None
+    assert settings.embedded and settings.effective_secret == EMBEDDED_SECRET
+
+
+def test_the_environment_is_read_whatever_the_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPATCH_RADIUS_KM", "7.5")
+    monkeypatch.setenv("realtime_fanout", "hub")
+    monkeypatch.setenv("DATABASE_URL", MARIADB)
+    monkeypatch.setenv("SECRET_KEY", SECRET)
+    settings = Settings()
+    assert settings.dispatch_radius_km == 7.5
+    assert settings.database_url == MARIADB and not settings.embedded
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["database_url", "session_redis_url", "cache_redis_url", "events_redis_url", "storage_url"],
+)
+def test_any_real_service_needs_a_secret_key_of_its_own(service: str) -> None:
+    url = {
+        "database_url": MARIADB,
+        "storage_url": "s3://bucket",
+    }.get(service, "redis://127.0.0.1:6379/0")
+    assert "SECRET_KEY must be set" in refused(**{service: url})
+    assert "must not be the embedded default" in refused(
+        **{service: url}, secret_key=EMBEDDED_SECRET
+    )
+    assert not Settings(**{service: url}, secret_key=SECRET).embedded  # type: ignore[arg-type]
+
+
+def test_a_secret_key_is_at_least_16_characters() -> None:
+    assert "at least 16 characters" in refused(secret_key="fifteen-chars!!")
+    assert Settings(secret_key="sixteen-chars!!!").effective_secret == "sixteen-chars!!!"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("database_url", "postgresql://db/delivery", "DATABASE_URL must be mysql+aiomysql"),
+        ("database_url", "mysql://db/delivery", "DATABASE_URL must be mysql+aiomysql"),
+        ("cache_redis_url", "http://127.0.0.1:6379", "Redis URLs must start with redis://"),
+        ("events_redis_url", "127.0.0.1:6379", "Redis URLs must start with redis://"),
+        ("storage_url", "/var/media", "STORAGE_URL must be file://path or s3://bucket"),
+    ],
+)
+def test_urls_of_an_unknown_kind_are_refused(field: str, value: str, message: str) -> None:
+    assert message in refused(**{field: value}, secret_key=SECRET)
+
+
+@pytest.mark.parametrize(
+    "redis", ["redis://h:6379/0", "rediss://h:6380/0", "unix:///run/redis.sock"]
+)
+def test_each_redis_url_kind_is_accepted(redis: str) -> None:
+    assert Settings(session_redis_url=redis, secret_key=SECRET).session_redis_url == redis
+
+
+def test_events_go_to_the_cache_redis_unless_given_their_own() -> None:
+    shared = Settings(cache_redis_url="redis://cache:6379/0", secret_key=SECRET)
+    assert shared.events_redis_location == "redis://cache:6379/0"
+    own = Settings(
+        cache_redis_url="redis://cache:6379/0",
+        events_redis_url="redis://events:6379/0",
+        secret_key=SECRET,
+    )
+    assert own.events_redis_location == "redis://events:6379/0"
+
+
+def test_the_socketio_redis_fanout_needs_an_events_redis() -> None:
+    assert "REALTIME_FANOUT=socketio-redis needs" in refused(realtime_fanout="socketio-redis")
+    assert "realtime_fanout" in refused(realtime_fanout="carrier-pigeon")
+    with_redis = Settings(
+        realtime_fanout="socketio-redis", cache_redis_url="redis://cache:6379/0", secret_key=SECRET
+    )
+    assert with_redis.realtime_fanout == "socketio-redis"
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "good"),
+    [
+        ("dispatch_radius_km", 0, 50),
+        ("dispatch_radius_km", 50.1, 0.1),
+        ("store_accept_timeout", 0, 0.5),
+        ("dispatch_offer_ttl", -1, 30),
+        ("realtime_max_client_queue", 9, 10),
+        ("realtime_max_client_queue", 1_000_001, 1_000_000),
+        ("trusted_proxy_hops", 6, 5),
+        ("max_body_bytes", 1023, 1024),
+        ("catalog_cache_ttl", 0, 1),
+        ("payment_latency_ms", 10_001, 10_000),
+    ],
+)
+def test_numbers_outside_their_bounds_are_refused(field: str, bad: float, good: float) -> None:
+    assert field in refused(**{field: bad})
+    assert getattr(Settings(**{field: good}), field) == good  # type: ignore[arg-type]
