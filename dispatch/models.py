@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdType
@@ -82,7 +82,7 @@ class Offer(Base):
     round: Mapped[int] = mapped_column(nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False, default=OfferStatus.OFFERED)
     distance_km: Mapped[float] = mapped_column(nullable=False)
-    fee: Mapped[int] = mapped_column(nullable=False)
+    fee: Mapped[int] = mapped_column(BigInteger, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
 
 

@@ -42,3 +42,28 @@ def test_migrations_build_the_models_schema_on_mariadb(infra: Infra) -> None:
     sync = infra.sync_db
     url = f"mysql+pymysql://{sync['user']}@{sync['host']}:{sync['port']}/{sync['database']}"
     assert _differences(url) == []
+
+
+def test_every_column_holding_a_sum_of_money_is_64_bit(infra: Infra) -> None:
+    money = {
+        ("orders", c)
+        for c in (
+            "subtotal",
+            "delivery_fee",
+            "coupon_discount",
+            "points_used",
+            "total",
+            "paid_amount",
+        )
+    } | {
+        ("order_items", "price"),
+        ("order_items", "line_total"),
+        ("payments", "amount"),
+        ("offers", "fee"),
+    }
+    rows = infra.query(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = DATABASE()"
+    )
+    types = {(str(t), str(c)): str(d) for t, c, d in rows}
+    assert {key: types[key] for key in money} == {key: "bigint" for key in money}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -32,13 +32,13 @@ class Order(Base):
     # transitions (accept vs cancel, two riders accepting) can win.
     version: Mapped[int] = mapped_column(nullable=False, default=1)
 
-    subtotal: Mapped[int] = mapped_column(nullable=False)
-    delivery_fee: Mapped[int] = mapped_column(nullable=False)
+    subtotal: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    delivery_fee: Mapped[int] = mapped_column(BigInteger, nullable=False)
     coupon_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
-    coupon_discount: Mapped[int] = mapped_column(nullable=False, default=0)
-    points_used: Mapped[int] = mapped_column(nullable=False, default=0)
-    total: Mapped[int] = mapped_column(nullable=False)
-    paid_amount: Mapped[int] = mapped_column(nullable=False)
+    coupon_discount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    points_used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    paid_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     address_text: Mapped[str] = mapped_column(String(300), nullable=False)
     address_lat: Mapped[float] = mapped_column(nullable=False)
@@ -75,11 +75,11 @@ class OrderItem(Base):
     )
     menu_item_id: Mapped[int] = mapped_column(IdType, nullable=False)
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    price: Mapped[int] = mapped_column(nullable=False)
+    price: Mapped[int] = mapped_column(BigInteger, nullable=False)
     quantity: Mapped[int] = mapped_column(nullable=False)
     # JSON list of {id, name, price}: the chosen options as they were.
     options_json: Mapped[str] = mapped_column(Text, nullable=False)
-    line_total: Mapped[int] = mapped_column(nullable=False)
+    line_total: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class OrderTimeline(Base):

@@ -16,6 +16,11 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
 
 
+# The most one order may cost, in won: far above any real meal, and a bound that keeps every
+# sum an order holds well inside its columns.
+MAX_ORDER_TOTAL = 10_000_000
+
+
 @dataclass
 class Priced:
     """The server's computation of an order's lines and amounts."""
@@ -89,6 +94,12 @@ def price_order(store: Store, items: Mapping[int, MenuItem], request: PlaceOrder
         )
     if errors:
         raise ValidationFailed("Some lines do not match the store's menu.", errors=errors)
+    if priced.subtotal + priced.delivery_fee > MAX_ORDER_TOTAL:
+        raise ValidationFailed(
+            f"An order may cost at most ₩{MAX_ORDER_TOTAL:,}; this one comes to "
+            f"₩{priced.subtotal + priced.delivery_fee:,}.",
+            errors=[{"field": "items", "message": f"the total must be ≤ {MAX_ORDER_TOTAL}"}],
+        )
     if priced.subtotal < store.min_order:
         raise ValidationFailed(
             f"The minimum order at {store.name} is ₩{store.min_order:,}.",

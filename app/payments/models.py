@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, MetaData, String
+from sqlalchemy import BigInteger, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from app.db import Base, IdType, UTCDateTime, utcnow
@@ -28,7 +28,7 @@ class Payment(Base):
         IdType, ForeignKey("orders.id", ondelete="CASCADE"), unique=True, nullable=False
     )
     method: Mapped[str] = mapped_column(String(16), nullable=False)
-    amount: Mapped[int] = mapped_column(nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     # Our reference, sent to the gateway with every call so that a retry never charges twice.
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
@@ -54,7 +54,7 @@ class SandboxCharge(GatewayBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     provider_reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    amount: Mapped[int] = mapped_column(nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     card_last4: Mapped[str] = mapped_column(String(4), nullable=False)
     # captured | declined | voided | refunded
     status: Mapped[str] = mapped_column(String(16), nullable=False)
