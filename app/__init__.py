@@ -12,6 +12,7 @@ from quart_schema import QuartSchema
 
 from app.config import Settings
 from app.errors import Conflict, register_error_handlers
+from app.lifecycle import within_budget
 from app.resources import Resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     # Tear down in reverse: a part's workers stop before what they use (the gateway, the
     # database, Redis) is closed, so nothing is mid-query when its pool goes away.
     app.after_serving_funcs.reverse()
+    app.after_serving_funcs = within_budget(app.after_serving_funcs)
 
     return app
 
