@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from app.bootstrap import open_services
 from app.catalog.views import bp as catalog_bp
 from app.config import Settings
 from app.container import EXTENSION, Container
+from app.lifecycle import ShutdownStack
 from app.metrics import install_metrics
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
@@ -109,10 +109,13 @@ def _quart(settings: Settings, realtime: Realtime) -> Quart:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 
-    stack = AsyncExitStack()
+    # A fresh stack per serving run: closes run in reverse order of opening, within one budget.
+    stacks: list[ShutdownStack] = []
 
     @app.before_serving
     async def _open() -> None:
+        stack = ShutdownStack()
+        stacks.append(stack)
         try:
             services = await open_services(settings, stack, metrics=metrics, realtime=realtime)
         except BaseException:
@@ -123,6 +126,7 @@ def _quart(settings: Settings, realtime: Realtime) -> Quart:
     @app.after_serving
     async def _close() -> None:
         app.extensions.pop(EXTENSION, None)
-        await stack.aclose()
+        while stacks:
+            await stacks.pop().aclose()
 
     return app

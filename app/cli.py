@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import getpass
 import logging
 import os
@@ -51,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hypercorn.config import Config
 
     from app.asgi import build_asgi
+    from app.lifecycle import until_stop_signal
 
     settings = _settings()
     if settings.embedded:
@@ -65,7 +67,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     mode = "embedded (SQLite, in-process Redis, local disk)" if settings.embedded else "services"
     print(f"delivery serving on http://{args.host}:{args.port} — {mode}", flush=True)
-    asyncio.run(serve(build_asgi(settings), config))
+    # On SIGTERM the sockets are closed first: clients go to another node at once, and
+    # Hypercorn's wait for open connections ends instead of running out on WebSockets.
+    app = build_asgi(settings)
+    stop = functools.partial(until_stop_signal, then=app.realtime.close_connections)
+    asyncio.run(serve(app, config, shutdown_trigger=stop))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,6 +30,11 @@ async def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
+async def _within(check: Awaitable[object], seconds: float) -> object:
+    async with asyncio.timeout(seconds):
+        return await check
+
+
 @bp.get("/readyz")
 @hide
 async def readyz() -> tuple[Response, int]:
@@ -42,7 +48,7 @@ async def readyz() -> tuple[Response, int]:
     }
     names = list(checks)
     results = await asyncio.gather(
-        *(asyncio.wait_for(c, READY_TIMEOUT) for c in checks.values()), return_exceptions=True
+        *(_within(c, READY_TIMEOUT) for c in checks.values()), return_exceptions=True
     )
     status = {
         name: ("ok" if not isinstance(r, BaseException) else f"failed: {type(r).__name__}")

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from app.config import Settings
+from app.lifecycle import close_within
 
 log = logging.getLogger("delivery.storage")
 
@@ -161,9 +162,9 @@ class S3Storage:
             log.info("created bucket %s", self.bucket)
 
     async def close(self) -> None:
-        """Close the client."""
+        """Close the client (within a bound)."""
         if self._stack is not None:
-            await self._stack.aclose()
+            await close_within(self._stack.aclose(), seconds=2.0, what="object storage close")
         self._stack = None
         self._client = None
 

@@ -9,7 +9,6 @@ pending position (latest wins, nothing older is sent after it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable
@@ -19,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from app.db import Database, rfc3339, utcnow
+from app.lifecycle import stop_tasks
 from app.orders.models import Order
 from dispatch.geo import place_rider
 from dispatch.models import RiderState
@@ -52,6 +52,7 @@ class LocationSharing:
         # How a position reaches the order's subscribers (the realtime fan-out's, in practice).
         self.publish = publish
         self._trailing: dict[int, asyncio.Task[None]] = {}
+        self._closed = False
 
     async def update(self, *, rider_id: int, lat: float, lng: float) -> None:
         """Record a rider's position; share it if the rider is carrying an order."""
@@ -79,7 +80,8 @@ class LocationSharing:
             await self._send(order_id, position)
             return
         await self.cache.set(_pending_key(order_id), json.dumps(position), px=PENDING_MS)
-        if order_id not in self._trailing:
+        # Once closed, nothing would stop a new task; the rider's next ping sends a position.
+        if order_id not in self._trailing and not self._closed:
             self._trailing[order_id] = asyncio.create_task(self._flush_later(order_id))
 
     async def _flush_later(self, order_id: int) -> None:
@@ -113,11 +115,6 @@ class LocationSharing:
         await self.publish(order_id=order_id, lat=lat, lng=lng, at=at)
 
     async def close(self) -> None:
-        """Let pending sends finish (each waits a second at most), then stop."""
-        tasks = list(self._trailing.values())
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=3)
-            for task in late:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Let pending sends finish (each waits for its gate, a second at most), then stop."""
+        self._closed = True
+        await stop_tasks(list(self._trailing.values()), grace=2 * GATE_MS / 1000)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, utcnow
+from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from dispatch.models import DispatchSearch
 from dispatch.offers import Engine, step
 from dispatch.schedule import claim_due, schedule
@@ -24,7 +24,6 @@ log = logging.getLogger("delivery.dispatch")
 OVERDUE_GRACE = timedelta(seconds=2)
 SWEEP_INTERVAL = 1.0
 RETRY_DELAY = timedelta(seconds=0.5)
-STOP_TIMEOUT = 3.0
 
 
 class SearchWorker:
@@ -62,18 +61,12 @@ class SearchWorker:
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_TIMEOUT)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await stop_task(self._task, grace=STOP_GRACE)
             self._task = None
 
     async def _run(self) -> None:
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
+            await wait_for_event(self._wake, self.poll)
             self._wake.clear()
             if self._stopping:
                 return

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from app.lifecycle import stop_tasks, wait_for_event
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
 
 log = logging.getLogger("delivery.realtime.fanout")
@@ -69,6 +70,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._stopping = False
+        self._stop = asyncio.Event()
         self._pubsub: PubSub | None = None
 
     # Subscriptions -------------------------------------------------------------------------
@@ -187,8 +189,9 @@ class Hub:
         ]
 
     async def stop(self) -> None:
-        """Cancel the background tasks (and wake a listener that missed its cancellation)."""
+        """Stop the background tasks (and wake a listener that missed its cancellation)."""
         self._stopping = True
+        self._stop.set()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -200,9 +203,7 @@ class Hub:
             # redis-py's pub/sub read can lose a cancellation and wait on its socket forever
             # (seen on CPython 3.11); dropping the connection under it ends the read.
             await pubsub.connection.disconnect(nowait=True)
-            _, pending = await asyncio.wait(pending, timeout=2.0)
-        for task in pending:
-            log.warning("fan-out task %s did not stop in time", task.get_name())
+        await stop_tasks(pending, grace=1.0)
 
     async def _listen(self) -> None:
         failures = 0
@@ -228,7 +229,8 @@ class Hub:
             finally:
                 # Bounded: closing towards a hung Redis must not hold up a shutdown.
                 with contextlib.suppress(RedisError, OSError, TimeoutError):
-                    await asyncio.wait_for(pubsub.aclose(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await pubsub.aclose()
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         try:
@@ -244,8 +246,10 @@ class Hub:
         await self.deliver(payload)
 
     async def _housekeeping(self) -> None:
-        while True:
-            await asyncio.sleep(RECONCILE_INTERVAL)
+        while not self._stopping:
+            await wait_for_event(self._stop, RECONCILE_INTERVAL)
+            if self._stopping:
+                return
             try:
                 await self.reconcile()
             except (RedisError, OSError) as error:

@@ -15,9 +15,9 @@ Location updates, slow-client disconnection and replay on subscribe work as with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
+from app.lifecycle import stop_task
 from realtime.eventlog import LOCATION_CHANNEL, Replay
 from realtime.fanout import NAMESPACE, Hub
 
@@ -63,7 +63,5 @@ class ManagerFanout(Hub):
         """Stop the manager's listener too."""
         await super().stop()
         listener = getattr(self.sio.manager, "thread", None)
-        if isinstance(listener, asyncio.Task) and not listener.done():
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(listener, 2.0)
+        if isinstance(listener, asyncio.Task):
+            await stop_task(listener)

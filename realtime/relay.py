@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database, utcnow
+from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from app.outbox import OutboxEvent
 from realtime.eventlog import APPENDED, GAP, append_many, read_head
 
@@ -83,6 +84,7 @@ class Relay:
         self.on_appended = on_appended
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.published = 0
 
     def wake(self) -> None:
@@ -94,18 +96,25 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Stop the loop (an interrupted pass leaves its events for the next relay)."""
+        """Stop after the stream in progress, or cancel the pass after a grace period.
+
+        Events left unpublished are the next relay's (any node's sweep finds them); a
+        cancelled pass gives its stream locks back and rolls its transaction back.
+        """
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, grace=STOP_GRACE)
             self._task = None
 
     async def _run(self) -> None:
         failures = 0
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_interval)
+        # The flag, not only the cancellation, ends the loop: a loop that lives until it is
+        # cancelled goes on for ever once a cancellation is lost.
+        while not self._stopping:
+            await wait_for_event(self._wake, self.sweep_interval)
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 await self.run_once()
@@ -135,7 +144,7 @@ class Relay:
                 return total
             counts = await asyncio.gather(*(self._claim_and_publish(s) for s in streams))
             total += sum(counts)
-            if len(streams) < STREAMS_PER_PASS:
+            if len(streams) < STREAMS_PER_PASS or self._stopping:
                 return total
 
     async def _claim_and_publish(self, stream: str) -> int:
@@ -147,13 +156,19 @@ class Relay:
         try:
             while True:
                 total += await self._publish_stream(stream)
+                if self._stopping:
+                    # A busy stream stays dirty for as long as orders come in: hand it over
+                    # now (any relay's next sweep finds what is left).
+                    await self.redis.eval(_ABANDON, 1, lock, token)
+                    return total
                 state = await self.redis.eval(_RELEASE, 2, lock, dirty, token, LOCK_MS)
                 if state != 0:
                     return total
         except BaseException:
             # Let another relay take the stream now rather than when the lock expires.
             with contextlib.suppress(RedisError, OSError, TimeoutError):
-                await asyncio.wait_for(self.redis.eval(_ABANDON, 1, lock, token), 0.5)
+                async with asyncio.timeout(0.5):
+                    await self.redis.eval(_ABANDON, 1, lock, token)
             raise
 
     async def _publish_stream(self, stream: str) -> int:

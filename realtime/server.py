@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -31,6 +32,12 @@ PING_TIMEOUT = 20
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SUBSCRIPTIONS = 500
 NODE = f"{socket.gethostname()}/{os.getpid()}"
+# When a node stops: how long no connection must have been open before the closing is done,
+# and the most it may take.
+DRAIN_QUIET = 0.3
+DRAIN_WITHIN = 3.0
+
+# The socket servers of this process, for the stop signal (a node runs one).
 
 
 def _refusal(code: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -172,3 +179,43 @@ class Realtime:
         if self.hub is not None and isinstance(data, dict) and isinstance(data.get("stream"), str):
             self.hub.leave(sid, data["stream"])
         return {"ok": True}
+
+    async def close_connections(
+        self, *, quiet: float = DRAIN_QUIET, within: float = DRAIN_WITHIN
+    ) -> None:
+        """Close every client connection, so that each client reconnects to another node.
+
+        Runs as the node starts to stop. Hypercorn then stops listening and waits for the open
+        connections before it stops the app, and a WebSocket never ends by itself: left open,
+        each would hold the node up until Hypercorn cancels it. Goes on until no connection has
+        been open for `quiet` s (catching one that came in just before the listener closed),
+        or `within` s have passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        quiet_until = loop.time() + quiet
+        while loop.time() < deadline:
+            sockets = list(self.sio.eio.sockets.items())
+            for eio_sid, sock in sockets:
+                await _close_socket(self.sio.eio, eio_sid, sock)
+            if sockets:
+                quiet_until = loop.time() + quiet
+            elif loop.time() >= quiet_until:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _close_socket(eio: Any, eio_sid: str, sock: Any) -> None:
+    # What was queued for the client is dropped: it replays from its last seq when it
+    # reconnects, and a client that does not read could otherwise hold its socket open.
+    while True:
+        try:
+            sock.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        sock.queue.task_done()
+    if not sock.closed and not sock.closing:
+        await sock.close(wait=False)  # fires `disconnect`; the client is sent a close packet
+    eio.sockets.pop(eio_sid, None)
+    # Ends its WebSocket writer (or its pending poll) after the close packet went out.
+    sock.queue.put_nowait(None)

@@ -15,7 +15,6 @@ from app.db import UnitOfWork
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
 
-
 # The most one order may cost, in won: far above any real meal, and a bound that keeps every
 # sum an order holds well inside its columns.
 MAX_ORDER_TOTAL = 10_000_000

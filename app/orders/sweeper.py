@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 
 from sqlalchemy import delete
 
 from app.db import Database, utcnow
+from app.lifecycle import CANCEL_TIMEOUT, STOP_GRACE, run_to_end, stop_task
 from app.orders.hooks import OrderHooks
 from app.orders.models import IdempotencyRecord
 from app.orders.service import reject_unanswered
@@ -36,11 +36,9 @@ class Sweeper:
         self._task = asyncio.create_task(self._run(), name="orders-sweeper")
 
     async def stop(self) -> None:
-        """Cancel the sweep and wait for it."""
+        """Cancel the sweeper; the sweep in progress gets a grace period to finish."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, unwind=STOP_GRACE + CANCEL_TIMEOUT)
             self._task = None
 
     async def sweep(self) -> None:
@@ -59,6 +57,8 @@ class Sweeper:
             # A little jitter so the nodes do not all sweep in lockstep.
             await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
             try:
-                await self.sweep()
+                # A cancellation waits for the sweep in progress: cut in the middle of a
+                # statement, its transaction would keep its row locks until the statement ends.
+                await run_to_end(self.sweep(), grace=STOP_GRACE)
             except Exception:
                 log.exception("order sweep failed; retrying on the next round")

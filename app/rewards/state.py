@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database
 from app.errors import Unavailable
+from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from app.rewards import claims, coupons
 from app.rewards.counter import ClaimCounter
 from app.rewards.models import CouponCampaign
@@ -27,6 +27,7 @@ class RewardsState:
         self._campaigns: dict[int, CouponCampaign] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
 
     async def campaign(self, db: Database, campaign_id: int) -> CouponCampaign:
         """The campaign (cached), or 404."""
@@ -53,15 +54,14 @@ class RewardsState:
         self._task = asyncio.create_task(self._reconcile(db), name="coupon-reconciler")
 
     async def stop(self) -> None:
-        """Stop the background reconciler."""
+        """Stop the background reconciler after the round in progress (bounded)."""
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task, grace=STOP_GRACE)
             self._task = None
 
     async def _reconcile(self, db: Database) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 replayed = await claims.replay_backlog(db=db)
                 if replayed:
@@ -70,4 +70,4 @@ class RewardsState:
             except Exception as error:
                 # Redis or the database being away is expected now and then; try next round.
                 log.warning("coupon reconciliation failed (%s); retrying later", error)
-            await asyncio.sleep(self.reconcile_every)
+            await wait_for_event(self._stop, self.reconcile_every)

@@ -25,6 +25,7 @@ PLUMBING = {
     "app.db",
     "app.errors",
     "app.geo",
+    "app.lifecycle",
     "app.metrics",
     "app.outbox",
     "app.problems",
