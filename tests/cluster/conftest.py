@@ -35,8 +35,12 @@ def started_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
 
 @pytest.fixture
 def breakable_cluster(started_cluster: Cluster) -> Iterator[Cluster]:
-    """The package's cluster; afterwards every node has its settings back and is ready."""
+    """The package's cluster; afterwards nginx runs and every node is ready with its settings."""
     yield started_cluster
+    nginx = started_cluster.nginx
+    assert nginx is not None
+    if nginx.process is None or nginx.process.poll() is not None:
+        nginx.start()
     for node in started_cluster.node_list:
         node.env = started_cluster.env()
         if node.alive:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from app.launcher.cluster import Cluster
-from app.launcher.supervisor import Backoff
+from app.launcher.supervisor import Backoff, ServiceExited
 from tests.cluster.helpers import events_of, ready, supervising, until
 from tests.system import http_client
 
@@ -97,3 +97,16 @@ async def test_a_node_that_keeps_exiting_is_restarted_after_growing_delays(
         await until(lambda: len(events_of(supervisor, node, "exited")) == 5, what="the exit")
         assert events_of(supervisor, node, "exited")[-1].delay == backoff.first
         await until(lambda: ready(node), what=f"{node.name} back again")
+
+
+def test_the_supervisor_gives_up_when_nginx_exits(breakable_cluster: Cluster) -> None:
+    nginx = breakable_cluster.nginx
+    assert nginx is not None and nginx.process is not None
+    supervisor = breakable_cluster.supervisor()
+    supervisor.check()
+    nginx.process.terminate()
+    nginx.process.wait(timeout=30)
+    # Without nginx no node is reachable: `delivery cluster` stops everything and exits 1.
+    with pytest.raises(ServiceExited, match=r"^nginx exited \(status 0\)$"):
+        supervisor.check()
+    assert supervisor.events == []
