@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import httpx
 import pymysql
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.launcher.cluster import DATABASE, Cluster
 from app.launcher.nodes import Node
@@ -86,3 +87,34 @@ async def ready(node: Node) -> bool:
             return (await http.get(f"{node.url}/readyz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def served(node: Node, method: str, route: str) -> float:
+    """How many `method route` requests `node` answered, from its own /metrics."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        metrics = (await http.get(f"{node.url}/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+        and sample.labels.get("method") == method
+        and sample.labels.get("route") == route
+    )
+
+
+async def in_rotation(cluster: Cluster) -> None:
+    """Until nginx sends requests to every node again.
+
+    nginx tries a node that failed again only after `fail_timeout` (5 s), even if the node is
+    back sooner; until then it is out of the rotation.
+    """
+    before = [await served(node, "GET", "/api/stores") for node in cluster.node_list]
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as http:
+
+        async def all_served() -> bool:
+            assert (await http.get("/api/stores")).status_code == 200
+            after = [await served(node, "GET", "/api/stores") for node in cluster.node_list]
+            return all(now > then for now, then in zip(after, before, strict=True))
+
+        await until(all_served, within=30, what="nginx to send requests to every node")

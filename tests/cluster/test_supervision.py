@@ -11,7 +11,7 @@ import pytest
 
 from app.launcher.cluster import Cluster
 from app.launcher.supervisor import Backoff, ServiceExited
-from tests.cluster.helpers import events_of, ready, supervising, until
+from tests.cluster.helpers import events_of, in_rotation, ready, supervising, until
 from tests.system import http_client
 
 pytestmark = pytest.mark.system
@@ -35,7 +35,7 @@ async def test_a_killed_node_is_restarted_while_nginx_keeps_serving(
 
             task = asyncio.create_task(load())
             try:
-                await until(lambda: len(answers) >= 5, what="requests through nginx")
+                await in_rotation(cluster)
                 os.kill(killed_pid, signal.SIGKILL)
                 at_kill = len(answers)
                 await until(
