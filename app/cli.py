@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     cluster = sub.add_parser(
-        "cluster", help="MariaDB, two Redis, N nodes and nginx on this machine"
+        "cluster",
+        help="MariaDB, two Redis, N nodes (restarted if they exit) and nginx on this machine",
     )
     cluster.add_argument("--nodes", type=int, default=2)
     cluster.add_argument("--port", type=int, default=8080)

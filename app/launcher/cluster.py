@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -19,6 +20,7 @@ from app.launcher.nginx import Nginx
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, free_port
 from app.launcher.servers import MariaDBServer, RedisServer
+from app.launcher.supervisor import Backoff, Event, Service, Supervisor
 from app.migrate import upgrade
 
 DATABASE = "delivery"
@@ -156,13 +158,34 @@ class Cluster:
         assert self.events_redis is not None
         self.events_redis.restart(wipe=wipe)
 
+    def supervisor(
+        self, *, backoff: Backoff | None = None, report: Callable[[Event], None] = print
+    ) -> Supervisor:
+        """A supervisor that restarts this cluster's nodes and gives up when another part exits."""
+        vital: dict[str, Service | None] = {
+            "nginx": self.nginx,
+            "mariadbd": self.mariadb,
+            "the session redis-server": self.session_redis,
+            "the cache/events redis-server": self.events_redis,
+        }
+        return Supervisor(
+            self.node_list,
+            vital={name: service for name, service in vital.items() if service is not None},
+            backoff=backoff or Backoff(),
+            report=report,
+        )
+
     def urls(self) -> list[str]:
         """nginx first, then each node."""
         return [self.url, *(node.url for node in self.node_list)]
 
 
+def _report(event: Event) -> None:
+    print(event, file=sys.stderr if event.kind == "exited" else sys.stdout, flush=True)
+
+
 def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
-    """`delivery cluster`: run until Ctrl-C or SIGTERM, then stop everything."""
+    """`delivery cluster`: run and restart nodes that exit until Ctrl-C or SIGTERM, then stop."""
     if nodes < 1:
         print("delivery: --nodes must be at least 1", file=sys.stderr)
         return 2
@@ -181,13 +204,9 @@ def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
         print(f"  nginx   {cluster.url}", flush=True)
         for node in cluster.node_list:
             print(f"  {node.name:<7} {node.url}", flush=True)
-        print("Ctrl-C stops everything.", flush=True)
-        while not stopping.wait(1.0):
-            for node in cluster.node_list:
-                if not node.alive:
-                    print(f"{node.name} exited; see {node.log_path}", file=sys.stderr, flush=True)
-                    stopping.set()
-        return 1
+        print("A node that exits is started again. Ctrl-C stops everything.", flush=True)
+        cluster.supervisor(report=_report).run(stopping)
+        return 0
     except KeyboardInterrupt:
         return 0
     except LaunchError as error:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from app.launcher.processes import LaunchError, find_binary, free_port, stop_process, wait_for_http
+from app.launcher.processes import (
+    LaunchError,
+    find_binary,
+    free_port,
+    stop_process,
+    wait_for_http,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "nginx" / "nginx.conf"
@@ -120,12 +127,16 @@ class Nginx:
             raise LaunchError(f"nginx -t rejected the configuration:\n{result.stderr}")
         return result.stderr
 
-    def start(self, *, timeout: float = 15) -> Nginx:
+    def start(self, *, timeout: float = 15, wait_for_nodes: bool = True) -> Nginx:
+        """Start nginx; wait until a node answers /readyz through it, or only until it listens."""
         self.test_config()
         self.process = subprocess.Popen(
             self._args("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
-        wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what="nginx")
+        if wait_for_nodes:
+            wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what="nginx")
+        else:
+            wait_for_port(self.port, process=self.process, timeout=timeout, what="nginx")
         return self
 
     def stop(self) -> None:

@@ -31,6 +31,14 @@ class Node:
         return self.log_dir / f"{self.name}.log"
 
     def start(self, *, timeout: float = 60) -> Node:
+        """Start the process and wait until its /readyz answers."""
+        self.spawn()
+        assert self.process is not None
+        wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what=self.name)
+        return self
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it; its output goes to the end of its log."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "DELIVERY_NODE_NAME": self.name}
         log = self.log_path.open("ab")
@@ -51,8 +59,6 @@ class Node:
             cwd=Path(__file__).resolve().parents[2],
         )
         log.close()
-        wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what=self.name)
-        return self
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -68,3 +74,8 @@ class Node:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        """The exit status of a process that ended (negative: the signal that ended it)."""
+        return None if self.process is None else self.process.poll()

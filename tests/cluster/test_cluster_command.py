@@ -1,0 +1,174 @@
+"""The `delivery cluster` command itself: a killed node is reported and restarted, SIGTERM stops
+everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+
+from app.launcher.processes import free_port
+from tests.harness import require_binary
+from tests.system import NODE_ENV
+
+pytestmark = pytest.mark.system
+
+DELIVERY = Path(sys.executable).parent / "delivery"
+
+
+def free_ports(count: int) -> int:
+    """P such that P … P+count-1 are all free (the command puts its nodes after nginx's port)."""
+    while True:
+        first = free_port()
+        try:
+            for port in range(first, first + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Lines:
+    """Collects a pipe's lines in a thread, so that the test can wait for one with a deadline."""
+
+    def __init__(self, pipe: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._pipe = pipe
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._pipe:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, match: Callable[[str], bool], *, within: float, what: str) -> str:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match(line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {what} within {within:g} s: {self.lines}")
+
+    def close(self) -> None:
+        """After the process ended: the rest of the output, then the pipe closed."""
+        self._thread.join(timeout=10)
+        self._pipe.close()
+
+
+@dataclass
+class Command:
+    """A running `delivery cluster` and what it printed."""
+
+    process: subprocess.Popen[str]
+    port: int
+    out: Lines
+    err: Lines
+
+
+@pytest.fixture
+def cluster_command(tmp_path: Path) -> Iterator[Command]:
+    """`delivery cluster --nodes 2 --port P` in a folder of its own; killed if a test fails."""
+    for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",)):
+        require_binary(*names)
+    port = free_ports(3)
+    process = subprocess.Popen(
+        [str(DELIVERY), "cluster", "--nodes", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, **NODE_ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    command = Command(process, port, Lines(process.stdout), Lines(process.stderr))
+    try:
+        yield command
+    finally:
+        if process.poll() is None:
+            left = children(process.pid)
+            process.kill()
+            process.wait()
+            for pid in left:
+                if running(pid):
+                    os.kill(pid, signal.SIGKILL)
+        command.out.close()
+        command.err.close()
+
+
+def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm(
+    cluster_command: Command,
+) -> None:
+    process, port = cluster_command.process, cluster_command.port
+    out, err = cluster_command.out, cluster_command.err
+    out.wait_for(lambda line: "Ctrl-C stops everything" in line, within=180, what="the banner")
+    node1 = f"http://127.0.0.1:{port + 1}"
+    nodes = {pid: cmdline for pid, cmdline in children(process.pid).items() if " serve " in cmdline}
+    killed = next(pid for pid, cmdline in nodes.items() if f"--port {port + 1}" in cmdline)
+
+    os.kill(killed, signal.SIGKILL)
+    exited = err.wait_for(lambda line: line.startswith("node1 exited"), within=10, what="exit")
+    assert (
+        "killed by SIGKILL" in exited and "node1.log" in exited and "restarting it in 1 s" in exited
+    )
+    restarted = out.wait_for(
+        lambda line: line.startswith("node1 restarted"), within=10, what="the restart"
+    )
+    assert int(restarted.split("(pid ")[1].split(")")[0]) not in nodes
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{node1}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "node1 never came back"
+        time.sleep(0.1)
+    assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+    assert process.poll() is None, "the cluster stopped when a node died"
+
+    everything = children(process.pid)
+    assert len(everything) == 6, everything  # mariadbd, two redis-servers, two nodes, nginx
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=90) == 0
+    assert out.wait_for(lambda line: line == "stopped.", within=5, what="stopped.")
+    left = [cmdline for pid, cmdline in everything.items() if running(pid)]
+    assert left == [], left
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
