@@ -46,7 +46,7 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     def envelope(self) -> dict[str, Any]:
-        """The contract's `event` shape: `{stream, seq, type, at, data}`."""
+        """The published event: `{stream, seq, type, at, data}` (docs/events.md)."""
         return {
             "stream": self.stream,
             "seq": self.seq,

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.validation import Out, Partial, Schema, omitted_when_absent
 
@@ -186,7 +187,7 @@ class StoreOut(Out):
 class ListedStoreOut(StoreOut):
     """A store in a search result."""
 
-    distance_km: float | None = omitted_when_absent(
+    distance_km: float | SkipJsonSchema[None] = omitted_when_absent(
         "Kilometres from the given lat/lng; present only when they were given."
     )
 
