@@ -3,8 +3,9 @@
     .venv/bin/python -m tests.api_fuzz [--examples 30] [--report-dir test-artifacts/schemathesis]
 
 Starts MariaDB, two redis-servers and one real node (the test harness's), seeds a store with a
-menu, a coupon campaign, an order and a rider on shift, then runs `st run` once anonymously and
-once with the session cookie and CSRF token of a customer, an owner, a rider and an admin.
+menu, a coupon campaign, orders and a rider on shift, then runs `st run` once anonymously and
+once with the session cookie and CSRF token of a customer, an owner, a rider and an admin; half
+the ids it sends (paths, order lines, coupons) are ones that exist.
 Every response is checked against /api/openapi.json: status codes, media types, headers and
 bodies. Not part of `pytest` (it takes minutes); run it after changing the API or its
 description.
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,18 @@ CHECKS = (
     "not_a_server_error,status_code_conformance,content_type_conformance,"
     "response_headers_conformance,response_schema_conformance"
 )
+# Which parameters draw from which ids of the seeded data (see `Seeded.config`).
+BINDINGS = {
+    "path.store_id": "stores",
+    "path.item_id": "items",
+    "path.campaign_id": "campaigns",
+    "path.order_id": "orders",
+    "query.store_id": "stores",
+    "body.store_id": "stores",
+    "body.items[*].menu_item_id": "items",
+    "body.items[*].option_ids[*]": "options",
+    "body.coupon_id": "coupons",
+}
 # Signing out would end the session the rest of the run uses.
 SIGNED_IN_EXCLUDES = ("--exclude-operation-id", "auth_logout")
 
@@ -62,7 +76,25 @@ def _ok(response: httpx.Response) -> Any:
     return response.json() if response.content else None
 
 
-def seed(base: str) -> dict[str, dict[str, str]]:
+@dataclass
+class Seeded:
+    """What the fuzzer signs in with, and the ids it should often use instead of random ones."""
+
+    headers: dict[str, dict[str, str]]
+    ids: dict[str, list[int]]
+
+    def config(self) -> str:
+        """A schemathesis.toml drawing path ids and body ids from what exists, half the time."""
+        lines = []
+        for name, values in self.ids.items():
+            lines += [f"[dictionaries.{name}]", f"values = {values}", ""]
+        lines.append("[parameters]")
+        for key, name in BINDINGS.items():
+            lines.append(f'"{key}" = {{ dictionary = "{name}", probability = 0.5 }}')
+        return "\n".join(lines) + "\n"
+
+
+def seed(base: str) -> Seeded:
     """Accounts of every role with something to act on; their request headers by role."""
     owner, owner_headers = _account(base, "owner")
     customer, customer_headers = _account(base, "customer")
@@ -90,7 +122,19 @@ def seed(base: str) -> dict[str, dict[str, str]]:
     item = _ok(
         owner.post(
             f"/api/stores/{store['id']}/menu",
-            json={"name": "Bibimbap", "price": 9000, "group": "Rice", "options": []},
+            json={
+                "name": "Bibimbap",
+                "price": 9000,
+                "group": "Rice",
+                "options": [{"name": "Egg", "price": 500}],
+            },
+        )
+    )
+    # The most a menu item may cost: big orders of it reach the largest totals.
+    dear = _ok(
+        owner.post(
+            f"/api/stores/{store['id']}/menu",
+            json={"name": "Banquet", "price": 10_000_000, "group": "Feasts"},
         )
     )
     now = datetime.now(UTC)
@@ -107,8 +151,9 @@ def seed(base: str) -> dict[str, dict[str, str]]:
             },
         )
     )
-    _ok(customer.post(f"/api/coupon-campaigns/{campaign['id']}/claim"))
+    coupon = _ok(customer.post(f"/api/coupon-campaigns/{campaign['id']}/claim"))
     _ok(rider.put("/api/riders/me/shift", json={"online": True, "lat": 37.5665, "lng": 126.978}))
+    orders = []
     for n in range(3):
         order = _ok(
             customer.post(
@@ -122,14 +167,24 @@ def seed(base: str) -> dict[str, dict[str, str]]:
                 },
             )
         )
+        orders.append(order["id"])
         if n:
             _ok(owner.post(f"/api/orders/{order['id']}/accept", json={"prep_minutes": 10}))
-    return {
+    headers = {
         "customer": customer_headers,
         "owner": owner_headers,
         "rider": rider_headers,
         "admin": admin_headers,
     }
+    ids = {
+        "stores": [store["id"]],
+        "items": [item["id"], dear["id"]],
+        "options": [option["id"] for option in item["options"]],
+        "campaigns": [campaign["id"]],
+        "coupons": [coupon["id"]],
+        "orders": orders,
+    }
+    return Seeded(headers, ids)
 
 
 def run_schemathesis(
@@ -188,10 +243,11 @@ def main() -> int:
                 # Sign-up and sign-in are fuzzed hundreds of times from one address.
                 SIGNUP_MAX_PER_ADDRESS=os.environ.get("SIGNUP_MAX_PER_ADDRESS", "1000000"),
             )
-            signed_in = seed(node.url)
+            seeded = seed(node.url)
+            (reports / "schemathesis.toml").write_text(seeded.config())
             results = {}
             for role in args.roles.split(","):
-                headers = {} if role == "anonymous" else signed_in[role]
+                headers = {} if role == "anonymous" else seeded.headers[role]
                 results[role] = run_schemathesis(
                     node.url, role, headers, examples=args.examples, reports=reports
                 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order, OrderItem
 from app.orders.schemas import (
@@ -35,7 +34,8 @@ def line_view(line: OrderItem) -> OrderLineOut:
         name=line.name,
         price=line.price,
         quantity=line.quantity,
-        options=[OptionOut(**option) for option in json.loads(line.options_json)],
+        # The options were copied as JSON when ordered; validated straight into `OptionOut`s.
+        options=json.loads(line.options_json),
         line_total=line.line_total,
     )
 
