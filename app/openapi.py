@@ -22,7 +22,7 @@ from werkzeug.routing import Rule
 from app.auth.login import COOKIE_NAME
 from app.errors import ProblemCode
 from app.problems import PROBLEM_TYPE, PROBLEMS, Problem
-from app.validation import (
+from app.responses import (
     AUTH_ATTRIBUTE,
     HEADERS_ATTRIBUTE,
     INDEPENDENT_ATTRIBUTE,

@@ -14,7 +14,7 @@ from quart_schema import hide, tag
 from app.container import container
 from app.errors import NotFound, ProblemCode
 from app.problems import PROBLEM_TYPE, Problem
-from app.validation import Out, binary, no_dependencies, returns
+from app.responses import Out, binary, no_dependencies, returns
 
 bp = Blueprint("ops", __name__)
 

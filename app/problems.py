@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.db import is_retryable
 from app.errors import DomainError, ProblemCode
-from app.validation import Out, omitted_when_absent
+from app.responses import Out, omitted_when_absent
 
 log = logging.getLogger("delivery.errors")
 

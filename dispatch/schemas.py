@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field, StrictBool, model_validator
 
 from app.orders.schemas import AddressOut
-from app.validation import Out, Schema, Timestamp
+from app.responses import Out, Timestamp
+from app.validation import Schema
 
 
 class ShiftRequest(Schema):

@@ -11,7 +11,8 @@ from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode
 from app.orders.schemas import OrderOut
-from app.validation import body, no_content, problems, returns
+from app.responses import no_content, problems, returns
+from app.validation import body
 from dispatch import service
 from dispatch.geo import place_rider, remove_rider, rider_position
 from dispatch.location import LocationSharing

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from app.orders.schemas import OrderOut
-from app.validation import Out, Timestamp, omitted_when_absent
+from app.responses import Out, Timestamp, omitted_when_absent
 from dispatch.schemas import OfferOut, OfferWithdrawnOut
 
 OrderEventType = Literal[

@@ -13,7 +13,7 @@ from app.auth.login import LoginMechanism, Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import CsrfFailed, Forbidden, ProblemCode, Unauthenticated
-from app.validation import declare_auth, declare_problems
+from app.responses import declare_auth, declare_problems
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import EmailStr, Field, field_validator
 
 from app.auth.models import Role
-from app.validation import Out, Schema
+from app.responses import Out
+from app.validation import Schema
 
 MIN_PASSWORD = 10
 

@@ -15,7 +15,8 @@ from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest
 from app.container import container
 from app.errors import ProblemCode, Unauthenticated
 from app.ratelimit import RateLimiter
-from app.validation import body, no_content, problems, returns
+from app.responses import no_content, problems, returns
+from app.validation import body
 
 bp = Blueprint("auth", __name__)
 

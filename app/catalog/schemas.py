@@ -9,7 +9,8 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.validation import Out, Partial, Schema, omitted_when_absent
+from app.responses import Out, omitted_when_absent
+from app.validation import Partial, Schema
 
 
 class Category(StrEnum):

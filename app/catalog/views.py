@@ -29,8 +29,9 @@ from app.catalog.schemas import (
 )
 from app.container import container
 from app.errors import NotFound, ProblemCode, TooLarge, ValidationFailed
+from app.responses import binary, no_content, problems, returns, upload
 from app.storage import Storage
-from app.validation import binary, body, no_content, problems, query, returns, upload
+from app.validation import body, query
 
 bp = Blueprint("catalog", __name__)
 

@@ -10,7 +10,8 @@ from pydantic import Field, StringConstraints
 from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
 from app.payments.models import PaymentStatus
-from app.validation import Out, Partial, Schema, Timestamp
+from app.responses import Out, Timestamp
+from app.validation import Partial, Schema
 
 CardNumber = Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
 

@@ -25,7 +25,8 @@ from app.orders.schemas import (
 from app.orders.service import Actor
 from app.payments.gateway import PaymentGateway
 from app.problems import PROBLEM_TYPE
-from app.validation import body, header, optional_body, problems, query, returns
+from app.responses import header, problems, returns
+from app.validation import body, optional_body, query
 
 bp = Blueprint("orders", __name__)
 

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, StrictInt, ValidationInfo, field_validator
 
+from app.responses import Out, Timestamp
 from app.rewards.ledger import CONVERSION_UNIT
 from app.rewards.models import CouponStatus
-from app.validation import Out, Schema, Timestamp
+from app.validation import Schema
 
 
 class ConvertRequest(Schema):

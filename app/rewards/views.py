@@ -12,6 +12,7 @@ from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, Unavailable
 from app.ratelimit import RateLimiter
+from app.responses import problems, returns
 from app.rewards import claims, coupons, points
 from app.rewards.schemas import (
     CampaignListOut,
@@ -24,7 +25,7 @@ from app.rewards.schemas import (
     PointsOut,
 )
 from app.rewards.state import RewardsState
-from app.validation import body, problems, returns
+from app.validation import body
 
 bp = Blueprint("rewards", __name__)
 
