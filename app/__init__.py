@@ -20,6 +20,7 @@ from app.config import Settings
 from app.container import EXTENSION, Container
 from app.lifecycle import ShutdownStack
 from app.metrics import install_metrics
+from app.openapi import DeliveryOpenAPI
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
 from app.rewards.views import bp as rewards_bp
@@ -93,6 +94,7 @@ def _quart(settings: Settings, realtime: Realtime) -> Quart:
         redoc_ui_path=None,
         scalar_ui_path=None,
         info={"title": "Delivery API", "version": "1"},
+        openapi_provider_class=DeliveryOpenAPI,
     )
     register_error_handlers(app)
     metrics = install_metrics(app)

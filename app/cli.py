@@ -1,4 +1,4 @@
-"""The `delivery` command: serve, cluster, migrate, demo, create-admin."""
+"""The `delivery` command: serve, cluster, migrate, demo, create-admin, openapi."""
 
 from __future__ import annotations
 
@@ -128,6 +128,21 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write the API description (docs/openapi.json is this command's output)."""
+    from app import create_app
+    from app.openapi import openapi_document
+
+    # Describing the API reads no setting and opens nothing: embedded defaults will do.
+    document = openapi_document(create_app(Settings.model_construct()).quart)
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        Path(args.output).write_text(document, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -167,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("email")
     admin.set_defaults(func=cmd_create_admin)
+
+    openapi = sub.add_parser("openapi", help="write the OpenAPI description of the HTTP API")
+    openapi.add_argument(
+        "--output", "-o", default="docs/openapi.json", help="file to write, or - for stdout"
+    )
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -13,7 +13,7 @@ VAR_DIR = Path("var")
 
 
 class Settings(BaseSettings):
-    """Every setting of CONTRACT §9; unset service URLs fall back to the embedded mode."""
+    """Every setting (README.md lists them); unset service URLs fall back to the embedded mode."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     delivery_admin_email: str | None = None
     delivery_admin_password: str | None = None
 
-    # Operational knobs (not in the contract; sane defaults).
+    # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=60)
     login_max_failures_per_account: int = Field(default=5, ge=1)

@@ -50,7 +50,7 @@ def utcnow() -> datetime:
 
 
 def rfc3339(value: datetime | None) -> str | None:
-    """Format a datetime as the contract's RFC 3339 UTC string (`…Z`)."""
+    """Format a datetime as the API's RFC 3339 UTC string (`…Z`)."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -151,7 +151,7 @@ async def retrying(work: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
 
 def _stale_conflict(stale: DomainError | None) -> DomainError:
     # The one place where a stale versioned write (someone else changed the row first)
-    # becomes a domain conflict; callers say which contract code it means for them.
+    # becomes a domain conflict; callers say which problem code it means for them.
     return stale or Conflict("Someone else changed this first; reload and retry.")
 
 

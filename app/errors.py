@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+
+
+class ProblemCode(StrEnum):
+    """Every `code` a problem+json response can carry (docs/api.md says when each happens)."""
+
+    VALIDATION = "validation"
+    BELOW_MINIMUM_ORDER = "below-minimum-order"
+    UNAUTHENTICATED = "unauthenticated"
+    PAYMENT_DECLINED = "payment-declined"
+    FORBIDDEN = "forbidden"
+    CSRF = "csrf"
+    NOT_FOUND = "not-found"
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    NOT_ACCEPTABLE = "not-acceptable"
+    TIMEOUT = "timeout"
+    EMAIL_TAKEN = "email-taken"
+    STORE_CLOSED = "store-closed"
+    ITEM_UNAVAILABLE = "item-unavailable"
+    INVALID_TRANSITION = "invalid-transition"
+    ALREADY_ASSIGNED = "already-assigned"
+    RIDER_BUSY = "rider-busy"
+    RIDER_OFFLINE = "rider-offline"
+    INSUFFICIENT_POINTS = "insufficient-points"
+    COUPON_SOLD_OUT = "coupon-sold-out"
+    COUPON_ALREADY_CLAIMED = "coupon-already-claimed"
+    COUPON_UNUSABLE = "coupon-unusable"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency-in-progress"
+    CONFLICT = "conflict"
+    TOO_LARGE = "too-large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported-media-type"
+    IDEMPOTENCY_MISMATCH = "idempotency-mismatch"
+    RATE_LIMITED = "rate-limited"
+    HTTP_ERROR = "http-error"
+    INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
 
 
 class DomainError(Exception):
     """A failure a client can cause or act on; becomes a problem+json response."""
 
     status: int = 400
-    code: str = "validation"
+    code: str = ProblemCode.VALIDATION
     title: str = "Invalid request"
 
     def __init__(
@@ -30,57 +65,57 @@ class DomainError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        """The RFC 9457 problem body of this error."""
-        return problem_body(self.status, self.code, self.title, self.detail, errors=self.errors)
-
 
 class ValidationFailed(DomainError):
     """Malformed input: wrong types, out-of-range values, unknown enum."""
 
-    status, code, title = 400, "validation", "The request is not valid"
+    status, code, title = 400, ProblemCode.VALIDATION, "The request is not valid"
 
 
 class Unauthenticated(DomainError):
-    status, code, title = 401, "unauthenticated", "Sign-in required"
+    status, code, title = 401, ProblemCode.UNAUTHENTICATED, "Sign-in required"
 
 
 class Forbidden(DomainError):
-    status, code, title = 403, "forbidden", "Not allowed"
+    status, code, title = 403, ProblemCode.FORBIDDEN, "Not allowed"
 
 
 class CsrfFailed(DomainError):
-    status, code, title = 403, "csrf", "Missing or wrong X-CSRF-Token"
+    status, code, title = 403, ProblemCode.CSRF, "Missing or wrong X-CSRF-Token"
 
 
 class NotFound(DomainError):
-    status, code, title = 404, "not-found", "Not found"
+    status, code, title = 404, ProblemCode.NOT_FOUND, "Not found"
 
 
 class Conflict(DomainError):
-    """A state conflict; always raised with a specific `code` from CONTRACT §1."""
+    """A state conflict; raised with the specific `code` that names it (`rider-busy`, …)."""
 
-    status, code, title = 409, "conflict", "Conflict"
+    status, code, title = 409, ProblemCode.CONFLICT, "Conflict"
 
 
 class PaymentDeclined(DomainError):
-    status, code, title = 402, "payment-declined", "The payment was declined"
+    status, code, title = 402, ProblemCode.PAYMENT_DECLINED, "The payment was declined"
 
 
 class TooLarge(DomainError):
-    status, code, title = 413, "too-large", "The request body is too large"
+    status, code, title = 413, ProblemCode.TOO_LARGE, "The request body is too large"
 
 
 class UnsupportedMediaType(DomainError):
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+    status, code, title = 415, ProblemCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"
 
 
 class IdempotencyMismatch(DomainError):
-    status, code, title = 422, "idempotency-mismatch", "Idempotency-Key reused with another body"
+    status, code, title = (
+        422,
+        ProblemCode.IDEMPOTENCY_MISMATCH,
+        "Idempotency-Key reused with another body",
+    )
 
 
 class RateLimited(DomainError):
-    status, code, title = 429, "rate-limited", "Too many attempts"
+    status, code, title = 429, ProblemCode.RATE_LIMITED, "Too many attempts"
 
     def __init__(self, retry_after: int, detail: str | None = None) -> None:
         retry_after = max(1, int(retry_after))
@@ -91,22 +126,4 @@ class RateLimited(DomainError):
 
 
 class Unavailable(DomainError):
-    status, code, title = 503, "unavailable", "A dependency is unavailable; safe to retry"
-
-
-def problem_body(
-    status: int,
-    code: str,
-    title: str,
-    detail: str | None = None,
-    *,
-    errors: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """An RFC 9457 problem body with the stable machine-readable `code`."""
-    body: dict[str, Any] = {"type": f"/problems/{code}", "title": title, "status": status}
-    body["code"] = code
-    if detail:
-        body["detail"] = detail
-    if errors is not None:
-        body["errors"] = errors
-    return body
+    status, code, title = 503, ProblemCode.UNAVAILABLE, "A dependency is unavailable; safe to retry"

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from quart import Blueprint, Response, jsonify, render_template, send_from_directory
-from quart_schema import hide
+from pydantic import Field
+from quart import Blueprint, Response, render_template, send_from_directory
+from quart_schema import hide, tag
 
 from app.container import container
-from app.errors import NotFound, problem_body
+from app.errors import NotFound, ProblemCode
+from app.problems import PROBLEM_TYPE, Problem
+from app.responses import Out, binary, no_dependencies, returns
 
 bp = Blueprint("ops", __name__)
 
@@ -21,13 +25,45 @@ VENDOR_DIRS = {
     "swagger-ui": ROOT / "node_modules" / "swagger-ui-dist",
 }
 READY_TIMEOUT = 2.0
+CHECK = Field(description="`ok`, or `failed: <error>`.")
+
+
+class HealthOut(Out):
+    """The process runs."""
+
+    status: Literal["ok"]
+
+
+class ChecksOut(Out):
+    """Each dependency: `ok`, or `failed: <error>`."""
+
+    database: str = CHECK
+    session_redis: str = CHECK
+    cache_redis: str = CHECK
+    events_redis: str = CHECK
+
+
+class ReadyOut(Out):
+    """The database and every Redis answer."""
+
+    ready: Literal[True]
+    checks: ChecksOut
+
+
+class NotReadyOut(Problem):
+    """A dependency does not answer: an `unavailable` problem naming which."""
+
+    ready: Literal[False]
+    checks: ChecksOut
 
 
 @bp.get("/healthz")
-@hide
-async def healthz() -> Response:
+@tag(["operations"])
+@returns(HealthOut)
+@no_dependencies
+async def healthz() -> HealthOut:
     """200 while the process runs."""
-    return jsonify({"status": "ok"})
+    return HealthOut(status="ok")
 
 
 async def _within(check: Awaitable[object], seconds: float) -> object:
@@ -36,8 +72,10 @@ async def _within(check: Awaitable[object], seconds: float) -> object:
 
 
 @bp.get("/readyz")
-@hide
-async def readyz() -> tuple[Response, int]:
+@tag(["operations"])
+@returns(ReadyOut)
+@returns(NotReadyOut, 503, media_type=PROBLEM_TYPE)
+async def readyz() -> ReadyOut | tuple[NotReadyOut, int]:
     """200 when the database and every Redis answer; else 503 naming what failed."""
     res = container()
     checks = {
@@ -55,24 +93,25 @@ async def readyz() -> tuple[Response, int]:
         for name, r in zip(names, results, strict=True)
     }
     failed = [name for name, state in status.items() if state != "ok"]
-    body: dict[str, object] = {"ready": not failed, "checks": status}
+    answers = ChecksOut(**status)
     if failed:
-        body.update(
-            problem_body(
-                503,
-                "unavailable",
-                "A dependency is unavailable",
-                f"Not answering: {', '.join(failed)}.",
-            )
+        not_ready = NotReadyOut(
+            type=f"/problems/{ProblemCode.UNAVAILABLE}",
+            title="A dependency is unavailable",
+            status=503,
+            code=ProblemCode.UNAVAILABLE,
+            detail=f"Not answering: {', '.join(failed)}.",
+            ready=False,
+            checks=answers,
         )
-        response = jsonify(body)
-        response.content_type = "application/problem+json"
-        return response, 503
-    return jsonify(body), 200
+        return not_ready, 503
+    return ReadyOut(ready=True, checks=answers)
 
 
 @bp.get("/metrics")
-@hide
+@tag(["operations"])
+@binary(200, ["text/plain"], "Prometheus text exposition (0.0.4).", {"type": "string"})
+@no_dependencies
 async def metrics() -> Response:
     """Prometheus text exposition."""
     registry = container().metrics.registry

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,7 +46,7 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     def envelope(self) -> dict[str, Any]:
-        """The contract's `event` shape: `{stream, seq, type, at, data}`."""
+        """The published event: `{stream, seq, type, at, data}` (docs/events.md)."""
         return {
             "stream": self.stream,
             "seq": self.seq,
@@ -89,7 +90,14 @@ async def current_seq(uow: UnitOfWork, stream: str) -> int:
     return int(seq or 0)
 
 
-DataFor = Mapping[str, Any] | Callable[[str, dict[str, int]], Mapping[str, Any]]
+Payload = Mapping[str, Any] | BaseModel
+DataFor = Payload | Callable[[str, dict[str, int]], Payload]
+
+
+def _encode(payload: Payload) -> str:
+    if isinstance(payload, BaseModel):
+        return payload.model_dump_json()
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 async def emit(
@@ -97,20 +105,24 @@ async def emit(
 ) -> dict[str, int]:
     """Record `event_type` on each stream in this transaction; returns the seq given per stream.
 
-    `data` is the payload, or a function `(stream, seqs) -> payload` for payloads that must
-    mention a seq (an order's `stream_seq`).
+    `data` is the payload (a response model, or a mapping), or a function `(stream, seqs) ->
+    payload` for payloads that must mention a seq (an order's `stream_seq`).
     """
     seqs = await next_seqs(uow, streams)
     at = utcnow()
+    last: tuple[Payload, str] | None = None
     for stream in streams:
         payload = data(stream, seqs) if callable(data) else data
+        # Streams usually share one payload: it is encoded once.
+        if last is None or last[0] is not payload:
+            last = (payload, _encode(payload))
         uow.session.add(
             OutboxEvent(
                 stream=stream,
                 seq=seqs[stream],
                 type=event_type,
                 at=at,
-                payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                payload=last[1],
             )
         )
     uow.wrote_events = True

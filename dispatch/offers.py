@@ -14,19 +14,20 @@ to 100 won.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from sqlalchemy import Row, select
 
 from app.catalog.models import Store
-from app.db import Database, UnitOfWork, rfc3339, utcnow
+from app.db import Database, UnitOfWork, utcnow
 from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
+from app.orders.schemas import AddressOut
 from app.outbox import emit
 from dispatch.geo import riders_near
 from dispatch.models import (
@@ -37,6 +38,8 @@ from dispatch.models import (
     OfferStatus,
     RiderState,
 )
+from dispatch.presenter import offer_view, withdrawn_view
+from dispatch.schemas import OfferStoreOut, OfferWithdrawnOut
 
 BASE_FEE = 3_000
 FEE_PER_KM = 500
@@ -44,6 +47,7 @@ MAX_RADIUS_KM = 24.0
 MAX_OFFERS_PER_ROUND = 200
 WITHDRAW_BATCH = 25
 SEARCHING_STATUSES = (Status.ACCEPTED, Status.READY)
+P = TypeVar("P")
 
 
 def rider_fee(store_to_customer_km: float) -> int:
@@ -63,19 +67,6 @@ class Engine:
     geo: Redis
     base_radius_km: float
     offer_ttl: float
-
-
-def offer_view(offer: Offer, store: dict[str, Any], address: dict[str, Any]) -> dict[str, Any]:
-    """The contract's offer shape."""
-    return {
-        "order_id": offer.order_id,
-        "store": store,
-        "address": address,
-        "distance_km": offer.distance_km,
-        "fee": offer.fee,
-        "expires_at": rfc3339(offer.expires_at),
-        "round": offer.round,
-    }
 
 
 def record(
@@ -130,12 +121,10 @@ async def live_offers(uow: UnitOfWork, order_id: int, limit: int | None = None) 
     )
 
 
-def _each(
-    payloads: dict[str, dict[str, Any]],
-) -> Callable[[str, dict[str, int]], dict[str, Any]]:
+def _each(payloads: Mapping[str, P]) -> Callable[[str, dict[str, int]], P]:
     """The outbox payload function giving each stream its own payload."""
 
-    def pick(stream: str, _seqs: dict[str, int]) -> dict[str, Any]:
+    def pick(stream: str, _seqs: dict[str, int]) -> P:
         return payloads[stream]
 
     return pick
@@ -151,7 +140,7 @@ async def withdraw(
     kind = HistoryKind.LOST if status == OfferStatus.LOST else HistoryKind.WITHDRAWN
     # One event per offer; a rider withdrawn from several orders (going off shift) gets one
     # event per order, so the offers are sent in waves with each rider's stream once per wave.
-    waves: list[dict[str, dict[str, Any]]] = []
+    waves: list[dict[str, OfferWithdrawnOut]] = []
     for offer in offers:
         offer.status = status
         stream = f"rider:{offer.rider_id}"
@@ -159,12 +148,7 @@ async def withdraw(
         if wave is None:
             wave = {}
             waves.append(wave)
-        wave[stream] = {
-            "order_id": offer.order_id,
-            "round": offer.round,
-            "status": str(status),
-            "reason": reason,
-        }
+        wave[stream] = withdrawn_view(offer, status, reason)
         uow.session.add(
             DispatchHistory(
                 order_id=offer.order_id,
@@ -276,7 +260,7 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
         )
     )
     fee = rider_fee(distance_km(store.lat, store.lng, order.address_lat, order.address_lng))
-    address = {"text": order.address_text, "lat": order.address_lat, "lng": order.address_lng}
+    address = AddressOut(text=order.address_text, lat=order.address_lat, lng=order.address_lng)
     offers = [
         Offer(
             order_id=order.id,
@@ -301,6 +285,6 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
         round_=search.round,
         detail=f"radius {search.radius_km:g} km",
     )
-    shop = {"id": store.id, "name": store.name, "lat": store.lat, "lng": store.lng}
+    shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
     views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
     await emit(uow, "offer.created", list(views), _each(views))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +14,7 @@ from app.errors import Conflict, NotFound
 from app.orders.events import emit_order_event
 from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
-from app.orders.presenter import order_view
+from app.orders.schemas import AddressOut, OrderOut
 from dispatch.models import (
     DispatchSearch,
     HistoryKind,
@@ -23,7 +22,9 @@ from dispatch.models import (
     OfferStatus,
     RiderState,
 )
-from dispatch.offers import SEARCHING_STATUSES, offer_view, record, withdraw
+from dispatch.offers import SEARCHING_STATUSES, record, withdraw
+from dispatch.presenter import offer_view
+from dispatch.schemas import OfferOut, OfferStoreOut, ShiftOut
 from dispatch.worker import SearchWorker
 
 
@@ -58,7 +59,7 @@ async def _state_for_update(uow: UnitOfWork, rider_id: int) -> RiderState:
 
 async def set_shift(
     *, db: Database, rider_id: int, online: bool, position: Position | None
-) -> dict[str, Any]:
+) -> ShiftOut:
     """Go on or off shift; off shift is refused while carrying an order."""
     async with db.uow() as uow:
         state = await _state_for_update(uow, rider_id)
@@ -82,10 +83,10 @@ async def set_shift(
             )
             await withdraw(uow, offers, status=OfferStatus.WITHDRAWN, reason="off-shift")
         await uow.commit()
-        return {"online": state.online}
+        return ShiftOut(online=state.online)
 
 
-async def list_offers(*, db: Database, rider_id: int) -> list[dict[str, Any]]:
+async def list_offers(*, db: Database, rider_id: int) -> list[OfferOut]:
     """The rider's open offers, newest first (none while carrying an order)."""
     async with db.uow() as uow:
         rows = (
@@ -117,8 +118,8 @@ async def list_offers(*, db: Database, rider_id: int) -> list[dict[str, Any]]:
     return [
         offer_view(
             offer,
-            {"id": store_id, "name": name, "lat": lat, "lng": lng},
-            {"text": text, "lat": address_lat, "lng": address_lng},
+            OfferStoreOut(id=store_id, name=name, lat=lat, lng=lng),
+            AddressOut(text=text, lat=address_lat, lng=address_lng),
         )
         for offer, text, address_lat, address_lng, store_id, name, lat, lng in rows
     ]
@@ -172,7 +173,7 @@ async def accept_offer(
     rider_id: int,
     order_id: int,
     position: Position | None,
-) -> dict[str, Any]:
+) -> OrderOut:
     """Take an offered order: exactly one rider wins, by the order's version column."""
     taken = Conflict(
         f"Order {order_id} was taken by another rider.",
@@ -214,10 +215,12 @@ async def accept_offer(
         order = await _full_order(uow, order_id)
         offer.status = OfferStatus.ACCEPTED
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
-        await emit_order_event(uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"])
+        assigned = await emit_order_event(
+            uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"]
+        )
         await _search_due_now(uow, worker, order_id)
         await uow.commit(stale=taken)
-        return order_view(order)
+        return assigned
 
 
 def _check_needs_rider(order: Order, taken: Conflict) -> None:
@@ -254,7 +257,7 @@ async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) 
 
 async def release_order(
     *, db: Database, worker: SearchWorker, rider_id: int, order_id: int
-) -> dict[str, Any]:
+) -> OrderOut:
     """Hand an assigned order back before pickup; it is offered again."""
     changed = Conflict(
         "The order changed at the same moment; reload it.",
@@ -297,6 +300,8 @@ async def release_order(
         if search is not None:
             search.active, search.round, search.radius_km = True, 0, 0.0
         await _search_due_now(uow, worker, order_id)
-        await emit_order_event(uow, order, "order.rider_released", extra=[f"rider:{rider_id}"])
+        released = await emit_order_event(
+            uow, order, "order.rider_released", extra=[f"rider:{rider_id}"]
+        )
         await uow.commit(stale=changed)
-        return order_view(order)
+        return released

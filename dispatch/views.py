@@ -1,19 +1,22 @@
-"""HTTP for riders and dispatch (CONTRACT §6)."""
+"""HTTP for riders and dispatch: shifts, positions, offers (docs/api.md)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint
 from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
+from app.errors import ProblemCode
+from app.orders.schemas import OrderOut
+from app.responses import no_content, problems, returns
 from app.validation import body
 from dispatch import service
 from dispatch.geo import place_rider, remove_rider, rider_position
 from dispatch.location import LocationSharing
-from dispatch.schemas import LocationRequest, ShiftRequest
+from dispatch.schemas import LocationRequest, OfferListOut, ShiftOut, ShiftRequest
 from dispatch.service import Position
 from dispatch.worker import SearchWorker
 
@@ -22,9 +25,11 @@ bp = Blueprint("dispatch", __name__)
 
 @bp.put("/api/riders/me/shift")
 @tag(["dispatch"])
+@returns(ShiftOut)
+@problems(ProblemCode.RIDER_BUSY)
 @login_required(role=Role.RIDER)
 @body(ShiftRequest)
-async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
+async def put_shift(principal: Principal, data: ShiftRequest) -> ShiftOut:
     """Go on shift (with a position) or off shift (refused while carrying an order)."""
     res = container()
     position = None if data.lat is None or data.lng is None else Position(data.lat, data.lng)
@@ -35,11 +40,12 @@ async def put_shift(principal: Principal, data: ShiftRequest) -> Response:
         await place_rider(res.cache_redis, principal.user_id, position.lat, position.lng)
     elif not data.online:
         await remove_rider(res.cache_redis, principal.user_id)
-    return jsonify(shift)
+    return shift
 
 
 @bp.put("/api/riders/me/location")
 @tag(["dispatch"])
+@no_content
 @login_required(role=Role.RIDER)
 @body(LocationRequest)
 async def put_location(principal: Principal, data: LocationRequest) -> tuple[str, int]:
@@ -51,40 +57,49 @@ async def put_location(principal: Principal, data: LocationRequest) -> tuple[str
 
 @bp.get("/api/dispatch/offers")
 @tag(["dispatch"])
+@returns(OfferListOut)
 @login_required(role=Role.RIDER)
-async def get_offers(principal: Principal) -> Response:
+async def get_offers(principal: Principal) -> OfferListOut:
     """The rider's open offers."""
     offers = await service.list_offers(db=container().db, rider_id=principal.user_id)
-    return jsonify({"offers": offers})
+    return OfferListOut(offers=offers)
 
 
 @bp.post("/api/dispatch/offers/<int:order_id>/accept")
 @tag(["dispatch"])
+@returns(OrderOut)
+@problems(
+    ProblemCode.NOT_FOUND,
+    ProblemCode.ALREADY_ASSIGNED,
+    ProblemCode.RIDER_BUSY,
+    ProblemCode.RIDER_OFFLINE,
+    ProblemCode.INVALID_TRANSITION,
+)
 @login_required(role=Role.RIDER)
-async def accept(principal: Principal, order_id: int) -> Response:
+async def accept(principal: Principal, order_id: int) -> OrderOut:
     """Accept an offer: 200 with the order, or 409 already-assigned / rider-busy."""
     res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
-    order = await service.accept_offer(
+    return await service.accept_offer(
         db=res.db,
         worker=res.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,
         position=Position(*where) if where else None,
     )
-    return jsonify(order)
 
 
 @bp.post("/api/dispatch/offers/<int:order_id>/release")
 @tag(["dispatch"])
+@returns(OrderOut)
+@problems(ProblemCode.NOT_FOUND, ProblemCode.INVALID_TRANSITION)
 @login_required(role=Role.RIDER)
-async def release(principal: Principal, order_id: int) -> Response:
-    """Hand the order back before pickup; it is offered again."""
+async def release(principal: Principal, order_id: int) -> OrderOut:
+    """Hand the order back before pickup; it is offered again (its rider)."""
     services = container()
-    order = await service.release_order(
+    return await service.release_order(
         db=services.db,
         worker=services.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,
     )
-    return jsonify(order)

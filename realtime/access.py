@@ -1,4 +1,4 @@
-"""Who may subscribe to which stream (CONTRACT §7)."""
+"""Who may subscribe to which stream (docs/events.md)."""
 
 from __future__ import annotations
 

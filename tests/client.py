@@ -85,7 +85,7 @@ class Api:
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert the contract's problem+json with this status and code; return the body."""
+    """Assert the API's problem+json with this status and code; return the body."""
     assert response.status_code == status, f"{response.status_code} {response.text}"
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers
     body: dict[str, Any] = response.json()

@@ -1,4 +1,4 @@
-"""Bad input always gets the contract's problem+json: never a 500, never HTML."""
+"""Bad input always gets the API's problem+json: never a 500, never HTML."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from quart import g, request
 from app.auth.login import LoginMechanism, Principal
 from app.auth.models import Role
 from app.container import container
-from app.errors import CsrfFailed, Forbidden, Unauthenticated
+from app.errors import CsrfFailed, Forbidden, ProblemCode, Unauthenticated
+from app.responses import declare_auth, declare_problems
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -52,6 +53,10 @@ def login_required(
                 raise Forbidden(f"This needs the role {' or '.join(roles)}.")
             return await func(*args, principal=principal, **kwargs)
 
+        declare_auth(wrapper, roles or ())
+        # `csrf` applies to the writes only; the API description drops it from reads.
+        refusals = [ProblemCode.UNAUTHENTICATED, ProblemCode.CSRF]
+        declare_problems(wrapper, [*refusals, ProblemCode.FORBIDDEN] if roles else refusals)
         return wrapper
 
     return decorator

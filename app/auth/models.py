@@ -25,7 +25,3 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
-
-    def public(self) -> dict[str, object]:
-        """The contract's `user` shape."""
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, field_validator
 
+from app.auth.models import Role
+from app.responses import Out
 from app.validation import Schema
 
 MIN_PASSWORD = 10
@@ -30,13 +32,23 @@ class LoginRequest(Schema):
     password: str = Field(min_length=1, max_length=256)
 
 
-class UserOut(BaseModel):
+class UserOut(Out):
+    """A user account."""
+
     id: int
     email: str
     name: str
-    role: str
+    role: Role
 
 
-class SessionOut(BaseModel):
+class SignupOut(Out):
+    """The account just created (not signed in yet)."""
+
+    user: UserOut
+
+
+class SessionOut(Out):
+    """The signed-in user and the token to send as `X-CSRF-Token` with every write."""
+
     user: UserOut
     csrf_token: str

@@ -1,22 +1,35 @@
-"""HTTP for accounts (CONTRACT §2)."""
+"""HTTP for accounts: sign-up, sign-in, sign-out and the session (docs/api.md)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, json, jsonify, request
+from quart import Blueprint, Response, request
 from quart_schema import tag
 
 from app.auth import service
 from app.auth.guard import login_required
-from app.auth.login import LoginMechanism, Principal
-from app.auth.models import Role
+from app.auth.login import COOKIE_NAME, LoginMechanism, Principal
+from app.auth.models import Role, User
 from app.auth.passwords import Passwords
-from app.auth.schemas import LoginRequest, SignupRequest
+from app.auth.presenter import user_view
+from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest
 from app.container import container
-from app.errors import Unauthenticated
+from app.errors import ProblemCode, Unauthenticated
 from app.ratelimit import RateLimiter
+from app.responses import no_content, problems, returns
 from app.validation import body
 
 bp = Blueprint("auth", __name__)
+
+SESSION_COOKIE = {
+    "Set-Cookie": f"The session: `{COOKIE_NAME}`, an opaque id; HttpOnly, SameSite=Lax, "
+    "Secure over HTTPS."
+}
+
+
+def _session(user: User, principal: Principal) -> SessionOut:
+    # Every session that signs in over HTTP carries a CSRF token (only sockets lack one).
+    assert principal.csrf_token is not None
+    return SessionOut(user=user_view(user), csrf_token=principal.csrf_token)
 
 
 def client_address() -> str:
@@ -26,8 +39,10 @@ def client_address() -> str:
 
 @bp.post("/api/auth/signup")
 @tag(["accounts"])
+@returns(SignupOut, 201)
+@problems(ProblemCode.EMAIL_TAKEN, ProblemCode.RATE_LIMITED)
 @body(SignupRequest)
-async def signup(data: SignupRequest) -> tuple[Response, int]:
+async def signup(data: SignupRequest) -> SignupOut:
     """Create a customer, owner or rider account."""
     res = container()
     s = res.settings
@@ -44,11 +59,13 @@ async def signup(data: SignupRequest) -> tuple[Response, int]:
         name=data.name,
         role=Role(data.role),
     )
-    return jsonify({"user": user.public()}), 201
+    return SignupOut(user=user_view(user))
 
 
 @bp.post("/api/auth/login")
 @tag(["accounts"])
+@returns(SessionOut, headers=SESSION_COOKIE)
+@problems(ProblemCode.UNAUTHENTICATED, ProblemCode.RATE_LIMITED)
 @body(LoginRequest)
 async def login(data: LoginRequest) -> Response:
     """Sign in; sets the session cookie and returns the CSRF token."""
@@ -74,12 +91,13 @@ async def login(data: LoginRequest) -> Response:
     await res.get(RateLimiter).reset(account_key)
     response = Response(status=200, mimetype="application/json")
     principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=Role(user.role))
-    response.set_data(json.dumps({"user": user.public(), "csrf_token": principal.csrf_token}))
+    response.set_data(_session(user, principal).model_dump_json())
     return response
 
 
 @bp.post("/api/auth/logout")
 @tag(["accounts"])
+@no_content
 @login_required()
 async def logout(principal: Principal) -> Response:
     """End this session on every node at once."""
@@ -90,11 +108,12 @@ async def logout(principal: Principal) -> Response:
 
 @bp.get("/api/me")
 @tag(["accounts"])
+@returns(SessionOut)
 @login_required()
-async def me(principal: Principal) -> Response:
+async def me(principal: Principal) -> SessionOut:
     """The signed-in user and the session's CSRF token."""
     res = container()
     user = await service.get_user(db=res.db, user_id=principal.user_id)
     if user is None:
         raise Unauthenticated("This account no longer exists.")
-    return jsonify({"user": user.public(), "csrf_token": principal.csrf_token})
+    return _session(user, principal)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -48,7 +49,9 @@ REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
 def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as served."""
+    """Compact UTF-8 JSON, as served (a response model as it serializes itself)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json().encode()
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 

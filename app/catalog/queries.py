@@ -8,8 +8,8 @@ from typing import Any, cast
 from sqlalchemy import Select, func, or_, select
 
 from app.catalog.models import MenuItem, MenuOption, Store
-from app.catalog.schemas import StoreQuery
-from app.catalog.service import menu_view, store_view
+from app.catalog.presenter import listed_store_view, store_page_view
+from app.catalog.schemas import StoreListOut, StorePageOut, StoreQuery
 from app.db import Database, UnitOfWork
 from app.errors import NotFound
 from app.geo import EARTH_RADIUS_KM, KM_PER_DEGREE_LAT, distance_km
@@ -65,13 +65,13 @@ def _near(stmt: Select[Any], lat: float, lng: float, radius_km: float) -> Select
     return stmt.where(Store.lng.between(min_lng, max_lng))
 
 
-async def search_stores(*, db: Database, query: StoreQuery) -> dict[str, Any]:
-    """`{stores: [...]}`: nearest first with `distance_km` when a position is given."""
+async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
+    """The stores found: nearest first with `distance_km` when a position is given."""
     stmt = _filtered(query)
     async with db.uow() as uow:
         if query.lat is None or query.lng is None:
             rows = (await uow.session.execute(stmt.order_by(Store.id).limit(query.limit))).all()
-            return {"stores": [store_view(cast(Any, row)) for row in rows]}
+            return StoreListOut(stores=[listed_store_view(cast(Any, row)) for row in rows])
         lat, lng = query.lat, query.lng
         # The index on (lat, lng) narrows to the box; an equirectangular distance (plain
         # arithmetic, so the same SQL runs on MariaDB and SQLite) orders the candidates and
@@ -89,15 +89,15 @@ async def search_stores(*, db: Database, query: StoreQuery) -> dict[str, Any]:
         if distance <= query.radius_km:
             found.append((distance, row.id, row))
     found.sort(key=lambda entry: (entry[0], entry[1]))
-    return {
-        "stores": [
-            {**store_view(cast(Any, row)), "distance_km": round(distance, 3)}
+    return StoreListOut(
+        stores=[
+            listed_store_view(cast(Any, row), round(distance, 3))
             for distance, _, row in found[: query.limit]
         ]
-    }
+    )
 
 
-async def store_page(*, db: Database, store_id: int) -> dict[str, Any]:
+async def store_page(*, db: Database, store_id: int) -> StorePageOut:
     """The store with its live menu, or 404."""
     async with db.uow() as uow:
         store = (
@@ -120,8 +120,7 @@ async def store_page(*, db: Database, store_id: int) -> dict[str, Any]:
                 .order_by(MenuOption.id)
             ):
                 options[option.item_id].append(option)
-    menu = menu_view([cast(Any, row) for row in items], options=options)
-    return {**store_view(cast(Any, store)), "menu": menu}
+    return store_page_view(cast(Any, store), [cast(Any, row) for row in items], options)
 
 
 async def store_owner_id(uow: UnitOfWork, store_id: int) -> int | None:

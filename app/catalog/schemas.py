@@ -1,27 +1,34 @@
-"""Request shapes of the catalog, with every field's limits."""
+"""Request and response shapes of the catalog, with every field's limits."""
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from app.validation import Schema
+from app.responses import Out, omitted_when_absent
+from app.validation import Partial, Schema
 
-# The fixed list of store categories (documented in README.md).
-CATEGORIES = (
-    "korean",
-    "chicken",
-    "pizza",
-    "burger",
-    "chinese",
-    "japanese",
-    "asian",
-    "snack",
-    "cafe",
-    "dessert",
-)
+
+class Category(StrEnum):
+    """The fixed list of store categories."""
+
+    KOREAN = "korean"
+    CHICKEN = "chicken"
+    PIZZA = "pizza"
+    BURGER = "burger"
+    CHINESE = "chinese"
+    JAPANESE = "japanese"
+    ASIAN = "asian"
+    SNACK = "snack"
+    CAFE = "cafe"
+    DESSERT = "dessert"
+
+
+CATEGORIES = tuple(category.value for category in Category)
 # Groups of digits with single dashes or spaces between, an optional leading +, and 7 to 15
 # digits in all: 02-123-4567, +82-2-123-4567.
 PHONE = re.compile(r"^\+?[0-9]{1,4}([- ]?[0-9]{1,4}){1,5}$")
@@ -32,6 +39,16 @@ DEFAULT_RADIUS_KM = 5.0
 DEFAULT_LIMIT = 50
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
+# Requests take the category as text and answer an unknown one with the list of known ones.
+CategoryText = Annotated[str, Field(json_schema_extra={"enum": list(CATEGORIES)})]
+Phone = Annotated[
+    str,
+    Field(
+        max_length=20,
+        json_schema_extra={"pattern": PHONE.pattern},
+        description="7–15 digits in groups of 1–4, single dashes or spaces between, optional +.",
+    ),
+]
 Money = Annotated[StrictInt, Field(ge=0, le=MAX_MONEY)]
 Fee = Annotated[StrictInt, Field(ge=0, le=MAX_FEE)]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
@@ -77,24 +94,24 @@ class StoreFields(Schema):
 
 class StoreCreate(StoreFields):
     name: Name
-    category: str
+    category: CategoryText
     address: str = Field(min_length=1, max_length=200)
     lat: Lat
     lng: Lng
-    phone: str
+    phone: Phone
     min_order: Money
     delivery_fee: Fee
 
 
-class StoreUpdate(StoreFields):
+class StoreUpdate(StoreFields, Partial):
     _no_nulls = field_validator("*", mode="before")(_not_null)
 
     name: Name | None = None
-    category: str | None = None
+    category: CategoryText | None = None
     address: str | None = Field(default=None, min_length=1, max_length=200)
     lat: Lat | None = None
     lng: Lng | None = None
-    phone: str | None = None
+    phone: Phone | None = None
     min_order: Money | None = None
     delivery_fee: Fee | None = None
     open: StrictBool | None = None
@@ -113,7 +130,7 @@ class ItemCreate(Schema):
     options: list[OptionIn] = Field(default_factory=list, max_length=MAX_OPTIONS)
 
 
-class ItemUpdate(Schema):
+class ItemUpdate(Partial):
     _no_nulls = field_validator("*", mode="before")(_not_null)
 
     name: Name | None = None
@@ -124,10 +141,10 @@ class ItemUpdate(Schema):
     sold_out: StrictBool | None = None
 
 
-class StoreQuery(Schema):
+class StoreQuery(Partial):
     """GET /api/stores: filters, and a position for nearest-first with distances."""
 
-    category: str | None = None
+    category: CategoryText | None = None
     q: str | None = Field(default=None, max_length=100)
     lat: QueryLat | None = None
     lng: QueryLng | None = None
@@ -149,3 +166,75 @@ class StoreQuery(Schema):
     def key(self) -> str:
         """A canonical form of this query, for the cache key."""
         return self.model_dump_json()
+
+
+class StoreOut(Out):
+    """A store."""
+
+    id: int
+    owner_id: int
+    name: str
+    category: Category
+    address: str
+    lat: float
+    lng: float
+    phone: str
+    min_order: int = Field(description="Won.")
+    delivery_fee: int = Field(description="Won.")
+    open: bool
+    image_url: str | None
+
+
+class ListedStoreOut(StoreOut):
+    """A store in a search result."""
+
+    distance_km: float | SkipJsonSchema[None] = omitted_when_absent(
+        "Kilometres from the given lat/lng; present only when they were given."
+    )
+
+
+class StoreListOut(Out):
+    """Stores matching a search: nearest first when a position was given, else by id."""
+
+    stores: list[ListedStoreOut]
+
+
+class OptionOut(Out):
+    """A menu item's option, priced in won on top of the item."""
+
+    id: int
+    name: str
+    price: int
+
+
+class ItemOut(Out):
+    """A menu item."""
+
+    id: int
+    store_id: int
+    name: str
+    price: int = Field(description="Won.")
+    group: str
+    description: str
+    sold_out: bool
+    image_url: str | None
+    options: list[OptionOut]
+
+
+class MenuGroupOut(Out):
+    """The live items of one menu group."""
+
+    group: str
+    items: list[ItemOut]
+
+
+class StorePageOut(StoreOut):
+    """A store with its menu, groups in the order their first item was added."""
+
+    menu: list[MenuGroupOut]
+
+
+class ImageOut(Out):
+    """Where an uploaded image is served (from every node)."""
+
+    image_url: str

@@ -1,10 +1,8 @@
-"""Catalog use cases: owners manage stores, menus and images; the shapes every part shows."""
+"""Catalog use cases: owners manage stores, menus and images."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select
 
@@ -17,69 +15,6 @@ from app.errors import Forbidden, NotFound
 from app.storage import Storage
 
 log = logging.getLogger("delivery.catalog")
-
-MEDIA_PREFIX = "/media/"
-ImageUrl = Callable[[str | None], str | None]
-
-
-def image_url_for(key: str | None) -> str | None:
-    """The URL an image key is served at, from every node (None when there is no image)."""
-    return f"{MEDIA_PREFIX}{key}" if key else None
-
-
-def store_view(store: Store, *, image_url: ImageUrl = image_url_for) -> dict[str, Any]:
-    """The contract's `store` shape (without `menu`)."""
-    return {
-        "id": store.id,
-        "owner_id": store.owner_id,
-        "name": store.name,
-        "category": store.category,
-        "address": store.address,
-        "lat": store.lat,
-        "lng": store.lng,
-        "phone": store.phone,
-        "min_order": store.min_order,
-        "delivery_fee": store.delivery_fee,
-        "open": store.open,
-        "image_url": image_url(store.image_key),
-    }
-
-
-def item_view(
-    item: MenuItem, *, image_url: ImageUrl = image_url_for, options: list[Any] | None = None
-) -> dict[str, Any]:
-    """The contract's `item` shape (`options` given when read without the ORM)."""
-    return {
-        "id": item.id,
-        "store_id": item.store_id,
-        "name": item.name,
-        "price": item.price,
-        "group": item.group,
-        "description": item.description,
-        "sold_out": item.sold_out,
-        "image_url": image_url(item.image_key),
-        "options": [
-            {"id": o.id, "name": o.name, "price": o.price}
-            for o in (item.options if options is None else options)
-        ],
-    }
-
-
-def menu_view(
-    items: list[MenuItem],
-    *,
-    image_url: ImageUrl = image_url_for,
-    options: dict[int, list[Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Live items grouped by `group`, groups in the order their first item was added."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for item in sorted(items, key=lambda i: i.id):
-        if item.deleted_at is None:
-            view = item_view(
-                item, image_url=image_url, options=None if options is None else options[item.id]
-            )
-            groups.setdefault(item.group, []).append(view)
-    return [{"group": name, "items": entries} for name, entries in groups.items()]
 
 
 def list_scope() -> str:

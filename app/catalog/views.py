@@ -1,11 +1,11 @@
-"""HTTP for stores, menus and images (CONTRACT §3), and the media files themselves."""
+"""HTTP for stores, menus and images, and the media files themselves (docs/api.md)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, request
 from quart_schema import tag
 
 from app.auth.guard import login_required
@@ -14,9 +14,22 @@ from app.auth.models import Role
 from app.catalog import queries, service
 from app.catalog.cache import CatalogCache
 from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
-from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreQuery, StoreUpdate
+from app.catalog.presenter import image_view, menu_item_view, store_view
+from app.catalog.schemas import (
+    ImageOut,
+    ItemCreate,
+    ItemOut,
+    ItemUpdate,
+    StoreCreate,
+    StoreListOut,
+    StoreOut,
+    StorePageOut,
+    StoreQuery,
+    StoreUpdate,
+)
 from app.container import container
-from app.errors import NotFound, TooLarge, ValidationFailed
+from app.errors import NotFound, ProblemCode, TooLarge, ValidationFailed
+from app.responses import binary, no_content, problems, returns, upload
 from app.storage import Storage
 from app.validation import body, query
 
@@ -24,6 +37,16 @@ bp = Blueprint("catalog", __name__)
 
 KEY_PATTERN = re.compile(r"^(stores|items|demo)/[0-9a-z-]{1,40}/[0-9a-f]{32}\.(jpg|png|webp)$")
 IMMUTABLE = "public, max-age=31536000, immutable"
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+SERVED_BY = {"X-Cache": "How the cache served it: `hit`, `miss`, `wait` or `bypass`."}
+# An image arrives as multipart field `file`; its content, not its name, decides its type.
+image_upload = upload("file", IMAGE_TYPES, "A JPEG, PNG or WebP image of at most 5 MiB.")
+image_problems = problems(
+    ProblemCode.VALIDATION,
+    ProblemCode.TOO_LARGE,
+    ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+    ProblemCode.NOT_FOUND,
+)
 
 
 def _catalog() -> tuple[CatalogCache, Storage]:
@@ -39,6 +62,7 @@ def _json(data: bytes, served: str, status: int = 200) -> Response:
 
 @bp.get("/api/stores")
 @tag(["catalog"])
+@returns(StoreListOut, headers=SERVED_BY)
 @query(StoreQuery)
 async def list_stores(query: StoreQuery) -> Response:
     """Stores by category and name; nearest first with `distance_km` given lat/lng."""
@@ -54,6 +78,8 @@ async def list_stores(query: StoreQuery) -> Response:
 
 @bp.get("/api/stores/<int:store_id>")
 @tag(["catalog"])
+@returns(StorePageOut, headers=SERVED_BY)
+@problems(ProblemCode.NOT_FOUND)
 async def get_store(store_id: int) -> Response:
     """A store with its menu."""
     cache, _ = _catalog()
@@ -68,22 +94,25 @@ async def get_store(store_id: int) -> Response:
 
 @bp.post("/api/stores")
 @tag(["catalog"])
+@returns(StoreOut, 201)
 @login_required(role=Role.OWNER)
 @body(StoreCreate)
-async def create_store(principal: Principal, data: StoreCreate) -> tuple[Response, int]:
+async def create_store(principal: Principal, data: StoreCreate) -> StoreOut:
     """Open a store (created closed)."""
     cache, _ = _catalog()
     store = await service.create_store(
         db=container().db, cache=cache, owner_id=principal.user_id, data=data
     )
-    return jsonify(service.store_view(store)), 201
+    return store_view(store)
 
 
 @bp.patch("/api/stores/<int:store_id>")
 @tag(["catalog"])
+@returns(StoreOut)
+@problems(ProblemCode.NOT_FOUND)
 @login_required(role=Role.OWNER)
 @body(StoreUpdate)
-async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -> Response:
+async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -> StoreOut:
     """Change a store's fields or open/close it."""
     cache, _ = _catalog()
     store = await service.update_store(
@@ -93,14 +122,16 @@ async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -
         store_id=store_id,
         data=data,
     )
-    return jsonify(service.store_view(store))
+    return store_view(store)
 
 
 @bp.post("/api/stores/<int:store_id>/menu")
 @tag(["catalog"])
+@returns(ItemOut, 201)
+@problems(ProblemCode.NOT_FOUND)
 @login_required(role=Role.OWNER)
 @body(ItemCreate)
-async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tuple[Response, int]:
+async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> ItemOut:
     """Add a menu item."""
     cache, _ = _catalog()
     item = await service.add_item(
@@ -110,14 +141,16 @@ async def add_item(principal: Principal, store_id: int, data: ItemCreate) -> tup
         store_id=store_id,
         data=data,
     )
-    return jsonify(service.item_view(item)), 201
+    return menu_item_view(item)
 
 
 @bp.patch("/api/menu-items/<int:item_id>")
 @tag(["catalog"])
+@returns(ItemOut)
+@problems(ProblemCode.NOT_FOUND)
 @login_required(role=Role.OWNER)
 @body(ItemUpdate)
-async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> Response:
+async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> ItemOut:
     """Change a menu item, or mark it sold out."""
     cache, _ = _catalog()
     item = await service.update_item(
@@ -127,11 +160,13 @@ async def update_item(principal: Principal, item_id: int, data: ItemUpdate) -> R
         item_id=item_id,
         data=data,
     )
-    return jsonify(service.item_view(item))
+    return menu_item_view(item)
 
 
 @bp.delete("/api/menu-items/<int:item_id>")
 @tag(["catalog"])
+@no_content
+@problems(ProblemCode.NOT_FOUND)
 @login_required(role=Role.OWNER)
 async def delete_item(principal: Principal, item_id: int) -> Response:
     """Remove an item from the menu (past orders keep their copy)."""
@@ -160,8 +195,11 @@ async def _uploaded_image() -> bytes:
 
 @bp.put("/api/stores/<int:store_id>/image")
 @tag(["catalog"])
+@returns(ImageOut)
+@image_problems
+@image_upload
 @login_required(role=Role.OWNER)
-async def put_store_image(principal: Principal, store_id: int) -> Response:
+async def put_store_image(principal: Principal, store_id: int) -> ImageOut:
     """Upload the store's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
@@ -173,13 +211,16 @@ async def put_store_image(principal: Principal, store_id: int) -> Response:
         store_id=store_id,
         image=image,
     )
-    return jsonify({"image_url": service.image_url_for(key)})
+    return image_view(key)
 
 
 @bp.put("/api/menu-items/<int:item_id>/image")
 @tag(["catalog"])
+@returns(ImageOut)
+@image_problems
+@image_upload
 @login_required(role=Role.OWNER)
-async def put_item_image(principal: Principal, item_id: int) -> Response:
+async def put_item_image(principal: Principal, item_id: int) -> ImageOut:
     """Upload a menu item's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
     image = await clean_image(await _uploaded_image())
@@ -191,11 +232,13 @@ async def put_item_image(principal: Principal, item_id: int) -> Response:
         item_id=item_id,
         image=image,
     )
-    return jsonify({"image_url": service.image_url_for(key)})
+    return image_view(key)
 
 
 @bp.get("/media/<path:key>")
 @tag(["catalog"])
+@binary(200, IMAGE_TYPES, "The image; `Cache-Control: immutable` (a key never changes).")
+@problems(ProblemCode.NOT_FOUND)
 async def media(key: str) -> Any:
     """An uploaded image, from whichever backend is configured; cached for a year."""
     if not KEY_PATTERN.match(key):

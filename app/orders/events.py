@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.db import UnitOfWork
 from app.orders.models import Order
 from app.orders.presenter import order_view
+from app.orders.schemas import OrderOut
 from app.outbox import emit
 
 
@@ -17,11 +16,21 @@ def order_streams(order: Order) -> list[str]:
 
 async def emit_order_event(
     uow: UnitOfWork, order: Order, event_type: str, extra: list[str] | None = None
-) -> None:
-    """Record `event_type` with the order as its data; the order's `stream_seq` follows."""
+) -> OrderOut:
+    """Record `event_type` with the order as its data; the order's `stream_seq` follows.
 
-    def data(stream: str, seqs: dict[str, int]) -> dict[str, Any]:
-        order.stream_seq = seqs[f"order:{order.id}"]
-        return order_view(order)
+    Returns that data: the order as the API shows it once this change commits.
+    """
+    view: OrderOut | None = None
+
+    def data(stream: str, seqs: dict[str, int]) -> OrderOut:
+        # The same view for every stream: built (and serialized) once per event.
+        nonlocal view
+        if view is None:
+            order.stream_seq = seqs[f"order:{order.id}"]
+            view = order_view(order)
+        return view
 
     await emit(uow, event_type, order_streams(order) + (extra or []), data)
+    assert view is not None
+    return view

@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from sqlalchemy import Update, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +30,11 @@ def request_hash(request: PlaceOrderRequest) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What `POST /api/orders` answers: a status and a JSON body (an order or a problem)."""
+    """What `POST /api/orders` answers: a status and the JSON it sent (an order or a problem),
+    kept as sent so that every retry gets the same bytes."""
 
     status: int
-    body: dict[str, Any]
+    body: str
 
 
 async def claim_key(
@@ -89,7 +89,7 @@ def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> O
         raise IdempotencyMismatch("This Idempotency-Key was used with a different request body.")
     if existing.state == "done":
         assert existing.response_status is not None and existing.response_body is not None
-        return Outcome(existing.response_status, json.loads(existing.response_body))
+        return Outcome(existing.response_status, existing.response_body)
     if existing.created_at <= now - STALE_IN_PROGRESS:
         return Claimable.ABANDONED
     raise Conflict(
@@ -136,7 +136,7 @@ def mark_done(record: IdempotencyRecord, outcome: Outcome) -> Update:
         .values(
             state="done",
             response_status=outcome.status,
-            response_body=json.dumps(outcome.body, ensure_ascii=False),
+            response_body=outcome.body,
         )
     )
 

@@ -19,11 +19,11 @@ from app.orders.idempotency import (
 )
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
-from app.orders.presenter import order_view
 from app.orders.pricing import price_lines
 from app.orders.schemas import CardPayment, PlaceOrderRequest
 from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
 from app.payments.models import Payment, PaymentStatus
+from app.problems import problem_of
 from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
@@ -50,7 +50,7 @@ async def place_order(
         )
     except PaymentDeclined as declined:
         # A decline is the answer to this request: the same key gets it again.
-        await remember(db, record, Outcome(402, declined.body()))
+        await remember(db, record, Outcome(402, problem_of(declined).model_dump_json()))
         raise
     except BaseException:
         if not await _order_exists(db, record.payment_reference):
@@ -108,8 +108,8 @@ async def _place(
             uow, gateway, order=order, request=request, reference=record.payment_reference
         )
 
-        await emit_order_event(uow, order, "order.placed")
-        outcome = Outcome(201, order_view(order))
+        placed = await emit_order_event(uow, order, "order.placed")
+        outcome = Outcome(201, placed.model_dump_json())
         # Marking the key done in the order's own transaction: committed together or not at all.
         await uow.session.execute(mark_done(record, outcome))
         await uow.commit()

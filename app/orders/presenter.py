@@ -1,53 +1,71 @@
-"""The contract's `order` shape."""
+"""Orders as the API and their events show them."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from app.db import rfc3339
-from app.orders.models import Order
+from app.orders.lifecycle import DispatchState, Status
+from app.orders.models import Order, OrderItem
+from app.orders.schemas import (
+    AddressOut,
+    OrderLineOut,
+    OrderOut,
+    PaymentMethod,
+    PaymentOut,
+    RiderOut,
+    TimelineEntryOut,
+)
+from app.payments.models import Payment, PaymentStatus
 
 
-def order_view(order: Order) -> dict[str, Any]:
-    """An order as the REST API and its events show it."""
+def payment_view(payment: Payment) -> PaymentOut:
+    """The API's `payment`."""
+    return PaymentOut(
+        method=PaymentMethod(payment.method),
+        status=PaymentStatus(payment.status),
+        reference=payment.reference,
+    )
+
+
+def line_view(line: OrderItem) -> OrderLineOut:
+    """An order line with the options chosen, as they were."""
+    return OrderLineOut(
+        menu_item_id=line.menu_item_id,
+        name=line.name,
+        price=line.price,
+        quantity=line.quantity,
+        # The options were copied as JSON when ordered; validated straight into `OptionOut`s.
+        options=json.loads(line.options_json),
+        line_total=line.line_total,
+    )
+
+
+def order_view(order: Order) -> OrderOut:
+    """The API's `order`, as the REST API and its events show it."""
     rider = None
     if order.rider is not None:
-        rider = {
-            "id": order.rider.id,
-            "name": order.rider.name,
-            "lat": order.rider_lat,
-            "lng": order.rider_lng,
-        }
-    return {
-        "id": order.id,
-        "customer_id": order.customer_id,
-        "store_id": order.store_id,
-        "status": order.status,
-        "items": [
-            {
-                "menu_item_id": line.menu_item_id,
-                "name": line.name,
-                "price": line.price,
-                "quantity": line.quantity,
-                "options": json.loads(line.options_json),
-                "line_total": line.line_total,
-            }
-            for line in order.items
-        ],
-        "subtotal": order.subtotal,
-        "delivery_fee": order.delivery_fee,
-        "coupon_discount": order.coupon_discount,
-        "points_used": order.points_used,
-        "total": order.total,
-        "paid_amount": order.paid_amount,
-        "payment": order.payment.view() if order.payment is not None else None,
-        "address": {"text": order.address_text, "lat": order.address_lat, "lng": order.address_lng},
-        "rider": rider,
-        "dispatch": order.dispatch,
-        "prep_minutes": order.prep_minutes,
-        "reason": order.reason,
-        "timeline": [{"status": t.status, "at": rfc3339(t.at)} for t in order.timeline],
-        "created_at": rfc3339(order.created_at),
-        "stream_seq": order.stream_seq,
-    }
+        rider = RiderOut(
+            id=order.rider.id, name=order.rider.name, lat=order.rider_lat, lng=order.rider_lng
+        )
+    return OrderOut(
+        id=order.id,
+        customer_id=order.customer_id,
+        store_id=order.store_id,
+        status=Status(order.status),
+        items=[line_view(line) for line in order.items],
+        subtotal=order.subtotal,
+        delivery_fee=order.delivery_fee,
+        coupon_discount=order.coupon_discount,
+        points_used=order.points_used,
+        total=order.total,
+        paid_amount=order.paid_amount,
+        payment=payment_view(order.payment) if order.payment is not None else None,
+        address=AddressOut(text=order.address_text, lat=order.address_lat, lng=order.address_lng),
+        rider=rider,
+        dispatch=DispatchState(order.dispatch),
+        prep_minutes=order.prep_minutes,
+        reason=order.reason,
+        timeline=[TimelineEntryOut(status=Status(t.status), at=t.at) for t in order.timeline],
+        created_at=order.created_at,
+        stream_seq=order.stream_seq,
+    )

@@ -1,12 +1,17 @@
-"""Request shapes of orders."""
+"""Request and response shapes of orders."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from app.validation import Schema
+from app.catalog.schemas import OptionOut
+from app.orders.lifecycle import DispatchState, Status
+from app.payments.models import PaymentStatus
+from app.responses import Out, Timestamp
+from app.validation import Partial, Schema
 
 CardNumber = Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
 
@@ -53,6 +58,87 @@ class EmptyRequest(Schema):
     pass
 
 
-class OrderListQuery(Schema):
+class OrderListQuery(Partial):
     store_id: int | None = Field(default=None, gt=0)
     limit: int = Field(default=50, ge=1, le=200)
+
+
+class OrderLineOut(Out):
+    """A line with the name, prices and options as they were when ordered."""
+
+    menu_item_id: int
+    name: str
+    price: int = Field(description="Won, the item without options.")
+    quantity: int
+    options: list[OptionOut]
+    line_total: int = Field(description="Won: (price + options) × quantity.")
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    POINTS = "points"
+
+
+class PaymentOut(Out):
+    """How the order was paid."""
+
+    method: PaymentMethod
+    status: PaymentStatus
+    reference: str
+
+
+class AddressOut(Out):
+    """Where the order goes."""
+
+    text: str
+    lat: float
+    lng: float
+
+
+class RiderOut(Out):
+    """The assigned rider and the last position they shared (null until they share one)."""
+
+    id: int
+    name: str
+    lat: float | None
+    lng: float | None
+
+
+class TimelineEntryOut(Out):
+    """When the order reached a status."""
+
+    status: Status
+    at: Timestamp
+
+
+class OrderOut(Out):
+    """An order, as the REST API and its events show it."""
+
+    id: int
+    customer_id: int
+    store_id: int
+    status: Status
+    items: list[OrderLineOut]
+    subtotal: int = Field(description="Won: the sum of the lines.")
+    delivery_fee: int = Field(description="Won.")
+    coupon_discount: int = Field(description="Won.")
+    points_used: int = Field(description="Points (1 point = 1 won).")
+    total: int = Field(description="Won: subtotal + delivery fee − coupon discount.")
+    paid_amount: int = Field(description="Won charged to the card: total − points used.")
+    payment: PaymentOut | None
+    address: AddressOut
+    rider: RiderOut | None
+    dispatch: DispatchState = Field(description="Where the search for a rider stands.")
+    prep_minutes: int | None = Field(description="Set when the store accepts.")
+    reason: str | None = Field(description="Why it was rejected or cancelled, when given.")
+    timeline: list[TimelineEntryOut]
+    created_at: Timestamp
+    stream_seq: int = Field(
+        description="The last seq of the `order:{id}` stream: subscribe with this `after_seq`."
+    )
+
+
+class OrderListOut(Out):
+    """The caller's orders, newest first."""
+
+    orders: list[OrderOut]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 
@@ -30,6 +29,7 @@ from app.orders.lifecycle import (
 )
 from app.orders.models import Order, OrderTimeline
 from app.orders.presenter import order_view
+from app.orders.schemas import OrderOut
 from app.payments.gateway import PaymentGateway
 from app.payments.models import PaymentStatus
 from app.rewards import ledger
@@ -70,7 +70,7 @@ async def load_order(uow: UnitOfWork, order_id: int, actor: Actor) -> tuple[Orde
     return order, role
 
 
-async def get_order(*, db: Database, actor: Actor, order_id: int) -> dict[str, Any]:
+async def get_order(*, db: Database, actor: Actor, order_id: int) -> OrderOut:
     """One order, for its customer, its store's owner or its rider."""
     async with db.uow() as uow:
         order, _ = await load_order(uow, order_id, actor)
@@ -79,7 +79,7 @@ async def get_order(*, db: Database, actor: Actor, order_id: int) -> dict[str, A
 
 async def list_orders(
     *, db: Database, actor: Actor, store_id: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[OrderOut]:
     """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
     query = select(Order).order_by(Order.id.desc()).limit(limit)
     async with db.uow() as uow:
@@ -110,7 +110,7 @@ async def transition(
     action: Action,
     prep_minutes: int | None = None,
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> OrderOut:
     """Move an order by the lifecycle table; refunds in full when it ends rejected or cancelled."""
     stale = Conflict(
         "The order changed at the same moment; reload it.",
@@ -120,7 +120,7 @@ async def transition(
     if actor.role is not None and Party(actor.role) not in PARTIES_FOR_ACTION[action]:
         raise Forbidden(f"A {actor.role} cannot {action} an order.")
 
-    async def attempt() -> dict[str, Any]:
+    async def attempt() -> OrderOut:
         return await _transition_once(
             db=db,
             gateway=gateway,
@@ -147,7 +147,7 @@ async def _transition_once(
     prep_minutes: int | None,
     reason: str | None,
     stale: Conflict,
-) -> dict[str, Any]:
+) -> OrderOut:
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)
         target = next_status(order.status, action, role)
@@ -175,11 +175,11 @@ async def _transition_once(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
             )
         await hooks.moved(uow, order, target)
-        await emit_order_event(uow, order, EVENT_OF[target])
+        view = await emit_order_event(uow, order, EVENT_OF[target])
         if target in REFUNDING:
-            await emit_order_event(uow, order, "order.refunded")
+            view = await emit_order_event(uow, order, "order.refunded")
         await uow.commit(stale=stale)
-        return order_view(order)
+        return view
 
 
 async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> None:

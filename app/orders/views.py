@@ -1,30 +1,45 @@
-"""HTTP for orders (CONTRACT §4)."""
+"""HTTP for orders: placing, reading and moving them through their lifecycle (docs/api.md)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, request
 from quart_schema import tag
 
 from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
-from app.errors import ValidationFailed
+from app.errors import ProblemCode, ValidationFailed
 from app.orders import placement, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.schemas import (
     AcceptRequest,
     EmptyRequest,
+    OrderListOut,
     OrderListQuery,
+    OrderOut,
     PlaceOrderRequest,
     ReasonRequest,
 )
 from app.orders.service import Actor
 from app.payments.gateway import PaymentGateway
-from app.validation import body, query, read_json
+from app.problems import PROBLEM_TYPE
+from app.responses import header, problems, returns
+from app.validation import body, optional_body, query
 
 bp = Blueprint("orders", __name__)
+
+IDEMPOTENCY_KEY = header(
+    "Idempotency-Key",
+    "Any 1–255 printable characters, new for each order: a retry with the same key and body "
+    "gets the first answer for 24 h (charged once).",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+)
+# Every move can find the order gone from the caller's view, or in a status that forbids it.
+move_problems = problems(
+    ProblemCode.FORBIDDEN, ProblemCode.NOT_FOUND, ProblemCode.INVALID_TRANSITION
+)
 
 
 def _actor(principal: Principal) -> Actor:
@@ -33,9 +48,22 @@ def _actor(principal: Principal) -> Actor:
 
 @bp.post("/api/orders")
 @tag(["orders"])
+@returns(OrderOut, 201)
+@problems(
+    ProblemCode.BELOW_MINIMUM_ORDER,
+    ProblemCode.PAYMENT_DECLINED,
+    ProblemCode.NOT_FOUND,
+    ProblemCode.STORE_CLOSED,
+    ProblemCode.ITEM_UNAVAILABLE,
+    ProblemCode.INSUFFICIENT_POINTS,
+    ProblemCode.COUPON_UNUSABLE,
+    ProblemCode.IDEMPOTENCY_IN_PROGRESS,
+    ProblemCode.IDEMPOTENCY_MISMATCH,
+)
+@IDEMPOTENCY_KEY
 @login_required(role=Role.CUSTOMER)
 @body(PlaceOrderRequest)
-async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Response, int]:
+async def place_order(principal: Principal, data: PlaceOrderRequest) -> Response:
     """Place and pay an order; requires an `Idempotency-Key` header."""
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 255 or not key.isprintable():
@@ -51,109 +79,120 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> tuple[Re
         idempotency_key=key,
         request=data,
     )
-    response = jsonify(outcome.body)
-    if outcome.status >= 400:
-        response.content_type = "application/problem+json"
-    return response, outcome.status
+    # The first answer under this key, as it was sent: an order, or the decline's problem.
+    kind = PROBLEM_TYPE if outcome.status >= 400 else "application/json"
+    return Response(outcome.body, status=outcome.status, content_type=kind)
 
 
 @bp.get("/api/orders")
 @tag(["orders"])
+@returns(OrderListOut)
+@problems(ProblemCode.NOT_FOUND)
 @login_required()
 @query(OrderListQuery)
-async def list_orders(principal: Principal, query: OrderListQuery) -> Response:
-    """The caller's orders, newest first."""
+async def list_orders(principal: Principal, query: OrderListQuery) -> OrderListOut:
+    """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
     orders = await service.list_orders(
         db=container().db,
         actor=_actor(principal),
         store_id=query.store_id,
         limit=query.limit,
     )
-    return jsonify({"orders": orders})
+    return OrderListOut(orders=orders)
 
 
 @bp.get("/api/orders/<int:order_id>")
 @tag(["orders"])
+@returns(OrderOut)
+@problems(ProblemCode.NOT_FOUND)
 @login_required()
-async def get_order(principal: Principal, order_id: int) -> Response:
+async def get_order(principal: Principal, order_id: int) -> OrderOut:
     """One order, for its customer, its store's owner or its rider."""
-    return jsonify(
-        await service.get_order(db=container().db, actor=_actor(principal), order_id=order_id)
-    )
+    return await service.get_order(db=container().db, actor=_actor(principal), order_id=order_id)
 
 
-async def _move(principal: Principal, order_id: int, action: Action, **fields: object) -> Response:
+async def _move(
+    principal: Principal,
+    order_id: int,
+    action: Action,
+    *,
+    prep_minutes: int | None = None,
+    reason: str | None = None,
+) -> OrderOut:
     services = container()
-    order = await service.transition(
+    return await service.transition(
         db=services.db,
         gateway=services.get(PaymentGateway),
         hooks=services.get(OrderHooks),
         actor=_actor(principal),
         order_id=order_id,
         action=action,
-        **fields,  # type: ignore[arg-type]
+        prep_minutes=prep_minutes,
+        reason=reason,
     )
-    return jsonify(order)
-
-
-async def _optional_body(
-    model: type[ReasonRequest] | type[EmptyRequest],
-) -> ReasonRequest | EmptyRequest:
-    # Actions without required fields accept an empty body as well as `{}`.
-    if not await request.get_data():
-        return model()
-    return await read_json(model)
 
 
 @bp.post("/api/orders/<int:order_id>/accept")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
 @body(AcceptRequest)
-async def accept(principal: Principal, order_id: int, data: AcceptRequest) -> Response:
-    """The store accepts, with a preparation time; dispatch starts."""
+async def accept(principal: Principal, order_id: int, data: AcceptRequest) -> OrderOut:
+    """The store accepts, with a preparation time; dispatch starts (its owner)."""
     return await _move(principal, order_id, Action.ACCEPT, prep_minutes=data.prep_minutes)
 
 
 @bp.post("/api/orders/<int:order_id>/reject")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
-async def reject(principal: Principal, order_id: int) -> Response:
-    """The store rejects; refunded in full."""
-    data = await _optional_body(ReasonRequest)
-    return await _move(principal, order_id, Action.REJECT, reason=getattr(data, "reason", None))
+@optional_body(ReasonRequest)
+async def reject(principal: Principal, order_id: int, data: ReasonRequest) -> OrderOut:
+    """The store rejects; refunded in full (its owner, while placed)."""
+    return await _move(principal, order_id, Action.REJECT, reason=data.reason)
 
 
 @bp.post("/api/orders/<int:order_id>/cancel")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
-async def cancel(principal: Principal, order_id: int) -> Response:
-    """Cancel (customer while placed; owner before pickup); refunded in full."""
-    data = await _optional_body(ReasonRequest)
-    return await _move(principal, order_id, Action.CANCEL, reason=getattr(data, "reason", None))
+@optional_body(ReasonRequest)
+async def cancel(principal: Principal, order_id: int, data: ReasonRequest) -> OrderOut:
+    """Cancel (its customer while placed; its owner before pickup); refunded in full."""
+    return await _move(principal, order_id, Action.CANCEL, reason=data.reason)
 
 
 @bp.post("/api/orders/<int:order_id>/ready")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
-async def ready(principal: Principal, order_id: int) -> Response:
-    """The kitchen is done."""
-    await _optional_body(EmptyRequest)
+@optional_body(EmptyRequest)
+async def ready(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
+    """The kitchen is done (its owner)."""
     return await _move(principal, order_id, Action.READY)
 
 
 @bp.post("/api/orders/<int:order_id>/pickup")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
-async def pickup(principal: Principal, order_id: int) -> Response:
+@optional_body(EmptyRequest)
+async def pickup(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
     """The assigned rider picks the order up (needs `ready`)."""
-    await _optional_body(EmptyRequest)
     return await _move(principal, order_id, Action.PICKUP)
 
 
 @bp.post("/api/orders/<int:order_id>/deliver")
 @tag(["orders"])
+@returns(OrderOut)
+@move_problems
 @login_required()
-async def deliver(principal: Principal, order_id: int) -> Response:
+@optional_body(EmptyRequest)
+async def deliver(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
     """The assigned rider delivers; points accrue."""
-    await _optional_body(EmptyRequest)
     return await _move(principal, order_id, Action.DELIVER)

@@ -34,10 +34,6 @@ class Payment(Base):
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     provider_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    def view(self) -> dict[str, object]:
-        """The contract's `payment` shape."""
-        return {"method": self.method, "status": self.status, "reference": self.reference}
-
 
 class GatewayBase(DeclarativeBase):
     """The sandbox gateway's own schema: its books, kept apart from ours (no Alembic)."""

@@ -1,4 +1,4 @@
-"""The sandbox card gateway: the default provider, with the contract's special card numbers.
+"""The sandbox card gateway: the default provider, with its documented special card numbers.
 
 Any 16-digit number is approved, except `4000000000000002` (declined) and `4000000000000119`
 (the charge goes through but the answer never arrives: the caller sees a time-out and must find

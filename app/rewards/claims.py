@@ -15,9 +15,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from app.db import Database, UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, Unavailable
 from app.rewards.counter import ALREADY_CLAIMED, NOT_READY, SOLD_OUT, ClaimCounter, Take
-from app.rewards.coupons import COUNTER_GRACE, counter_ttl, coupon_public
+from app.rewards.coupons import COUNTER_GRACE, counter_ttl
 from app.rewards.ledger import insert_ignore
 from app.rewards.models import Coupon, CouponCampaign, CouponClaimBacklog, CouponStatus
+from app.rewards.presenter import coupon_view
+from app.rewards.schemas import CouponOut
 
 log = logging.getLogger("delivery.rewards")
 
@@ -26,7 +28,7 @@ log = logging.getLogger("delivery.rewards")
 class Claimed:
     """A claim's result: the coupon, or None when it was parked in the backlog for replay."""
 
-    coupon: dict[str, Any] | None
+    coupon: CouponOut | None
 
 
 async def rebuild_counters(*, db: Database, counter: ClaimCounter, campaign_id: int) -> bool:
@@ -156,7 +158,7 @@ async def _record(
             uow.session.add(coupon)
             await uow.session.flush()
             await uow.commit()
-        return Claimed(coupon_public(coupon, campaign, now=now))
+        return Claimed(coupon_view(coupon, campaign, now=now))
     except IntegrityError:
         # The database already holds this customer's coupon (the counter had forgotten it).
         await _compensate(counter, campaign.id, take, customer_id, restock=True, forget=False)

@@ -10,6 +10,7 @@ from redis.exceptions import LockError, RedisError
 from app.db import Database
 from app.errors import Unavailable
 from app.rewards.ledger import balances, convert_points
+from app.rewards.schemas import PointsOut
 
 log = logging.getLogger("delivery.rewards")
 
@@ -19,7 +20,7 @@ LOCK_LEASE_SECONDS = 10.0
 LOCK_WAIT_SECONDS = 20.0
 
 
-async def convert(*, db: Database, redis: Redis, customer_id: int, amount: int) -> dict[str, int]:
+async def convert(*, db: Database, redis: Redis, customer_id: int, amount: int) -> PointsOut:
     """Convert under the customer's lock; the database guard holds even if the lock does not."""
     lock = redis.lock(
         f"lock:points:{customer_id}",
@@ -37,7 +38,7 @@ async def convert(*, db: Database, redis: Redis, customer_id: int, amount: int) 
         async with db.uow() as uow:
             result = await convert_points(uow, customer_id=customer_id, amount=amount)
             await uow.commit()
-        return result
+        return PointsOut(**result)
     finally:
         try:
             await lock.release()
@@ -48,7 +49,7 @@ async def convert(*, db: Database, redis: Redis, customer_id: int, amount: int) 
             log.warning("could not release the points lock of customer %s", customer_id)
 
 
-async def read_balances(*, db: Database, customer_id: int) -> dict[str, int]:
-    """The customer's `{accrued, usable}`."""
+async def read_balances(*, db: Database, customer_id: int) -> PointsOut:
+    """The customer's accrued and usable points."""
     async with db.uow() as uow:
-        return await balances(uow, customer_id=customer_id)
+        return PointsOut(**await balances(uow, customer_id=customer_id))

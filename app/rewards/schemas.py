@@ -1,10 +1,14 @@
-"""Request shapes for points and coupons."""
+"""Request and response shapes for points and coupons."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AwareDatetime, Field, StrictInt, ValidationInfo, field_validator
 
+from app.responses import Out, Timestamp
 from app.rewards.ledger import CONVERSION_UNIT
+from app.rewards.models import CouponStatus
 from app.validation import Schema
 
 
@@ -35,3 +39,58 @@ class CampaignRequest(Schema):
         if starts_at is not None and value <= starts_at:
             raise ValueError("must be after starts_at")
         return value
+
+
+class PointsOut(Out):
+    """The customer's points: `accrued` converts to `usable` (1:1) in multiples of 5,000;
+    `usable` pays for orders (1 point = 1 won)."""
+
+    accrued: int
+    usable: int
+
+
+class CampaignOut(Out):
+    """A first-come coupon campaign."""
+
+    id: int
+    name: str
+    discount: int = Field(description="Won off an order.")
+    min_order: int = Field(description="Won: the smallest subtotal the coupon applies to.")
+    quantity: int = Field(description="Coupons it issues at most.")
+    remaining: int = Field(description="Coupons left to claim.")
+    valid_days: int = Field(description="Days a coupon stays usable after its claim.")
+    starts_at: Timestamp
+    ends_at: Timestamp
+
+
+class CampaignListOut(Out):
+    """Every campaign, newest first."""
+
+    campaigns: list[CampaignOut]
+
+
+class CouponOut(Out):
+    """A customer's coupon; an issued coupon past `expires_at` shows as `expired`."""
+
+    id: int
+    campaign_id: int
+    name: str
+    discount: int = Field(description="Won off an order.")
+    min_order: int = Field(description="Won: the smallest subtotal it applies to.")
+    status: CouponStatus
+    expires_at: Timestamp
+
+
+class CouponListOut(Out):
+    """The caller's coupons, newest first."""
+
+    coupons: list[CouponOut]
+
+
+class PendingClaimOut(Out):
+    """The claim was recorded but not yet issued (the database was busy): it is issued
+    within seconds, and shows in `GET /api/me/coupons`."""
+
+    coupon: None
+    pending: Literal[True]
+    campaign_id: int

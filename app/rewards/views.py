@@ -1,8 +1,8 @@
-"""HTTP for points and coupons (CONTRACT §5)."""
+"""HTTP for points and coupons (docs/api.md)."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint
 from quart_schema import tag
 from redis.exceptions import RedisError
 
@@ -10,10 +10,20 @@ from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
-from app.errors import Unavailable
+from app.errors import ProblemCode, Unavailable
 from app.ratelimit import RateLimiter
+from app.responses import problems, returns
 from app.rewards import claims, coupons, points
-from app.rewards.schemas import CampaignRequest, ConvertRequest
+from app.rewards.schemas import (
+    CampaignListOut,
+    CampaignOut,
+    CampaignRequest,
+    ConvertRequest,
+    CouponListOut,
+    CouponOut,
+    PendingClaimOut,
+    PointsOut,
+)
 from app.rewards.state import RewardsState
 from app.validation import body
 
@@ -31,48 +41,60 @@ def _state() -> RewardsState:
 
 @bp.get("/api/me/points")
 @tag(["points"])
+@returns(PointsOut)
 @login_required(role=Role.CUSTOMER)
-async def my_points(principal: Principal) -> Response:
+async def my_points(principal: Principal) -> PointsOut:
     """The caller's accrued and usable points."""
-    return jsonify(await points.read_balances(db=container().db, customer_id=principal.user_id))
+    return await points.read_balances(db=container().db, customer_id=principal.user_id)
 
 
 @bp.post("/api/me/points/convert")
 @tag(["points"])
+@returns(PointsOut)
+@problems(ProblemCode.INSUFFICIENT_POINTS)
 @login_required(role=Role.CUSTOMER)
 @body(ConvertRequest)
-async def convert_points(principal: Principal, data: ConvertRequest) -> Response:
+async def convert_points(principal: Principal, data: ConvertRequest) -> PointsOut:
     """Move accrued points to usable, 1:1, in multiples of 5,000."""
     res = container()
-    result = await points.convert(
+    return await points.convert(
         db=res.db, redis=res.cache_redis, customer_id=principal.user_id, amount=data.amount
     )
-    return jsonify(result)
 
 
 @bp.post("/api/coupon-campaigns")
 @tag(["coupons"])
+@returns(CampaignOut, 201)
 @login_required(role=Role.ADMIN)
 @body(CampaignRequest)
-async def create_campaign(principal: Principal, data: CampaignRequest) -> tuple[Response, int]:
-    """Create a first-come coupon campaign."""
-    campaign = await coupons.create_campaign(
+async def create_campaign(principal: Principal, data: CampaignRequest) -> CampaignOut:
+    """Create a first-come coupon campaign (admins)."""
+    return await coupons.create_campaign(
         db=container().db, counter=_state().counter, **data.model_dump()
     )
-    return jsonify(campaign), 201
 
 
 @bp.get("/api/coupon-campaigns")
 @tag(["coupons"])
-async def list_campaigns() -> Response:
+@returns(CampaignListOut)
+async def list_campaigns() -> CampaignListOut:
     """Every campaign with the coupons it has left."""
-    return jsonify({"campaigns": await coupons.list_campaigns(db=container().db)})
+    return CampaignListOut(campaigns=await coupons.list_campaigns(db=container().db))
 
 
 @bp.post("/api/coupon-campaigns/<int:campaign_id>/claim")
 @tag(["coupons"])
+@returns(CouponOut, 201)
+@returns(PendingClaimOut, 202)
+@problems(
+    ProblemCode.NOT_FOUND,
+    ProblemCode.COUPON_SOLD_OUT,
+    ProblemCode.COUPON_ALREADY_CLAIMED,
+    ProblemCode.COUPON_UNUSABLE,
+    ProblemCode.RATE_LIMITED,
+)
 @login_required(role=Role.CUSTOMER)
-async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
+async def claim(principal: Principal, campaign_id: int) -> CouponOut | tuple[PendingClaimOut, int]:
     """Claim one coupon: 201 coupon, 202 when recorded for replay, or 409 sold out / claimed."""
     res = container()
     state = _state()
@@ -87,14 +109,16 @@ async def claim(principal: Principal, campaign_id: int) -> tuple[Response, int]:
         db=res.db, counter=state.counter, campaign=campaign, customer_id=principal.user_id
     )
     if result.coupon is None:
-        return jsonify({"coupon": None, "pending": True, "campaign_id": campaign_id}), 202
-    return jsonify(result.coupon), 201
+        return PendingClaimOut(coupon=None, pending=True, campaign_id=campaign_id), 202
+    return result.coupon
 
 
 @bp.get("/api/me/coupons")
 @tag(["coupons"])
+@returns(CouponListOut)
 @login_required(role=Role.CUSTOMER)
-async def my_coupons(principal: Principal) -> Response:
+async def my_coupons(principal: Principal) -> CouponListOut:
     """The caller's coupons with their status and expiry."""
-    found = await coupons.my_coupons(db=container().db, customer_id=principal.user_id)
-    return jsonify({"coupons": found})
+    return CouponListOut(
+        coupons=await coupons.my_coupons(db=container().db, customer_id=principal.user_id)
+    )

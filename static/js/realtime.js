@@ -1,4 +1,4 @@
-// The browser side of the realtime contract (CONTRACT §7): one Socket.IO connection per page,
+// The browser side of the realtime protocol (docs/events.md): one Socket.IO connection per page,
 // streams followed from a known seq, every event applied once and in seq order, and what was
 // missed during a disconnection replayed on reconnect (or a resync when it cannot be).
 import { io } from "/vendor/socket.io/socket.io.esm.min.js";

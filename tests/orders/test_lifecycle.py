@@ -12,7 +12,7 @@ STATUSES = ["placed", "accepted", "ready", "picked_up", "delivered", "rejected",
 ACTIONS = ["accept", "reject", "ready", "pickup", "deliver", "cancel"]
 ROLES = ["customer", "owner", "rider"]
 
-# Written from CONTRACT §4's diagram, independently of the code's table.
+# Written from the lifecycle diagram in docs/api.md, independently of the code's table.
 ALLOWED = {
     ("placed", "accept", "owner"): "accepted",
     ("placed", "reject", "owner"): "rejected",

@@ -19,6 +19,7 @@ from app.orders.idempotency import (
 )
 from app.orders.models import IdempotencyRecord
 from app.orders.schemas import PlaceOrderRequest
+from app.problems import problem_of
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 BODY: dict[str, Any] = {
@@ -50,11 +51,13 @@ def done(status: int, body: dict[str, Any], **values: Any) -> IdempotencyRecord:
 
 def test_the_same_body_gets_the_first_answer() -> None:
     order = {"id": 41, "status": "placed", "total": 21_000}
-    assert decide(done(201, order), fingerprint=FIRST, now=NOW) == Outcome(201, order)
+    assert decide(done(201, order), fingerprint=FIRST, now=NOW) == Outcome(201, json.dumps(order))
 
 
 def test_a_refusal_is_the_answer_too() -> None:
-    declined = PaymentDeclined("The card was declined; nothing was charged.").body()
+    declined = problem_of(
+        PaymentDeclined("The card was declined; nothing was charged.")
+    ).model_dump(mode="json", exclude_none=True)
     assert declined == {
         "type": "/problems/payment-declined",
         "title": "The payment was declined",
@@ -62,7 +65,9 @@ def test_a_refusal_is_the_answer_too() -> None:
         "code": "payment-declined",
         "detail": "The card was declined; nothing was charged.",
     }
-    assert decide(done(402, declined), fingerprint=FIRST, now=NOW) == Outcome(402, declined)
+    assert decide(done(402, declined), fingerprint=FIRST, now=NOW) == Outcome(
+        402, json.dumps(declined)
+    )
 
 
 @pytest.mark.parametrize("state", ["done", "in_progress"])
@@ -104,7 +109,7 @@ def test_an_expired_key_is_claimable_again_whatever_the_body(
 
 def test_a_key_a_moment_before_expiry_still_answers() -> None:
     almost = done(201, {"id": 41}, age=KEY_TTL - timedelta(microseconds=1))
-    assert decide(almost, fingerprint=FIRST, now=NOW) == Outcome(201, {"id": 41})
+    assert decide(almost, fingerprint=FIRST, now=NOW) == Outcome(201, json.dumps({"id": 41}))
 
 
 def test_the_fingerprint_ignores_key_order_and_spelled_out_defaults() -> None:

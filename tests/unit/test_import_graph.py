@@ -31,6 +31,7 @@ PLUMBING = {
     "app.problems",
     "app.ratelimit",
     "app.redis_clients",
+    "app.responses",
     "app.storage",
     "app.validation",
 }

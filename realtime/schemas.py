@@ -1,0 +1,135 @@
+"""The shapes of the Socket.IO protocol: the acks, the event envelope and each event's data,
+and the `location` message (docs/events.md describes the protocol around them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from app.orders.schemas import OrderOut
+from app.responses import Out, Timestamp, omitted_when_absent
+from dispatch.schemas import OfferOut, OfferWithdrawnOut
+
+OrderEventType = Literal[
+    "order.placed",
+    "order.accepted",
+    "order.rejected",
+    "order.ready",
+    "order.rider_assigned",
+    "order.rider_released",
+    "order.picked_up",
+    "order.delivered",
+    "order.cancelled",
+    "order.refunded",
+]
+Seq = Annotated[int, Field(ge=1, description="Per stream: 1, 2, 3, … with no gap.")]
+STREAM = Field(
+    description="`order:{id}`, `store:{id}` or `rider:{id}`",
+    pattern=r"^(order|store|rider):[1-9][0-9]*$",
+)
+
+
+class OrderEvent(Out):
+    """An order changed; `data` is the order as `GET /api/orders/{id}` shows it after the
+    change."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: OrderEventType
+    at: Timestamp
+    data: OrderOut
+
+
+class OfferCreatedEvent(Out):
+    """An order is offered to this rider (on `rider:{id}`)."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["offer.created"]
+    at: Timestamp
+    data: OfferOut
+
+
+class OfferWithdrawnEvent(Out):
+    """An offer to this rider is closed (on `rider:{id}`)."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["offer.withdrawn"]
+    at: Timestamp
+    data: OfferWithdrawnOut
+
+
+Event = Annotated[OrderEvent | OfferCreatedEvent | OfferWithdrawnEvent, Field(discriminator="type")]
+
+
+class SubscribeRequest(Out):
+    """Client → server `subscribe`."""
+
+    stream: str = STREAM
+    after_seq: int | SkipJsonSchema[None] = omitted_when_absent(
+        "Replay the events after this seq (omit it for none; 0 for all that are kept)."
+    )
+
+
+class SubscribedAck(Out):
+    """The ack of a `subscribe` that succeeded."""
+
+    ok: Literal[True]
+    recovered: bool = Field(
+        description="False when the server cannot prove `events` is every missed event: "
+        "re-read the REST snapshot, then subscribe again from its `stream_seq`."
+    )
+    events: list[Event] = Field(description="The events after `after_seq`, in seq order.")
+    last_seq: int = Field(ge=0, description="The stream's last seq at the time of the ack.")
+    node: str = Field(description="Which node answered (for operators).")
+
+
+class RefusedAck(Out):
+    """The ack of a `subscribe` that was refused."""
+
+    ok: Literal[False]
+    code: Literal["forbidden", "not-found", "validation", "unauthenticated", "unavailable"]
+
+
+class UnsubscribeRequest(Out):
+    """Client → server `unsubscribe`."""
+
+    stream: str
+
+
+class UnsubscribedAck(Out):
+    """The ack of an `unsubscribe` (always ok)."""
+
+    ok: Literal[True]
+
+
+class LocationMessage(Out):
+    """Server → client `location`: the assigned rider's position, on `order:{id}` only;
+    latest wins, not sequenced."""
+
+    order_id: int
+    lat: float
+    lng: float
+    at: Timestamp
+
+
+class ConnectRefusal(Out):
+    """The `connect_error` data when a connection is refused."""
+
+    message: Literal["unauthenticated", "unavailable"]
+    code: Literal["unauthenticated", "unavailable"]
+    data: dict[str, str] = Field(description='`{"code": …}`, the same code again.')
+
+
+PROTOCOL_SHAPES: tuple[type[Out], ...] = (
+    SubscribeRequest,
+    SubscribedAck,
+    RefusedAck,
+    UnsubscribeRequest,
+    UnsubscribedAck,
+    LocationMessage,
+    ConnectRefusal,
+)

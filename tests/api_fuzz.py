@@ -1,0 +1,262 @@
+"""Fuzz the HTTP API against its own description with schemathesis, signed in as each role.
+
+    .venv/bin/python -m tests.api_fuzz [--examples 30] [--report-dir test-artifacts/schemathesis]
+
+Starts MariaDB, two redis-servers and one real node (the test harness's), seeds a store with a
+menu, a coupon campaign, orders and a rider on shift, then runs `st run` once anonymously and
+once with the session cookie and CSRF token of a customer, an owner, a rider and an admin; half
+the ids it sends (paths, order lines, coupons) are ones that exist.
+Every response is checked against /api/openapi.json: status codes, media types, headers and
+bodies. Not part of `pytest` (it takes minutes); run it after changing the API or its
+description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.launcher.nodes import Node
+from tests.harness import Infra, start_infra
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct-horse-battery"
+ADMIN = ("fuzz-admin@example.com", "fuzz-admin-password")
+# Conformance of the answers to the description; the data-acceptance checks need a request
+# schema as strict as the server (it is not: a phone's digit count, a campaign's dates).
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_headers_conformance,response_schema_conformance"
+)
+# Which parameters draw from which ids of the seeded data (see `Seeded.config`).
+BINDINGS = {
+    "path.store_id": "stores",
+    "path.item_id": "items",
+    "path.campaign_id": "campaigns",
+    "path.order_id": "orders",
+    "query.store_id": "stores",
+    "body.store_id": "stores",
+    "body.items[*].menu_item_id": "items",
+    "body.items[*].option_ids[*]": "options",
+    "body.coupon_id": "coupons",
+}
+# Signing out would end the session the rest of the run uses.
+SIGNED_IN_EXCLUDES = ("--exclude-operation-id", "auth_logout")
+
+
+def _sign_in(http: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = http.post("/api/auth/login", json={"email": email, "password": password})
+    response.raise_for_status()
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies.jar)
+    return {"Cookie": cookie, "X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def _account(base: str, role: str) -> tuple[httpx.Client, dict[str, str]]:
+    http = httpx.Client(base_url=base, timeout=30)
+    email = f"fuzz-{role}@example.com"
+    signup = {"email": email, "password": PASSWORD, "name": f"Fuzz {role}", "role": role}
+    http.post("/api/auth/signup", json=signup).raise_for_status()
+    headers = _sign_in(http, email)
+    http.headers.update({"X-CSRF-Token": headers["X-CSRF-Token"]})
+    return http, headers
+
+
+def _ok(response: httpx.Response) -> Any:
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+@dataclass
+class Seeded:
+    """What the fuzzer signs in with, and the ids it should often use instead of random ones."""
+
+    headers: dict[str, dict[str, str]]
+    ids: dict[str, list[int]]
+
+    def config(self) -> str:
+        """A schemathesis.toml drawing path ids and body ids from what exists, half the time."""
+        lines = []
+        for name, values in self.ids.items():
+            lines += [f"[dictionaries.{name}]", f"values = {values}", ""]
+        lines.append("[parameters]")
+        for key, name in BINDINGS.items():
+            lines.append(f'"{key}" = {{ dictionary = "{name}", probability = 0.5 }}')
+        return "\n".join(lines) + "\n"
+
+
+def seed(base: str) -> Seeded:
+    """Accounts of every role with something to act on; their request headers by role."""
+    owner, owner_headers = _account(base, "owner")
+    customer, customer_headers = _account(base, "customer")
+    rider, rider_headers = _account(base, "rider")
+    admin = httpx.Client(base_url=base, timeout=30)
+    admin_headers = _sign_in(admin, *ADMIN)
+    admin.headers.update({"X-CSRF-Token": admin_headers["X-CSRF-Token"]})
+
+    store = _ok(
+        owner.post(
+            "/api/stores",
+            json={
+                "name": "Fuzz Kitchen",
+                "category": "korean",
+                "address": "1 Sejong-daero",
+                "lat": 37.5665,
+                "lng": 126.978,
+                "phone": "02-123-4567",
+                "min_order": 0,
+                "delivery_fee": 3000,
+            },
+        )
+    )
+    _ok(owner.patch(f"/api/stores/{store['id']}", json={"open": True}))
+    item = _ok(
+        owner.post(
+            f"/api/stores/{store['id']}/menu",
+            json={
+                "name": "Bibimbap",
+                "price": 9000,
+                "group": "Rice",
+                "options": [{"name": "Egg", "price": 500}],
+            },
+        )
+    )
+    # The most a menu item may cost: big orders of it reach the largest totals.
+    dear = _ok(
+        owner.post(
+            f"/api/stores/{store['id']}/menu",
+            json={"name": "Banquet", "price": 10_000_000, "group": "Feasts"},
+        )
+    )
+    now = datetime.now(UTC)
+    campaign = _ok(
+        admin.post(
+            "/api/coupon-campaigns",
+            json={
+                "name": "Fuzz",
+                "discount": 1000,
+                "min_order": 0,
+                "quantity": 100,
+                "starts_at": (now - timedelta(minutes=1)).isoformat(),
+                "ends_at": (now + timedelta(days=1)).isoformat(),
+            },
+        )
+    )
+    coupon = _ok(customer.post(f"/api/coupon-campaigns/{campaign['id']}/claim"))
+    _ok(rider.put("/api/riders/me/shift", json={"online": True, "lat": 37.5665, "lng": 126.978}))
+    orders = []
+    for n in range(3):
+        order = _ok(
+            customer.post(
+                "/api/orders",
+                headers={"Idempotency-Key": f"fuzz-{n}"},
+                json={
+                    "store_id": store["id"],
+                    "items": [{"menu_item_id": item["id"], "quantity": 1}],
+                    "address": {"text": "City Hall", "lat": 37.5663, "lng": 126.9779},
+                    "payment": {"method": "card", "card_number": "4242424242424242"},
+                },
+            )
+        )
+        orders.append(order["id"])
+        if n:
+            _ok(owner.post(f"/api/orders/{order['id']}/accept", json={"prep_minutes": 10}))
+    headers = {
+        "customer": customer_headers,
+        "owner": owner_headers,
+        "rider": rider_headers,
+        "admin": admin_headers,
+    }
+    ids = {
+        "stores": [store["id"]],
+        "items": [item["id"], dear["id"]],
+        "options": [option["id"] for option in item["options"]],
+        "campaigns": [campaign["id"]],
+        "coupons": [coupon["id"]],
+        "orders": orders,
+    }
+    return Seeded(headers, ids)
+
+
+def run_schemathesis(
+    base: str, role: str, headers: dict[str, str], *, examples: int, reports: Path
+) -> int:
+    """One `st run` as `role` (no headers: anonymous); its exit code."""
+    command = [
+        str(Path(sys.executable).with_name("st")),
+        "run",
+        f"{base}/api/openapi.json",
+        "--checks",
+        CHECKS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        str(examples),
+        # One worker: hypothesis parses its own sources from several threads otherwise, which
+        # CPython 3.11's parser does not survive (SystemError: AST constructor recursion).
+        "--workers",
+        "1",
+        "--seed",
+        "1",
+        "--continue-on-failure",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(reports / f"{role}.xml"),
+    ]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    if headers:
+        command += list(SIGNED_IN_EXCLUDES)
+    print(f"\n=== schemathesis as {role} ===", flush=True)
+    # Its cache of failing cases (`.schemathesis/`) goes beside the reports.
+    return subprocess.run(command, cwd=reports, check=False).returncode
+
+
+def main() -> int:
+    """Start the services and a node, seed them, and fuzz as every role."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=30, help="test cases per operation")
+    parser.add_argument("--roles", default="anonymous,customer,owner,rider,admin")
+    parser.add_argument("--report-dir", default="test-artifacts/schemathesis", type=Path)
+    args = parser.parse_args()
+    reports = (ROOT / args.report_dir).resolve()
+    reports.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="api-fuzz-") as folder:
+        infra: Infra = start_infra(Path(folder))
+        try:
+            node: Node = infra.start_node(
+                "fuzz",
+                DELIVERY_ADMIN_EMAIL=ADMIN[0],
+                DELIVERY_ADMIN_PASSWORD=ADMIN[1],
+                # Sign-up and sign-in are fuzzed hundreds of times from one address.
+                SIGNUP_MAX_PER_ADDRESS=os.environ.get("SIGNUP_MAX_PER_ADDRESS", "1000000"),
+            )
+            seeded = seed(node.url)
+            (reports / "schemathesis.toml").write_text(seeded.config())
+            results = {}
+            for role in args.roles.split(","):
+                headers = {} if role == "anonymous" else seeded.headers[role]
+                results[role] = run_schemathesis(
+                    node.url, role, headers, examples=args.examples, reports=reports
+                )
+            shutil.copy(node.log_path, reports / "node.log")
+            print("\nexit codes:", results, f"\nJUnit reports and the node's log in {reports}")
+            return 0 if not any(results.values()) else 1
+        finally:
+            infra.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
