@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 
-from tests.client import Api
+from tests.client import Api, assert_problem
 from tests.harness import Infra
 from tests.orders.helpers import open_shop, place
+from tests.rewards.helpers import sign_in_admin
 
 STATUSES = ["placed", "accepted", "ready", "picked_up", "delivered", "rejected", "cancelled"]
 ACTIONS = ["accept", "reject", "ready", "pickup", "deliver", "cancel"]
@@ -132,3 +133,19 @@ async def test_order_lists_per_role_newest_first(api_factory, infra: Infra) -> N
     assert [o["id"] for o in (await rider.get("/api/orders")).json()["orders"]] == [second["id"]]
     assert (await other.get("/api/orders?limit=0")).json()["code"] == "validation"
     assert (await owner.get("/api/orders?store_id=999999")).json()["code"] == "not-found"
+
+
+async def test_an_admin_is_not_a_party_to_any_order_and_is_refused_every_action(
+    apps, app, api_factory, infra: Infra
+) -> None:  # type: ignore[no-untyped-def]
+    owner, customer = await api_factory(), await api_factory()
+    await owner.sign_in_as("owner")
+    await customer.sign_in_as("customer")
+    order = await place(customer, await open_shop(owner))
+    admin = await sign_in_admin(apps, app)
+    before = _snapshot(infra, order["id"])
+    for action in ACTIONS:
+        body = {"prep_minutes": 10} if action == "accept" else {}
+        response = await admin.post(f"/api/orders/{order['id']}/{action}", json=body)
+        assert_problem(response, 403, "forbidden")
+    assert _snapshot(infra, order["id"]) == before
