@@ -17,9 +17,10 @@ from app.db import rfc3339
 from realtime.schemas import Event, LocationMessage, RefusedAck, SubscribedAck
 from tests.client import Api
 from tests.dispatch.conftest import node_env
-from tests.dispatch.helpers import eventually, go_on_shift, kitchen, offered_riders
+from tests.dispatch.helpers import go_on_shift, kitchen, offered_riders
 from tests.harness import Infra
 from tests.orders.helpers import place
+from tests.waiting import wait_until
 
 EVENT = TypeAdapter(Event)
 EVERY_TYPE = {
@@ -106,16 +107,25 @@ async def test_every_event_ack_and_location_of_a_delivery_matches_the_published_
             rejected = await place(k.customer, k.shop)
             assert (await k.owner.post(f"/api/orders/{rejected['id']}/reject")).status_code == 200
             cancelled = await k.accepted_order()
-            await eventually(lambda: len(offered_riders(infra, cancelled["id"])) == 2)
+            await wait_until(
+                lambda: len(offered_riders(infra, cancelled["id"])) == 2,
+                what="the offers",
+            )
             gone = await k.owner.post(f"/api/orders/{cancelled['id']}/cancel", json={})
             assert gone.status_code == 200, gone.text
 
             order = await k.accepted_order()
-            await eventually(lambda: len(offered_riders(infra, order["id"])) == 2)
+            await wait_until(
+                lambda: len(offered_riders(infra, order["id"])) == 2,
+                what="the offers",
+            )
             path = f"/api/dispatch/offers/{order['id']}"
             assert (await winner.post(f"{path}/accept")).status_code == 200
             assert (await winner.post(f"{path}/release")).status_code == 200
-            await eventually(lambda: len(offered_riders(infra, order["id"])) == 1)
+            await wait_until(
+                lambda: len(offered_riders(infra, order["id"])) == 1,
+                what="the offers",
+            )
             taken = await loser.post(f"{path}/accept")
             assert taken.status_code == 200, taken.text
 
@@ -132,14 +142,14 @@ async def test_every_event_ack_and_location_of_a_delivery_matches_the_published_
 
             moved = await loser.put("/api/riders/me/location", json={"lat": 37.57, "lng": 126.98})
             assert moved.status_code == 204
-            await eventually(lambda: watcher.locations, what="a location")
+            await wait_until(lambda: watcher.locations, what="a location")
             for message in watcher.locations:
                 LocationMessage.model_validate(message)
 
             for action, who in (("ready", k.owner), ("pickup", loser), ("deliver", loser)):
                 done = await who.post(f"/api/orders/{order['id']}/{action}")
                 assert done.status_code == 200, done.text
-            await eventually(
+            await wait_until(
                 lambda: any(e["type"] == "order.delivered" for e in watcher.events),
                 what="the delivery pushed live",
             )
