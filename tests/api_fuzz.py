@@ -7,14 +7,15 @@ menu, a coupon campaign, orders and a rider on shift, then runs `st run` once an
 once with the session cookie and CSRF token of a customer, an owner, a rider and an admin; half
 the ids it sends (paths, order lines, coupons) are ones that exist.
 Every response is checked against /api/openapi.json: status codes, media types, headers and
-bodies. Not part of `pytest` (it takes minutes); run it after changing the API or its
-description.
+bodies. `tests/test_api_fuzz.py` runs the same with a few examples per operation in `make test`;
+this command runs it with as many as asked.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,7 @@ BINDINGS = {
 }
 # Signing out would end the session the rest of the run uses.
 SIGNED_IN_EXCLUDES = ("--exclude-operation-id", "auth_logout")
+ROLES = ("anonymous", "customer", "owner", "rider", "admin")
 
 
 def _sign_in(http: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -187,10 +189,29 @@ def seed(base: str) -> Seeded:
     return Seeded(headers, ids)
 
 
+@dataclass
+class Fuzzed:
+    """One `st run`: as whom, its exit code, how many cases it generated, and what it printed."""
+
+    role: str
+    exit_code: int
+    generated: int
+    output: str
+
+    @property
+    def summary(self) -> str:
+        """`role: N cases, exit 0` and, on failure, schemathesis's own failure list."""
+        line = f"{self.role}: {self.generated} cases, exit {self.exit_code}"
+        if self.exit_code:
+            failures = self.output[self.output.find("Failures:") :].split("Warnings:")[0]
+            line += "\n" + failures.strip()
+        return line
+
+
 def run_schemathesis(
     base: str, role: str, headers: dict[str, str], *, examples: int, reports: Path
-) -> int:
-    """One `st run` as `role` (no headers: anonymous); its exit code."""
+) -> Fuzzed:
+    """One `st run` as `role` (no headers: anonymous)."""
     command = [
         str(Path(sys.executable).with_name("st")),
         "run",
@@ -210,6 +231,7 @@ def run_schemathesis(
         "--continue-on-failure",
         "--suppress-health-check",
         "all",
+        "--no-color",
         "--report",
         "junit",
         "--report-junit-path",
@@ -219,43 +241,58 @@ def run_schemathesis(
         command += ["--header", f"{name}: {value}"]
     if headers:
         command += list(SIGNED_IN_EXCLUDES)
-    print(f"\n=== schemathesis as {role} ===", flush=True)
     # Its cache of failing cases (`.schemathesis/`) goes beside the reports.
-    return subprocess.run(command, cwd=reports, check=False).returncode
+    done = subprocess.run(command, cwd=reports, check=False, capture_output=True, text=True)
+    output = done.stdout + done.stderr
+    generated = re.search(r"(\d+) generated", output)
+    return Fuzzed(role, done.returncode, int(generated.group(1)) if generated else 0, output)
+
+
+def fuzz(node: Node, *, examples: int, roles: list[str], reports: Path) -> list[Fuzzed]:
+    """Seed the node's data, then fuzz its API as each of `roles` (`anonymous` included)."""
+    reports.mkdir(parents=True, exist_ok=True)
+    seeded = seed(node.url)
+    (reports / "schemathesis.toml").write_text(seeded.config())
+    results = []
+    for role in roles:
+        headers = {} if role == "anonymous" else seeded.headers[role]
+        result = run_schemathesis(node.url, role, headers, examples=examples, reports=reports)
+        print(result.summary, flush=True)
+        results.append(result)
+    shutil.copy(node.log_path, reports / "node.log")
+    return results
+
+
+def start_fuzz_node(infra: Infra) -> Node:
+    """A real node with a known admin, whose sign-up limit lets a fuzzer sign up hundreds of times."""
+    return infra.start_node(
+        "fuzz",
+        DELIVERY_ADMIN_EMAIL=ADMIN[0],
+        DELIVERY_ADMIN_PASSWORD=ADMIN[1],
+        SIGNUP_MAX_PER_ADDRESS=os.environ.get("SIGNUP_MAX_PER_ADDRESS", "1000000"),
+    )
 
 
 def main() -> int:
     """Start the services and a node, seed them, and fuzz as every role."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=30, help="test cases per operation")
-    parser.add_argument("--roles", default="anonymous,customer,owner,rider,admin")
+    parser.add_argument("--roles", default=",".join(ROLES))
     parser.add_argument("--report-dir", default="test-artifacts/schemathesis", type=Path)
     args = parser.parse_args()
     reports = (ROOT / args.report_dir).resolve()
-    reports.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="api-fuzz-") as folder:
         infra: Infra = start_infra(Path(folder))
         try:
-            node: Node = infra.start_node(
-                "fuzz",
-                DELIVERY_ADMIN_EMAIL=ADMIN[0],
-                DELIVERY_ADMIN_PASSWORD=ADMIN[1],
-                # Sign-up and sign-in are fuzzed hundreds of times from one address.
-                SIGNUP_MAX_PER_ADDRESS=os.environ.get("SIGNUP_MAX_PER_ADDRESS", "1000000"),
+            node = start_fuzz_node(infra)
+            results = fuzz(
+                node, examples=args.examples, roles=args.roles.split(","), reports=reports
             )
-            seeded = seed(node.url)
-            (reports / "schemathesis.toml").write_text(seeded.config())
-            results = {}
-            for role in args.roles.split(","):
-                headers = {} if role == "anonymous" else seeded.headers[role]
-                results[role] = run_schemathesis(
-                    node.url, role, headers, examples=args.examples, reports=reports
-                )
-            shutil.copy(node.log_path, reports / "node.log")
-            print("\nexit codes:", results, f"\nJUnit reports and the node's log in {reports}")
-            return 0 if not any(results.values()) else 1
         finally:
             infra.stop()
+    total = sum(r.generated for r in results)
+    print(f"\n{total} cases in all; JUnit reports and the node's log in {reports}")
+    return 0 if not any(r.exit_code for r in results) else 1
 
 
 if __name__ == "__main__":
