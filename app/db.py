@@ -49,13 +49,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def rfc3339(value: datetime | None) -> str | None:
-    """Format a datetime as the API's RFC 3339 UTC string (`…Z`)."""
+def rfc3339(value: datetime | None, *, timespec: str = "seconds") -> str | None:
+    """Format a datetime as the API's RFC 3339 UTC string (`…Z`), to the second by default."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -51,7 +51,8 @@ class OutboxEvent(Base):
             "stream": self.stream,
             "seq": self.seq,
             "type": self.type,
-            "at": rfc3339(self.at),
+            # To the millisecond, so that any client can measure commit→client latency itself.
+            "at": rfc3339(self.at, timespec="milliseconds"),
             "data": json.loads(self.payload),
         }
 
