@@ -104,14 +104,14 @@ def check_deliveries(sockets: list[Socket]) -> Check:
                 if seq < 0:  # recovered: false, resynced from the REST snapshot
                     expected = -1
                 elif expected not in (-1, seq):
-                    bad.append(f"{log.stream}: {seq} after {expected - 1}")
+                    bad.append(f"{log.stream}: {seq} after {expected - 1} ({socket.name})")
                     break
                 else:
                     expected = seq + 1
             if log.duplicates:
-                bad.append(f"{log.stream}: {log.duplicates} duplicate(s)")
+                bad.append(f"{log.stream}: {log.duplicates} duplicate(s) ({socket.name})")
             if log.gaps:
-                bad.append(f"{log.stream}: {log.gaps} gap(s) seen live")
+                bad.append(f"{log.stream}: {log.gaps} gap(s) seen live ({socket.name})")
     streams = sum(len(s.logs) for s in sockets)
     return Check(
         "streams: every subscriber saw each event once, in seq order",

@@ -36,6 +36,7 @@ class Customer:
             http=ctx.http,
             recorder=ctx.recorder,
             rng=self.rng,
+            name=f"customer {person.id}",
             on_resync=lambda stream: ctx.spawn(self._reread(stream)),
         )
         near = sorted(city.stores, key=lambda s: km_between(s.position, person.position))

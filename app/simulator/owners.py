@@ -26,6 +26,7 @@ class Owner:
             http=ctx.http,
             recorder=ctx.recorder,
             rng=self.rng,
+            name=f"owner of store {store.id}",
             on_resync=lambda _stream: ctx.spawn(self.catch_up()),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -119,6 +120,7 @@ def build(
             sum(recorder.rider_busy.values()) / max(1, sum(recorder.rider_online.values())), 3
         ),
         "answers": len(recorder.answers),
+        "simulator_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     return {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},

@@ -34,6 +34,7 @@ class Rider:
             http=ctx.http,
             recorder=ctx.recorder,
             rng=self.rng,
+            name=f"rider {person.id}",
             on_resync=lambda stream: ctx.spawn(self._reread(stream)),
         )
 

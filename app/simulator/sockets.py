@@ -50,6 +50,8 @@ class StreamLog:
     overlaps: int = 0  # live events that raced a re-subscribe's replay (harmless, not counted)
     first_after: int = 0  # the after_seq of the first subscribe: seqs before it are not ours
     followed: bool = True  # False once unsubscribed: later events are not expected
+    subscribed_on: int = 0  # the connection (by count) the last successful subscribe was on
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one subscribe at a time
 
 
 class Socket:
@@ -64,7 +66,9 @@ class Socket:
         recorder: Recorder,
         rng: random.Random,
         on_resync: Callable[[str], object] | None = None,
+        name: str = "",
     ) -> None:
+        self.name = name
         self.ws_url = url.replace("http://", "ws://").replace("https://", "wss://")
         self.ws_url += "/socket.io/?EIO=4&transport=websocket"
         self.cookie, self.http, self.recorder, self.rng = cookie, http, recorder, rng
@@ -115,8 +119,8 @@ class Socket:
                 return
             await asyncio.sleep(self.rng.uniform(0.5, 1.5))
 
-    def _spawn_resume(self, log: StreamLog) -> None:
-        task = asyncio.create_task(self._resume(log))
+    def _spawn_resume(self, log: StreamLog, *, again: bool = False) -> None:
+        task = asyncio.create_task(self._resume(log, again=again))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -178,9 +182,9 @@ class Socket:
                     break
                 await self._packet(ws, message.data)
 
-    async def _resume(self, log: StreamLog) -> None:
+    async def _resume(self, log: StreamLog, *, again: bool = False) -> None:
         while self._connected.is_set() and not self._closing and log.followed:
-            if await self._subscribe(log):
+            if await self._subscribe(log, again=again):
                 return
             await asyncio.sleep(self.rng.uniform(0.5, 1.5))
 
@@ -201,10 +205,20 @@ class Socket:
         elif data.startswith("41"):
             await ws.close()
 
-    async def _subscribe(self, log: StreamLog) -> bool:
+    async def _subscribe(self, log: StreamLog, *, again: bool = False) -> bool:
+        # Two subscribes of one stream in flight at once (a reconnect racing a first follow)
+        # would replay the same events twice: they take turns, and the second is skipped
+        # unless it is meant to catch up after a gap.
+        async with log.lock:
+            if not again and log.subscribed_on == self.connects and self._ws is not None:
+                return True
+            return await self._subscribe_now(log)
+
+    async def _subscribe_now(self, log: StreamLog) -> bool:
         ws = self._ws
         if ws is None:
             return False
+        connection = self.connects
         ack_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._acks[ack_id] = future
@@ -221,6 +235,7 @@ class Socket:
         buffered = self._buffers.pop(log.stream, [])
         if not isinstance(ack, dict) or not ack.get("ok"):
             return False
+        log.subscribed_on = connection
         if not ack.get("recovered", True):
             log.resyncs += 1
             log.applied.append(-1)  # a segment boundary: what came before was not replayed
@@ -257,7 +272,7 @@ class Socket:
             # Something was missed: drop this one and catch up from the last seq applied.
             log.gaps += 1
             if log.stream not in self._buffers:
-                self._spawn_resume(log)
+                self._spawn_resume(log, again=True)
             return
         log.last = seq
         log.applied.append(seq)

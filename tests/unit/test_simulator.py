@@ -58,6 +58,7 @@ class _Socket:
     def __init__(self, *logs: StreamLog) -> None:
         self.logs = {log.stream: log for log in logs}
         self.connects = 1
+        self.name = "someone"
 
 
 def _log(stream: str, applied: list[int], **kwargs: Any) -> StreamLog:
