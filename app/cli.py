@@ -84,8 +84,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulated city against a deployment, then audit it."""
+    from app.launcher.processes import LaunchError
     from app.simulator.capacity import find_capacity
     from app.simulator.config import SimConfig, parse_clock, parse_duration
+    from app.simulator.deployment import Unsupported
     from app.simulator.runner import simulate
 
     try:
@@ -124,6 +126,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return asyncio.run(run(config))
     except KeyboardInterrupt:
         return 130
+    except (LaunchError, Unsupported) as error:
+        print(f"delivery: {error}", file=sys.stderr)
+        return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -90,7 +90,8 @@ class Run:
 @contextlib.asynccontextmanager
 async def started(config: SimConfig) -> AsyncIterator[Run]:
     """Deployment up, city built, everyone connected; everything stopped on the way out."""
-    out = config.out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    # Absolute: MariaDB and nginx run from other working folders.
+    out = config.out.resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     deployment = open_deployment(config, out)
     try:
