@@ -54,7 +54,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## MariaDB, two Redis, two nodes and nginx on http://127.0.0.1:8080
+## MariaDB, three Redis, two nodes and nginx on http://127.0.0.1:8080
 cluster: install
 	$(BIN)/delivery cluster --nodes 2 --port 8080
 

@@ -1,4 +1,4 @@
-"""The `delivery` command: serve, cluster, migrate, demo, create-admin, openapi."""
+"""The `delivery` command: serve, cluster, migrate, demo, create-admin, openapi, simulate."""
 
 from __future__ import annotations
 
@@ -76,10 +76,59 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    """Run MariaDB, two Redis, N nodes and nginx on this machine."""
+    """Run MariaDB, three Redis, N nodes and nginx on this machine."""
     from app.launcher.cluster import run_cluster
 
     return run_cluster(nodes=args.nodes, port=args.port, fresh=args.fresh)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the simulated city against a deployment, then audit it."""
+    from app.launcher.processes import LaunchError
+    from app.simulator.capacity import find_capacity
+    from app.simulator.config import SimConfig, parse_clock, parse_duration
+    from app.simulator.deployment import Unsupported
+    from app.simulator.runner import simulate
+
+    try:
+        config = SimConfig(
+            url=args.url,
+            seed=args.seed,
+            stores=args.stores,
+            customers=args.customers,
+            riders=args.riders,
+            peak=args.peak,
+            speed=args.speed,
+            start=parse_clock(args.start),
+            duration=parse_duration(args.duration),
+            drain=args.drain,
+            faults=args.faults,
+            cluster=args.cluster,
+            cluster_dir=args.cluster_dir,
+            nodes=args.nodes,
+            out=args.out,
+            admin_email=os.environ.get("DELIVERY_ADMIN_EMAIL") or args.admin_email,
+            admin_password=os.environ.get("DELIVERY_ADMIN_PASSWORD") or args.admin_password,
+            progress_every=args.progress_every,
+            find_capacity=args.find_capacity,
+            capacity_step=args.step_seconds,
+            flat=args.flat,
+        )
+    except ValueError as error:
+        sys.exit(f"delivery: {error}")
+    if config.speed <= 0 or config.peak <= 0:
+        sys.exit("delivery: --speed and --peak must be positive")
+    if config.faults and not (config.cluster or config.cluster_dir):
+        sys.exit("delivery: --faults needs --cluster (or --cluster-dir of a running cluster)")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    run = find_capacity if config.find_capacity else simulate
+    try:
+        return asyncio.run(run(config))
+    except KeyboardInterrupt:
+        return 130
+    except (LaunchError, Unsupported) as error:
+        print(f"delivery: {error}", file=sys.stderr)
+        return 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -163,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cluster = sub.add_parser(
         "cluster",
-        help="MariaDB, two Redis, N nodes (restarted if they exit) and nginx on this machine",
+        help="MariaDB, three Redis, N nodes (restarted if they exit) and nginx on this machine",
     )
     cluster.add_argument("--nodes", type=int, default=2)
     cluster.add_argument("--port", type=int, default=8080)
@@ -188,7 +237,82 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", "-o", default="docs/openapi.json", help="file to write, or - for stdout"
     )
     openapi.set_defaults(func=cmd_openapi)
+    _simulate_parser(sub)
     return parser
+
+
+def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.simulator.config import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, DEFAULT_URL
+
+    sim = sub.add_parser(
+        "simulate",
+        help="a dinner peak in a box: simulated customers, owners and riders, then an audit",
+        description="Drive a deployment through its public API and Socket.IO as a city of "
+        "customers, store owners and riders would, then audit every promise (docs/simulator.md).",
+    )
+    sim.add_argument("--url", default=DEFAULT_URL, help="the deployment (default: %(default)s)")
+    sim.add_argument("--cluster", action="store_true", help="start a cluster of its own")
+    sim.add_argument(
+        "--cluster-dir",
+        type=Path,
+        default=None,
+        help="a running `delivery cluster`'s folder (var/cluster): its pids and ports",
+    )
+    sim.add_argument("--nodes", type=int, default=2, help="nodes of the --cluster (default 2)")
+    sim.add_argument("--seed", type=int, default=1, help="the random generator's seed")
+    sim.add_argument("--stores", type=int, default=8)
+    sim.add_argument("--customers", type=int, default=60)
+    sim.add_argument("--riders", type=int, default=24)
+    sim.add_argument(
+        "--peak",
+        type=float,
+        default=30.0,
+        help="orders per wall-clock minute at the top of the dinner peak",
+    )
+    sim.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="simulated seconds per wall-clock second (60: an hour in a minute)",
+    )
+    sim.add_argument("--start", default="17:30", help="simulated time of day to start (HH:MM)")
+    sim.add_argument("--duration", default="2h", help="simulated time of demand (10m, 2h, 1h30m)")
+    sim.add_argument(
+        "--drain",
+        type=float,
+        default=120.0,
+        help="wall seconds for open orders to finish after demand stops",
+    )
+    sim.add_argument("--flat", action="store_true", help="demand constant at --peak")
+    sim.add_argument(
+        "--faults",
+        action="store_true",
+        help="kill a node, pause one, restart both Redis empty and kill MariaDB",
+    )
+    sim.add_argument(
+        "--find-capacity",
+        action="store_true",
+        help="raise the demand step by step until a latency bound breaks",
+    )
+    sim.add_argument("--step-seconds", type=float, default=60.0, help="wall seconds per step")
+    sim.add_argument(
+        "--out",
+        type=Path,
+        default=Path("test-artifacts/simulations"),
+        help="where each run's folder goes (default: %(default)s)",
+    )
+    sim.add_argument(
+        "--admin-email",
+        default=DEFAULT_ADMIN_EMAIL,
+        help="an admin, for the coupon campaign (DELIVERY_ADMIN_EMAIL wins)",
+    )
+    sim.add_argument(
+        "--admin-password",
+        default=DEFAULT_ADMIN_PASSWORD,
+        help="its password (DELIVERY_ADMIN_PASSWORD wins)",
+    )
+    sim.add_argument("--progress-every", type=float, default=5.0, help="seconds between lines")
+    sim.set_defaults(func=cmd_simulate)
 
 
 def main(argv: list[str] | None = None) -> int:

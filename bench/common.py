@@ -22,10 +22,10 @@ BENCH_ENV = {
 
 
 async def start_cluster(prefix: str, *, nodes: int = 2, **env: str) -> Cluster:
-    """MariaDB, two Redis, `nodes` Hypercorn nodes and nginx in a fresh temporary folder."""
+    """MariaDB, three Redis, `nodes` Hypercorn nodes and nginx in a fresh temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     cluster = Cluster(folder=folder, nodes=nodes, node_env={**BENCH_ENV, **env})
-    print(f"starting MariaDB, two Redis, {nodes} node(s) and nginx in {folder} …", flush=True)
+    print(f"starting MariaDB, three Redis, {nodes} node(s) and nginx in {folder} …", flush=True)
     await asyncio.to_thread(cluster.start)
     print("up: " + ", ".join(cluster.urls()), flush=True)
     return cluster

@@ -179,8 +179,8 @@ async def main(customers: int, quantity: int) -> None:
         DELIVERY_ADMIN_EMAIL=ADMIN_EMAIL,
         DELIVERY_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
-    assert cluster.mariadb and cluster.session_redis and cluster.events_redis
-    mariadb, sessions, cache = cluster.mariadb, cluster.session_redis, cluster.events_redis
+    assert cluster.mariadb and cluster.session_redis and cluster.cache_redis
+    mariadb, sessions, cache = cluster.mariadb, cluster.session_redis, cluster.cache_redis
     nodes = cluster.node_list
     try:
         people = await sessions_for(sessions.url, insert_customers(mariadb.port, customers))

@@ -4,7 +4,7 @@
 
 For each fan-out (`--fanout hub socketio-redis`: the default hub, then python-socketio's
 AsyncRedisManager as the baseline) it starts a fresh cluster with the same launcher as
-`delivery cluster` (MariaDB, two Redis, two nodes, nginx), opens K WebSocket subscribers split
+`delivery cluster` (MariaDB, three Redis, two nodes, nginx), opens K WebSocket subscribers split
 evenly between the two nodes, and drives orders through nginx: each of S stores gets orders
 that are placed, accepted, made ready and cancelled, so every order writes events to its store's stream. Each
 subscriber follows one store stream (with that store owner's session), so an event on a store

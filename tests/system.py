@@ -27,7 +27,7 @@ NODE_ENV = {
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """MariaDB, a session Redis, a cache/events Redis, two nodes and nginx."""
+    """MariaDB, a session Redis, a cache Redis, an events Redis, two nodes and nginx."""
     for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",)):
         require_binary(*names)
     running = Cluster(

@@ -1,16 +1,20 @@
 """The production topology on one machine: `delivery cluster`, the system tests and benchmarks.
 
-MariaDB, a session Redis, a cache/events Redis, N Hypercorn nodes and nginx, all from installed
-binaries, started in order with health checks, with their data and logs in one folder.
+MariaDB, a session Redis, a cache Redis, an events Redis, N Hypercorn nodes and nginx, all from
+installed binaries, started in order with health checks, with their data and logs in one folder.
+What runs where (pids, ports, folders) is written to `cluster.json` in that folder, for tools
+that act on a running cluster (`delivery simulate --faults`).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ class Cluster:
     node_env: dict[str, str] = field(default_factory=dict)
     mariadb: MariaDBServer | None = None
     session_redis: RedisServer | None = None
+    cache_redis: RedisServer | None = None
     events_redis: RedisServer | None = None
     node_list: list[Node] = field(default_factory=list)
     nginx: Nginx | None = None
@@ -69,11 +74,13 @@ class Cluster:
 
     def env(self) -> dict[str, str]:
         """The environment of every node."""
-        assert self.session_redis is not None and self.events_redis is not None
+        assert self.session_redis is not None and self.cache_redis is not None
+        assert self.events_redis is not None
         return {
             "DATABASE_URL": self.database_url,
             "SESSION_REDIS_URL": self.session_redis.url,
-            "CACHE_REDIS_URL": self.events_redis.url,
+            "CACHE_REDIS_URL": self.cache_redis.url,
+            "EVENTS_REDIS_URL": self.events_redis.url,
             "SECRET_KEY": self.secret_key(),
             "STORAGE_URL": f"file://{(self.folder / 'media').resolve()}",
             "TRUSTED_PROXY_HOPS": "1",
@@ -92,13 +99,21 @@ class Cluster:
 
     def _start(self) -> None:
         if self.fresh and self.folder.exists():
-            for name in ("mariadb", "redis-session", "redis-events", "media", "nginx"):
+            for name in (
+                "mariadb",
+                "redis-session",
+                "redis-cache",
+                "redis-events",
+                "media",
+                "nginx",
+            ):
                 shutil.rmtree(self.folder / name, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.mariadb = MariaDBServer(self.folder / "mariadb").start()
         self._ensure_database()
         self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
+        self.cache_redis = RedisServer(self.folder / "redis-cache", persistent=True).start()
         self.events_redis = RedisServer(self.folder / "redis-events", persistent=True).start()
         upgrade(self.database_url)
         for index in range(self.nodes):
@@ -115,6 +130,60 @@ class Cluster:
             port=self.port or free_port(),
             log_dir=self.log_dir,
         ).start()
+        self.write_state()
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "cluster.json"
+
+    def state(self) -> dict[str, object]:
+        """What runs where: nginx's URL, and each process's pid, port and folder or log."""
+
+        def pid(service: Service | None) -> int | None:
+            process = service.process if service is not None else None
+            return process.pid if process is not None and process.poll() is None else None
+
+        def redis(server: RedisServer | None) -> dict[str, object] | None:
+            if server is None:
+                return None
+            return {
+                "pid": pid(server),
+                "port": server.port,
+                "url": server.url,
+                "folder": str(server.folder),
+            }
+
+        return {
+            "url": self.nginx.url if self.nginx is not None else None,
+            "nginx": {"pid": pid(self.nginx), "port": self.nginx.port} if self.nginx else None,
+            "nodes": [
+                {
+                    "name": node.name,
+                    "pid": pid(node),
+                    "port": node.port,
+                    "url": node.url,
+                    "log": str(node.log_path),
+                }
+                for node in self.node_list
+            ],
+            "mariadb": {
+                "pid": pid(self.mariadb),
+                "port": self.mariadb.port,
+                "database": DATABASE,
+                "folder": str(self.mariadb.folder),
+            }
+            if self.mariadb
+            else None,
+            "session_redis": redis(self.session_redis),
+            "cache_redis": redis(self.cache_redis),
+            "events_redis": redis(self.events_redis),
+        }
+
+    def write_state(self) -> None:
+        """Record `state()` in `cluster.json` (replaced atomically; readers never see half)."""
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.state(), indent=2))
+        temporary.replace(self.state_path)
 
     def _ensure_database(self) -> None:
         import pymysql
@@ -137,9 +206,10 @@ class Cluster:
             self.nginx.stop()
         for node in self.node_list:
             node.stop()
-        for server in (self.events_redis, self.session_redis, self.mariadb):
+        for server in (self.events_redis, self.cache_redis, self.session_redis, self.mariadb):
             if server is not None:
                 server.stop()
+        self.state_path.unlink(missing_ok=True)
 
     def kill_node(self, index: int) -> Node:
         """SIGKILL node `index`, as a crash would."""
@@ -154,9 +224,24 @@ class Cluster:
         return node.start()
 
     def restart_events_redis(self, *, wipe: bool = True) -> None:
-        """Kill the cache/events Redis and start it again; `wipe` loses its data as well."""
+        """Kill the events Redis and start it again; `wipe` loses its data as well."""
         assert self.events_redis is not None
         self.events_redis.restart(wipe=wipe)
+        self.write_state()
+
+    def restart_cache_redis(self, *, wipe: bool = True) -> None:
+        """Kill the cache Redis (counters, locks, rider positions) and start it again."""
+        assert self.cache_redis is not None
+        self.cache_redis.restart(wipe=wipe)
+        self.write_state()
+
+    def restart_mariadb(self, *, down_for: float = 0.0) -> None:
+        """SIGKILL MariaDB, wait `down_for` seconds, and start it again (crash recovery)."""
+        assert self.mariadb is not None
+        self.mariadb.kill()
+        time.sleep(down_for)
+        self.mariadb.start()
+        self.write_state()
 
     def supervisor(
         self, *, backoff: Backoff | None = None, report: Callable[[Event], None] = print
@@ -166,7 +251,8 @@ class Cluster:
             "nginx": self.nginx,
             "mariadbd": self.mariadb,
             "the session redis-server": self.session_redis,
-            "the cache/events redis-server": self.events_redis,
+            "the cache redis-server": self.cache_redis,
+            "the events redis-server": self.events_redis,
         }
         return Supervisor(
             self.node_list,
@@ -180,8 +266,13 @@ class Cluster:
         return [self.url, *(node.url for node in self.node_list)]
 
 
-def _report(event: Event) -> None:
-    print(event, file=sys.stderr if event.kind == "exited" else sys.stdout, flush=True)
+def _reporter(cluster: Cluster) -> Callable[[Event], None]:
+    def report(event: Event) -> None:
+        if event.kind == "restarted":
+            cluster.write_state()
+        print(event, file=sys.stderr if event.kind == "exited" else sys.stdout, flush=True)
+
+    return report
 
 
 def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
@@ -198,14 +289,14 @@ def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
     try:
-        print(f"starting MariaDB, two Redis, {nodes} node(s) and nginx …", flush=True)
+        print(f"starting MariaDB, three Redis, {nodes} node(s) and nginx …", flush=True)
         cluster.start()
         print(f"delivery cluster is up (data and logs in {cluster.folder}):", flush=True)
         print(f"  nginx   {cluster.url}", flush=True)
         for node in cluster.node_list:
             print(f"  {node.name:<7} {node.url}", flush=True)
         print("A node that exits is started again. Ctrl-C stops everything.", flush=True)
-        cluster.supervisor(report=_report).run(stopping)
+        cluster.supervisor(report=_reporter(cluster)).run(stopping)
         return 0
     except KeyboardInterrupt:
         return 0

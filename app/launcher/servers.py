@@ -153,3 +153,10 @@ class MariaDBServer:
     def stop(self) -> None:
         stop_process(self.process, timeout=30)
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: the next start runs InnoDB's crash recovery."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None

@@ -3,7 +3,8 @@
 nginx skips a dead node, so the others keep serving while it is down. A node that keeps exiting
 (a bad setting, a crash at start) is started again after 1 s, 2 s, 4 s … up to 30 s, and the
 count starts over once a node has stayed up for a minute. nginx and the data services are not
-restarted: without one of them no node can serve, so their exit ends the supervision.
+restarted: without one of them no node can serve, so their exit ends the supervision, unless it
+happens inside `holding()`, where whoever holds it stops and restarts such a service on purpose.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -95,13 +97,24 @@ class Supervisor:
     clock: Callable[[], float] = time.monotonic
     events: list[Event] = field(init=False, default_factory=list)
     _watches: list[_Watch] = field(init=False, default_factory=list)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         now = self.clock()
         self._watches = [_Watch(node, up_since=now) for node in self.nodes]
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """No check runs inside this block: a planned restart of a data service is no exit."""
+        with self._lock:
+            yield
+
     def check(self) -> None:
         """One look at every process: report exits, start nodes whose wait is over."""
+        with self._lock:
+            self._check()
+
+    def _check(self) -> None:
         for name, service in self.vital.items():
             process = service.process
             if process is None or process.poll() is not None:

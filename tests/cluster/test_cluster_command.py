@@ -3,6 +3,7 @@ everything it started."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -133,7 +134,7 @@ def cluster_command(tmp_path: Path) -> Iterator[Command]:
 
 
 def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm(
-    cluster_command: Command,
+    cluster_command: Command, tmp_path: Path
 ) -> None:
     process, port = cluster_command.process, cluster_command.port
     out, err = cluster_command.out, cluster_command.err
@@ -164,7 +165,15 @@ def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm
     assert process.poll() is None, "the cluster stopped when a node died"
 
     everything = children(process.pid)
-    assert len(everything) == 6, everything  # mariadbd, two redis-servers, two nodes, nginx
+    assert len(everything) == 7, everything  # mariadbd, three redis-servers, two nodes, nginx
+    # cluster.json names every one of them, the restarted node's new pid included.
+    state = json.loads((tmp_path / "var" / "cluster" / "cluster.json").read_text())
+    recorded = [node["pid"] for node in state["nodes"]] + [
+        state[name]["pid"]
+        for name in ("nginx", "mariadb", "session_redis", "cache_redis", "events_redis")
+    ]
+    assert sorted(recorded) == sorted(everything), (recorded, everything)
+    assert state["url"] == f"http://127.0.0.1:{port}"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=90) == 0
     assert out.wait_for(lambda line: line == "stopped.", within=5, what="stopped.")
@@ -172,3 +181,4 @@ def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm
     assert left == [], left
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+    assert not (tmp_path / "var" / "cluster" / "cluster.json").exists()

@@ -1,0 +1,1 @@
+"""`delivery simulate`: a city of customers, owners and riders driven through the public API."""

@@ -1,0 +1,110 @@
+"""`delivery simulate --find-capacity`: raise a flat demand step by step until placement p99
+passes 500 ms or commit→client p99 passes 200 ms; the CPU of every process, step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from app.simulator.config import SimConfig
+from app.simulator.demand import DINNER
+from app.simulator.recorder import percentile
+from app.simulator.runner import Run, say, started
+
+PLACEMENT_P99_MS = 500.0
+PUSH_P99_MS = 200.0
+STEP_FACTOR = 1.4
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree_ticks(pid: int) -> float:
+    """CPU seconds (user + system) of `pid` and every process below it (nginx's workers)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += ticks.get(current, 0)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return total / TICKS
+
+
+def cpu(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process (with its children)."""
+    return {name: _tree_ticks(pid) for name, pid in processes.items()}
+
+
+async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
+    recorder = run.recorder
+    processes = run.deployment.processes()
+    before = await asyncio.to_thread(cpu, processes)
+    began, began_at = time.time(), recorder.now()
+    await run.population.demand(peak=peak, start=DINNER, wall_seconds=seconds, flat=True)
+    # The step's last events get a moment to arrive before they are counted.
+    await asyncio.sleep(3)
+    elapsed = time.time() - began
+    after = await asyncio.to_thread(cpu, processes)
+    placed = [lat for at, lat in recorder.placements if at >= began_at]
+    pushes = [
+        lat
+        for d in recorder.deliveries
+        if d.at >= began and (lat := recorder.commit_latency(d)) is not None
+    ]
+    figures = {
+        "peak": peak,
+        "orders_per_min": len(placed) * 60 / seconds,
+        "placement_p99_ms": percentile(placed, 0.99) * 1000,
+        "push_p99_ms": percentile(pushes, 0.99) * 1000,
+    }
+    for name in processes:
+        figures[f"cpu:{name}"] = (after.get(name, 0.0) - before.get(name, 0.0)) / elapsed * 100
+    return figures
+
+
+async def find_capacity(config: SimConfig) -> int:
+    """Step the demand up until a latency bound breaks; print the last sustained step."""
+    async with started(config) as run:
+        run.demand_started = time.time()
+        peak, sustained = config.peak, None
+        nodes = run.deployment.node_count
+        while True:
+            say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s …")
+            figures = await _step(run, peak, config.capacity_step)
+            usage = "  ".join(
+                f"{k[4:]} {v:.0f}%" for k, v in figures.items() if k.startswith("cpu:")
+            )
+            say(
+                f"  achieved {figures['orders_per_min']:.1f} orders/min  placement p99 "
+                f"{figures['placement_p99_ms']:.0f} ms  commit→client p99 "
+                f"{figures['push_p99_ms']:.0f} ms\n  CPU (% of one core): {usage}"
+            )
+            if (
+                figures["placement_p99_ms"] > PLACEMENT_P99_MS
+                or figures["push_p99_ms"] > PUSH_P99_MS
+                or figures["orders_per_min"] < 0.8 * peak
+            ):
+                break
+            sustained = figures
+            peak *= STEP_FACTOR
+        if sustained is None:
+            say("capacity: even the first step broke a bound; start lower with --peak")
+            return 1
+        say(
+            f"capacity: {sustained['orders_per_min']:.1f} orders/min sustained on {nodes} "
+            f"node(s) = {sustained['orders_per_min'] / nodes:.1f} orders/min per node "
+            f"(placement p99 {sustained['placement_p99_ms']:.0f} ms, commit→client p99 "
+            f"{sustained['push_p99_ms']:.0f} ms); the next step ({peak:.0f}/min) broke a bound"
+        )
+        await run.population.drain(30, say)
+        return 0

@@ -1,0 +1,117 @@
+"""The simulator's pure parts: the day's demand curve, its flags, and the delivery check."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+from app.launcher.nodes import Node
+from app.launcher.supervisor import ServiceExited, Supervisor
+from app.simulator.audit import check_deliveries
+from app.simulator.config import clock_text, parse_clock, parse_duration
+from app.simulator.demand import arrivals, shape
+from app.simulator.sockets import StreamLog, committed_at
+
+
+def test_the_day_peaks_at_dinner_with_a_smaller_lunch_and_a_quiet_night() -> None:
+    dinner, lunch, night = shape(parse_clock("18:30")), shape(parse_clock("12:00")), shape(3 * 3600)
+    assert dinner == pytest.approx(1.0, abs=0.01)
+    assert 0.4 < lunch < 0.8
+    assert night < 0.1
+    assert shape(parse_clock("17:30")) < dinner and shape(parse_clock("19:30")) < dinner
+
+
+def test_arrivals_follow_the_rate_and_repeat_with_the_seed() -> None:
+    def draw(seed: int, **kwargs: Any) -> list[float]:
+        return list(arrivals(random.Random(seed), speed=60, wall_seconds=600, **kwargs))
+
+    flat = draw(1, peak_per_minute=30, start=parse_clock("18:30"), flat=True)
+    assert 250 < len(flat) < 350  # 10 minutes at 30 a minute, a Poisson count
+    assert flat == draw(1, peak_per_minute=30, start=parse_clock("18:30"), flat=True)
+    assert flat != draw(2, peak_per_minute=30, start=parse_clock("18:30"), flat=True)
+    night = draw(1, peak_per_minute=30, start=parse_clock("02:00"))
+    assert len(night) < len(flat) / 5
+    assert all(0 <= t < 600 for t in flat) and flat == sorted(flat)
+
+
+def test_clock_and_duration_flags() -> None:
+    assert parse_clock("17:30") == 17.5 * 3600 and clock_text(parse_clock("09:05")) == "09:05"
+    assert parse_duration("10m") == 600 and parse_duration("1h30m") == 5400
+    assert parse_duration("90s") == 90
+    for bad in ("25:00", "7pm"):
+        with pytest.raises(ValueError):
+            parse_clock(bad)
+    for bad in ("10", "m10", "10m5x"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_an_event_time_counts_as_a_commit_time_only_with_sub_second_precision() -> None:
+    assert committed_at("2026-11-24T12:00:00Z") is None
+    assert committed_at("2026-11-24T12:00:00.250Z") == pytest.approx(1795521600.25)
+
+
+class _Socket:
+    def __init__(self, *logs: StreamLog) -> None:
+        self.logs = {log.stream: log for log in logs}
+        self.connects = 1
+        self.name = "someone"
+
+
+def _log(stream: str, applied: list[int], **kwargs: Any) -> StreamLog:
+    return StreamLog(stream, handler=lambda _e: None, applied=applied, **kwargs)
+
+
+def test_the_delivery_check_passes_gapless_streams_and_names_a_jump_or_a_duplicate() -> None:
+    good = _Socket(_log("order:1", [1, 2, 3]), _log("store:1", [4, 5], first_after=3))
+    resynced = _Socket(_log("order:2", [1, 2, -1, 7, 8]))
+    assert check_deliveries([good, resynced]).verdict == "PASS"  # type: ignore[list-item]
+    jump = check_deliveries([_Socket(_log("order:3", [1, 3]))])  # type: ignore[list-item]
+    assert jump.verdict == "FAIL" and "order:3: 3 after 1" in jump.evidence[-1]
+    twice = check_deliveries([_Socket(_log("order:4", [1], duplicates=1))])  # type: ignore[list-item]
+    assert twice.verdict == "FAIL" and "duplicate" in twice.evidence[-1]
+
+
+class _Exited:
+    returncode = 1
+
+    def poll(self) -> int:
+        return 1
+
+
+class _Running:
+    returncode = None
+
+    def poll(self) -> None:
+        return None
+
+
+class _Service:
+    def __init__(self) -> None:
+        self.process: Any = _Running()
+
+
+def test_a_data_service_restarted_inside_holding_is_not_an_exit() -> None:
+    service = _Service()
+    supervisor = Supervisor(nodes=list[Node](), vital={"mariadbd": service}, report=print)
+    checked = threading.Event()
+
+    def check_meanwhile() -> None:
+        supervisor.check()
+        checked.set()
+
+    with supervisor.holding():
+        service.process = _Exited()  # killed on purpose …
+        thread = threading.Thread(target=check_meanwhile)
+        thread.start()
+        thread.join(timeout=0.1)
+        assert thread.is_alive() and not checked.is_set(), "a check ran during the restart"
+        service.process = _Running()  # … and started again before anyone looked
+    thread.join(timeout=5)
+    assert checked.is_set()
+    service.process = _Exited()
+    with pytest.raises(ServiceExited):
+        supervisor.check()
