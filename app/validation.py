@@ -148,27 +148,34 @@ async def read_json(model: type[M]) -> M:
         raise _refusal(error) from None
 
 
-def _names_ids(annotation: Any, seen: set[type[BaseModel]]) -> bool:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        if annotation in seen:
-            return False
-        seen.add(annotation)
-        return any(_field_names_ids(field, seen) for field in annotation.model_fields.values())
+def _holds_id(annotation: Any) -> bool:
     if get_origin(annotation) is Annotated:
         base, *extras = get_args(annotation)
-        return any(isinstance(x, _IdRange) for x in extras) or _names_ids(base, seen)
-    return any(_names_ids(arg, seen) for arg in get_args(annotation))
+        return any(isinstance(x, _IdRange) for x in extras) or _holds_id(base)
+    return any(_holds_id(arg) for arg in get_args(annotation))
 
 
-def _field_names_ids(field: FieldInfo, seen: set[type[BaseModel]]) -> bool:
-    return any(isinstance(x, _IdRange) for x in field.metadata) or _names_ids(
-        field.annotation, seen
-    )
+def field_is_id(field: FieldInfo) -> bool:
+    """True when the field is an `Id`, an optional one, or a list of them."""
+    return any(isinstance(x, _IdRange) for x in field.metadata) or _holds_id(field.annotation)
 
 
-def names_ids(model: type[BaseModel]) -> bool:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def names_ids(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> bool:
     """True when `model` has an `Id` field anywhere (so parsing it may answer 404)."""
-    return _names_ids(model, set())
+    seen = set() if seen is None else seen
+    if model in seen:
+        return False
+    seen.add(model)
+    return any(
+        field_is_id(field) or any(names_ids(inner, seen) for inner in _models_in(field.annotation))
+        for field in model.model_fields.values()
+    )
 
 
 def _parsing_problems(model: type[BaseModel], codes: tuple[ProblemCode, ...]) -> list[str]:
