@@ -3,6 +3,7 @@ so accepted, but off the index; never a 500."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -54,8 +55,9 @@ async def test_a_rider_moving_past_the_indexed_latitudes_leaves_the_index_and_co
 
 
 async def test_an_order_from_a_store_near_a_pole_searches_and_others_are_still_offered(
-    app: DeliveryApp, api_factory: Factory, infra: Infra
+    app: DeliveryApp, api_factory: Factory, infra: Infra, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.ERROR, logger="delivery")
     rider = await api_factory()
     await rider.sign_in_as("rider")
     await go_on_shift(rider)
@@ -79,3 +81,5 @@ async def test_an_order_from_a_store_near_a_pole_searches_and_others_are_still_o
     order = await seoul.accepted_order()
     await wait_until(lambda: offered_riders(infra, order["id"]) == {uid(rider)}, what="offer")
     assert offered_riders(infra, placed.json()["id"]) == set()
+    # The search of the polar order found no one; it did not fail and retry.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
