@@ -95,6 +95,12 @@ class Settings(AdminBootstrap):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # Image uploads: decodes at once per node (each may hold 64 MiB), how long an upload waits
+    # for one before 503, and uploads per owner per window before 429.
+    image_decode_slots: int = Field(default=2, ge=1, le=64)
+    image_decode_wait_seconds: float = Field(default=10.0, ge=0, le=120)
+    image_uploads_per_owner: int = Field(default=30, ge=1)
+    image_upload_window_seconds: int = Field(default=60, ge=1, le=86_400)
     # The sandbox card gateway's simulated network latency per call.
     payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
     # Realtime: packets a socket may have waiting before it is disconnected (it reconnects and

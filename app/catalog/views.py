@@ -13,7 +13,7 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.catalog import queries, service
 from app.catalog.cache import CatalogCache
-from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
+from app.catalog.images import MAX_UPLOAD_BYTES, CleanImage, ImageDecoder
 from app.catalog.presenter import image_view, menu_item_view, store_view
 from app.catalog.schemas import (
     ImageOut,
@@ -29,6 +29,7 @@ from app.catalog.schemas import (
 )
 from app.container import container
 from app.errors import NotFound, ProblemCode, TooLarge, ValidationFailed
+from app.ratelimit import RateLimiter
 from app.responses import binary, no_content, problems, returns, upload
 from app.storage import Storage
 from app.validation import body, query
@@ -46,6 +47,7 @@ image_problems = problems(
     ProblemCode.TOO_LARGE,
     ProblemCode.UNSUPPORTED_MEDIA_TYPE,
     ProblemCode.NOT_FOUND,
+    ProblemCode.RATE_LIMITED,
 )
 
 
@@ -177,7 +179,22 @@ async def delete_item(principal: Principal, item_id: int) -> Response:
     return Response(status=204)
 
 
-async def _uploaded_image() -> bytes:
+async def _count_upload(principal: Principal) -> None:
+    settings = container().settings
+    await (
+        container()
+        .get(RateLimiter)
+        .hit(
+            f"image-upload:{principal.user_id}",
+            limit=settings.image_uploads_per_owner,
+            window=settings.image_upload_window_seconds,
+        )
+    )
+
+
+async def _uploaded_image() -> CleanImage:
+    """The upload, read and cleaned: called only once the caller may change the target, so
+    that nobody else's request makes this node parse or decode anything."""
     # Refuse by the declared length before reading anything; a lying client is caught below.
     if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES + 64 * 1024:
         raise TooLarge("Images may be at most 5 MiB.")
@@ -190,7 +207,7 @@ async def _uploaded_image() -> bytes:
         )
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     upload.close()
-    return bytes(data)
+    return await container().get(ImageDecoder).clean(bytes(data))
 
 
 @bp.put("/api/stores/<int:store_id>/image")
@@ -202,7 +219,11 @@ async def _uploaded_image() -> bytes:
 async def put_store_image(principal: Principal, store_id: int) -> ImageOut:
     """Upload the store's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
-    image = await clean_image(await _uploaded_image())
+    await _count_upload(principal)
+    await service.check_store_owner(
+        db=container().db, owner_id=principal.user_id, store_id=store_id
+    )
+    image = await _uploaded_image()
     key = await service.set_store_image(
         db=container().db,
         cache=cache,
@@ -223,7 +244,9 @@ async def put_store_image(principal: Principal, store_id: int) -> ImageOut:
 async def put_item_image(principal: Principal, item_id: int) -> ImageOut:
     """Upload a menu item's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
-    image = await clean_image(await _uploaded_image())
+    await _count_upload(principal)
+    await service.check_item_owner(db=container().db, owner_id=principal.user_id, item_id=item_id)
+    image = await _uploaded_image()
     key = await service.set_item_image(
         db=container().db,
         cache=cache,
