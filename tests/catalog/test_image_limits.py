@@ -89,7 +89,7 @@ async def test_uploads_beyond_the_nodes_decode_slots_are_503_with_retry_after(
     gradient = Image.linear_gradient("L").resize((4096, 4096)).convert("RGB")
     out = io.BytesIO()
     gradient.save(out, "PNG")
-    answers = await asyncio.gather(*(upload(owner, path, out.getvalue()) for _ in range(4)))
+    answers = await asyncio.gather(*(upload(owner, path, out.getvalue()) for _ in range(6)))
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses[0] == 200 and statuses[-1] == 503, statuses
     for answer in answers:
