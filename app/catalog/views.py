@@ -180,15 +180,12 @@ async def delete_item(principal: Principal, item_id: int) -> Response:
 
 
 async def _count_upload(principal: Principal) -> None:
-    settings = container().settings
-    await (
-        container()
-        .get(RateLimiter)
-        .hit(
-            f"image-upload:{principal.user_id}",
-            limit=settings.image_uploads_per_owner,
-            window=settings.image_upload_window_seconds,
-        )
+    services = container()
+    limits = services.settings
+    await services.get(RateLimiter).hit(
+        f"image-upload:{principal.user_id}",
+        limit=limits.image_uploads_per_owner,
+        window=limits.image_upload_window_seconds,
     )
 
 
