@@ -102,3 +102,39 @@ async def test_the_bomb_at_ones_own_store_is_too_large_by_its_header_and_not_dec
         owner, f"/api/stores/{store['id']}/image", image_bytes("JPEG", size=(1200, 900))
     )
     assert normal.status_code == 200, normal.text
+
+
+async def _slowly(parts: list[bytes]) -> AsyncIterator[bytes]:
+    """A body sent as a phone on a poor network would: a piece every few milliseconds."""
+    for part in parts:
+        await asyncio.sleep(0.005)
+        yield part
+
+
+async def test_a_refused_upload_from_a_slow_client_gets_its_answer_not_a_reset(
+    node: Node, owners: tuple[Api, Api]
+) -> None:
+    owner, attacker = owners
+    store = await create_store(owner)
+    boundary = "hostile-upload"
+    payload = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + flat_png(2000, 2000)
+        + b"\0" * (2 * MIB)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    pieces = [payload[i : i + 32 * 1024] for i in range(0, len(payload), 32 * 1024)]
+    assert len(pieces) > 60  # still sending long after the node has decided
+    for _ in range(3):
+        response = await attacker.put(
+            f"/api/stores/{store['id']}/image",
+            content=_slowly(pieces),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(payload)),
+            },
+        )
+        assert_problem(response, 403, "forbidden")
