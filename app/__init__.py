@@ -24,6 +24,7 @@ from app.openapi import DeliveryOpenAPI
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
 from app.rewards.views import bp as rewards_bp
+from app.validation import IdConverter
 from app.web.views import bp as web_bp
 from dispatch.views import bp as dispatch_bp
 from realtime.manager_fanout import MANAGER_CHANNEL
@@ -87,6 +88,9 @@ def _quart(settings: Settings, realtime: Realtime) -> Quart:
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["JSON_SORT_KEYS"] = False
+    # Every integer in a path is an id: one no row can have matches no route (404), never a
+    # value the database refuses.
+    app.url_map.converters["int"] = IdConverter
     QuartSchema(
         app,
         openapi_path="/api/openapi.json",

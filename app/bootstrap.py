@@ -19,6 +19,7 @@ from app.auth.passwords import Passwords
 from app.auth.service import ensure_admin
 from app.auth.sessions import SessionStore
 from app.catalog.cache import CatalogCache
+from app.catalog.images import ImageDecoder
 from app.config import Settings
 from app.container import Container
 from app.db import Database
@@ -88,6 +89,9 @@ async def open_catalog(services: Container, stack: AsyncExitStack) -> None:
     await storage.open()
     stack.push_async_callback(storage.close)
     services.provide(storage, Storage)
+    services.provide(
+        ImageDecoder(slots=settings.image_decode_slots, wait=settings.image_decode_wait_seconds)
+    )
     services.provide(
         CatalogCache(
             services.cache_redis, enabled=settings.catalog_cache, ttl=settings.catalog_cache_ttl

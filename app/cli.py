@@ -10,18 +10,21 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
-from app.config import Settings
+from app.config import AdminBootstrap, Settings, password_weakness
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN_TOML = ROOT / "hypercorn.toml"
+S = TypeVar("S", bound=BaseSettings)
 
 
-def _settings() -> Settings:
+def _settings(kind: type[S]) -> S:
     try:
-        return Settings()
+        return kind()
     except ValidationError as error:
         lines = [
             f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
@@ -38,7 +41,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the schema to the latest version."""
     from app.migrate import upgrade
 
-    settings = _settings()
+    settings = _settings(Settings)
     _prepare_embedded(settings)
     print(f"migrating {_redact(settings.effective_database_url)} …", flush=True)
     upgrade(settings.effective_database_url)
@@ -54,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.asgi import build_asgi
     from app.lifecycle import until_stop_signal
 
-    settings = _settings()
+    settings = _settings(Settings)
     if settings.embedded:
         from app.migrate import upgrade
 
@@ -79,6 +82,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     """Run MariaDB, three Redis, N nodes and nginx on this machine."""
     from app.launcher.cluster import run_cluster
 
+    # The nodes would each refuse to start; say so before starting MariaDB and the rest.
+    _settings(AdminBootstrap)
     return run_cluster(nodes=args.nodes, port=args.port, fresh=args.fresh)
 
 
@@ -135,26 +140,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Load the demo city."""
     from app.demo import load_demo
 
-    settings = _settings()
+    settings = _settings(Settings)
     _prepare_embedded(settings)
     return asyncio.run(load_demo(settings, only_if_empty=args.if_empty))
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
     """Create an admin account."""
-    from app.auth.schemas import MIN_PASSWORD
     from app.auth.service import ensure_admin
 
-    settings = _settings()
-    password = os.environ.get("DELIVERY_ADMIN_PASSWORD") or ""
+    settings = _settings(Settings)
+    password = settings.delivery_admin_password or ""
     if not password:
         if not sys.stdin.isatty():
             sys.exit("delivery: set DELIVERY_ADMIN_PASSWORD or run in a terminal to be asked")
-        password = getpass.getpass("Password for the admin: ")
-        if password != getpass.getpass("Again: "):
+        password = getpass.getpass("Password for the admin: ").strip()
+        if password != getpass.getpass("Again: ").strip():
             sys.exit("delivery: the passwords differ")
-    if len(password) < MIN_PASSWORD:
-        sys.exit(f"delivery: the password needs at least {MIN_PASSWORD} characters")
+    weakness = password_weakness(password)
+    if weakness is not None:
+        sys.exit(f"delivery: the password {weakness}")
 
     async def _run() -> tuple[int, bool]:
         from contextlib import AsyncExitStack

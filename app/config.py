@@ -10,12 +10,57 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_SECRET = "embedded-mode-insecure-secret-key"
 VAR_DIR = Path("var")
+# What every account's password meets: sign-up checks it, and so does the admin made at start.
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+MIN_DISTINCT_CHARACTERS = 4
 
 
-class Settings(BaseSettings):
-    """Every setting (README.md lists them); unset service URLs fall back to the embedded mode."""
+def password_weakness(password: str) -> str | None:
+    """Why `password` is not good enough for an account, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"needs at least {MIN_PASSWORD} characters"
+    if len(password) > MAX_PASSWORD:
+        return f"may have at most {MAX_PASSWORD} characters"
+    if len(set(password)) < MIN_DISTINCT_CHARACTERS:
+        return "is too easy to guess (use more different characters)"
+    return None
+
+
+def _blank_is_unset(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class AdminBootstrap(BaseSettings):
+    """The admin `serve` and `cluster` create at start when both variables are set; `cluster`
+    checks these alone before it starts anything."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    delivery_admin_email: str | None = None
+    delivery_admin_password: str | None = None
+
+    _blank_admin = field_validator(
+        "delivery_admin_email", "delivery_admin_password", mode="before"
+    )(_blank_is_unset)
+
+    @field_validator("delivery_admin_password")
+    @classmethod
+    def _admin_password_as_for_signup(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # Sign-in strips the password it is sent, so the stored one must be stripped too.
+        value = value.strip()
+        weakness = password_weakness(value)
+        if weakness is not None:
+            raise ValueError(f"DELIVERY_ADMIN_PASSWORD {weakness}, as every account's password")
+        return value
+
+
+class Settings(AdminBootstrap):
+    """Every setting (README.md lists them); unset service URLs fall back to the embedded mode."""
 
     database_url: str | None = None
     session_redis_url: str | None = None
@@ -28,9 +73,6 @@ class Settings(BaseSettings):
     store_accept_timeout: float = Field(default=300.0, gt=0)
     dispatch_radius_km: float = Field(default=3.0, gt=0, le=50)
     dispatch_offer_ttl: float = Field(default=30.0, gt=0)
-
-    delivery_admin_email: str | None = None
-    delivery_admin_password: str | None = None
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
@@ -53,6 +95,12 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    # Image uploads: decodes at once per node (each may hold 64 MiB), how long an upload waits
+    # for one before 503, and uploads per owner per window before 429.
+    image_decode_slots: int = Field(default=2, ge=1, le=64)
+    image_decode_wait_seconds: float = Field(default=10.0, ge=0, le=120)
+    image_uploads_per_owner: int = Field(default=30, ge=1)
+    image_upload_window_seconds: int = Field(default=60, ge=1, le=86_400)
     # The sandbox card gateway's simulated network latency per call.
     payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
     # Realtime: packets a socket may have waiting before it is disconnected (it reconnects and
@@ -70,15 +118,11 @@ class Settings(BaseSettings):
         "storage_url",
         "s3_endpoint_url",
         "secret_key",
-        "delivery_admin_email",
-        "delivery_admin_password",
         mode="before",
     )
     @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def _blank_services_are_unset(cls, value: object) -> object:
+        return _blank_is_unset(value)
 
     @field_validator("database_url")
     @classmethod

@@ -82,7 +82,7 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
     ProblemCode.IDEMPOTENCY_MISMATCH: (422, "an Idempotency-Key reused with a different body"),
     ProblemCode.RATE_LIMITED: (
         429,
-        "too many attempts (sign-in, sign-up, coupon claims); see `Retry-After`",
+        "too many attempts (sign-in, sign-up, coupon claims, image uploads); see `Retry-After`",
     ),
     ProblemCode.HTTP_ERROR: (400, "any other refusal at the HTTP level (its status says which)"),
     ProblemCode.INTERNAL: (500, "a fault on the server's side; `detail` carries a request id"),

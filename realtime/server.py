@@ -22,6 +22,7 @@ from app.db import Database
 from realtime.access import Refused, authorize
 from realtime.eventlog import replay
 from realtime.fanout import Hub
+from realtime.packets import BoundedServer
 
 log = logging.getLogger("delivery.realtime")
 
@@ -71,7 +72,7 @@ class Realtime:
 
     def __init__(self, client_manager: socketio.AsyncManager | None = None) -> None:
         self.serving: Serving | None = None
-        self.sio = socketio.AsyncServer(
+        self.sio = BoundedServer(
             async_mode="asgi",
             client_manager=client_manager,
             # Same-origin only (the default): a cookie-authenticated socket must not be

@@ -7,22 +7,21 @@ from typing import Literal
 from pydantic import EmailStr, Field, field_validator
 
 from app.auth.models import Role
+from app.config import MAX_PASSWORD, MIN_DISTINCT_CHARACTERS, MIN_PASSWORD
 from app.responses import Out
 from app.validation import Schema
-
-MIN_PASSWORD = 10
 
 
 class SignupRequest(Schema):
     email: EmailStr = Field(max_length=254)
-    password: str = Field(min_length=MIN_PASSWORD, max_length=256)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
     name: str = Field(min_length=1, max_length=100)
     role: Literal["customer", "owner", "rider"]
 
     @field_validator("password")
     @classmethod
     def _not_trivial(cls, value: str) -> str:
-        if len(set(value)) < 4:
+        if len(set(value)) < MIN_DISTINCT_CHARACTERS:
             raise ValueError("is too easy to guess (use more different characters)")
         return value
 

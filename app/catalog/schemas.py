@@ -10,7 +10,7 @@ from pydantic import Field, StrictBool, StrictInt, field_validator, model_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from app.responses import Out, omitted_when_absent
-from app.validation import Partial, Schema
+from app.validation import Id, Partial, Schema
 
 
 class Category(StrEnum):
@@ -150,7 +150,7 @@ class StoreQuery(Partial):
     lng: QueryLng | None = None
     radius_km: float = Field(default=DEFAULT_RADIUS_KM, gt=0, le=50, allow_inf_nan=False)
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=200)
-    owner_id: int | None = Field(default=None, ge=1)
+    owner_id: Id | None = None
 
     @field_validator("category")
     @classmethod

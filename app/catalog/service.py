@@ -160,6 +160,18 @@ async def _replace_image(
     uow.after_commit(drop_old)
 
 
+async def check_store_owner(*, db: Database, owner_id: int, store_id: int) -> None:
+    """404 unless the store exists, 403 unless `owner_id` runs it (before reading an upload)."""
+    async with db.uow() as uow:
+        await _owned_store(uow, owner_id, store_id)
+
+
+async def check_item_owner(*, db: Database, owner_id: int, item_id: int) -> None:
+    """404 unless the menu item exists, 403 unless `owner_id` runs its store."""
+    async with db.uow() as uow:
+        await _owned_item(uow, owner_id, item_id)
+
+
 async def set_store_image(
     *,
     db: Database,

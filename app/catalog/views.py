@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 from quart_schema import tag
 
 from app.auth.guard import login_required
@@ -13,7 +14,6 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.catalog import queries, service
 from app.catalog.cache import CatalogCache
-from app.catalog.images import MAX_UPLOAD_BYTES, clean_image
 from app.catalog.presenter import image_view, menu_item_view, store_view
 from app.catalog.schemas import (
     ImageOut,
@@ -27,8 +27,9 @@ from app.catalog.schemas import (
     StoreQuery,
     StoreUpdate,
 )
+from app.catalog.uploads import admit_upload, uploaded_image
 from app.container import container
-from app.errors import NotFound, ProblemCode, TooLarge, ValidationFailed
+from app.errors import NotFound, ProblemCode
 from app.responses import binary, no_content, problems, returns, upload
 from app.storage import Storage
 from app.validation import body, query
@@ -46,6 +47,7 @@ image_problems = problems(
     ProblemCode.TOO_LARGE,
     ProblemCode.UNSUPPORTED_MEDIA_TYPE,
     ProblemCode.NOT_FOUND,
+    ProblemCode.RATE_LIMITED,
 )
 
 
@@ -177,22 +179,6 @@ async def delete_item(principal: Principal, item_id: int) -> Response:
     return Response(status=204)
 
 
-async def _uploaded_image() -> bytes:
-    # Refuse by the declared length before reading anything; a lying client is caught below.
-    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise TooLarge("Images may be at most 5 MiB.")
-    files = await request.files
-    upload = files.get("file")
-    if upload is None:
-        raise ValidationFailed(
-            "Send the image as multipart/form-data field `file`.",
-            errors=[{"field": "file", "message": "is required"}],
-        )
-    data = upload.read(MAX_UPLOAD_BYTES + 1)
-    upload.close()
-    return bytes(data)
-
-
 @bp.put("/api/stores/<int:store_id>/image")
 @tag(["catalog"])
 @returns(ImageOut)
@@ -202,7 +188,14 @@ async def _uploaded_image() -> bytes:
 async def put_store_image(principal: Principal, store_id: int) -> ImageOut:
     """Upload the store's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
-    image = await clean_image(await _uploaded_image())
+    owner = functools.partial(
+        service.check_store_owner,
+        db=container().db,
+        owner_id=principal.user_id,
+        store_id=store_id,
+    )
+    await admit_upload(principal, owner)
+    image = await uploaded_image()
     key = await service.set_store_image(
         db=container().db,
         cache=cache,
@@ -223,7 +216,11 @@ async def put_store_image(principal: Principal, store_id: int) -> ImageOut:
 async def put_item_image(principal: Principal, item_id: int) -> ImageOut:
     """Upload a menu item's image (JPEG, PNG or WebP, at most 5 MiB)."""
     cache, storage = _catalog()
-    image = await clean_image(await _uploaded_image())
+    owner = functools.partial(
+        service.check_item_owner, db=container().db, owner_id=principal.user_id, item_id=item_id
+    )
+    await admit_upload(principal, owner)
+    image = await uploaded_image()
     key = await service.set_item_image(
         db=container().db,
         cache=cache,

@@ -11,15 +11,15 @@ from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
 from app.payments.models import PaymentStatus
 from app.responses import Out, Timestamp
-from app.validation import Partial, Schema
+from app.validation import Id, Partial, Schema
 
 CardNumber = Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
 
 
 class OrderLine(Schema):
-    menu_item_id: int = Field(gt=0)
+    menu_item_id: Id
     quantity: int = Field(ge=1, le=99)
-    option_ids: list[Annotated[int, Field(gt=0)]] = Field(default_factory=list, max_length=20)
+    option_ids: list[Id] = Field(default_factory=list, max_length=20)
 
 
 class Address(Schema):
@@ -38,12 +38,12 @@ class PointsPayment(Schema):
 
 
 class PlaceOrderRequest(Schema):
-    store_id: int = Field(gt=0)
+    store_id: Id
     items: list[OrderLine] = Field(min_length=1, max_length=50)
     address: Address
     payment: CardPayment | PointsPayment = Field(discriminator="method")
     use_points: int = Field(default=0, ge=0, le=100_000_000)
-    coupon_id: int | None = Field(default=None, gt=0)
+    coupon_id: Id | None = None
 
 
 class AcceptRequest(Schema):
@@ -59,7 +59,7 @@ class EmptyRequest(Schema):
 
 
 class OrderListQuery(Partial):
-    store_id: int | None = Field(default=None, gt=0)
+    store_id: Id | None = None
     limit: int = Field(default=50, ge=1, le=200)
 
 

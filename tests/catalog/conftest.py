@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +72,24 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48), **save: Any)
     out = io.BytesIO()
     image.save(out, fmt, **save)
     return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour RGB PNG, compressed row by row (the test never holds the canvas)."""
+    packer = zlib.compressobj(9)
+    row = b"\x00" + bytes((200, 80, 40)) * width
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", pixels)
+        + _chunk(b"IEND", b"")
+    )
 
 
 async def upload(api: Api, path: str, data: bytes, filename: str = "photo.png") -> Any:

@@ -7,7 +7,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from app.catalog.images import clean_image, new_key
+from app.catalog.images import ImageDecoder, new_key
 from app.catalog.queries import bounding_box
 from app.catalog.schemas import StoreCreate, StoreQuery
 from app.errors import TooLarge, UnsupportedMediaType
@@ -64,6 +64,7 @@ def test_search_query_cache_key_differs_for_different_queries() -> None:
 
 
 async def test_clean_image_refuses_by_content_and_size() -> None:
+    clean_image = ImageDecoder(slots=1, wait=1).clean
     with pytest.raises(UnsupportedMediaType):
         await clean_image(b"<svg xmlns='http://www.w3.org/2000/svg'/>")
     with pytest.raises(UnsupportedMediaType):

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, get_args
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 from quart import Quart
+from quart_schema.validation import (
+    QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
+    QUART_SCHEMA_REQUEST_ATTRIBUTE,
+)
 
-from app.errors import UnsupportedMediaType, ValidationFailed
+from app import create_app
+from app.config import Settings
+from app.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
 from app.problems import register_error_handlers
-from app.validation import Schema, body, load, query
+from app.validation import MAX_ID, Id, Schema, body, field_is_id, load, names_ids, query
 
 
 class Line(Schema):
@@ -135,3 +142,93 @@ async def test_query_strings_are_validated_like_bodies(app: Quart) -> None:
     problem = await bad.get_json()
     assert bad.status_code == 400
     assert [e["field"] for e in problem["errors"]] == ["limit", "page"]
+
+
+class Claim(Schema):
+    store_id: Id
+    coupon_ids: list[Id] = Field(default_factory=list)
+    note: str = ""
+
+
+def test_ids_up_to_the_column_range_are_parsed() -> None:
+    assert load(Claim, {"store_id": MAX_ID, "coupon_ids": [1]}).store_id == MAX_ID
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"store_id": MAX_ID + 1},
+        {"store_id": 1, "coupon_ids": [2, 10**40]},
+        {"store_id": str(2**64)},
+    ],
+)
+def test_an_id_beyond_the_column_range_is_not_found_naming_it(data: dict[str, Any]) -> None:
+    with pytest.raises(NotFound) as refused:
+        load(Claim, data)
+    assert refused.value.status == 404 and refused.value.detail
+    assert refused.value.detail.startswith("No such id: ")
+
+
+def test_other_faults_beside_an_id_beyond_the_range_are_a_validation_problem() -> None:
+    errors = errors_of(Claim, {"store_id": MAX_ID + 1, "note": 5})
+    assert errors == [{"field": "note", "message": "Input should be a valid string"}]
+
+
+def test_only_models_with_ids_say_they_may_answer_not_found() -> None:
+    assert names_ids(Claim) and names_ids(PlaceOrderRequest)
+    assert not names_ids(Basket) and not names_ids(Page)
+
+
+async def test_json_nested_deeper_than_the_parser_allows_is_400(app: Quart) -> None:
+    response = await app.test_client().post(
+        "/baskets", data=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
+    problem = await response.get_json()
+    assert response.status_code == 400
+    assert problem["errors"] == [{"field": "body", "message": "nested too deeply"}]
+
+
+def _request_models() -> dict[str, type[BaseModel]]:
+    app = create_app(Settings.model_construct()).quart
+    found: dict[str, type[BaseModel]] = {}
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        for attribute in (QUART_SCHEMA_REQUEST_ATTRIBUTE, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE):
+            declared = getattr(view, attribute, None)
+            if declared is not None:
+                # The body is declared as (model, source), the query string as the model.
+                model = declared if isinstance(declared, type) else declared[0]
+                found[f"{rule.rule} {attribute}"] = model
+    return found
+
+
+def _fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> Iterator[tuple[str, Any]]:
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        yield f"{model.__name__}.{name}", field
+        for inner in _models_in(field.annotation):
+            yield from _fields(inner, seen)
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _models_in(arg)
+
+
+def test_every_id_a_request_can_carry_is_typed_as_an_id() -> None:
+    models = _request_models()
+    assert len(models) >= 10
+    seen: set[type[BaseModel]] = set()
+    named = {
+        path: field
+        for model in models.values()
+        for path, field in _fields(model, seen)
+        if path.endswith(("_id", "_ids", ".id"))
+    }
+    assert len(named) >= 5
+    untyped = [path for path, field in named.items() if not field_is_id(field)]
+    assert not untyped, f"type these as app.validation.Id: {untyped}"
