@@ -73,11 +73,12 @@ async def get_offers(principal: Principal) -> OfferListOut:
     ProblemCode.ALREADY_ASSIGNED,
     ProblemCode.RIDER_BUSY,
     ProblemCode.RIDER_OFFLINE,
+    ProblemCode.OFFER_CLOSED,
     ProblemCode.INVALID_TRANSITION,
 )
 @login_required(role=Role.RIDER)
 async def accept(principal: Principal, order_id: int) -> OrderOut:
-    """Accept an offer: 200 with the order, or 409 already-assigned / rider-busy."""
+    """Accept an open offer: 200 with the order, or a 409 that says why not."""
     res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
     return await service.accept_offer(
