@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
+from app.auth.revocation import Revocations
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
@@ -299,9 +300,15 @@ async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) 
 
 
 async def release_order(
-    *, db: Database, worker: SearchWorker, rider_id: int, order_id: int
+    *,
+    db: Database,
+    worker: SearchWorker,
+    revocations: Revocations,
+    rider_id: int,
+    order_id: int,
 ) -> OrderOut:
-    """Hand an assigned order back before pickup; it is offered again."""
+    """Hand an assigned order back before pickup; it is offered again, and its stream is no
+    longer the rider's."""
     changed = Conflict(
         "The order changed at the same moment; reload it.",
         code="invalid-transition",
@@ -346,5 +353,9 @@ async def release_order(
         released = await emit_order_event(
             uow, order, "order.rider_released", extra=[f"rider:{rider_id}"]
         )
+        # Every node drops the rider's sockets from the order's stream before the next rider
+        # is assigned (and named) on it.
+        stream = f"order:{order_id}"
+        uow.after_commit(lambda: revocations.streams_changed([stream]))
         await uow.commit(stale=changed)
         return released

@@ -8,6 +8,7 @@ from quart_schema import tag
 from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
+from app.auth.revocation import Revocations
 from app.container import container
 from app.errors import ProblemCode
 from app.orders.schemas import OrderOut
@@ -101,6 +102,7 @@ async def release(principal: Principal, order_id: int) -> OrderOut:
     return await service.release_order(
         db=services.db,
         worker=services.get(SearchWorker),
+        revocations=services.get(Revocations),
         rider_id=principal.user_id,
         order_id=order_id,
     )
