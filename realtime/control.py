@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -33,6 +33,16 @@ CONTROL_CHANNEL = "rt:control"
 def session_digest(session_id: str) -> str:
     """How a control message names a session."""
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class Control(Protocol):
+    """What acts on control messages for one node's sockets (`realtime.gate.Gate`)."""
+
+    async def apply(self, message: dict[str, Any]) -> None:
+        """Act on one control message."""
+
+    async def recheck_all(self) -> None:
+        """Re-check every socket (control messages may have been missed)."""
 
 
 class ControlChannel:

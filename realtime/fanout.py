@@ -25,7 +25,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import socketio
 from redis.asyncio import Redis
@@ -33,7 +33,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.lifecycle import stop_tasks, wait_for_event
-from realtime.control import CONTROL_CHANNEL
+from realtime.control import CONTROL_CHANNEL, Control
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
 
 log = logging.getLogger("delivery.realtime.fanout")
@@ -44,16 +44,6 @@ RECONCILE_INTERVAL = 1.0
 MAX_CLIENT_QUEUE = 1000
 
 ReplayFn = Callable[[str, int | None], Awaitable[Replay]]
-
-
-class Control(Protocol):
-    """What acts on control messages for this node's sockets (`realtime.gate.Gate`)."""
-
-    async def apply(self, message: dict[str, Any]) -> None:
-        """Act on one control message."""
-
-    async def recheck_all(self) -> None:
-        """Re-check every socket (control messages may have been missed)."""
 
 
 class Hub:
@@ -264,7 +254,10 @@ class Hub:
         # A socket that lost a stream unheard must not be sent what that stream missed.
         if self.control is not None:
             async with self._lock:
-                await self.control.recheck_all()
+                try:
+                    await self.control.recheck_all()
+                except Exception:
+                    log.exception("could not re-check this node's sockets")
         await self.reconcile()
 
     async def _on_message(self, message: dict[str, Any]) -> None:
@@ -276,7 +269,11 @@ class Hub:
         if channel in (CONTROL_CHANNEL, CONTROL_CHANNEL.encode()):
             if self.control is not None and isinstance(payload, dict):
                 async with self._lock:
-                    await self.control.apply(payload)
+                    try:
+                        await self.control.apply(payload)
+                    except Exception:
+                        # A fault in acting on one message must not stop this node's delivery.
+                        log.exception("could not act on the control message %s", payload)
             return
         if channel in (LOCATION_CHANNEL, LOCATION_CHANNEL.encode()):
             room = f"order:{payload.get('order_id')}"
