@@ -240,6 +240,8 @@ class Hub:
                     log.warning("fan-out listener lost the events Redis: %s", error)
                 await asyncio.sleep(min(0.1 * failures, 1.0))
             finally:
+                if pubsub.connection is not None:
+                    pubsub.connection.deregister_connect_callback(self._reconnected)
                 # Bounded: closing towards a hung Redis must not hold up a shutdown.
                 with contextlib.suppress(RedisError, OSError, TimeoutError):
                     async with asyncio.timeout(1.0):
