@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from app.auth.login import CookieSessionLogin, LoginMechanism
 from app.auth.passwords import Passwords
+from app.auth.revocation import Revocations
 from app.auth.service import ensure_admin
 from app.auth.sessions import SessionStore
 from app.catalog.cache import CatalogCache
@@ -37,8 +38,10 @@ from app.storage import Storage, storage_from_settings
 from dispatch.hooks import DispatchHooks
 from dispatch.location import LocationSharing
 from dispatch.worker import SearchWorker
+from realtime.control import ControlChannel
 from realtime.eventlog import Replay, replay
 from realtime.fanout import Hub, publish_location
+from realtime.gate import Gate
 from realtime.manager_fanout import ManagerFanout
 from realtime.relay import Relay
 from realtime.server import Realtime, Serving
@@ -159,6 +162,11 @@ async def _open_gateway(settings: Settings, stack: AsyncExitStack) -> SandboxCar
 async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: Realtime) -> None:
     """Start the relay and the fan-out, then let the socket server answer."""
     settings, db, events = services.settings, services.db, services.events_redis
+    sessions = services.get(SessionStore)
+    # Changes of rights reach every node's sockets: signing out here, the rest by the parts
+    # that make them.
+    control = services.provide(ControlChannel(events), Revocations)
+    sessions.on_destroyed(control.session_ended)
 
     async def _replay(stream: str, after: int | None) -> Replay:
         return await replay(events, db, stream, after)
@@ -180,9 +188,13 @@ async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: 
     relay.start()
     stack.push_async_callback(relay.stop)
     stack.callback(db.event_listeners.remove, relay.wake)
+    gate = Gate(realtime.sio, realtime.principals, hub, db, sessions)
+    hub.control = gate
     hub.start()
     stack.push_async_callback(hub.stop)
-    realtime.bind(Serving(sessions=services.get(SessionStore), db=db, events_redis=events, hub=hub))
+    gate.start()
+    stack.push_async_callback(gate.stop)
+    realtime.bind(Serving(sessions=sessions, db=db, events_redis=events, hub=hub, gate=gate))
     stack.callback(realtime.unbind)
     # Anything committed while no relay ran (a node that died after committing).
     relay.wake()

@@ -25,6 +25,7 @@ class ProblemCode(StrEnum):
     ALREADY_ASSIGNED = "already-assigned"
     RIDER_BUSY = "rider-busy"
     RIDER_OFFLINE = "rider-offline"
+    OFFER_CLOSED = "offer-closed"
     INSUFFICIENT_POINTS = "insufficient-points"
     COUPON_SOLD_OUT = "coupon-sold-out"
     COUPON_ALREADY_CLAIMED = "coupon-already-claimed"

@@ -54,6 +54,11 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
     ProblemCode.ALREADY_ASSIGNED: (409, "another rider won the order first"),
     ProblemCode.RIDER_BUSY: (409, "the rider is carrying another order"),
     ProblemCode.RIDER_OFFLINE: (409, "the rider is off shift"),
+    ProblemCode.OFFER_CLOSED: (
+        409,
+        "the rider's offer is no longer open: it expired, was withdrawn, went to another rider "
+        "who has since given the order back, or the rider gave the order back",
+    ),
     ProblemCode.INSUFFICIENT_POINTS: (
         409,
         "not enough accrued (to convert) or usable (to pay) points",

@@ -4,6 +4,10 @@ Per order, at most one `location` a second leaves, whichever node the pings reac
 with a one-second expiry is the gate. A ping that finds the gate shut parks its position as
 the order's pending one; when the gate reopens, a node that parked one sends the latest
 pending position (latest wins, nothing older is sent after it).
+
+A position goes out only while its rider carries the order: the write that records it on the
+order is conditional on that, and the position is published before that write commits, so no
+position reaches the order's stream after the release or delivery that ends the carrying.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import select, update
 
 from app.db import Database, rfc3339, utcnow
 from app.lifecycle import stop_tasks
+from app.orders.lifecycle import Status
 from app.orders.models import Order
 from dispatch.geo import place_rider
 from dispatch.models import RiderState
@@ -27,6 +32,8 @@ log = logging.getLogger("delivery.dispatch")
 
 GATE_MS = 1000
 PENDING_MS = 10_000
+# The statuses in which an assigned rider carries the order (to the store, then to the door).
+CARRYING = (Status.ACCEPTED, Status.READY, Status.PICKED_UP)
 
 
 def _gate_key(order_id: int) -> str:
@@ -103,16 +110,23 @@ class LocationSharing:
     async def _send(self, order_id: int, position: dict[str, Any]) -> None:
         lat, lng, at = position["lat"], position["lng"], position["at"]
         # A plain UPDATE that leaves the version alone: a position must never make a
-        # concurrent pickup or delivery fail as stale.
+        # concurrent pickup or delivery fail as stale. It holds the order's row until the
+        # position is published, so a release or delivery waiting on that row commits after.
         async with self.db.uow() as uow:
-            await uow.session.execute(
+            carried = await uow.session.execute(
                 update(Order)
-                .where(Order.id == order_id, Order.rider_id == position["rider_id"])
+                .where(
+                    Order.id == order_id,
+                    Order.rider_id == position["rider_id"],
+                    Order.status.in_(CARRYING),
+                )
                 .values(rider_lat=lat, rider_lng=lng, rider_located_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
+            if carried.rowcount != 1:  # type: ignore[attr-defined]
+                return  # handed back or delivered since the position was taken
+            await self.publish(order_id=order_id, lat=lat, lng=lng, at=at)
             await uow.commit()
-        await self.publish(order_id=order_id, lat=lat, lng=lng, at=at)
 
     async def close(self) -> None:
         """Let pending sends finish (each waits for its gate, a second at most), then stop."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
+from app.auth.revocation import Revocations
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
@@ -125,18 +127,59 @@ async def list_offers(*, db: Database, rider_id: int) -> list[OfferOut]:
     ]
 
 
-async def _refuse_if_busy(uow: UnitOfWork, rider_id: int) -> None:
-    # A cheap early answer for a rider already carrying an order, before racing for the
+async def _refuse_if_unable(uow: UnitOfWork, rider_id: int) -> None:
+    # A cheap early answer for a rider carrying an order or off shift, before racing for the
     # order row; `_claim_rider` stays the authoritative check.
-    active = await uow.session.scalar(
-        select(RiderState.active_order_id).where(RiderState.rider_id == rider_id)
-    )
-    if active is not None:
+    state = (
+        await uow.session.execute(
+            select(RiderState.active_order_id, RiderState.online).where(
+                RiderState.rider_id == rider_id
+            )
+        )
+    ).first()
+    if state is not None and state.active_order_id is not None:
         raise Conflict(
-            f"You are already carrying order {active}.",
+            f"You are already carrying order {state.active_order_id}.",
             code="rider-busy",
             title="Rider is carrying an order",
         )
+    if state is None or not state.online:
+        raise _offline()
+
+
+def _offline() -> Conflict:
+    return Conflict(
+        "Go on shift before accepting offers.", code="rider-offline", title="Rider is off shift"
+    )
+
+
+def _is_open(offer: Offer, now: datetime) -> bool:
+    return offer.status == OfferStatus.OFFERED and offer.expires_at > now
+
+
+def _closed(offer: Offer) -> Conflict:
+    # An offer past its time stays `offered` until the search's next step closes it.
+    state = OfferStatus.EXPIRED if offer.status == OfferStatus.OFFERED else offer.status
+    return Conflict(
+        f"Your offer of order {offer.order_id} is {state}; only an open offer can be accepted.",
+        code="offer-closed",
+        title="The offer is no longer open",
+    )
+
+
+async def _take_offer(uow: UnitOfWork, offer: Offer, now: datetime) -> None:
+    # Conditional, once the order's row and the rider's are locked (the order every writer of
+    # offers takes them in): an offer that a search step expired, or going off shift withdrew,
+    # in the meantime matches nothing, and the whole accept is undone.
+    taken = await uow.session.execute(
+        update(Offer)
+        .where(Offer.id == offer.id, Offer.status == OfferStatus.OFFERED, Offer.expires_at > now)
+        .values(status=OfferStatus.ACCEPTED, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        await uow.session.refresh(offer)
+        raise _closed(offer)
 
 
 async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
@@ -161,9 +204,7 @@ async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
             code="rider-busy",
             title="Rider is carrying an order",
         )
-    raise Conflict(
-        "Go on shift before accepting offers.", code="rider-offline", title="Rider is off shift"
-    )
+    raise _offline()
 
 
 async def accept_offer(
@@ -174,7 +215,8 @@ async def accept_offer(
     order_id: int,
     position: Position | None,
 ) -> OrderOut:
-    """Take an offered order: exactly one rider wins, by the order's version column."""
+    """Take an order offered to this rider and still open: exactly one rider wins, by the
+    order's version column."""
     taken = Conflict(
         f"Order {order_id} was taken by another rider.",
         code="already-assigned",
@@ -196,8 +238,10 @@ async def accept_offer(
         )
         assert order is not None
         _check_needs_rider(order, taken)
-        await _refuse_if_busy(uow, rider_id)
+        await _refuse_if_unable(uow, rider_id)
         now = utcnow()
+        if not _is_open(offer, now):
+            raise _closed(offer)
         order.rider_id = rider_id
         order.dispatch = next_dispatch(order.dispatch, DispatchEvent.ASSIGN)
         if position is not None:
@@ -212,8 +256,8 @@ async def accept_offer(
         # accept and a cancellation of the same order cannot deadlock.
         await uow.flush(stale=taken)
         await _claim_rider(uow, rider_id, order_id)
+        await _take_offer(uow, offer, now)
         order = await _full_order(uow, order_id)
-        offer.status = OfferStatus.ACCEPTED
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
         assigned = await emit_order_event(
             uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"]
@@ -256,9 +300,15 @@ async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) 
 
 
 async def release_order(
-    *, db: Database, worker: SearchWorker, rider_id: int, order_id: int
+    *,
+    db: Database,
+    worker: SearchWorker,
+    revocations: Revocations,
+    rider_id: int,
+    order_id: int,
 ) -> OrderOut:
-    """Hand an assigned order back before pickup; it is offered again."""
+    """Hand an assigned order back before pickup; it is offered again, and its stream is no
+    longer the rider's."""
     changed = Conflict(
         "The order changed at the same moment; reload it.",
         code="invalid-transition",
@@ -303,5 +353,9 @@ async def release_order(
         released = await emit_order_event(
             uow, order, "order.rider_released", extra=[f"rider:{rider_id}"]
         )
+        # Every node drops the rider's sockets from the order's stream before the next rider
+        # is assigned (and named) on it.
+        stream = f"order:{order_id}"
+        uow.after_commit(lambda: revocations.streams_changed([stream]))
         await uow.commit(stale=changed)
         return released

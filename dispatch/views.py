@@ -8,6 +8,7 @@ from quart_schema import tag
 from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
+from app.auth.revocation import Revocations
 from app.container import container
 from app.errors import ProblemCode
 from app.orders.schemas import OrderOut
@@ -73,11 +74,12 @@ async def get_offers(principal: Principal) -> OfferListOut:
     ProblemCode.ALREADY_ASSIGNED,
     ProblemCode.RIDER_BUSY,
     ProblemCode.RIDER_OFFLINE,
+    ProblemCode.OFFER_CLOSED,
     ProblemCode.INVALID_TRANSITION,
 )
 @login_required(role=Role.RIDER)
 async def accept(principal: Principal, order_id: int) -> OrderOut:
-    """Accept an offer: 200 with the order, or 409 already-assigned / rider-busy."""
+    """Accept an open offer: 200 with the order, or a 409 that says why not."""
     res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
     return await service.accept_offer(
@@ -100,6 +102,7 @@ async def release(principal: Principal, order_id: int) -> OrderOut:
     return await service.release_order(
         db=services.db,
         worker=services.get(SearchWorker),
+        revocations=services.get(Revocations),
         rider_id=principal.user_id,
         order_id=order_id,
     )

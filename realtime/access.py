@@ -1,16 +1,23 @@
-"""Who may subscribe to which stream (docs/events.md)."""
+"""Who may subscribe to which stream (docs/events.md): the REST API's rules, read afresh.
+
+Whatever the caller may not know exists is `not-found`, whether it exists or not: another
+party's order, another rider's stream. Only a store, which anyone may look up
+(`GET /api/stores/{id}`), is `forbidden` to whoever does not own it, as its REST writes are.
+"""
 
 from __future__ import annotations
 
 import re
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from app.auth.login import Principal
-from app.auth.models import Role, User
+from app.auth.models import Role
 from app.catalog.queries import store_owner_id
 from app.db import UnitOfWork
 from app.orders.models import Order
+from app.orders.service import Actor, party_role
 
 STREAM = re.compile(r"^(order|store|rider):([1-9][0-9]{0,17})$")
 
@@ -32,40 +39,29 @@ def parse_stream(stream: object) -> tuple[str, int]:
 
 
 async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
-    """Raise `Refused` unless `principal` may follow `stream`."""
+    """Raise `Refused` unless `principal` may follow `stream` now."""
     kind, ident = parse_stream(stream)
     if kind == "rider":
-        await _authorize_rider(uow, principal, ident)
+        if principal.role != Role.RIDER or principal.user_id != ident:
+            raise Refused("not-found")
     elif kind == "store":
         owner = await store_owner_id(uow, ident)
         if owner is None:
             raise Refused("not-found")
-        if owner != principal.user_id:
+        if principal.role != Role.OWNER or owner != principal.user_id:
             raise Refused("forbidden")
     else:
         await _authorize_order(uow, principal, ident)
 
 
-async def _authorize_rider(uow: UnitOfWork, principal: Principal, rider_id: int) -> None:
-    if principal.role == Role.RIDER and principal.user_id == rider_id:
-        return
-    role = await uow.session.scalar(select(User.role).where(User.id == rider_id))
-    if role != Role.RIDER:
-        raise Refused("not-found")
-    raise Refused("forbidden")
-
-
 async def _authorize_order(uow: UnitOfWork, principal: Principal, order_id: int) -> None:
-    row = (
-        await uow.session.execute(
-            select(Order.customer_id, Order.store_id, Order.rider_id).where(Order.id == order_id)
-        )
-    ).first()
-    if row is None:
+    # Its parties as `GET /api/orders/{id}` sees them: a rider who handed the order back (or
+    # lost it) is no longer one.
+    order = await uow.session.scalar(
+        select(Order).where(Order.id == order_id).options(lazyload("*"))
+    )
+    if order is None:
         raise Refused("not-found")
-    customer_id, store_id, rider_id = row
-    if principal.user_id in (customer_id, rider_id):
-        return
-    if await store_owner_id(uow, int(store_id)) == principal.user_id:
-        return
-    raise Refused("forbidden")
+    party = await party_role(uow, order, Actor(user_id=principal.user_id, role=principal.role))
+    if party is None:
+        raise Refused("not-found")

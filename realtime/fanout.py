@@ -12,6 +12,10 @@ Subscribing races with live delivery, so a new subscriber is first registered as
 events are buffered for it), then the log is read, then buffer and replay are merged by seq and
 the socket joins the room, with no await between merge and join. Live events the subscriber
 already got in its replay are skipped for it (`skip_sid`).
+
+Control messages (`realtime.control`: rights that changed) come on the same subscription and are
+handed to the node's `Control` under the delivery lock, so they take effect before any event
+published after them is delivered.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.lifecycle import stop_tasks, wait_for_event
+from realtime.control import CONTROL_CHANNEL, Control
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
 
 log = logging.getLogger("delivery.realtime.fanout")
@@ -45,7 +50,7 @@ class Hub:
     """This node's subscriptions and the delivery of events to them."""
 
     # The events Redis channels this node listens on.
-    channels: tuple[str, ...] = (CHANNEL, LOCATION_CHANNEL)
+    channels: tuple[str, ...] = (CHANNEL, LOCATION_CHANNEL, CONTROL_CHANNEL)
 
     def __init__(
         self,
@@ -61,6 +66,8 @@ class Hub:
         self.replay = replay
         self.max_client_queue = max_client_queue
         self.on_drop = on_drop
+        # Set by the composition root once the socket server's gate exists.
+        self.control: Control | None = None
         self.pending: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.skip_upto: dict[str, dict[str, int]] = {}
         self.last: dict[str, int] = {}
@@ -72,6 +79,7 @@ class Hub:
         self._stopping = False
         self._stop = asyncio.Event()
         self._pubsub: PubSub | None = None
+        self._missed = False
 
     # Subscriptions -------------------------------------------------------------------------
 
@@ -211,12 +219,17 @@ class Hub:
             pubsub = self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(*self.channels)
+                # redis-py also reconnects (and subscribes again) by itself after a blip.
+                assert pubsub.connection is not None
+                pubsub.connection.register_connect_callback(self._reconnected)
                 if failures:
                     log.info("fan-out listener reconnected to the events Redis")
-                    await self.reconcile()
+                    await self._catch_up()
                 failures = 0
                 while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
+                    if self._missed:  # before anything published since the reconnection
+                        await self._catch_up()
                     if message is not None:
                         await self._on_message(message)
             except (RedisError, OSError) as error:
@@ -227,10 +240,27 @@ class Hub:
                     log.warning("fan-out listener lost the events Redis: %s", error)
                 await asyncio.sleep(min(0.1 * failures, 1.0))
             finally:
+                if pubsub.connection is not None:
+                    pubsub.connection.deregister_connect_callback(self._reconnected)
                 # Bounded: closing towards a hung Redis must not hold up a shutdown.
                 with contextlib.suppress(RedisError, OSError, TimeoutError):
                     async with asyncio.timeout(1.0):
                         await pubsub.aclose()
+
+    async def _reconnected(self, _connection: Any) -> None:
+        self._missed = True
+
+    async def _catch_up(self) -> None:
+        """After messages may have been missed: re-check rights, then fill what was missed."""
+        self._missed = False
+        # A socket that lost a stream unheard must not be sent what that stream missed.
+        if self.control is not None:
+            async with self._lock:
+                try:
+                    await self.control.recheck_all()
+                except Exception:
+                    log.exception("could not re-check this node's sockets")
+        await self.reconcile()
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         try:
@@ -238,6 +268,15 @@ class Hub:
         except (TypeError, ValueError):
             return
         channel = message["channel"]
+        if channel in (CONTROL_CHANNEL, CONTROL_CHANNEL.encode()):
+            if self.control is not None and isinstance(payload, dict):
+                async with self._lock:
+                    try:
+                        await self.control.apply(payload)
+                    except Exception:
+                        # A fault in acting on one message must not stop this node's delivery.
+                        log.exception("could not act on the control message %s", payload)
+            return
         if channel in (LOCATION_CHANNEL, LOCATION_CHANNEL.encode()):
             room = f"order:{payload.get('order_id')}"
             if room in self.members:

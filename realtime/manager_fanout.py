@@ -9,7 +9,8 @@ notices the gap until the client itself reconnects and replays. Subscribing join
 before the log is read, so an event racing with the replay can only arrive twice, and clients
 drop the second copy by seq.
 
-Location updates, slow-client disconnection and replay on subscribe work as with the hub.
+Location updates, control messages (rights that changed), slow-client disconnection and replay
+on subscribe work as with the hub.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 from typing import Any
 
 from app.lifecycle import stop_task
+from realtime.control import CONTROL_CHANNEL
 from realtime.eventlog import LOCATION_CHANNEL, Replay
 from realtime.fanout import NAMESPACE, Hub
 
@@ -27,7 +29,7 @@ MANAGER_CHANNEL = "rt:socketio"
 class ManagerFanout(Hub):
     """Room membership and delivery left to python-socketio's `AsyncRedisManager`."""
 
-    channels = (LOCATION_CHANNEL,)
+    channels = (LOCATION_CHANNEL, CONTROL_CHANNEL)
 
     def begin(self, sid: str, stream: str) -> None:
         """Join the room first: a live event racing with the replay arrives, maybe twice."""

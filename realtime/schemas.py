@@ -116,6 +116,15 @@ class LocationMessage(Out):
     at: Timestamp
 
 
+class RevokedMessage(Out):
+    """Server → client `revoked`: the socket no longer follows `stream`, because the rights to
+    it changed (`not-found`, `forbidden`: no longer the caller's) or could not be re-checked
+    (`unavailable`: subscribe again)."""
+
+    stream: str = STREAM
+    code: Literal["forbidden", "not-found", "unavailable"]
+
+
 class ConnectRefusal(Out):
     """The `connect_error` data when a connection is refused."""
 
@@ -131,5 +140,6 @@ PROTOCOL_SHAPES: tuple[type[Out], ...] = (
     UnsubscribeRequest,
     UnsubscribedAck,
     LocationMessage,
+    RevokedMessage,
     ConnectRefusal,
 )

@@ -1,4 +1,8 @@
-"""The Socket.IO server: cookie authentication on connect, subscribe and unsubscribe."""
+"""The Socket.IO server: cookie authentication on connect, subscribe and unsubscribe.
+
+A subscription is authorized against the session as it is now (signed out is signed out) and
+the database as it is now; `realtime.gate` keeps it so as both change.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from app.db import Database
 from realtime.access import Refused, authorize
 from realtime.eventlog import replay
 from realtime.fanout import Hub
+from realtime.gate import Gate
 from realtime.packets import BoundedServer
 
 log = logging.getLogger("delivery.realtime")
@@ -65,6 +70,7 @@ class Serving:
     db: Database
     events_redis: Redis
     hub: Hub
+    gate: Gate
 
 
 class Realtime:
@@ -134,39 +140,44 @@ class Realtime:
         principal = self.principals.get(sid)
         serving = self.serving
         if principal is None or serving is None:
-            return {"ok": False, "code": "unauthenticated"}
+            return _refused("unauthenticated")
         hub = serving.hub
         if not isinstance(data, dict):
-            return {"ok": False, "code": "validation"}
+            return _refused("validation")
         stream, after = data.get("stream"), data.get("after_seq")
         if not isinstance(stream, str):
-            return {"ok": False, "code": "not-found"}
+            return _refused("not-found")
         if after is not None and (isinstance(after, bool) or not isinstance(after, int)):
-            return {"ok": False, "code": "validation"}
+            return _refused("validation")
         if after is not None and after < 0:
-            return {"ok": False, "code": "validation"}
+            return _refused("validation")
         subscribed = hub.subscriptions.get(sid, set())
         if len(subscribed) >= MAX_SUBSCRIPTIONS and stream not in subscribed:
-            return {"ok": False, "code": "validation"}
-        try:
-            async with serving.db.uow() as uow:
-                await authorize(uow, principal, stream)
-        except Refused as refused:
-            return {"ok": False, "code": refused.code}
-        except SQLAlchemyError:
-            return {"ok": False, "code": "unavailable"}
-        if stream in subscribed:
-            hub.leave(sid, stream)
-        hub.begin(sid, stream)
-        try:
-            missed = await replay(serving.events_redis, serving.db, stream, after)
-        except BaseException:
-            hub.abort(sid, stream)
-            raise
-        if sid not in self.principals:  # disconnected while the replay was read
-            hub.abort(sid, stream)
-            return {"ok": False, "code": "unauthenticated"}
-        result = hub.finish(sid, stream, missed)
+            return _refused("validation")
+        # Watched from before the rights are read: a change of them that lands while this
+        # subscription is made makes it ask again before it joins.
+        with serving.gate.attempt(sid, stream) as attempt:
+            refused = await _session_refusal(serving, sid, principal)
+            refused = refused or await _authorization_refusal(serving, principal, stream)
+            if refused is not None:
+                return refused
+            if stream in subscribed:
+                hub.leave(sid, stream)
+            hub.begin(sid, stream)
+            try:
+                missed = await replay(serving.events_redis, serving.db, stream, after)
+                while attempt.changed and refused is None:
+                    attempt.changed = False
+                    refused = await _authorization_refusal(serving, principal, stream)
+            except BaseException:
+                hub.abort(sid, stream)
+                raise
+            if refused is None and sid not in self.principals:  # disconnected meanwhile
+                refused = _refused("unauthenticated")
+            if refused is not None:
+                hub.abort(sid, stream)
+                return refused
+            result = hub.finish(sid, stream, missed)
         return {
             "ok": True,
             "recovered": result.recovered,
@@ -204,6 +215,40 @@ class Realtime:
             elif loop.time() >= quiet_until:
                 return
             await asyncio.sleep(0.05)
+
+
+def _refused(code: str) -> dict[str, Any]:
+    return {"ok": False, "code": code}
+
+
+async def _session_refusal(
+    serving: Serving, sid: str, principal: Principal
+) -> dict[str, Any] | None:
+    """Refuse a socket whose session ended since it connected (it follows nothing more)."""
+    try:
+        alive = principal.session_id is not None and (
+            await serving.sessions.get(principal.session_id) is not None
+        )
+    except RedisError:
+        return _refused("unavailable")
+    if alive:
+        return None
+    # The session sweep disconnects it; until then it receives nothing.
+    serving.hub.disconnect(sid)
+    return _refused("unauthenticated")
+
+
+async def _authorization_refusal(
+    serving: Serving, principal: Principal, stream: str
+) -> dict[str, Any] | None:
+    try:
+        async with serving.db.uow() as uow:
+            await authorize(uow, principal, stream)
+    except Refused as refused:
+        return _refused(refused.code)
+    except SQLAlchemyError:
+        return _refused("unavailable")
+    return None
 
 
 async def _close_socket(eio: Any, eio_sid: str, sock: Any) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from redis.asyncio import Redis
 
 KEY_PREFIX = "session:"
+
+SessionEnded = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,11 @@ class SessionStore:
     def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._on_destroyed: list[SessionEnded] = []
+
+    def on_destroyed(self, callback: SessionEnded) -> None:
+        """Call `callback(session_id)` after a session is destroyed (its sockets must go too)."""
+        self._on_destroyed.append(callback)
 
     @staticmethod
     def key(session_id: str) -> str:
@@ -56,6 +64,19 @@ class SessionStore:
         fields = json.loads(raw)
         return SessionData(session_id=session_id, **fields)
 
+    async def alive(self, session_ids: Iterable[str]) -> set[str]:
+        """Which of these sessions still exist (without sliding their expiry)."""
+        wanted = [s for s in set(session_ids) if s and len(s) <= 128]
+        if not wanted:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in wanted:
+                pipe.exists(self.key(session_id))
+            found = await pipe.execute()
+        return {s for s, exists in zip(wanted, found, strict=True) if exists}
+
     async def destroy(self, session_id: str) -> None:
-        """End a session at once, for every node."""
+        """End a session at once, for every node, its open sockets included."""
         await self._redis.delete(self.key(session_id))
+        for callback in self._on_destroyed:
+            await callback(session_id)

@@ -34,7 +34,8 @@ export function openLive() {
 export async function follow(stream, { lastSeq = null, onEvent, resync }) {
   const ack = await openLive().subscribe(stream, { afterSeq: lastSeq, onEvent, onResync: resync });
   if (ack && ack.ok === false) {
-    throw new Error(ack.code === "forbidden" ? "You may not follow these live updates." : `Live updates unavailable (${ack.code}).`);
+    const refused = ack.code === "forbidden" || ack.code === "not-found";
+    throw new Error(refused ? "You may not follow these live updates." : `Live updates unavailable (${ack.code}).`);
   }
   return ack;
 }

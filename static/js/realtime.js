@@ -50,6 +50,14 @@ export class RealtimeClient {
     });
     this.socket.on("event", (event) => this._onEvent(event));
     this.socket.on("location", (message) => this.onLocation(message));
+    // The server dropped a stream whose rights changed: follow it no more, unless it only
+    // could not re-check them (then ask again).
+    this.socket.on("revoked", ({ stream, code } = {}) => {
+      const entry = this.streams.get(stream);
+      if (!entry) return;
+      if (code === "unavailable") this._send(stream);
+      else this.streams.delete(stream);
+    });
   }
 
   /** The connection state (see the class comment). */

@@ -1,6 +1,6 @@
 """What the realtime protocol sends matches its published shapes (realtime/schemas.py,
 docs/events.md): every event of a whole delivery, its offers and its cancellations, the
-subscribe acks and a rider's `location`."""
+subscribe acks, a rider's `location` and the `revoked` sent when the rider gives it back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from app.config import Settings
 from app.db import rfc3339
-from realtime.schemas import Event, LocationMessage, RefusedAck, SubscribedAck
+from realtime.schemas import Event, LocationMessage, RefusedAck, RevokedMessage, SubscribedAck
 from tests.client import Api
 from tests.dispatch.conftest import node_env
 from tests.dispatch.helpers import go_on_shift, kitchen, offered_riders
@@ -48,8 +48,10 @@ class Socket:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: list[dict[str, Any]] = []
         self.locations: list[dict[str, Any]] = []
+        self.revoked: list[dict[str, Any]] = []
         self.sio.on("event", self.events.append)
         self.sio.on("location", self.locations.append)
+        self.sio.on("revoked", self.revoked.append)
 
     async def __aenter__(self) -> Socket:
         await self.sio.connect(
@@ -108,24 +110,22 @@ async def test_every_event_ack_and_location_of_a_delivery_matches_the_published_
             assert (await k.owner.post(f"/api/orders/{rejected['id']}/reject")).status_code == 200
             cancelled = await k.accepted_order()
             await wait_until(
-                lambda: len(offered_riders(infra, cancelled["id"])) == 2,
-                what="the offers",
+                lambda: len(offered_riders(infra, cancelled["id"])) == 2, what="offers"
             )
             gone = await k.owner.post(f"/api/orders/{cancelled['id']}/cancel", json={})
             assert gone.status_code == 200, gone.text
 
             order = await k.accepted_order()
-            await wait_until(
-                lambda: len(offered_riders(infra, order["id"])) == 2,
-                what="the offers",
-            )
+            await wait_until(lambda: len(offered_riders(infra, order["id"])) == 2, what="offers")
             path = f"/api/dispatch/offers/{order['id']}"
             assert (await winner.post(f"{path}/accept")).status_code == 200
+            former = await stack.enter_async_context(Socket(node.url, winner))
+            assert (await former.subscribe(f"order:{order['id']}"))["ok"] is True
             assert (await winner.post(f"{path}/release")).status_code == 200
-            await wait_until(
-                lambda: len(offered_riders(infra, order["id"])) == 1,
-                what="the offers",
-            )
+            await wait_until(lambda: former.revoked, what="the stream revoked")
+            for message in former.revoked:
+                RevokedMessage.model_validate(message)
+            await wait_until(lambda: len(offered_riders(infra, order["id"])) == 1, what="re-offer")
             taken = await loser.post(f"{path}/accept")
             assert taken.status_code == 200, taken.text
 

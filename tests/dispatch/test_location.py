@@ -86,7 +86,7 @@ async def test_customer_receives_location_of_its_own_order_only_throttled_latest
             them = await stack.enter_async_context(Listener(node_b.url, other_customer))
             assert (await me.subscribe(f"order:{mine['id']}"))["ok"] is True
             refused = await them.subscribe(f"order:{mine['id']}")
-            assert refused == {"ok": False, "code": "forbidden"}
+            assert refused == {"ok": False, "code": "not-found"}
             assert (await them.subscribe(f"order:{theirs['id']}"))["ok"] is True
 
             first = (37.5700, 126.9800)

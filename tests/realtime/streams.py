@@ -35,12 +35,18 @@ class StreamClient:
         self.connect_errors: list[Any] = []
         self.resyncs: list[str] = []
         self.locations: list[dict[str, Any]] = []
+        self.revoked: list[dict[str, Any]] = []
+        # Every event that arrived, followed or not.
+        self.received: list[dict[str, Any]] = []
+        self.disconnects = 0
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.sio.on("connect", self._on_connect)
         self.sio.on("connect_error", self._on_connect_error)
         self.sio.on("event", self._on_event)
         self.sio.on("location", self.locations.append)
+        self.sio.on("revoked", self._on_revoked)
+        self.sio.on("disconnect", self._on_disconnect)
 
     async def connect(self) -> StreamClient:
         try:
@@ -69,6 +75,15 @@ class StreamClient:
         if self.connects > 1:
             for stream, last in list(self.last.items()):
                 self._spawn(self.subscribe(stream, after_seq=last))
+
+    def _on_revoked(self, data: dict[str, Any]) -> None:
+        # As static/js/realtime.js: a stream no longer ours is not followed any more.
+        self.revoked.append(data)
+        if data.get("code") != "unavailable":
+            self.last.pop(data["stream"], None)
+
+    def _on_disconnect(self, reason: Any = None) -> None:
+        self.disconnects += 1
 
     def _on_connect_error(self, data: Any = None) -> None:
         self.connect_errors.append(data)
@@ -110,6 +125,7 @@ class StreamClient:
         return ack
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        self.received.append(event)
         pending = self._pending.get(event["stream"])
         if pending is not None:
             pending.append(event)

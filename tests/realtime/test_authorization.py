@@ -36,7 +36,7 @@ async def test_connection_without_a_session_cookie_is_refused_as_unauthenticated
         assert client.connect_errors[-1]["data"] == {"code": "unauthenticated"}
 
 
-async def test_another_riders_stream_is_forbidden_and_a_non_rider_is_not_found(
+async def test_only_a_rider_may_follow_a_rider_stream_and_every_other_is_not_found(
     cluster: Cluster,
     people: People,
 ) -> None:
@@ -49,9 +49,10 @@ async def test_another_riders_stream_is_forbidden_and_a_non_rider_is_not_found(
         f"rider:{customer.user['id']}",  # type: ignore[index]
         "rider:999999999",
     ]
+    # Another rider's stream answers as one that does not exist: ids cannot be enumerated.
     assert await _codes(cluster.url, session_cookie(rider), streams) == [
         True,
-        "forbidden",
+        "not-found",
         "not-found",
         "not-found",
     ]
@@ -59,7 +60,7 @@ async def test_another_riders_stream_is_forbidden_and_a_non_rider_is_not_found(
     assert await _codes(cluster.url, session_cookie(customer), streams[2:3]) == ["not-found"]
 
 
-async def test_another_owners_store_stream_is_forbidden(
+async def test_another_owners_store_stream_is_forbidden_as_stores_are_public(
     cluster: Cluster, people: People, cluster_db: Database
 ) -> None:
     owner = await people(cluster.url, "owner")
@@ -67,6 +68,8 @@ async def test_another_owners_store_stream_is_forbidden(
     store_id = await insert_store(cluster_db, owner_id=owner.user["id"])  # type: ignore[index]
     stream = f"store:{store_id}"
     assert await _codes(cluster.url, session_cookie(owner), [stream]) == [True]
+    # Anyone may look a store up (GET /api/stores/{id}), so its existence is no secret.
+    assert (await rival.get(f"/api/stores/{store_id}")).status_code == 200
     assert await _codes(cluster.url, session_cookie(rival), [stream, "store:999999999"]) == [
         "forbidden",
         "not-found",
@@ -91,8 +94,10 @@ async def test_an_order_stream_is_open_to_its_customer_store_owner_and_rider_onl
     stream = f"order:{order_id}"
     for party in (customer, owner, rider):
         assert await _codes(cluster.url, session_cookie(party), [stream]) == [True]
+    # An outsider cannot tell an order that exists from one that does not, as over REST.
     for outsider in (stranger, other_rider):
-        assert await _codes(cluster.url, session_cookie(outsider), [stream]) == ["forbidden"]
+        assert await _codes(cluster.url, session_cookie(outsider), [stream]) == ["not-found"]
+        assert (await outsider.get(f"/api/orders/{order_id}")).status_code == 404
     assert (
         await _codes(
             cluster.url, session_cookie(customer), ["order:999999999", "orders:1", "order:-1", ""]
