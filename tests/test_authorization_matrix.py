@@ -8,6 +8,10 @@ Callers: `anon` (no session); `customer`, `owner`, `rider` (the order's own cust
 store's owner, its assigned or offered rider); `customer2`, `owner2`, `rider2` (the same roles
 with nothing to do with that order or store); `admin`.
 
+Streams follow the same scheme: `subscribe` over a real Socket.IO connection to the in-process
+app (long-polling over its ASGI transport); the expected answer is the ack's `code`, `ok`, or
+`unauthenticated` for a connection refused without a session.
+
 Expected answers: a status code, or `ok` — let through: anything but 401, 403 and 404 (a 409
 because an earlier caller in the same row already moved the order is still "allowed"). Pages
 (`page`) answer 200 to their role and redirect (302) everyone else.
@@ -15,16 +19,21 @@ because an earlier caller in the same row already moved the order is still "allo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from app import DeliveryApp
+from realtime.access import STREAM
 from tests.catalog.conftest import image_bytes
 from tests.client import DEFAULT_PASSWORD, Api
 from tests.conftest import AppPool
 from tests.orders.helpers import CITY_HALL, Shop, new_key, open_shop, order_body, place
+from tests.realtime.polling import PollingClient
 from tests.rewards.helpers import campaign_body, sign_in_admin
 from tests.waiting import wait_until
 
@@ -125,6 +134,16 @@ MATRIX: dict[str, Row] = {
     "GET /owner/stores/<int:store_id>/board": ("owner=200 owner2=200 others=302", "store"),
     "GET /rider": ("rider=200 rider2=200 others=302", "bare"),
 }
+
+
+# Who may follow which stream (the socket handlers' `subscribe`): a party, or not-found for
+# whatever the caller may not know exists; a store is public, so another's is `forbidden`.
+STREAMS: dict[str, Row] = {
+    "order": ("anon=unauthenticated customer=ok owner=ok rider=ok others=not-found", "assigned"),
+    "store": ("anon=unauthenticated owner=ok others=forbidden", "store"),
+    "rider": ("anon=unauthenticated rider=ok others=not-found", "bare"),
+}
+SOCKET_EVENTS = {"connect", "disconnect", "subscribe", "unsubscribe"}
 
 
 def expectations(spec: str) -> dict[str, str]:
@@ -320,4 +339,52 @@ async def test_every_route_answers_every_caller_as_the_matrix_says(
             response = await call(world.api(caller))
             if not _allowed(response.status_code, wants[caller]):
                 wrong.append(f"{route} as {caller}: {response.status_code}, want {wants[caller]}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_every_stream_kind_and_socket_event_has_a_row(app: DeliveryApp) -> None:
+    kinds = set(STREAM.pattern.split("(", 1)[1].split(")", 1)[0].split("|"))
+    assert kinds == set(STREAMS)
+    assert set(app.realtime.sio.handlers["/"]) == SOCKET_EVENTS
+
+
+def _stream_of(kind: str, world: World) -> str:
+    if kind == "order":
+        return f"order:{_order_id(world)}"
+    if kind == "store":
+        assert world.shop is not None
+        return f"store:{world.shop.id}"
+    rider = world.api("rider").user
+    assert rider is not None
+    return f"rider:{rider['id']}"
+
+
+async def _subscribe_as(app: DeliveryApp, api: Api, stream: str) -> str:
+    """What `subscribe` answers `api`'s session: `ok`, the refusal's code, or `unauthenticated`."""
+    cookie = api.http.cookies.get("delivery_session") or "none"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        socket = PollingClient(http, cookie)
+        opened = await socket.packets()
+        socket.sid = json.loads(opened[0][1:])["sid"]
+        await socket.send("40")
+        connected = await socket.packets()
+        if connected[0].startswith("44"):
+            return str(json.loads(connected[0][2:])["code"])
+        ack = await socket.subscribe(stream, after_seq=0)
+    return "ok" if ack["ok"] else str(ack["code"])
+
+
+async def test_every_stream_answers_every_caller_as_the_matrix_says(
+    apps: AppPool, app: DeliveryApp
+) -> None:
+    wrong = []
+    for kind, (spec, state) in STREAMS.items():
+        wants = expectations(spec)
+        world = await build_world(apps, app, state)
+        stream = _stream_of(kind, world)
+        for caller in CALLERS:
+            got = await _subscribe_as(app, world.api(caller), stream)
+            if got != wants[caller]:
+                wrong.append(f"{stream} ({kind}) as {caller}: {got}, want {wants[caller]}")
     assert wrong == [], "\n".join(wrong)
