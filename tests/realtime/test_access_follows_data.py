@@ -50,6 +50,17 @@ async def events_redis(cluster: Cluster) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
+@pytest.fixture
+async def cache_redis(cluster: Cluster) -> AsyncIterator[Redis]:
+    """The cluster's cache Redis, where the positions' gates and parked positions live."""
+    assert cluster.cache_redis is not None
+    client = Redis.from_url(cluster.cache_redis.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 def uid(api: Api) -> int:
     assert api.user is not None
     return int(api.user["id"])
@@ -253,6 +264,7 @@ async def test_a_position_parked_just_before_delivery_or_a_release_is_never_sent
     people: People,
     sockets: list[StreamClient],
     events_redis: Redis,
+    cache_redis: Redis,
     ending: str,
 ) -> None:
     node_a, node_b = cluster.node_list[0].url, cluster.node_list[1].url
@@ -276,7 +288,7 @@ async def test_a_position_parked_just_before_delivery_or_a_release_is_never_sent
     # parked, to go out when the gate reopens, which is after the order is delivered or
     # handed back.
     gate, pending = f"dispatch:loc:gate:{order['id']}", f"dispatch:loc:pending:{order['id']}"
-    await events_redis.set(gate, b"1", px=3000)
+    await cache_redis.set(gate, b"1", px=3000)
     ping = await rider.put("/api/riders/me/location", json={"lat": 37.5700, "lng": 126.9800})
     assert ping.status_code == 204
     path = f"/api/orders/{order['id']}/deliver"
@@ -284,11 +296,11 @@ async def test_a_position_parked_just_before_delivery_or_a_release_is_never_sent
         path = f"/api/dispatch/offers/{order['id']}/release"
     ended = await rider.post(path)
     assert ended.status_code == 200, ended.text
-    assert await events_redis.exists(pending), "the parked position left before the order ended"
+    assert await cache_redis.exists(pending), "the parked position left before the order ended"
 
     async def settled() -> bool:
         # The parked position was taken up, and the gate it shut again has reopened since.
-        return not await events_redis.exists(pending) and not await events_redis.exists(gate)
+        return not await cache_redis.exists(pending) and not await cache_redis.exists(gate)
 
     await wait_until(settled, what="the parked position taken up")
     # A position published after it on the same channel, heard by the same socket: whatever
