@@ -109,6 +109,11 @@ class Settings(AdminBootstrap):
     # baseline, see bench/realtime_bench.py).
     realtime_max_client_queue: int = Field(default=1000, ge=10, le=1_000_000)
     realtime_fanout: Literal["hub", "socketio-redis"] = "hub"
+    # A node's event loop (uvloop: libuv's, measurably cheaper per request and per socket
+    # write) and whether Hypercorn writes a line per request (the cluster turns it off: the
+    # nodes' logs are for warnings and errors under load).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    access_log: bool = True
 
     @field_validator(
         "database_url",
