@@ -101,6 +101,14 @@ class Settings(AdminBootstrap):
     image_decode_wait_seconds: float = Field(default=10.0, ge=0, le=120)
     image_uploads_per_owner: int = Field(default=30, ge=1)
     image_upload_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Ordering: how long an in-progress Idempotency-Key stays with a request that stopped
+    # renewing it (a live one renews it every third of that), and per-customer limits on
+    # orders and on declined card attempts (card testing), each per window.
+    order_key_lease_seconds: float = Field(default=15.0, ge=1, le=300)
+    order_max_per_customer: int = Field(default=30, ge=1, le=100_000)
+    order_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    card_declines_max: int = Field(default=5, ge=1, le=1_000)
+    card_declines_window_seconds: int = Field(default=3600, ge=1, le=86_400)
     # The sandbox card gateway's simulated network latency per call.
     payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
     # Realtime: packets a socket may have waiting before it is disconnected (it reconnects and

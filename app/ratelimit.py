@@ -1,4 +1,4 @@
-"""Fixed-window counters in the cache Redis, for login, signup and claim limits."""
+"""Fixed-window counters in the cache Redis, for login, signup, claim and ordering limits."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ class RateLimiter:
         count, ttl = await self._hit(keys=[self._key(name)], args=[window])
         if int(count) > limit:
             raise RateLimited(int(ttl))
+
+    async def count(self, name: str, *, window: int) -> int:
+        """Count one hit without refusing it (e.g. a failure that `check` refuses later)."""
+        count, _ = await self._hit(keys=[self._key(name)], args=[window])
+        return int(count)
 
     async def check(self, name: str, *, limit: int) -> None:
         """Raise `RateLimited` if `name` is already at `limit`, without counting."""

@@ -109,5 +109,9 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(12), nullable=False)
     response_status: Mapped[int | None] = mapped_column(nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The fencing token: the reference of the request that holds the key now. A retry that
+    # takes the key over replaces it, so the request it took it from can no longer finish.
     payment_reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Until when the holder counts as alive; it renews the lease while it runs.
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)

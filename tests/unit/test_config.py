@@ -129,6 +129,12 @@ def test_the_socketio_redis_fanout_needs_an_events_redis() -> None:
         ("max_body_bytes", 1023, 1024),
         ("catalog_cache_ttl", 0, 1),
         ("payment_latency_ms", 10_001, 10_000),
+        ("order_key_lease_seconds", 0.5, 1),
+        ("order_key_lease_seconds", 301, 300),
+        ("order_max_per_customer", 0, 1),
+        ("order_window_seconds", 86_401, 86_400),
+        ("card_declines_max", 0, 1),
+        ("card_declines_window_seconds", 0, 1),
     ],
 )
 def test_numbers_outside_their_bounds_are_refused(field: str, bad: float, good: float) -> None:
