@@ -176,6 +176,10 @@ async def _place(
             address_text=request.address.text,
             address_lat=request.address.lat,
             address_lng=request.address.lng,
+            # Known before the insert, which saves a round trip each: no payment to load yet,
+            # and a new order's stream starts at 1 (the event sets it again, to what it took).
+            payment=None,
+            stream_seq=1,
         )
         order.items = [OrderItem(**line) for line in priced.lines]
         order.timeline = [OrderTimeline(status=Status.PLACED, at=now)]
