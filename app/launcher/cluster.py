@@ -32,6 +32,7 @@ DATABASE = "delivery"
 # who the client is: any other local process reaches them from 127.0.0.1 (Linux routes all of
 # 127.0.0.0/8 to the loopback device).
 PROXY_ADDRESS = "127.0.0.2"
+PROXY_TRUST = {"TRUSTED_PROXIES": PROXY_ADDRESS}
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Cluster:
             "EVENTS_REDIS_URL": self.events_redis.url,
             "SECRET_KEY": self.secret_key(),
             "STORAGE_URL": f"file://{(self.folder / 'media').resolve()}",
-            "TRUSTED_PROXIES": PROXY_ADDRESS,
+            **PROXY_TRUST,
             "VAR_DIR": str(self.folder / "var"),
             **self.node_env,
         }
