@@ -69,8 +69,7 @@ async def signup(data: SignupRequest) -> SignupOut:
 @problems(ProblemCode.UNAUTHENTICATED, ProblemCode.RATE_LIMITED)
 @body(LoginRequest)
 async def login(data: LoginRequest) -> Response:
-    """Sign in; sets a new session cookie (ending any session the request carried) and returns
-    the CSRF token."""
+    """Sign in: a new session cookie (ending the one sent, if any) and the CSRF token."""
     res = container()
     email = service.normalize_email(data.email)
     throttle = res.get(LoginThrottle)
