@@ -64,7 +64,7 @@ async def sessions_for(url: str, ids: list[int]) -> list[dict[str, str]]:
     """One live session per customer, as the headers its browser would send."""
     redis = Redis.from_url(url)
     try:
-        store = SessionStore(redis, ttl_seconds=3600)
+        store = SessionStore(redis, ttl_seconds=3600, absolute_seconds=3600)
         out = []
         for user_id in ids:
             data = await store.create(user_id=user_id, role="customer")

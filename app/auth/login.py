@@ -32,7 +32,8 @@ class LoginMechanism(Protocol):
         """The caller of `request`, or None."""
 
     async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
-        """Sign the user in, attaching whatever the client must keep to `response`."""
+        """Sign the user in (ending the request's own session, if any), attaching whatever the
+        client must keep to `response`."""
 
     async def end(self, response: Response, principal: Principal) -> None:
         """Sign the caller out everywhere at once."""
@@ -62,6 +63,11 @@ class CookieSessionLogin:
         )
 
     async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
+        # A session id planted in the browser before sign-in (session fixation) must not become
+        # the signed-in one: whatever session the request carried ends, and a new id is issued.
+        carried = request.cookies.get(COOKIE_NAME)
+        if carried:
+            await self._store.destroy(carried)
         data = await self._store.create(user_id=user_id, role=role)
         response.set_cookie(
             COOKIE_NAME,
