@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, IdempotencyMismatch
-from app.orders.models import IdempotencyRecord
+from app.orders.models import IdempotencyRecord, SupersededCharge
 from app.orders.schemas import PlaceOrderRequest
 
 KEY_TTL = timedelta(hours=24)
@@ -125,9 +125,12 @@ async def _take_over(
             .where(_held(stale))
             .values(payment_reference=new_reference, lease_until=utcnow() + lease)
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("Still in progress.", code="idempotency-in-progress")
+        # Whatever the gateway captured under the old reference is owed back (the sweeper
+        # voids it), in the same transaction that takes the reference's request the key.
+        uow.session.add(SupersededCharge(reference=stale.payment_reference))
         await uow.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Still in progress.", code="idempotency-in-progress")
     stale.payment_reference = new_reference
     return stale
 

@@ -115,3 +115,19 @@ class IdempotencyRecord(Base):
     # Until when the holder counts as alive; it renews the lease while it runs.
     lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+
+
+class SupersededCharge(Base):
+    """A payment reference whose request lost its Idempotency-Key to a retry.
+
+    That request can no longer place its order (the key's fence stops it), but its node may
+    have died after the gateway captured the charge: the sweeper voids what the gateway holds
+    under this reference, so a crash never leaves money taken without an order.
+    """
+
+    __tablename__ = "superseded_charges"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # Set once the gateway holds nothing captured under the reference.
+    settled_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)

@@ -204,3 +204,87 @@ async def test_the_key_of_a_request_whose_node_died_is_taken_by_a_retry_within_a
     assert infra.query("SELECT reference, status FROM sandbox_charges") == [
         (retry.json()["payment"]["reference"], "captured")
     ]
+
+
+@contextmanager
+def stream_head_locked(infra: Infra, stream: str) -> Iterator[None]:
+    """Hold the row lock of a stream's head: a transaction that records an event on it waits
+    (after its charge is captured) until the block ends."""
+    conn = pymysql.connect(**infra.sync_db)  # type: ignore[arg-type]
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT last_seq FROM stream_heads WHERE stream = %s FOR UPDATE", (stream,))
+            assert cursor.fetchone() is not None, f"{stream} has no head yet"
+        yield
+        conn.rollback()
+    finally:
+        conn.close()
+
+
+def order_waiting_on_head(infra: Infra) -> bool:
+    """Whether an order's transaction waits on a stream head right now."""
+    rows = infra.query(
+        "SELECT COUNT(*) FROM information_schema.processlist "
+        "WHERE id <> CONNECTION_ID() AND info LIKE 'INSERT INTO stream_heads%%'"
+    )
+    return int(str(rows[0][0])) == 1
+
+
+async def test_a_charge_captured_before_its_node_died_is_voided_once_a_retry_takes_the_key(
+    apps: AppPool, infra: Infra
+) -> None:
+    with node_on(infra, "orders-crashing") as node:
+        http = httpx.AsyncClient(base_url=node.url, timeout=60)
+        customer_a = Api(http)
+        owner, customer_b = await _cast(apps, infra, customer_a)
+        shop = await open_shop(owner)
+        # An earlier order gives the store's stream its head row, which the test then holds.
+        earlier = await customer_b.post(
+            "/api/orders", json=order_body(shop), headers={"Idempotency-Key": new_key()}
+        )
+        assert earlier.status_code == 201, earlier.text
+        key, body = new_key(), order_body(shop)
+        headers = {"Idempotency-Key": key}
+        with stream_head_locked(infra, f"store:{shop.id}"):
+            first = asyncio.create_task(customer_a.post("/api/orders", json=body, headers=headers))
+            await wait_until(lambda: order_waiting_on_head(infra), what="the order to wait")
+            first_reference = key_reference(infra, key)
+            # The gateway has taken the money; the order has not committed. The node dies.
+            assert infra.query(
+                "SELECT status FROM sandbox_charges WHERE reference = %s", first_reference
+            ) == [("captured",)]
+            node.kill()
+        with suppress(httpx.HTTPError):
+            await first
+        await http.aclose()
+
+    async def placed() -> httpx.Response | None:
+        retry = await customer_b.post("/api/orders", json=body, headers=headers)
+        if retry.status_code == 409:
+            assert_problem(retry, 409, "idempotency-in-progress")
+            return None
+        return retry
+
+    retry = await wait_until(placed, timeout=30, interval=0.1, what="the retry's order")
+    assert retry.status_code == 201, retry.text
+    order = retry.json()
+
+    def charges() -> dict[Any, Any]:
+        rows = infra.query("SELECT reference, status FROM sandbox_charges")
+        return {
+            ref: status for ref, status in rows if ref != earlier.json()["payment"]["reference"]
+        }
+
+    # Every node's sweeper looks for superseded charges; one voids it, once.
+    await wait_until(
+        lambda: charges().get(first_reference) == "voided",
+        timeout=60,
+        what="the dead request's charge to be voided",
+    )
+    assert charges() == {order["payment"]["reference"]: "captured", first_reference: "voided"}
+    assert infra.query("SELECT COUNT(*) FROM orders") == [(2,)]
+    assert infra.query(
+        "SELECT settled_at IS NOT NULL FROM superseded_charges WHERE reference = %s",
+        first_reference,
+    ) == [(1,)]
