@@ -122,3 +122,26 @@ async def test_a_busy_session_still_ends_at_its_absolute_lifetime(
         assert store.exists(key) == 0
     finally:
         store.close()
+
+
+async def test_me_answers_from_the_session_and_from_the_account_for_an_older_session(
+    apps: AppPool, infra: Infra
+) -> None:
+    node = await apps.start()
+    api = await apps.client(node)
+    user = await api.sign_in_as("rider", name="Kim Rider")
+    key = f"session:{api.http.cookies.get('delivery_session')}"
+    store = _session_redis(infra)
+    try:
+        kept = json.loads(store.get(key) or b"{}")
+        assert (kept["email"], kept["name"]) == (user["email"], "Kim Rider")
+        assert (await api.get("/api/me")).json()["user"] == user
+        # A session written before it kept who the user is: the account is read instead.
+        store.set(
+            key,
+            json.dumps({k: v for k, v in kept.items() if k not in ("email", "name")}),
+            keepttl=True,
+        )
+        assert (await api.get("/api/me")).json()["user"] == user
+    finally:
+        store.close()

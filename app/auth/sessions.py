@@ -40,6 +40,10 @@ class SessionData:
     role: str
     csrf_token: str
     created_at: int
+    # Who the user is, as `GET /api/me` shows it (no account's email or name changes while
+    # it is signed in); a session started before these were kept has them empty.
+    email: str = ""
+    name: str = ""
 
 
 class SessionStore:
@@ -65,7 +69,9 @@ class SessionStore:
         """The Redis key of a session."""
         return KEY_PREFIX + session_id
 
-    async def create(self, *, user_id: int, role: str) -> SessionData:
+    async def create(
+        self, *, user_id: int, role: str, email: str = "", name: str = ""
+    ) -> SessionData:
         """Start a session with a fresh id and CSRF token."""
         data = SessionData(
             session_id=secrets.token_urlsafe(32),
@@ -73,6 +79,8 @@ class SessionStore:
             role=role,
             csrf_token=secrets.token_urlsafe(32),
             created_at=int(time.time()),
+            email=email,
+            name=name,
         )
         payload = json.dumps({k: v for k, v in asdict(data).items() if k != "session_id"})
         await self._redis.set(self.key(data.session_id), payload, ex=min(self._ttl, self._absolute))

@@ -11,7 +11,7 @@ from app.auth.login import COOKIE_NAME, LoginMechanism, Principal
 from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.auth.presenter import user_view
-from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest
+from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest, UserOut
 from app.auth.throttle import LoginThrottle
 from app.container import container
 from app.errors import ProblemCode, Unauthenticated
@@ -79,7 +79,9 @@ async def login(data: LoginRequest) -> Response:
     )
     await throttle.succeeded(attempt)
     response = Response(status=200, mimetype="application/json")
-    principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=Role(user.role))
+    principal = await res.get(LoginMechanism).start(
+        response, user_id=user.id, role=Role(user.role), email=user.email, name=user.name
+    )
     response.set_data(_session(user, principal).model_dump_json())
     return response
 
@@ -101,6 +103,14 @@ async def logout(principal: Principal) -> Response:
 @login_required()
 async def me(principal: Principal) -> SessionOut:
     """The signed-in user and the session's CSRF token."""
+    assert principal.csrf_token is not None
+    if principal.email is not None and principal.name is not None:
+        # Kept in the session at sign-in: a page load asks this often, and it costs the
+        # session lookup alone.
+        known = UserOut(
+            id=principal.user_id, email=principal.email, name=principal.name, role=principal.role
+        )
+        return SessionOut(user=known, csrf_token=principal.csrf_token)
     res = container()
     user = await service.get_user(db=res.db, user_id=principal.user_id)
     if user is None:

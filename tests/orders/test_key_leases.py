@@ -214,7 +214,9 @@ def stream_head_locked(infra: Infra, stream: str) -> Iterator[None]:
     try:
         with conn.cursor() as cursor:
             cursor.execute("BEGIN")
-            cursor.execute("SELECT last_seq FROM stream_heads WHERE stream = %s FOR UPDATE", (stream,))
+            cursor.execute(
+                "SELECT last_seq FROM stream_heads WHERE stream = %s FOR UPDATE", (stream,)
+            )
             assert cursor.fetchone() is not None, f"{stream} has no head yet"
         yield
         conn.rollback()
