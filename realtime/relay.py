@@ -3,8 +3,8 @@
 A pass reads the waiting events of every stream at once, claims their streams with one Redis
 script, appends them all in one pipeline and marks them published in one statement: a few round
 trips per pass however many orders it carries, not several per stream. A stream another relay
-holds is left to it (it reads again once its pass ends, and sees what committed meanwhile). A
-stream whose Redis record is missing or behind (a Redis restart) takes the careful path, one
+holds is marked dirty and left to it: the holder sees the mark as it lets go and reads again at
+once, so an event committed during its pass waits for no sweep. A stream whose Redis record is missing or behind (a Redis restart) takes the careful path, one
 stream at a time, that continues from what the database says went out. The locks are an
 optimisation for ordering and wasted work; correctness rests on the append script, which only
 accepts seq == head + 1 (see `realtime.eventlog`).
@@ -72,12 +72,17 @@ end
 return claimed
 """
 
-# Gives back every lock still held with this token.
+# Gives back every lock still held with this token (KEYS: lock, dirty, lock, dirty, ...);
+# 1 when another relay marked one of the streams dirty meanwhile: the holder reads again.
 _RELEASE_MANY = """
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+local again = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    if redis.call('DEL', KEYS[i + 1]) == 1 then again = 1 end
+  end
 end
-return 1
+return again
 """
 
 _ABANDON = """
@@ -154,14 +159,15 @@ class Relay:
         """Publish everything waiting now; returns how many events this relay appended."""
         total = 0
         while not self._stopping:
-            appended, found = await self._pass()
+            appended, more = await self._pass()
             total += appended
-            if found < BATCH:
+            if not more:
                 return total
         return total
 
-    async def _pass(self) -> tuple[int, int]:
-        """One batch of waiting events, every stream at once: (appended, rows read)."""
+    async def _pass(self) -> tuple[int, bool]:
+        """One batch of waiting events, every stream at once: (appended, whether to go again:
+        a full batch, or a stream another relay found held while this one read)."""
         async with self.db.uow() as uow:
             rows = (
                 await uow.session.scalars(
@@ -172,7 +178,7 @@ class Relay:
                 )
             ).all()
             if not rows:
-                return 0, 0
+                return 0, False
             # Per stream, ids rise with seqs (a seq is taken under the stream head's row lock,
             # before the row is inserted), so each stream's rows here are a prefix in seq order.
             waiting: dict[str, list[OutboxEvent]] = {}
@@ -191,28 +197,29 @@ class Relay:
                     )
                     await uow.commit()
             finally:
-                await self._release(claimed, token)
+                again = await self._release(claimed, token)
         self.published += len(appended)
         if appended and self.on_appended is not None:
             await self.on_appended(appended)
         count = len(appended)
         for stream in careful:
             count += await self._claim_and_publish(stream)
-        return count, len(rows)
+        return count, again or len(rows) == BATCH
 
     async def _claim(self, streams: list[str], token: str) -> list[str]:
         keys = [key for stream in streams for key in _lock_keys(stream)]
         flags = await self.redis.eval(_ACQUIRE_MANY, len(keys), *keys, token, LOCK_MS)
         return [stream for stream, flag in zip(streams, flags, strict=True) if flag]
 
-    async def _release(self, streams: list[str], token: str) -> None:
+    async def _release(self, streams: list[str], token: str) -> bool:
         if not streams:
-            return
-        locks = [_lock_keys(stream)[0] for stream in streams]
+            return False
+        keys = [key for stream in streams for key in _lock_keys(stream)]
         # Bounded and quiet: a lock left behind expires, and any relay's sweep goes on.
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(1.0):
-                await self.redis.eval(_RELEASE_MANY, len(locks), *locks, token)
+                return bool(await self.redis.eval(_RELEASE_MANY, len(keys), *keys, token))
+        return True
 
     async def _append(
         self, waiting: dict[str, list[OutboxEvent]]
