@@ -41,8 +41,13 @@ def _tree_ticks(pid: int) -> float:
 
 
 def cpu(processes: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each named process (with its children)."""
-    return {name: _tree_ticks(pid) for name, pid in processes.items()}
+    """CPU seconds so far of each named process (with its children), and of the simulator
+    itself (its own, without the cluster it may have started): a client that cannot keep up
+    shows as latency too."""
+    used = {name: _tree_ticks(pid) for name, pid in processes.items()}
+    own = os.times()
+    used["simulator"] = own.user + own.system
+    return used
 
 
 async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
@@ -67,7 +72,7 @@ async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
         "placement_p99_ms": percentile(placed, 0.99) * 1000,
         "push_p99_ms": percentile(pushes, 0.99) * 1000,
     }
-    for name in processes:
+    for name in after:
         figures[f"cpu:{name}"] = (after.get(name, 0.0) - before.get(name, 0.0)) / elapsed * 100
     return figures
 
