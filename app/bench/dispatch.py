@@ -5,12 +5,14 @@ store; once every rider holds the offer, all press accept at the same moment. Re
 latency is from the simultaneous presses to the last answer; exactly one 200 and only 409
 `already-assigned` are checked, and the store then cancels the order so the winner is free for
 the next race. For scale, the same crowd also sends a trivial signed-in request
-(`GET /api/me`) all at once, and the ratio of the two p50s is the figure.
+(`GET /api/me`) all at once, and the ratio of the two p50s is the figure. Last, a batch of
+orders is offered to every rider at once and assignments per second are measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import time
 from typing import Any
@@ -119,12 +121,55 @@ class Race:
             assert all(a.status_code == 200 for a in answers)
         return latencies
 
+    async def throughput(self, orders: int) -> float:
+        """`orders` offered to every rider at once, every rider pressing; assignments/s.
+
+        Each rider walks the offers in its own random order until it wins one, skipping orders
+        it has seen taken (what `offer.withdrawn` tells a real client). No order may end with
+        two riders and no rider with two orders.
+        """
+        ids = [await self.searching_order() for _ in range(orders)]
+        for order_id in ids:
+            await wait_offered(self.cluster, order_id, len(self.riders))
+        taken: set[int] = set()
+        last_assignment = 0.0
+
+        async def walk(rider: Client, seed: int) -> None:
+            nonlocal last_assignment
+            for order_id in random.Random(seed).sample(ids, len(ids)):
+                if order_id in taken:
+                    continue
+                answer = await rider.post(f"/api/dispatch/offers/{order_id}/accept")
+                taken.add(order_id)
+                if answer.status_code == 200:
+                    last_assignment = time.perf_counter()
+                    return
+                code = answer.json()["code"]
+                assert code in ("already-assigned", "rider-busy"), answer.text
+                if code == "rider-busy":
+                    return
+
+        started = time.perf_counter()
+        await asyncio.gather(*(walk(rider, n) for n, rider in enumerate(self.riders)))
+        elapsed = last_assignment - started
+        conn = connect_db(self.cluster)
+        try:
+            with conn.cursor() as cursor:
+                marks = ",".join(["%s"] * len(ids))
+                cursor.execute(f"SELECT rider_id FROM orders WHERE id IN ({marks})", ids)
+                riders = [row[0] for row in cursor.fetchall()]
+        finally:
+            conn.close()
+        assert all(r is not None for r in riders), "an order was left without a rider"
+        assert len(set(riders)) == len(riders), "a rider got two orders"
+        return orders / elapsed
+
     async def close(self) -> None:
         """Close every client."""
         await close_all([self.owner, self.customer, *self.riders])
 
 
-async def run(*, riders: int, races: int) -> dict[str, Any]:
+async def run(*, riders: int, races: int, orders: int) -> dict[str, Any]:
     """The accept race's resolution p50/p99, beside the same crowd's `GET /api/me`."""
     cluster = await start_cluster("bench-dispatch", DISPATCH_OFFER_TTL="3600")
     try:
@@ -134,6 +179,7 @@ async def run(*, riders: int, races: int) -> dict[str, Any]:
         await race.races(2)
         latencies = await race.races(races)
         floor = await race.baseline(races)
+        assignments = await race.throughput(min(orders, riders))
         await race.close()
     finally:
         await asyncio.to_thread(cluster.stop)
@@ -143,10 +189,14 @@ async def run(*, riders: int, races: int) -> dict[str, Any]:
         f"  accept race: p50 {race_figures['p50_ms']:.0f} ms  p99 {race_figures['p99_ms']:.0f} ms"
         f"   ({riders} x GET /api/me at once: p50 {floor_figures['p50_ms']:.0f} ms)"
     )
+    say(
+        f"  {min(orders, riders)} orders offered to {riders} riders: {assignments:.1f} assignments/s"
+    )
     return {
         "riders": riders,
         "races": races,
         "race": race_figures,
         "me_at_once": floor_figures,
+        "assignments_per_s": round(assignments, 1),
         "race_to_me_p50_ratio": round(statistics.median(latencies) / statistics.median(floor), 2),
     }

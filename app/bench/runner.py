@@ -54,8 +54,8 @@ SECTIONS: dict[str, Section] = {
     "dispatch": Section(
         "the accept race, beside the same crowd's GET /api/me",
         dispatch.run,
-        {"riders": 100, "races": 20},
-        {"riders": 20, "races": 5},
+        {"riders": 100, "races": 20, "orders": 50},
+        {"riders": 20, "races": 5, "orders": 10},
     ),
 }
 
