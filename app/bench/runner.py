@@ -30,7 +30,7 @@ SECTIONS: dict[str, Section] = {
     "cpu": Section(
         "node CPU per request, beside GET /healthz",
         cpu.run,
-        {"requests": 1000, "accepts": 100, "concurrency": 8, "idle": 3.0},
+        {"requests": 1000, "accepts": 50, "concurrency": 8, "idle": 3.0},
         {"requests": 100, "accepts": 10, "concurrency": 4, "idle": 1.0},
     ),
     "orders": Section(
