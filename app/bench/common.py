@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -59,6 +60,12 @@ async def start_cluster(prefix: str, *, nodes: int = 2, **env: str) -> Cluster:
     await asyncio.to_thread(cluster.start)
     say("  up: " + ", ".join(cluster.urls()))
     return cluster
+
+
+async def stop_cluster(cluster: Cluster) -> None:
+    """Stop everything `cluster` started and remove its temporary folder (data and logs)."""
+    await asyncio.to_thread(cluster.stop)
+    await asyncio.to_thread(shutil.rmtree, cluster.folder, True)
 
 
 def percentile(values: list[float], fraction: float) -> float:

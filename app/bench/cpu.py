@@ -31,6 +31,7 @@ from app.bench.common import (
     sessions_for,
     sign_in,
     start_cluster,
+    stop_cluster,
 )
 from app.bench.dispatch import wait_offered
 from app.launcher.cluster import Cluster
@@ -191,7 +192,7 @@ async def run(*, requests: int, accepts: int, concurrency: int, idle: float) -> 
             cluster, requests=requests, accepts=accepts, concurrency=concurrency, idle=idle
         )
     finally:
-        await asyncio.to_thread(cluster.stop)
+        await stop_cluster(cluster)
     base = figures["GET /healthz"]["cpu_ms"]
     for values in figures.values():
         values["ratio_to_healthz"] = round(values["cpu_ms"] / base, 2) if base > 0 else 0.0

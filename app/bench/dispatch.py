@@ -28,6 +28,7 @@ from app.bench.common import (
     say,
     sign_in,
     start_cluster,
+    stop_cluster,
 )
 from app.launcher.cluster import Cluster
 
@@ -182,7 +183,7 @@ async def run(*, riders: int, races: int, orders: int) -> dict[str, Any]:
         assignments = await race.throughput(min(orders, riders))
         await race.close()
     finally:
-        await asyncio.to_thread(cluster.stop)
+        await stop_cluster(cluster)
     race_figures = latency_figures(latencies)
     floor_figures = latency_figures(floor)
     say(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import shutil
@@ -42,6 +43,7 @@ from app.bench.common import (
     say,
     sessions_for,
     start_cluster,
+    stop_cluster,
 )
 from app.launcher.processes import free_port, stop_process, wait_for_port
 from app.launcher.servers import RedisServer
@@ -55,18 +57,32 @@ PAD = "x" * 200
 
 @dataclass
 class Member:
-    """One client in one room, counting what it receives."""
+    """One client in one room, counting what it receives; it reconnects as a real client does.
+
+    `join` builds the message that (re)joins its room from the last seq it holds: our hub
+    replays what a reconnecting client missed (its ack carries the events), the reference
+    cannot, so what it missed stays lost.
+    """
 
     url: str
     room: int
     headers: dict[str, str]
-    join: list[Any]
+    join: Callable[[int | None], list[Any]]
     received: int = 0
+    last: int | None = None
+    reconnects: int = 0
     latencies: list[float] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, http: aiohttp.ClientSession) -> None:
-        """Connect, join, and count events until cancelled."""
+        """Connect, join, and count events until cancelled, connecting again when dropped."""
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, AssertionError):
+                await self._session(http)
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
+
+    async def _session(self, http: aiohttp.ClientSession) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         async with http.ws_connect(ws_url, headers=self.headers, max_msg_size=0) as ws:
             opened = await ws.receive_str()
@@ -74,7 +90,7 @@ class Member:
             await ws.send_str("40")
             connected = await ws.receive_str()
             assert connected.startswith("40"), connected
-            await ws.send_str("420" + json.dumps(self.join))
+            await ws.send_str("420" + json.dumps(self.join(self.last)))
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
@@ -82,12 +98,26 @@ class Member:
                 if data == "2":
                     await ws.send_str("3")
                 elif data.startswith("430"):
+                    ack = json.loads(data[3:])[0]
+                    now = time.time() * 1000
+                    if isinstance(ack, dict):
+                        assert ack["ok"], ack
+                        for event in ack["events"]:
+                            self.take(event, now)
+                        self.last = max(self.last or 0, ack["last_seq"])
                     self.ready.set()
                 elif data.startswith("42"):
-                    now = time.time() * 1000
-                    event = json.loads(data[2:])[1]
-                    self.received += 1
-                    self.latencies.append(now - event["data"]["t"])
+                    self.take(json.loads(data[2:])[1], time.time() * 1000)
+
+    def take(self, event: dict[str, Any], now: float) -> None:
+        """Count an event once (by seq where it has one) and record its latency."""
+        seq = event.get("seq")
+        if seq is not None:
+            if self.last is not None and seq <= self.last:
+                return
+            self.last = seq
+        self.received += 1
+        self.latencies.append(now - event["data"]["t"])
 
 
 def _layout(clients: int, room_size: int) -> list[tuple[int, int]]:
@@ -178,6 +208,7 @@ async def _measure(
         "delivered": delivered,
         "expected": expected,
         "lost": expected - delivered,
+        "reconnects": sum(m.reconnects for m in members),
         "seconds": round(seconds, 2),
         "server_cpu_s": round(cpu, 3),
         "cpu_us_per_delivery": round(cpu * 1e6 / max(1, delivered), 1),
@@ -185,7 +216,7 @@ async def _measure(
     }
     say(
         f"  {name}: {figures['cpu_us_per_delivery']:.1f} µs server CPU per delivery, "
-        f"delivered {delivered}/{expected}, p50 {figures['p50_ms']:.1f} ms  "
+        f"delivered {delivered}/{expected} ({figures['reconnects']} reconnects), p50 {figures['p50_ms']:.1f} ms  "
         f"p99 {figures['p99_ms']:.1f} ms  max {figures['max_ms']:.1f} ms"
     )
     return figures
@@ -210,6 +241,17 @@ def _insert_stores(cluster: Any, owner_ids: list[int]) -> list[int]:
         conn.close()
 
 
+def _subscribe(stream: str, last: int | None) -> list[Any]:
+    return [
+        "subscribe",
+        {"stream": stream} if last is None else {"stream": stream, "after_seq": last},
+    ]
+
+
+def _join(room: str, _last: int | None) -> list[Any]:
+    return ["join", room]
+
+
 def _stamp() -> dict[str, Any]:
     return {"t": time.time() * 1000, "pad": PAD}
 
@@ -231,7 +273,7 @@ async def hub(
                 url=urls[node],
                 room=room,
                 headers={"Cookie": sessions[room]["Cookie"]},
-                join=["subscribe", {"stream": f"store:{stores[room]}"}],
+                join=functools.partial(_subscribe, f"store:{stores[room]}"),
             )
             for room, node in layout
         ]
@@ -262,7 +304,7 @@ async def hub(
         finally:
             await redis.aclose()
     finally:
-        await asyncio.to_thread(cluster.stop)
+        await stop_cluster(cluster)
 
 
 def _spawn(node: str, port: int, redis_url: str, log_path: Path) -> subprocess.Popen[bytes]:
@@ -303,7 +345,7 @@ async def reference(
                 wait_for_port, port, process=process, timeout=30, what="the reference server"
             )
         members = [
-            Member(url=urls[n], room=room, headers={}, join=["join", f"r{room}"])
+            Member(url=urls[n], room=room, headers={}, join=functools.partial(_join, f"r{room}"))
             for room, n in layout
         ]
         turn = 0
@@ -324,6 +366,7 @@ async def reference(
         for process in servers:
             stop_process(process)
         redis.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def run(

@@ -24,6 +24,7 @@ from app.bench.common import (
     say,
     sign_in,
     start_cluster,
+    stop_cluster,
 )
 
 
@@ -152,7 +153,7 @@ async def run(*, orders: int, concurrency: int) -> dict[str, Any]:
         say(f"  bare inserts     {bare:8.1f} orders/s")
         await close_all([owner, *one, *two])
     finally:
-        await asyncio.to_thread(cluster.stop)
+        await stop_cluster(cluster)
     return {
         "orders": orders,
         "concurrency": concurrency,

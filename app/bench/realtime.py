@@ -35,6 +35,7 @@ from app.bench.common import (
     say,
     sign_in,
     start_cluster,
+    stop_cluster,
 )
 from app.launcher.cluster import Cluster
 
@@ -52,10 +53,19 @@ class Subscriber:
     latencies: list[float] = field(default_factory=list)
     gaps: int = 0
     duplicates: int = 0
+    reconnects: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, http: aiohttp.ClientSession) -> None:
-        """Connect, subscribe, and take events until cancelled."""
+        """Connect, subscribe, and take events until cancelled; when dropped, connect again
+        and subscribe from the last seq held, as a real client does."""
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, AssertionError):
+                await self._session(http)
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
+
+    async def _session(self, http: aiohttp.ClientSession) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         async with http.ws_connect(
             ws_url, headers={"Cookie": f"delivery_session={self.cookie}"}, max_msg_size=0
@@ -65,7 +75,10 @@ class Subscriber:
             await ws.send_str("40")
             connected = await ws.receive_str()
             assert connected.startswith("40"), connected
-            await ws.send_str("420" + json.dumps(["subscribe", {"stream": self.stream}]))
+            request: dict[str, Any] = {"stream": self.stream}
+            if self.ready.is_set():
+                request["after_seq"] = self.last
+            await ws.send_str("420" + json.dumps(["subscribe", request]))
             async for message in ws:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
@@ -75,7 +88,12 @@ class Subscriber:
                 elif data.startswith("430"):
                     ack = json.loads(data[3:])[0]
                     assert ack["ok"], ack
-                    self.last = ack["last_seq"]
+                    now = time.time()
+                    if self.ready.is_set():
+                        for event in ack["events"]:
+                            self.take(event, now)
+                    else:
+                        self.last = ack["last_seq"]
                     self.ready.set()
                 elif data.startswith("42"):
                     self.take(json.loads(data[2:])[1], time.time())
@@ -232,6 +250,7 @@ async def _round(
         ),
         "gaps": sum(sub.gaps for sub in subs),
         "duplicates": sum(sub.duplicates for sub in subs),
+        "reconnects": sum(sub.reconnects for sub in subs),
         "behind": sum(1 for sub in subs if sub.last != heads.get(sub.stream, 0)),
         **latency_figures(latencies),
     }
@@ -269,7 +288,7 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
         await kitchens.close()
     finally:
         await http.close()
-        await asyncio.to_thread(cluster.stop)
+        await stop_cluster(cluster)
     return {
         "stores": stores,
         "max_events_per_s": round(maximum, 1),
