@@ -47,7 +47,7 @@ from app.bench.common import (
 )
 from app.launcher.processes import free_port, stop_process, wait_for_port
 from app.launcher.servers import RedisServer
-from realtime.eventlog import append_many
+from realtime.eventlog import APPENDED, append_many
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "bench" / "node"
@@ -280,6 +280,7 @@ async def hub(
         assert cluster.events_redis is not None
         redis = Redis.from_url(cluster.events_redis.url)
         seqs = [0] * rooms
+        in_order = asyncio.Lock()
 
         async def emit(batch: list[int]) -> None:
             envelopes = []
@@ -294,7 +295,11 @@ async def hub(
                         "data": _stamp(),
                     }
                 )
-            await append_many(redis, envelopes, floor=0)
+            # One append at a time, as the relay's per-stream lock has it: two pipelines in
+            # flight could reach Redis out of seq order, and the script refuses a gap.
+            async with in_order:
+                results = await append_many(redis, envelopes, floor=0)
+            assert all(state == APPENDED for state, _head in results), results
 
         try:
             return await _measure(
