@@ -26,7 +26,7 @@ RUN pip install -e . \
     && mkdir -p var \
     && chown delivery var
 USER delivery
-ENV TRUSTED_PROXY_HOPS=1
+# The proxy's address (TRUSTED_PROXIES) is the deployment's to set; docker-compose.yml sets it.
 EXPOSE 8000
 HEALTHCHECK --interval=5s --timeout=3s --retries=12 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
@@ -48,5 +48,6 @@ ENV NGINX_ENVSUBST_OUTPUT_DIR=/etc/nginx \
     NGINX_STATIC_ROOT=/srv/static \
     NGINX_NODE_MODULES=/srv/node_modules \
     NGINX_MIME_TYPES=/etc/nginx/mime.types \
+    NGINX_PROXY_BIND="" \
     NGINX_UPSTREAM_SERVERS="server app:8000 max_fails=1 fail_timeout=5s;"
 EXPOSE 80

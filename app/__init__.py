@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import socketio
-from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
@@ -23,7 +22,9 @@ from app.metrics import install_metrics
 from app.openapi import DeliveryOpenAPI
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
+from app.proxies import TrustedProxies
 from app.rewards.views import bp as rewards_bp
+from app.security_headers import SecurityHeaders
 from app.validation import IdConverter
 from app.web.views import bp as web_bp
 from dispatch.views import bp as dispatch_bp
@@ -48,11 +49,13 @@ class DeliveryApp:
         self.settings = settings
         self.realtime = Realtime(client_manager=_client_manager(settings))
         self.quart = _quart(settings, self.realtime)
-        asgi: ASGIApp = socketio.ASGIApp(
-            self.realtime.sio, other_asgi_app=self.quart, socketio_path="socket.io"
+        asgi: ASGIApp = SecurityHeaders(
+            socketio.ASGIApp(
+                self.realtime.sio, other_asgi_app=self.quart, socketio_path="socket.io"
+            )
         )
-        if settings.trusted_proxy_hops:
-            asgi = ProxyFixMiddleware(asgi, mode="legacy", trusted_hops=settings.trusted_proxy_hops)
+        if settings.trusted_proxy_networks:
+            asgi = TrustedProxies(asgi, settings.trusted_proxy_networks)
         self._asgi = asgi
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

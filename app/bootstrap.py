@@ -19,6 +19,7 @@ from app.auth.passwords import Passwords
 from app.auth.revocation import Revocations
 from app.auth.service import ensure_admin
 from app.auth.sessions import SessionStore
+from app.auth.throttle import LoginThrottle
 from app.catalog.cache import CatalogCache
 from app.catalog.images import ImageDecoder
 from app.config import Settings
@@ -73,15 +74,22 @@ async def open_platform(
         Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
     )
     sessions = services.provide(
-        SessionStore(session_redis, ttl_seconds=settings.session_ttl_seconds)
+        SessionStore(
+            session_redis,
+            ttl_seconds=settings.session_ttl_seconds,
+            absolute_seconds=settings.session_absolute_seconds,
+        )
     )
     services.provide(
         CookieSessionLogin(
-            sessions, secure=settings.secure_cookies, max_age=settings.session_ttl_seconds
+            sessions,
+            secure=settings.secure_cookies,
+            max_age=min(settings.session_ttl_seconds, settings.session_absolute_seconds),
         ),
         LoginMechanism,
     )
-    services.provide(RateLimiter(cache_redis))
+    limiter = services.provide(RateLimiter(cache_redis))
+    services.provide(LoginThrottle(limiter, settings))
     return services
 
 

@@ -66,6 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(settings.effective_database_url)
     config = Config.from_toml(str(HYPERCORN_TOML)) if HYPERCORN_TOML.exists() else Config()
     config.bind = [f"{args.host}:{args.port}"]
+    if not settings.access_log:
+        config.accesslog = None
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -75,7 +77,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Hypercorn's wait for open connections ends instead of running out on WebSockets.
     app = build_asgi(settings)
     stop = functools.partial(until_stop_signal, then=app.realtime.close_connections)
-    asyncio.run(serve(app, config, shutdown_trigger=stop))
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve(app, config, shutdown_trigger=stop))
+    else:
+        asyncio.run(serve(app, config, shutdown_trigger=stop))
     return 0
 
 

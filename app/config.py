@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.proxies import Network, parse_networks
+
 EMBEDDED_SECRET = "embedded-mode-insecure-secret-key"
 VAR_DIR = Path("var")
 # What every account's password meets: sign-up checks it, and so does the admin made at start.
@@ -77,14 +79,25 @@ class Settings(AdminBootstrap):
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
     session_ttl_seconds: int = Field(default=14 * 24 * 3600, gt=60)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
+    # However busy a session is, it ends this long after sign-in.
+    session_absolute_seconds: int = Field(default=7 * 24 * 3600, ge=300, le=90 * 24 * 3600)
+    # Sign-in guesses are counted before the password is checked. One address gets this many
+    # failures at one account per window; past `login_max_failures_per_account` failures at an
+    # account from anywhere, every address gets one try (the owner from a fresh one still signs
+    # in); every address gets `login_max_attempts_per_address` sign-ins in all.
+    login_max_failures_per_account_address: int = Field(default=5, ge=1, le=100)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
     login_max_attempts_per_address: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     signup_max_per_address: int = Field(default=20, ge=1)
     signup_window_seconds: int = Field(default=3600, ge=1)
     secure_cookies: bool = False
-    # How many proxies (nginx) stand in front and may set X-Forwarded-For/-Proto.
-    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # The proxies (nginx) whose X-Forwarded-For/-Proto are believed: comma-separated addresses
+    # or CIDR blocks of the peers they connect from. Empty: the connecting peer is the client.
+    trusted_proxies: str = ""
+    # Replaced by TRUSTED_PROXIES (a count of hops trusted anyone who connected directly);
+    # kept only to refuse it with a pointer rather than ignore it.
+    trusted_proxy_hops: int | None = None
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19456, ge=8)
@@ -101,6 +114,14 @@ class Settings(AdminBootstrap):
     image_decode_wait_seconds: float = Field(default=10.0, ge=0, le=120)
     image_uploads_per_owner: int = Field(default=30, ge=1)
     image_upload_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Ordering: how long an in-progress Idempotency-Key stays with a request that stopped
+    # renewing it (a live one renews it every third of that), and per-customer limits on
+    # orders and on declined card attempts (card testing), each per window.
+    order_key_lease_seconds: float = Field(default=15.0, ge=1, le=300)
+    order_max_per_customer: int = Field(default=30, ge=1, le=100_000)
+    order_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    card_declines_max: int = Field(default=5, ge=1, le=1_000)
+    card_declines_window_seconds: int = Field(default=3600, ge=1, le=86_400)
     # The sandbox card gateway's simulated network latency per call.
     payment_latency_ms: int = Field(default=0, ge=0, le=10_000)
     # Realtime: packets a socket may have waiting before it is disconnected (it reconnects and
@@ -109,6 +130,11 @@ class Settings(AdminBootstrap):
     # baseline, see bench/realtime_bench.py).
     realtime_max_client_queue: int = Field(default=1000, ge=10, le=1_000_000)
     realtime_fanout: Literal["hub", "socketio-redis"] = "hub"
+    # A node's event loop (uvloop: libuv's, measurably cheaper per request and per socket
+    # write) and whether Hypercorn writes a line per request (the cluster turns it off: the
+    # nodes' logs are for warnings and errors under load).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    access_log: bool = True
 
     @field_validator(
         "database_url",
@@ -123,6 +149,25 @@ class Settings(AdminBootstrap):
     @classmethod
     def _blank_services_are_unset(cls, value: object) -> object:
         return _blank_is_unset(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        try:
+            parse_networks(value.split(","))
+        except ValueError as error:
+            raise ValueError(f"TRUSTED_PROXIES takes addresses or CIDR blocks: {error}") from None
+        return value
+
+    @field_validator("trusted_proxy_hops")
+    @classmethod
+    def _hops_are_gone(cls, value: int | None) -> int | None:
+        if value is not None:
+            raise ValueError(
+                "TRUSTED_PROXY_HOPS is no longer read: set TRUSTED_PROXIES to the proxy's "
+                "address (e.g. 127.0.0.1), so that only it may set X-Forwarded-For"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -171,6 +216,11 @@ class Settings(AdminBootstrap):
     def events_redis_location(self) -> str | None:
         """The events Redis URL: EVENTS_REDIS_URL, else the cache Redis it shares."""
         return self.events_redis_url or self.cache_redis_url
+
+    @property
+    def trusted_proxy_networks(self) -> list[Network]:
+        """TRUSTED_PROXIES as networks."""
+        return parse_networks(self.trusted_proxies.split(","))
 
     @property
     def embedded(self) -> bool:

@@ -57,16 +57,20 @@ class OutboxEvent(Base):
         }
 
 
+# One round trip per stream: the upsert also hands back the seq it took. MariaDB has no
+# RETURNING for an upsert, but LAST_INSERT_ID(expr) makes the connection remember `expr` and
+# the server sends it back as the statement's insert id (the documented counter idiom).
 _UPSERT = {
     "mysql": (
         "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
-        "VALUES (:stream, 1, :now, :now) "
-        "ON DUPLICATE KEY UPDATE last_seq = last_seq + 1, updated_at = :now"
+        "VALUES (:stream, LAST_INSERT_ID(1), :now, :now) "
+        "ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1), updated_at = :now"
     ),
     "sqlite": (
         "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
         "VALUES (:stream, 1, :now, :now) "
-        "ON CONFLICT(stream) DO UPDATE SET last_seq = last_seq + 1, updated_at = :now"
+        "ON CONFLICT(stream) DO UPDATE SET last_seq = last_seq + 1, updated_at = :now "
+        "RETURNING last_seq"
     ),
 }
 
@@ -78,9 +82,8 @@ async def next_seqs(uow: UnitOfWork, streams: list[str]) -> dict[str, int]:
     now = utcnow().replace(tzinfo=None)
     seqs: dict[str, int] = {}
     for stream in sorted(set(streams)):
-        await session.execute(text(_UPSERT[dialect]), {"stream": stream, "now": now})
-        seq = await session.scalar(select(StreamHead.last_seq).where(StreamHead.stream == stream))
-        assert seq is not None
+        result = await session.execute(text(_UPSERT[dialect]), {"stream": stream, "now": now})
+        seq = result.lastrowid if dialect == "mysql" else result.scalar_one()  # type: ignore[attr-defined]
         seqs[stream] = int(seq)
     return seqs
 

@@ -1,4 +1,4 @@
-"""Fixed-window counters in the cache Redis, for login, signup and claim limits."""
+"""Fixed-window counters in the cache Redis, for login, signup, claim and ordering limits."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) 
 return {n, ttl}
 """
 
+_REFUND = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 class RateLimiter:
     """Counts hits per key in a window; over the limit raises 429 with Retry-After."""
@@ -22,15 +27,25 @@ class RateLimiter:
         self._redis = redis
         self._prefix = prefix
         self._hit = redis.register_script(_HIT)
+        self._refund = redis.register_script(_REFUND)
 
     def _key(self, name: str) -> str:
         return f"{self._prefix}:{name}"
 
+    async def count(self, name: str, *, window: int) -> tuple[int, int]:
+        """Count one hit, atomically; the count so far in this window and its seconds left."""
+        count, ttl = await self._hit(keys=[self._key(name)], args=[window])
+        return int(count), int(ttl)
+
     async def hit(self, name: str, *, limit: int, window: int) -> None:
         """Count one hit; raise `RateLimited` when this one is over `limit`."""
-        count, ttl = await self._hit(keys=[self._key(name)], args=[window])
-        if int(count) > limit:
-            raise RateLimited(int(ttl))
+        count, ttl = await self.count(name, window=window)
+        if count > limit:
+            raise RateLimited(ttl)
+
+    async def refund(self, name: str) -> None:
+        """Take back one hit of the current window (none if the window is over)."""
+        await self._refund(keys=[self._key(name)])
 
     async def check(self, name: str, *, limit: int) -> None:
         """Raise `RateLimited` if `name` is already at `limit`, without counting."""

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,20 +85,21 @@ def encode(envelope: dict[str, Any]) -> str:
 
 
 async def append_many(
-    redis: Redis, envelopes: list[dict[str, Any]], *, floor: int
+    redis: Redis, envelopes: list[dict[str, Any]], *, floor: int | Sequence[int]
 ) -> list[tuple[int, int]]:
-    """Append and publish events of one stream in seq order, in one round trip.
+    """Append and publish events (each stream's in seq order), in one round trip.
 
     Each result is (APPENDED | ALREADY | GAP, head). Every script checks seq == head + 1 on its
-    own, so after a GAP the rest are GAP too and nothing is appended out of order. `floor` is
-    the seq already known to be published when Redis has no record of the stream (after a
-    restart that lost its data).
+    own, so after a GAP the rest of that stream are GAP too and nothing is appended out of
+    order. `floor` (one for all, or one per event) is the seq already known to be published
+    when Redis has no record of the stream (after a restart that lost its data).
     """
     if not envelopes:
         return []
     now = int(time.time() * 1000)
+    floors = [floor] * len(envelopes) if isinstance(floor, int) else list(floor)
     async with redis.pipeline(transaction=False) as pipe:
-        for envelope in envelopes:
+        for envelope, known in zip(envelopes, floors, strict=True):
             stream = envelope["stream"]
             pipe.eval(
                 _APPEND,
@@ -109,7 +111,7 @@ async def append_many(
                 LOG_MAX_LEN,
                 LOG_MAX_AGE_MS,
                 now,
-                floor,
+                known,
                 LOG_MAX_AGE_MS,
                 CHANNEL,
             )

@@ -98,10 +98,20 @@ class Seeded:
 
 def seed(base: str) -> Seeded:
     """Accounts of every role with something to act on; their request headers by role."""
+    clients: list[httpx.Client] = []
+    try:
+        return _seed(base, clients)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _seed(base: str, clients: list[httpx.Client]) -> Seeded:
     owner, owner_headers = _account(base, "owner")
     customer, customer_headers = _account(base, "customer")
     rider, rider_headers = _account(base, "rider")
     admin = httpx.Client(base_url=base, timeout=30)
+    clients += [owner, customer, rider, admin]
     admin_headers = _sign_in(admin, *ADMIN)
     admin.headers.update({"X-CSRF-Token": admin_headers["X-CSRF-Token"]})
 

@@ -20,13 +20,15 @@ from app.migrate import upgrade
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 # Argon2id stays on, with a small cost so that hundreds of sign-ups stay fast; every test
-# client comes from one address, so the per-address limits are lifted (their own tests set
-# them back).
+# client comes from one address, so the per-address limits are lifted, and so is the
+# per-customer ordering limit, since lifecycle tests run dozens of orders through one customer
+# (their own tests set them back).
 FAST_ARGON2 = {
     "argon2_time_cost": 1,
     "argon2_memory_kib": 1024,
     "signup_max_per_address": 1_000_000,
     "login_max_attempts_per_address": 1_000_000,
+    "order_max_per_customer": 100_000,
 }
 
 
@@ -85,6 +87,7 @@ class Infra:
             "ARGON2_MEMORY_KIB": "1024",
             "SIGNUP_MAX_PER_ADDRESS": "1000000",
             "LOGIN_MAX_ATTEMPTS_PER_ADDRESS": "1000000",
+            "ORDER_MAX_PER_CUSTOMER": "100000",
             "LOG_LEVEL": "WARNING",
         }
         env.update(overrides)

@@ -98,7 +98,7 @@ async def test_missing_or_wrong_csrf_token_is_refused(api: Api) -> None:
     assert (await api.post("/api/auth/logout")).status_code == 204
 
 
-async def test_repeated_failed_logins_are_rate_limited_per_account(api: Api) -> None:
+async def test_repeated_failed_logins_are_rate_limited_per_account_and_address(api: Api) -> None:
     user = await api.signup()
     statuses = []
     for _ in range(7):

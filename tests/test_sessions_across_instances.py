@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import redis
 
 from app.launcher.servers import RedisServer
-from tests.client import assert_problem
+from tests.client import DEFAULT_PASSWORD, assert_problem
 from tests.conftest import AppPool
 from tests.harness import Infra
 
@@ -68,3 +70,78 @@ async def test_a_session_redis_outage_is_unavailable_not_a_500(
         assert_problem(await client.get("/api/me"), 401, "unauthenticated")  # its data is gone
     finally:
         own.stop()
+
+
+def _session_redis(infra: Infra) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=infra.session_redis.port)
+
+
+async def test_sign_in_ends_the_session_the_request_carried(apps: AppPool) -> None:
+    node = await apps.start()
+    attacker, victim = await apps.client(node), await apps.client(node)
+    await attacker.sign_in_as()
+    planted = str(attacker.http.cookies.get("delivery_session"))
+    # The victim's browser holds a session id the attacker knows (session fixation).
+    user = await victim.signup()
+    signed_in = await victim.post(
+        "/api/auth/login",
+        json={"email": user["email"], "password": DEFAULT_PASSWORD},
+        headers={"Cookie": f"delivery_session={planted}"},
+    )
+    assert signed_in.status_code == 200
+    issued = signed_in.cookies["delivery_session"]
+    assert issued and issued != planted
+    victim.csrf = signed_in.json()["csrf_token"]
+    me = await victim.get("/api/me")
+    assert me.status_code == 200 and me.json()["user"]["id"] == user["id"]
+    assert_problem(await attacker.get("/api/me"), 401, "unauthenticated")
+
+
+async def test_a_busy_session_still_ends_at_its_absolute_lifetime(
+    apps: AppPool, infra: Infra
+) -> None:
+    lifetime = 3600
+    node = await apps.start(infra.settings(session_absolute_seconds=lifetime))
+    api = await apps.client(node)
+    await api.sign_in_as()
+    key = f"session:{api.http.cookies.get('delivery_session')}"
+    store = _session_redis(infra)
+    try:
+
+        def began(seconds_ago: int) -> None:
+            data = json.loads(store.get(key) or b"{}")
+            data["created_at"] = int(time.time()) - seconds_ago
+            store.set(key, json.dumps(data), keepttl=True)
+
+        # Used just now, but begun nearly a lifetime ago: it slides no further than its end.
+        began(lifetime - 100)
+        assert (await api.get("/api/me")).status_code == 200
+        assert 0 < store.ttl(key) <= 100
+        began(lifetime + 1)
+        assert_problem(await api.get("/api/me"), 401, "unauthenticated")
+        assert store.exists(key) == 0
+    finally:
+        store.close()
+
+
+async def test_me_answers_from_the_session_and_from_the_account_for_an_older_session(
+    apps: AppPool, infra: Infra
+) -> None:
+    node = await apps.start()
+    api = await apps.client(node)
+    user = await api.sign_in_as("rider", name="Kim Rider")
+    key = f"session:{api.http.cookies.get('delivery_session')}"
+    store = _session_redis(infra)
+    try:
+        kept = json.loads(store.get(key) or b"{}")
+        assert (kept["email"], kept["name"]) == (user["email"], "Kim Rider")
+        assert (await api.get("/api/me")).json()["user"] == user
+        # A session written before it kept who the user is: the account is read instead.
+        store.set(
+            key,
+            json.dumps({k: v for k, v in kept.items() if k not in ("email", "name")}),
+            keepttl=True,
+        )
+        assert (await api.get("/api/me")).json()["user"] == user
+    finally:
+        store.close()

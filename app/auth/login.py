@@ -23,6 +23,9 @@ class Principal:
     session_id: str | None
     # Cookie-borne credentials ride along automatically, so they need the CSRF check.
     needs_csrf: bool
+    # The account's email and name when the session keeps them (None: read the account).
+    email: str | None = None
+    name: str | None = None
 
 
 class LoginMechanism(Protocol):
@@ -31,8 +34,11 @@ class LoginMechanism(Protocol):
     async def authenticate(self, request: Request) -> Principal | None:
         """The caller of `request`, or None."""
 
-    async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
-        """Sign the user in, attaching whatever the client must keep to `response`."""
+    async def start(
+        self, response: Response, *, user_id: int, role: Role, email: str, name: str
+    ) -> Principal:
+        """Sign the user in (ending the request's own session, if any), attaching whatever the
+        client must keep to `response`."""
 
     async def end(self, response: Response, principal: Principal) -> None:
         """Sign the caller out everywhere at once."""
@@ -59,10 +65,19 @@ class CookieSessionLogin:
             csrf_token=data.csrf_token,
             session_id=data.session_id,
             needs_csrf=True,
+            email=data.email or None,
+            name=data.name or None,
         )
 
-    async def start(self, response: Response, *, user_id: int, role: Role) -> Principal:
-        data = await self._store.create(user_id=user_id, role=role)
+    async def start(
+        self, response: Response, *, user_id: int, role: Role, email: str, name: str
+    ) -> Principal:
+        # A session id planted in the browser before sign-in (session fixation) must not become
+        # the signed-in one: whatever session the request carried ends, and a new id is issued.
+        carried = request.cookies.get(COOKIE_NAME)
+        if carried:
+            await self._store.destroy(carried)
+        data = await self._store.create(user_id=user_id, role=role, email=email, name=name)
         response.set_cookie(
             COOKIE_NAME,
             data.session_id,
@@ -78,6 +93,8 @@ class CookieSessionLogin:
             csrf_token=data.csrf_token,
             session_id=data.session_id,
             needs_csrf=True,
+            email=email,
+            name=name,
         )
 
     async def end(self, response: Response, principal: Principal) -> None:

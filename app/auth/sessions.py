@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 
@@ -13,23 +14,50 @@ KEY_PREFIX = "session:"
 
 SessionEnded = Callable[[str], Awaitable[None]]
 
+# One round trip per lookup: read, refuse past the absolute end, slide the expiry no further
+# than that end. The start is read with a pattern, not a JSON parser, as the embedded
+# stand-in's Lua has none; `create` writes it as a bare integer.
+_GET = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local created = tonumber(string.match(raw, '"created_at": *(%d+)'))
+local now, ttl, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if not created or created + lifetime <= now then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+redis.call('EXPIRE', KEYS[1], math.min(ttl, created + lifetime - now))
+return raw
+"""
+
 
 @dataclass(frozen=True)
 class SessionData:
-    """What a session remembers: who, in which role, and its CSRF token."""
+    """What a session remembers: who, in which role, its CSRF token and when it began."""
 
     session_id: str
     user_id: int
     role: str
     csrf_token: str
+    created_at: int
+    # Who the user is, as `GET /api/me` shows it (no account's email or name changes while
+    # it is signed in); a session started before these were kept has them empty.
+    email: str = ""
+    name: str = ""
 
 
 class SessionStore:
-    """Create, read and destroy sessions; every node shares them through the session Redis."""
+    """Create, read and destroy sessions; every node shares them through the session Redis.
 
-    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+    A session ends `ttl_seconds` after its last use, and `absolute_seconds` after it began
+    however busy it is.
+    """
+
+    def __init__(self, redis: Redis, *, ttl_seconds: int, absolute_seconds: int) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._absolute = absolute_seconds
+        self._get = redis.register_script(_GET)
         self._on_destroyed: list[SessionEnded] = []
 
     def on_destroyed(self, callback: SessionEnded) -> None:
@@ -41,24 +69,31 @@ class SessionStore:
         """The Redis key of a session."""
         return KEY_PREFIX + session_id
 
-    async def create(self, *, user_id: int, role: str) -> SessionData:
+    async def create(
+        self, *, user_id: int, role: str, email: str = "", name: str = ""
+    ) -> SessionData:
         """Start a session with a fresh id and CSRF token."""
         data = SessionData(
             session_id=secrets.token_urlsafe(32),
             user_id=user_id,
             role=role,
             csrf_token=secrets.token_urlsafe(32),
+            created_at=int(time.time()),
+            email=email,
+            name=name,
         )
         payload = json.dumps({k: v for k, v in asdict(data).items() if k != "session_id"})
-        await self._redis.set(self.key(data.session_id), payload, ex=self._ttl)
+        await self._redis.set(self.key(data.session_id), payload, ex=min(self._ttl, self._absolute))
         return data
 
     async def get(self, session_id: str) -> SessionData | None:
-        """The live session with this id, or None; reading it slides its expiry."""
+        """The live session with this id, or None; reading it slides its expiry (never past
+        its absolute end)."""
         if not session_id or len(session_id) > 128:
             return None
-        key = self.key(session_id)
-        raw = await self._redis.getex(key, ex=self._ttl)
+        raw = await self._get(
+            keys=[self.key(session_id)], args=[int(time.time()), self._ttl, self._absolute]
+        )
         if raw is None:
             return None
         fields = json.loads(raw)
@@ -77,6 +112,8 @@ class SessionStore:
 
     async def destroy(self, session_id: str) -> None:
         """End a session at once, for every node, its open sockets included."""
+        if not session_id or len(session_id) > 128:
+            return
         await self._redis.delete(self.key(session_id))
         for callback in self._on_destroyed:
             await callback(session_id)

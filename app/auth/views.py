@@ -11,7 +11,8 @@ from app.auth.login import COOKIE_NAME, LoginMechanism, Principal
 from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.auth.presenter import user_view
-from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest
+from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest, UserOut
+from app.auth.throttle import LoginThrottle
 from app.container import container
 from app.errors import ProblemCode, Unauthenticated
 from app.ratelimit import RateLimiter
@@ -68,29 +69,19 @@ async def signup(data: SignupRequest) -> SignupOut:
 @problems(ProblemCode.UNAUTHENTICATED, ProblemCode.RATE_LIMITED)
 @body(LoginRequest)
 async def login(data: LoginRequest) -> Response:
-    """Sign in; sets the session cookie and returns the CSRF token."""
+    """Sign in: a new session cookie (ending the one sent, if any) and the CSRF token."""
     res = container()
-    s = res.settings
     email = service.normalize_email(data.email)
-    account_key = f"login:fail:{email}"
-    await res.get(RateLimiter).hit(
-        f"login:ip:{client_address()}",
-        limit=s.login_max_attempts_per_address,
-        window=s.login_window_seconds,
+    throttle = res.get(LoginThrottle)
+    attempt = await throttle.admit(email=email, address=client_address())
+    user = await service.verify_login(
+        db=res.db, passwords=res.get(Passwords), email=email, password=data.password
     )
-    await res.get(RateLimiter).check(account_key, limit=s.login_max_failures_per_account)
-    try:
-        user = await service.verify_login(
-            db=res.db, passwords=res.get(Passwords), email=email, password=data.password
-        )
-    except Unauthenticated:
-        await res.get(RateLimiter).hit(
-            account_key, limit=s.login_max_failures_per_account, window=s.login_window_seconds
-        )
-        raise
-    await res.get(RateLimiter).reset(account_key)
+    await throttle.succeeded(attempt)
     response = Response(status=200, mimetype="application/json")
-    principal = await res.get(LoginMechanism).start(response, user_id=user.id, role=Role(user.role))
+    principal = await res.get(LoginMechanism).start(
+        response, user_id=user.id, role=Role(user.role), email=user.email, name=user.name
+    )
     response.set_data(_session(user, principal).model_dump_json())
     return response
 
@@ -112,6 +103,14 @@ async def logout(principal: Principal) -> Response:
 @login_required()
 async def me(principal: Principal) -> SessionOut:
     """The signed-in user and the session's CSRF token."""
+    assert principal.csrf_token is not None
+    if principal.email is not None and principal.name is not None:
+        # Kept in the session at sign-in: a page load asks this often, and it costs the
+        # session lookup alone.
+        known = UserOut(
+            id=principal.user_id, email=principal.email, name=principal.name, role=principal.role
+        )
+        return SessionOut(user=known, csrf_token=principal.csrf_token)
     res = container()
     user = await service.get_user(db=res.db, user_id=principal.user_id)
     if user is None:

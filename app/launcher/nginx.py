@@ -35,8 +35,10 @@ def render(
     mime_types: Path | str = MIME_TYPES,
     workers: int | str = "auto",
     user: str | None = None,
+    proxy_bind: str | None = None,
 ) -> str:
-    """The nginx configuration for these upstream `host:port`s and folders (workers as `user`)."""
+    """The nginx configuration for these upstream `host:port`s and folders (workers as `user`;
+    connecting to the nodes from the local address `proxy_bind`, if given)."""
     servers = "\n".join(
         f"        server {address} max_fails=1 fail_timeout=5s;" for address in upstreams
     )
@@ -49,6 +51,7 @@ def render(
         "NGINX_NODE_MODULES": str(node_modules),
         "NGINX_MIME_TYPES": str(mime_types),
         "NGINX_WORKERS": str(workers),
+        "NGINX_PROXY_BIND": f"        proxy_bind {proxy_bind};" if proxy_bind else "",
     }
     # safe_substitute leaves nginx's own $variables alone.
     config = Template(TEMPLATE.read_text()).safe_substitute(values)
@@ -77,6 +80,7 @@ class Nginx:
     port: int = field(default_factory=free_port)
     log_dir: Path | None = None
     static_root: Path = ROOT / "static"
+    proxy_bind: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,6 +119,7 @@ class Nginx:
                 static_root=self.static_root,
                 workers=2,
                 user=worker_user(),
+                proxy_bind=self.proxy_bind,
             )
         )
         return self.config_path

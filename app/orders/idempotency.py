@@ -9,17 +9,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import Database, utcnow
+from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, IdempotencyMismatch
-from app.orders.models import IdempotencyRecord
+from app.orders.models import IdempotencyRecord, SupersededCharge
 from app.orders.schemas import PlaceOrderRequest
 
 KEY_TTL = timedelta(hours=24)
-# An in-progress key older than this belonged to a request that died before committing.
-STALE_IN_PROGRESS = timedelta(seconds=60)
+# A key taken before leases existed counts as held this long from its creation.
+LEGACY_LEASE = timedelta(seconds=60)
+
+
+class KeyLost(Exception):
+    """The key was taken over while this request ran: it must not finish (its work is undone)."""
 
 
 def request_hash(request: PlaceOrderRequest) -> str:
@@ -38,7 +42,7 @@ class Outcome:
 
 
 async def claim_key(
-    db: Database, *, user_id: int, key: str, fingerprint: str
+    db: Database, *, user_id: int, key: str, fingerprint: str, lease: timedelta
 ) -> IdempotencyRecord | Outcome:
     """Take the key for this request, or return the first answer given under it."""
     now = utcnow()
@@ -49,6 +53,7 @@ async def claim_key(
             request_hash=fingerprint,
             state="in_progress",
             payment_reference="ord_" + secrets.token_hex(12),
+            lease_until=now + lease,
             expires_at=now + KEY_TTL,
         )
         uow.session.add(record)
@@ -64,13 +69,13 @@ async def claim_key(
             )
         )
     if existing is None:  # released between our insert and our read: try once more
-        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
+        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease)
     decision = decide(existing, fingerprint=fingerprint, now=now)
     if decision is Claimable.EXPIRED:
         await release_key(db, existing)
-        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint)
+        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease)
     if decision is Claimable.ABANDONED:
-        return await _take_over(db, existing)
+        return await _take_over(db, existing, lease=lease)
     return decision
 
 
@@ -78,7 +83,7 @@ class Claimable(Enum):
     """Why a key that is already taken may be taken again."""
 
     EXPIRED = "expired"  # its 24 h are over: the request runs afresh
-    ABANDONED = "abandoned"  # in progress too long: its request died before committing
+    ABANDONED = "abandoned"  # its lease ran out: its request died (or stalled) before committing
 
 
 def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> Outcome | Claimable:
@@ -90,7 +95,8 @@ def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> O
     if existing.state == "done":
         assert existing.response_status is not None and existing.response_body is not None
         return Outcome(existing.response_status, existing.response_body)
-    if existing.created_at <= now - STALE_IN_PROGRESS:
+    lease_until = existing.lease_until or existing.created_at + LEGACY_LEASE
+    if lease_until <= now:
         return Claimable.ABANDONED
     raise Conflict(
         "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -99,50 +105,93 @@ def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> O
     )
 
 
-async def _take_over(db: Database, stale: IdempotencyRecord) -> IdempotencyRecord:
-    """Adopt a key whose request died before committing (its charge, if any, is voided)."""
+def _held(record: IdempotencyRecord) -> ColumnElement[bool]:
+    # The fence: the key is still in progress under this request's own reference.
+    return and_(
+        IdempotencyRecord.id == record.id,
+        IdempotencyRecord.state == "in_progress",
+        IdempotencyRecord.payment_reference == record.payment_reference,
+    )
+
+
+async def _take_over(
+    db: Database, stale: IdempotencyRecord, *, lease: timedelta
+) -> IdempotencyRecord:
+    """Adopt a key whose holder's lease ran out; the new reference fences the old holder out."""
     new_reference = "ord_" + secrets.token_hex(12)
     async with db.uow() as uow:
         result = await uow.session.execute(
             update(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.id == stale.id,
-                IdempotencyRecord.state == "in_progress",
-                IdempotencyRecord.payment_reference == stale.payment_reference,
-            )
-            .values(payment_reference=new_reference, created_at=utcnow())
+            .where(_held(stale))
+            .values(payment_reference=new_reference, lease_until=utcnow() + lease)
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("Still in progress.", code="idempotency-in-progress")
+        # Whatever the gateway captured under the old reference is owed back (the sweeper
+        # voids it), in the same transaction that takes the reference's request the key.
+        uow.session.add(SupersededCharge(reference=stale.payment_reference))
         await uow.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Still in progress.", code="idempotency-in-progress")
     stale.payment_reference = new_reference
     return stale
 
 
-async def release_key(db: Database, record: IdempotencyRecord) -> None:
-    """Free the key so that a retry runs afresh."""
+async def renew_lease(db: Database, record: IdempotencyRecord, *, lease: timedelta) -> bool:
+    """Extend the holder's lease; False once the key is no longer this request's."""
     async with db.uow() as uow:
-        await uow.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id)
+        result = await uow.session.execute(
+            update(IdempotencyRecord).where(_held(record)).values(lease_until=utcnow() + lease)
         )
+        await uow.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def release_key(db: Database, record: IdempotencyRecord) -> None:
+    """Free the key so that a retry runs afresh (unless another request holds it by now)."""
+    async with db.uow() as uow:
+        await uow.session.execute(delete(IdempotencyRecord).where(_held(record)))
         await uow.commit()
 
 
-def mark_done(record: IdempotencyRecord, outcome: Outcome) -> Update:
-    """The statement that stores `outcome` as the answer to every retry with this key."""
-    return (
+async def mark_done(uow: UnitOfWork, record: IdempotencyRecord, outcome: Outcome) -> None:
+    """Store `outcome` as the answer to every retry with this key, in the caller's transaction.
+
+    Raises `KeyLost` when a retry took the key over meanwhile: the caller's transaction must
+    then roll back, since the key's new holder gives the answer.
+    """
+    result = await uow.session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record.id)
-        .values(
-            state="done",
-            response_status=outcome.status,
-            response_body=outcome.body,
-        )
+        .where(_held(record))
+        .values(state="done", response_status=outcome.status, response_body=outcome.body)
     )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise KeyLost(record.payment_reference)
 
 
 async def remember(db: Database, record: IdempotencyRecord, outcome: Outcome) -> None:
-    """Store `outcome` for this key in a transaction of its own."""
+    """Store `outcome` for this key in a transaction of its own (if the key is still ours)."""
     async with db.uow() as uow:
-        await uow.session.execute(mark_done(record, outcome))
+        try:
+            await mark_done(uow, record, outcome)
+        except KeyLost:
+            return
         await uow.commit()
+
+
+async def holder_answer(db: Database, *, user_id: int, key: str, fingerprint: str) -> Outcome:
+    """What the key's current holder answers, for a request that lost the key: its first
+    answer once it has one, else 409 in progress."""
+    async with db.uow() as uow:
+        existing = await uow.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+            )
+        )
+    if existing is not None:
+        decision = decide(existing, fingerprint=fingerprint, now=utcnow())
+        if isinstance(decision, Outcome):
+            return decision
+    raise Conflict(
+        "A retry with this Idempotency-Key took it over; it gives the answer.",
+        code="idempotency-in-progress",
+        title="Still in progress",
+    )

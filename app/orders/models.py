@@ -109,5 +109,25 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(12), nullable=False)
     response_status: Mapped[int | None] = mapped_column(nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The fencing token: the reference of the request that holds the key now. A retry that
+    # takes the key over replaces it, so the request it took it from can no longer finish.
     payment_reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Until when the holder counts as alive; it renews the lease while it runs.
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     expires_at: Mapped[datetime] = mapped_column(nullable=False, index=True)
+
+
+class SupersededCharge(Base):
+    """A payment reference whose request lost its Idempotency-Key to a retry.
+
+    That request can no longer place its order (the key's fence stops it), but its node may
+    have died after the gateway captured the charge: the sweeper voids what the gateway holds
+    under this reference, so a crash never leaves money taken without an order.
+    """
+
+    __tablename__ = "superseded_charges"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # Set once the gateway holds nothing captured under the reference.
+    settled_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.db import Database, UnitOfWork, utcnow
-from app.errors import PaymentDeclined, Unavailable, ValidationFailed
+from app.errors import PaymentDeclined, RateLimited, Unavailable, ValidationFailed
 from app.orders.events import emit_order_event
 from app.orders.idempotency import (
+    KeyLost,
     Outcome,
     claim_key,
+    holder_answer,
     mark_done,
     release_key,
     remember,
+    renew_lease,
     request_hash,
 )
 from app.orders.lifecycle import DispatchState, Status
@@ -24,31 +32,70 @@ from app.orders.schemas import CardPayment, PlaceOrderRequest
 from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
 from app.payments.models import Payment, PaymentStatus
 from app.problems import problem_of
+from app.ratelimit import RateLimiter
 from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
+
+
+@dataclass(frozen=True)
+class PlacementLimits:
+    """How long a request holds its key without renewing it, and how much a customer may try."""
+
+    key_lease: timedelta
+    orders_max: int
+    orders_window: int
+    card_declines_max: int
+    card_declines_window: int
 
 
 async def place_order(
     *,
     db: Database,
     gateway: PaymentGateway,
+    limiter: RateLimiter,
+    limits: PlacementLimits,
     customer_id: int,
     idempotency_key: str,
     request: PlaceOrderRequest,
 ) -> Outcome:
     """Place and pay an order exactly once per Idempotency-Key."""
+    fingerprint = request_hash(request)
     claimed = await claim_key(
-        db, user_id=customer_id, key=idempotency_key, fingerprint=request_hash(request)
+        db,
+        user_id=customer_id,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        lease=limits.key_lease,
     )
     if isinstance(claimed, Outcome):
-        return claimed
+        return claimed  # a replay: it does not count against the customer's limits
     record = claimed
+    declines = f"orders:declines:{customer_id}"
     try:
-        return await _place(
-            db=db, gateway=gateway, customer_id=customer_id, request=request, record=record
+        if isinstance(request.payment, CardPayment):
+            await limiter.check(declines, limit=limits.card_declines_max)
+        await limiter.hit(
+            f"orders:placed:{customer_id}", limit=limits.orders_max, window=limits.orders_window
+        )
+    except RateLimited:
+        await release_key(db, record)
+        raise
+    try:
+        async with _holding(db, record, lease=limits.key_lease):
+            return await _place(
+                db=db, gateway=gateway, customer_id=customer_id, request=request, record=record
+            )
+    except KeyLost:
+        # A retry took the key over while this request stalled (a paused node, a gateway that
+        # hung past the lease): its order was rolled back, so its charge must go too, and the
+        # answer is the one the key's holder gives.
+        await _void_quietly(gateway, record.payment_reference)
+        return await holder_answer(
+            db, user_id=customer_id, key=idempotency_key, fingerprint=fingerprint
         )
     except PaymentDeclined as declined:
+        await limiter.count(declines, window=limits.card_declines_window)
         # A decline is the answer to this request: the same key gets it again.
         await remember(db, record, Outcome(402, problem_of(declined).model_dump_json()))
         raise
@@ -59,6 +106,37 @@ async def place_order(
             await _void_quietly(gateway, record.payment_reference)
             await release_key(db, record)
         raise
+
+
+@asynccontextmanager
+async def _holding(
+    db: Database, record: IdempotencyRecord, *, lease: timedelta
+) -> AsyncIterator[None]:
+    """Renew the key's lease every third of it while the body runs, so that a live request
+    keeps its key however long the gateway takes, and a dead one loses it within one lease."""
+    done = asyncio.Event()
+
+    async def heartbeat() -> None:
+        while True:
+            # Waiting on the event, never cancelled mid-statement: a renewal cut half-way
+            # would leave its row lock on the key for the order's own transaction to wait on.
+            with suppress(TimeoutError):
+                async with asyncio.timeout(lease.total_seconds() / 3):
+                    await done.wait()
+            if done.is_set():
+                return
+            try:
+                if not await renew_lease(db, record, lease=lease):
+                    return  # taken over: the fence in `mark_done` stops this request
+            except Exception:
+                log.warning("could not renew the lease of key %s", record.id, exc_info=True)
+
+    task = asyncio.create_task(heartbeat(), name=f"key-lease-{record.id}")
+    try:
+        yield
+    finally:
+        done.set()
+        await task
 
 
 async def _order_exists(db: Database, reference: str) -> bool:
@@ -98,6 +176,10 @@ async def _place(
             address_text=request.address.text,
             address_lat=request.address.lat,
             address_lng=request.address.lng,
+            # Known before the insert, which saves a round trip each: no payment to load yet,
+            # and a new order's stream starts at 1 (the event sets it again, to what it took).
+            payment=None,
+            stream_seq=1,
         )
         order.items = [OrderItem(**line) for line in priced.lines]
         order.timeline = [OrderTimeline(status=Status.PLACED, at=now)]
@@ -110,8 +192,9 @@ async def _place(
 
         placed = await emit_order_event(uow, order, "order.placed")
         outcome = Outcome(201, placed.model_dump_json())
-        # Marking the key done in the order's own transaction: committed together or not at all.
-        await uow.session.execute(mark_done(record, outcome))
+        # Marking the key done in the order's own transaction: committed together or not at
+        # all, and only while the key is still this request's (else `KeyLost` rolls it back).
+        await mark_done(uow, record, outcome)
         await uow.commit()
     return outcome
 

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import Role
 from app.catalog.models import Store
@@ -31,7 +31,7 @@ from app.orders.models import Order, OrderTimeline
 from app.orders.presenter import order_view
 from app.orders.schemas import OrderOut
 from app.payments.gateway import PaymentGateway
-from app.payments.models import PaymentStatus
+from app.payments.models import Payment, PaymentStatus
 from app.rewards import ledger
 
 log = logging.getLogger("delivery.orders")
@@ -121,10 +121,9 @@ async def transition(
     if actor.role is not None and actor.role.value not in PARTIES_FOR_ACTION[action]:
         raise Forbidden(f"A {actor.role} cannot {action} an order.")
 
-    async def attempt() -> OrderOut:
+    async def attempt() -> tuple[OrderOut, bool]:
         return await _transition_once(
             db=db,
-            gateway=gateway,
             hooks=hooks,
             actor=actor,
             order_id=order_id,
@@ -134,13 +133,21 @@ async def transition(
             stale=stale,
         )
 
-    return await retrying(attempt)
+    view, refund_owed = await retrying(attempt)
+    if refund_owed:
+        # The order's end is committed with the refund marked owed; only now is the gateway
+        # asked, so a crash here leaves a pending refund for the sweeper, never a refund of an
+        # order that stayed open.
+        try:
+            view = await settle_refund(db=db, gateway=gateway, order_id=order_id) or view
+        except Exception:
+            log.warning("refund of order %s left pending", order_id, exc_info=True)
+    return view
 
 
 async def _transition_once(
     *,
     db: Database,
-    gateway: PaymentGateway,
     hooks: OrderHooks,
     actor: Actor,
     order_id: int,
@@ -148,7 +155,8 @@ async def _transition_once(
     prep_minutes: int | None,
     reason: str | None,
     stale: Conflict,
-) -> OrderOut:
+) -> tuple[OrderOut, bool]:
+    refund_owed = False
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)
         target = next_status(order.status, action, role)
@@ -170,26 +178,26 @@ async def _transition_once(
         # before heads too), so concurrent placements, cancellations and accepts cannot
         # deadlock on each other.
         if target in REFUNDING:
-            await _refund(uow, gateway, order)
+            refund_owed = await _refund(uow, order)
         if target == Status.DELIVERED:
             await ledger.accrue_for_delivery(
                 uow, customer_id=order.customer_id, order_id=order.id, paid_amount=order.paid_amount
             )
         await hooks.moved(uow, order, target)
         view = await emit_order_event(uow, order, EVENT_OF[target])
-        if target in REFUNDING:
+        if target in REFUNDING and not refund_owed:
             view = await emit_order_event(uow, order, "order.refunded")
         await uow.commit(stale=stale)
-        return view
+        return view, refund_owed
 
 
-async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> None:
-
+async def _refund(uow: UnitOfWork, order: Order) -> bool:
+    """Give back points and coupon now; True when card money is owed (marked pending)."""
+    owed = False
     payment = order.payment
     if payment is not None and payment.status == PaymentStatus.CAPTURED:
-        if payment.method == "card" and payment.amount > 0:
-            await gateway.refund(reference=payment.reference)
-        payment.status = PaymentStatus.REFUNDED
+        owed = payment.method == "card" and payment.amount > 0
+        payment.status = PaymentStatus.REFUND_PENDING if owed else PaymentStatus.REFUNDED
     await ledger.restore_for_order(
         uow,
         customer_id=order.customer_id,
@@ -197,6 +205,73 @@ async def _refund(uow: UnitOfWork, gateway: PaymentGateway, order: Order) -> Non
         coupon_id=order.coupon_id,
         points=order.points_used,
     )
+    return owed
+
+
+async def settle_refund(*, db: Database, gateway: PaymentGateway, order_id: int) -> OrderOut | None:
+    """Return an ended order's card money if it is still owed, and mark it refunded once.
+
+    None when nothing is owed (any more) or the gateway failed; the sweeper tries again.
+    """
+    async with db.uow() as uow:
+        reference = await uow.session.scalar(
+            select(Payment.reference).where(
+                Payment.order_id == order_id, Payment.status == PaymentStatus.REFUND_PENDING
+            )
+        )
+    if reference is None:
+        return None
+    try:
+        # Refunding is idempotent per reference at the gateway: a second try refunds once.
+        await gateway.refund(reference=reference)
+    except Exception:
+        log.warning("refund of order %s failed; the sweeper retries it", order_id, exc_info=True)
+        return None
+
+    async def mark_refunded() -> OrderOut | None:
+        async with db.uow() as uow:
+            # The order row first, as every transition locks it, then its payment.
+            order = await uow.session.get(
+                Order, order_id, with_for_update=True, populate_existing=True
+            )
+            assert order is not None
+            # Whoever moves the payment out of pending tells the customer; the others stop.
+            moved = await uow.session.execute(
+                update(Payment)
+                .where(Payment.order_id == order_id, Payment.status == PaymentStatus.REFUND_PENDING)
+                .values(status=PaymentStatus.REFUNDED)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            if order.payment is not None:
+                await uow.session.refresh(order.payment)
+            view = await emit_order_event(uow, order, "order.refunded")
+            await uow.commit()
+            return view
+
+    return await retrying(mark_refunded)
+
+
+async def settle_pending_refunds(
+    *, db: Database, gateway: PaymentGateway, older_than: float, batch: int = 100
+) -> int:
+    """Finish refunds left pending longer than `older_than` seconds; returns how many."""
+    cutoff = utcnow() - timedelta(seconds=older_than)
+    async with db.uow() as uow:
+        due = list(
+            await uow.session.scalars(
+                select(Payment.order_id)
+                .where(Payment.status == PaymentStatus.REFUND_PENDING, Payment.updated_at <= cutoff)
+                .order_by(Payment.id)
+                .limit(batch)
+            )
+        )
+    settled = 0
+    for order_id in due:
+        if await settle_refund(db=db, gateway=gateway, order_id=order_id) is not None:
+            settled += 1
+    return settled
 
 
 async def reject_unanswered(

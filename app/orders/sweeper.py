@@ -1,4 +1,5 @@
-"""Background work of every node: reject unanswered orders, forget expired idempotency keys."""
+"""Background work of every node: reject unanswered orders, finish refunds left pending, void
+the charges of requests that lost their key, forget expired idempotency keys."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from app.db import Database, utcnow
 from app.lifecycle import CANCEL_TIMEOUT, STOP_GRACE, run_to_end, stop_task
 from app.orders.hooks import OrderHooks
 from app.orders.models import IdempotencyRecord
-from app.orders.service import reject_unanswered
+from app.orders.service import reject_unanswered, settle_pending_refunds
+from app.orders.superseded import void_superseded_charges
 from app.payments.gateway import PaymentGateway
 
 log = logging.getLogger("delivery.orders")
+# A refund pending for less than this is most likely being settled by its own request.
+REFUND_GRACE = 5.0
 
 
 class Sweeper:
@@ -42,10 +46,13 @@ class Sweeper:
             self._task = None
 
     async def sweep(self) -> None:
-        """One pass: reject what waited too long, delete expired idempotency keys."""
+        """One pass: reject what waited too long, settle refunds and superseded charges, delete
+        expired keys."""
         await reject_unanswered(
             db=self.db, gateway=self.gateway, hooks=self.hooks, older_than=self.accept_timeout
         )
+        await settle_pending_refunds(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
+        await void_superseded_charges(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
         async with self.db.uow() as uow:
             await uow.session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())

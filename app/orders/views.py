@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from quart import Blueprint, Response, request
 from quart_schema import tag
 
@@ -13,6 +15,7 @@ from app.errors import ProblemCode, ValidationFailed
 from app.orders import placement, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
+from app.orders.placement import PlacementLimits
 from app.orders.schemas import (
     AcceptRequest,
     EmptyRequest,
@@ -25,6 +28,7 @@ from app.orders.schemas import (
 from app.orders.service import Actor
 from app.payments.gateway import PaymentGateway
 from app.problems import PROBLEM_TYPE
+from app.ratelimit import RateLimiter
 from app.responses import header, problems, returns
 from app.validation import body, optional_body, query
 
@@ -59,6 +63,7 @@ def _actor(principal: Principal) -> Actor:
     ProblemCode.COUPON_UNUSABLE,
     ProblemCode.IDEMPOTENCY_IN_PROGRESS,
     ProblemCode.IDEMPOTENCY_MISMATCH,
+    ProblemCode.RATE_LIMITED,
 )
 @IDEMPOTENCY_KEY
 @login_required(role=Role.CUSTOMER)
@@ -72,9 +77,18 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> Response
             errors=[{"field": "Idempotency-Key", "message": "required header"}],
         )
     services = container()
+    settings = services.settings
     outcome = await placement.place_order(
         db=services.db,
         gateway=services.get(PaymentGateway),
+        limiter=services.get(RateLimiter),
+        limits=PlacementLimits(
+            key_lease=timedelta(seconds=settings.order_key_lease_seconds),
+            orders_max=settings.order_max_per_customer,
+            orders_window=settings.order_window_seconds,
+            card_declines_max=settings.card_declines_max,
+            card_declines_window=settings.card_declines_window_seconds,
+        ),
         customer_id=principal.user_id,
         idempotency_key=key,
         request=data,

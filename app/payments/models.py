@@ -14,6 +14,9 @@ from app.db import Base, IdType, UTCDateTime, utcnow
 class PaymentStatus(StrEnum):
     AUTHORIZED = "authorized"
     CAPTURED = "captured"
+    # The order ended and the refund is owed: committed before the gateway is asked, so that
+    # it survives a crash and the sweeper finishes it.
+    REFUND_PENDING = "refund_pending"
     REFUNDED = "refunded"
     FAILED = "failed"
 
@@ -29,7 +32,7 @@ class Payment(Base):
     )
     method: Mapped[str] = mapped_column(String(16), nullable=False)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     # Our reference, sent to the gateway with every call so that a retry never charges twice.
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     provider_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -66,8 +66,8 @@ async def test_a_node_that_keeps_exiting_is_restarted_after_growing_delays(
     node = cluster.node_list[1]
     backoff = Backoff(first=0.5, cap=2.0, reset_after=8.0)
     with supervising(cluster, backoff) as supervisor:
-        # Every start from now on fails at once: the setting is out of range.
-        node.env["TRUSTED_PROXY_HOPS"] = "9"
+        # Every start from now on fails at once: the setting is not an address.
+        node.env["TRUSTED_PROXIES"] = "not-an-address"
         assert node.process is not None
         os.kill(node.process.pid, signal.SIGKILL)
         await until(

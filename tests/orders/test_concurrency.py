@@ -124,10 +124,12 @@ async def test_unanswered_order_is_rejected_and_refunded_once_with_two_sweepers(
 
     async def answered() -> dict[str, Any] | None:
         current: dict[str, Any] = (await customer.get(f"/api/orders/{order['id']}")).json()
-        return None if current["status"] == "placed" else current
+        # The rejection commits first with the refund pending; the card refund follows it.
+        settled = current["status"] != "placed" and current["payment"]["status"] != "refund_pending"
+        return current if settled else None
 
     current = await wait_until(
-        answered, timeout=15, interval=0.1, what="the unanswered order to leave 'placed'"
+        answered, timeout=15, interval=0.1, what="the unanswered order to be rejected and settled"
     )
     assert current["status"] == "rejected" and current["payment"]["status"] == "refunded"
     events = infra.query(

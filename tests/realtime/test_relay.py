@@ -162,3 +162,33 @@ async def test_the_log_is_bounded_and_replay_reaches_past_it_through_the_outbox(
     finally:
         await db.close()
         await redis.aclose()
+
+
+async def test_a_log_behind_the_database_is_filled_in_order_before_new_events(
+    settings: Settings,
+) -> None:
+    # Redis came back from older data: the log stops at seq 2 while the database says 4 went
+    # out. The next event (5) cannot be appended after 2: the stream takes the careful path,
+    # which appends 3 and 4 again first.
+    assert settings.database_url and settings.cache_redis_url
+    db = Database(settings.database_url)
+    redis = Redis.from_url(settings.cache_redis_url)
+    try:
+        await _events(db, "rider:8", 4)
+        await Relay(db, redis).run_once()
+        await wait_until_head(redis, "rider:8", 4)
+        kept = (await redis.xrange(log_key("rider:8")))[:2]
+        await redis.delete(log_key("rider:8"))
+        for entry_id, fields in kept:
+            await redis.xadd(log_key("rider:8"), fields, id=entry_id)
+        await redis.set("rt:head:rider:8", 2)
+        async with db.uow() as uow:
+            await emit(uow, "order.placed", ["rider:8"], {"n": 4})
+            await uow.commit()
+        assert await Relay(db, redis).run_once() == 3
+        entries = await redis.xrange(log_key("rider:8"))
+        assert [json.loads(fields[b"e"])["seq"] for _id, fields in entries] == [1, 2, 3, 4, 5]
+        assert await _unpublished(db) == 0
+    finally:
+        await db.close()
+        await redis.aclose()

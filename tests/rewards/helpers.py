@@ -75,7 +75,7 @@ async def make_customers(
     ids = insert_users(infra, count)
     redis = Redis.from_url(session_redis_url)
     try:
-        store = SessionStore(redis, ttl_seconds=3600)
+        store = SessionStore(redis, ttl_seconds=3600, absolute_seconds=3600)
         out = []
         for user_id in ids:
             data = await store.create(user_id=user_id, role="customer")

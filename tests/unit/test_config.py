@@ -125,12 +125,36 @@ def test_the_socketio_redis_fanout_needs_an_events_redis() -> None:
         ("dispatch_offer_ttl", -1, 30),
         ("realtime_max_client_queue", 9, 10),
         ("realtime_max_client_queue", 1_000_001, 1_000_000),
-        ("trusted_proxy_hops", 6, 5),
+        ("session_absolute_seconds", 299, 300),
+        ("session_absolute_seconds", 90 * 24 * 3600 + 1, 90 * 24 * 3600),
+        ("login_max_failures_per_account_address", 0, 1),
+        ("login_max_failures_per_account_address", 101, 100),
         ("max_body_bytes", 1023, 1024),
         ("catalog_cache_ttl", 0, 1),
         ("payment_latency_ms", 10_001, 10_000),
+        ("order_key_lease_seconds", 0.5, 1),
+        ("order_key_lease_seconds", 301, 300),
+        ("order_max_per_customer", 0, 1),
+        ("order_window_seconds", 86_401, 86_400),
+        ("card_declines_max", 0, 1),
+        ("card_declines_window_seconds", 0, 1),
     ],
 )
 def test_numbers_outside_their_bounds_are_refused(field: str, bad: float, good: float) -> None:
     assert field in refused(**{field: bad})
     assert getattr(Settings(**{field: good}), field) == good  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    settings = Settings(trusted_proxies="127.0.0.2, 10.0.0.0/8,::1")
+    assert [str(n) for n in settings.trusted_proxy_networks] == [
+        "127.0.0.2/32",
+        "10.0.0.0/8",
+        "::1/128",
+    ]
+    assert Settings().trusted_proxy_networks == []
+    assert "TRUSTED_PROXIES takes addresses" in refused(trusted_proxies="nginx")
+
+
+def test_the_old_hop_count_is_refused_with_a_pointer_to_trusted_proxies() -> None:
+    assert "set TRUSTED_PROXIES" in refused(trusted_proxy_hops=1)

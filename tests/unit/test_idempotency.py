@@ -11,7 +11,7 @@ import pytest
 from app.errors import Conflict, IdempotencyMismatch, PaymentDeclined
 from app.orders.idempotency import (
     KEY_TTL,
-    STALE_IN_PROGRESS,
+    LEGACY_LEASE,
     Claimable,
     Outcome,
     decide,
@@ -29,15 +29,20 @@ BODY: dict[str, Any] = {
     "payment": {"method": "card", "card_number": "4242424242424242"},
 }
 FIRST = request_hash(PlaceOrderRequest.model_validate(BODY))
+LEASE = timedelta(seconds=15)
 
 
-def record(*, age: timedelta = timedelta(seconds=5), **values: Any) -> IdempotencyRecord:
-    """A key taken `age` ago by the request FIRST (in progress unless told otherwise)."""
+def record(
+    *, age: timedelta = timedelta(seconds=5), renewed: timedelta | None = None, **values: Any
+) -> IdempotencyRecord:
+    """A key taken `age` ago by the request FIRST, its lease last renewed `renewed` ago (at
+    the start unless told otherwise; in progress unless told otherwise)."""
     taken = NOW - age
     fields: dict[str, Any] = {
         "request_hash": FIRST,
         "state": "in_progress",
         "created_at": taken,
+        "lease_until": NOW - (age if renewed is None else renewed) + LEASE,
         "expires_at": taken + KEY_TTL,
         **values,
     }
@@ -79,19 +84,41 @@ def test_another_body_under_the_key_is_422_mismatch(state: str) -> None:
     assert (refused.value.status, refused.value.code) == (422, "idempotency-mismatch")
 
 
-def test_a_key_whose_request_is_still_running_is_409_in_progress() -> None:
-    running = record(age=STALE_IN_PROGRESS - timedelta(seconds=1))
+@pytest.mark.parametrize(
+    ("age", "renewed"),
+    [(LEASE - timedelta(seconds=1), None), (timedelta(minutes=10), timedelta(seconds=2))],
+    ids=["within-its-first-lease", "long-running-but-renewing"],
+)
+def test_a_key_whose_request_holds_its_lease_is_409_in_progress(
+    age: timedelta, renewed: timedelta | None
+) -> None:
+    running = record(age=age, renewed=renewed)
     with pytest.raises(Conflict) as refused:
         decide(running, fingerprint=FIRST, now=NOW)
     assert (refused.value.status, refused.value.code) == (409, "idempotency-in-progress")
 
 
-@pytest.mark.parametrize("past", [timedelta(0), timedelta(minutes=5)])
-def test_a_request_in_progress_too_long_has_died_and_its_key_is_taken_over(
-    past: timedelta,
-) -> None:
-    abandoned = record(age=STALE_IN_PROGRESS + past)
+@pytest.mark.parametrize("past", [timedelta(0), timedelta(seconds=1), timedelta(minutes=5)])
+def test_a_key_whose_lease_ran_out_is_taken_over(past: timedelta) -> None:
+    abandoned = record(age=LEASE + past)
     assert decide(abandoned, fingerprint=FIRST, now=NOW) is Claimable.ABANDONED
+
+
+def test_a_key_taken_before_leases_existed_counts_from_its_creation() -> None:
+    assert (
+        decide(
+            record(age=LEGACY_LEASE + timedelta(seconds=1), lease_until=None),
+            fingerprint=FIRST,
+            now=NOW,
+        )
+        is Claimable.ABANDONED
+    )
+    with pytest.raises(Conflict):
+        decide(
+            record(age=LEGACY_LEASE - timedelta(seconds=1), lease_until=None),
+            fingerprint=FIRST,
+            now=NOW,
+        )
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,11 @@ PLUMBING = {
     "app.metrics",
     "app.outbox",
     "app.problems",
+    "app.proxies",
     "app.ratelimit",
     "app.redis_clients",
     "app.responses",
+    "app.security_headers",
     "app.storage",
     "app.validation",
 }

@@ -35,8 +35,8 @@ function card(order) {
   const items = h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`)));
   const actions = [];
   if (order.status === "placed") {
-    const prep = h("input", { type: "number", min: 5, max: 90, value: 15, "aria-label": `Preparation minutes for order ${order.id}`, style: "width:5rem" });
-    const reason = h("input", { value: "Too busy", "aria-label": `Reason to reject order ${order.id}`, style: "width:8rem" });
+    const prep = h("input", { type: "number", min: 5, max: 90, value: 15, "aria-label": `Preparation minutes for order ${order.id}`, class: "prep-minutes" });
+    const reason = h("input", { value: "Too busy", "aria-label": `Reason to reject order ${order.id}`, class: "reject-reason" });
     actions.push(
       h("div", { class: "row" }, prep, h("button", { type: "button", class: "primary", onclick: (e) => act(order, "accept", { prep_minutes: Number(prep.value) })(e) }, "Accept")),
       h("div", { class: "row" }, reason, h("button", { type: "button", class: "danger", onclick: (e) => act(order, "reject", { reason: reason.value || "Rejected" })(e) }, "Reject")));
