@@ -7,9 +7,9 @@ PORT ?= 8000
 # Checks (and, as root or with passwordless sudo, installs) the Debian packages a step needs.
 SYSTEM_PACKAGES := PYTHON=$(PYTHON) VENV=$(VENV) scripts/system-packages.sh
 
-.PHONY: install system-packages run test test-fast check lint typecheck fmt cluster clean
+.PHONY: install system-packages run test test-fast check lint typecheck fmt cluster bench clean
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed bench/node/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@$(SYSTEM_PACKAGES) build
@@ -21,6 +21,12 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	@$(SYSTEM_PACKAGES) build
 	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The Node.js Socket.IO reference that `delivery bench` measures the hub beside.
+bench/node/node_modules/.installed: bench/node/package.json bench/node/package-lock.json
+	@$(SYSTEM_PACKAGES) build
+	npm ci --prefix bench/node --no-audit --no-fund --loglevel=error
 	@touch $@
 
 ## Install, migrate, load the demo city and serve on embedded defaults at http://127.0.0.1:8000
@@ -57,6 +63,10 @@ fmt: install
 ## MariaDB, three Redis, two nodes and nginx on http://127.0.0.1:8080
 cluster: install
 	$(BIN)/delivery cluster --nodes 2 --port 8080
+
+## Every benchmark figure side by side on a fresh cluster (README, Benchmarks); ARGS=--quick etc.
+bench: install
+	$(BIN)/delivery bench $(ARGS)
 
 clean:
 	rm -rf var test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `delivery` command: serve, cluster, migrate, demo, create-admin, openapi, simulate."""
+"""The `delivery` command: serve, cluster, migrate, demo, create-admin, openapi, simulate, bench."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import functools
 import getpass
+import json
 import logging
 import os
 import sys
@@ -143,6 +144,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure the platform's figures side by side on a fresh cluster."""
+    from app.bench.runner import bench
+
+    old = json.loads(args.compare.read_text()) if args.compare else None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(bench(only=args.only, quick=args.quick, out=args.out, compare_to=old))
+    except KeyboardInterrupt:
+        return 130
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Load the demo city."""
     from app.demo import load_demo
@@ -250,7 +263,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     openapi.set_defaults(func=cmd_openapi)
     _simulate_parser(sub)
+    _bench_parser(sub)
     return parser
+
+
+def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark: CPU per request, orders/s, realtime latency, fan-out, accept race",
+        description="Start the production topology with the launcher and measure, in one run, "
+        "figures side by side (README, Benchmarks); write results.json and chart.png.",
+    )
+    bench.add_argument("--quick", action="store_true", help="small counts (about two minutes)")
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=["cpu", "orders", "realtime", "fanout", "dispatch"],
+        help="run only this section (repeatable)",
+    )
+    bench.add_argument(
+        "--out", type=Path, default=None, help="folder for the results (default var/bench/<time>/)"
+    )
+    bench.add_argument(
+        "--compare", type=Path, default=None, help="an older results.json to print beside this run"
+    )
+    bench.set_defaults(func=cmd_bench)
 
 
 def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

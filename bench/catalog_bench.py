@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -31,6 +30,7 @@ import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.bench.common import cpu_seconds
 from app.launcher.nodes import Node
 from app.launcher.servers import MariaDBServer, RedisServer
 from app.migrate import upgrade
@@ -143,12 +143,6 @@ async def measure(
         elapsed = time.monotonic() - began
         cpu = {k: cpu_seconds(pid) - cpu_before[k] for k, pid in pids.items()}
     return len(latencies) / elapsed, latencies, cpu
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(rate: float, latencies: list[float]) -> str:

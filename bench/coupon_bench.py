@@ -20,87 +20,15 @@ import statistics
 import subprocess
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 
-import httpx
-import pymysql
-from argon2 import PasswordHasher, Type
-from common import start_cluster
 from redis.asyncio import Redis
 
-from app.auth.sessions import SessionStore
-from app.launcher.cluster import DATABASE
+from app.bench.common import insert_users, sessions_for, start_cluster
+from app.bench.cpu import create_campaign
 from app.launcher.nodes import Node
 from app.launcher.processes import find_binary
 from app.launcher.servers import RedisServer
 from app.rewards.counter import CLAIM_LUA, keys
-
-ADMIN_EMAIL, ADMIN_PASSWORD = "admin@bench.example.com", "bench-admin-password"
-
-
-def insert_customers(port: int, count: int) -> list[int]:
-    """Insert customers straight into MariaDB (one precomputed Argon2id hash for all)."""
-    hashed = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID).hash(
-        "bench-password-123"
-    )
-    now = datetime.now(UTC).replace(tzinfo=None)
-    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", password="", database=DATABASE)
-    try:
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO users (email, password_hash, name, role, created_at, updated_at)"
-                " VALUES (%s, %s, %s, 'customer', %s, %s)",
-                [(f"c{i}@bench.example.com", hashed, f"c{i}", now, now) for i in range(count)],
-            )
-            cursor.execute("SELECT id FROM users WHERE role = 'customer' ORDER BY id")
-            ids = [int(row[0]) for row in cursor.fetchall()]
-        conn.commit()
-        return ids
-    finally:
-        conn.close()
-
-
-async def sessions_for(url: str, ids: list[int]) -> list[dict[str, str]]:
-    """One live session per customer, as the headers its browser would send."""
-    redis = Redis.from_url(url)
-    try:
-        store = SessionStore(redis, ttl_seconds=3600, absolute_seconds=3600)
-        out = []
-        for user_id in ids:
-            data = await store.create(user_id=user_id, role="customer")
-            out.append(
-                {
-                    "Cookie": f"delivery_session={data.session_id}",
-                    "X-CSRF-Token": data.csrf_token,
-                }
-            )
-        return out
-    finally:
-        await redis.aclose()
-
-
-async def create_campaign(url: str, quantity: int) -> int:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        login = await http.post(
-            "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        now = datetime.now(UTC)
-        created = await http.post(
-            "/api/coupon-campaigns",
-            headers={"X-CSRF-Token": login.json()["csrf_token"]},
-            json={
-                "name": "Bench rush",
-                "discount": 3000,
-                "min_order": 10000,
-                "quantity": quantity,
-                "starts_at": (now - timedelta(minutes=1)).isoformat(),
-                "ends_at": (now + timedelta(hours=1)).isoformat(),
-            },
-        )
-        assert created.status_code == 201, created.text
-        campaign_id: int = created.json()["id"]
-        return campaign_id
 
 
 async def raw_claim(port: int, path: str, headers: dict[str, str]) -> tuple[int, str, float]:
@@ -174,16 +102,14 @@ async def evalsha_ceiling(cache: RedisServer) -> float:
 
 
 async def main(customers: int, quantity: int) -> None:
-    cluster = await start_cluster(
-        "coupon-bench",
-        DELIVERY_ADMIN_EMAIL=ADMIN_EMAIL,
-        DELIVERY_ADMIN_PASSWORD=ADMIN_PASSWORD,
-    )
+    cluster = await start_cluster("coupon-bench")
     assert cluster.mariadb and cluster.session_redis and cluster.cache_redis
     mariadb, sessions, cache = cluster.mariadb, cluster.session_redis, cluster.cache_redis
     nodes = cluster.node_list
     try:
-        people = await sessions_for(sessions.url, insert_customers(mariadb.port, customers))
+        people = await sessions_for(
+            cluster, insert_users(cluster, "customer", customers, "c"), "customer"
+        )
         campaign_id = await create_campaign(nodes[0].url, quantity)
         print(
             f"MariaDB :{mariadb.port}, Redis :{sessions.port} (sessions) :{cache.port} (counter); "

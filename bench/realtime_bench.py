@@ -36,12 +36,12 @@ from typing import Any
 import aiohttp
 import httpx
 import pymysql
-from common import percentile, start_cluster
 from redis.asyncio import Redis
 
 # The order flows and stream helpers are shared with the realtime system tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.bench.common import percentile, start_cluster
 from app.launcher.cluster import Cluster
 from tests.client import Api
 from tests.realtime.flows import act, open_store, place_order

@@ -1,87 +1,40 @@
 """Orders placed per second end to end (HTTP → MariaDB commit), through one and two nodes.
 
-Starts the production topology with the launcher (`bench/common.py`), opens a store, then
-fires orders with a fixed concurrency and prints throughput and p50/p99 latency. In the same run, a bare script performs the same inserts straight into MariaDB
-(one transaction per order: idempotency key, order, lines, timeline, payment, gateway ledger
-row, two stream heads and two outbox rows) as the ceiling, and the ratio is printed.
-
-    .venv/bin/python bench/orders_bench.py [--orders 1000] [--concurrency 32]
+A bare script then performs the same inserts straight into MariaDB (one transaction per order:
+idempotency key, order, lines, timeline, payment, gateway ledger row, two stream heads and two
+outbox rows) as the ceiling, and the ratio of each to it is the figure.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import time
+from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-from common import latency_line, start_cluster
+import aiomysql
 
-PASSWORD = "bench-password-123"
-CARD = "4111111111111111"
-
-
-class Client:
-    """A signed-in customer on one node."""
-
-    def __init__(self, http: httpx.AsyncClient, csrf: str) -> None:
-        self.http, self.csrf = http, csrf
-
-    async def post(self, path: str, body: dict[str, object], **headers: str) -> httpx.Response:
-        return await self.http.post(path, json=body, headers={"X-CSRF-Token": self.csrf, **headers})
-
-
-async def sign_in(url: str, email: str, role: str) -> Client:
-    http = httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=200))
-    signup = await http.post(
-        "/api/auth/signup", json={"email": email, "password": PASSWORD, "name": email, "role": role}
-    )
-    assert signup.status_code in (201, 409), signup.text
-    login = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return Client(http, login.json()["csrf_token"])
-
-
-async def open_store(owner: Client) -> dict[str, object]:
-    store = (
-        await owner.post(
-            "/api/stores",
-            {
-                "name": "Bench Kitchen",
-                "category": "korean",
-                "address": "Seoul",
-                "lat": 37.5665,
-                "lng": 126.978,
-                "phone": "02-000-0000",
-                "min_order": 0,
-                "delivery_fee": 3000,
-            },
-        )
-    ).json()
-    item = (
-        await owner.post(
-            f"/api/stores/{store['id']}/menu",
-            {"name": "Bibimbap", "price": 9000, "group": "Rice", "description": "", "options": []},
-        )
-    ).json()
-    await owner.http.patch(
-        f"/api/stores/{store['id']}", json={"open": True}, headers={"X-CSRF-Token": owner.csrf}
-    )
-    return {"store_id": store["id"], "item_id": item["id"]}
+from app.bench.common import (
+    Client,
+    close_all,
+    latency_figures,
+    open_store,
+    order_body,
+    say,
+    sign_in,
+    start_cluster,
+    stop_cluster,
+)
 
 
 async def fire(
-    clients: list[Client], menu: dict[str, object], orders: int, concurrency: int
+    clients: list[Client], menu: tuple[int, int], orders: int, concurrency: int, tag: str
 ) -> tuple[float, list[float]]:
+    """Place `orders` orders with `concurrency` in flight; orders/s and latencies (ms)."""
     keys = itertools.count()
     latencies: list[float] = []
-    body = {
-        "store_id": menu["store_id"],
-        "items": [{"menu_item_id": menu["item_id"], "quantity": 2, "option_ids": []}],
-        "address": {"text": "Seoul City Hall", "lat": 37.5665, "lng": 126.978},
-        "payment": {"method": "card", "card_number": CARD},
-    }
+    body = order_body(*menu, quantity=2)
     remaining = iter(range(orders))
 
     async def worker(index: int) -> None:
@@ -89,9 +42,9 @@ async def fire(
         for _ in remaining:
             started = time.perf_counter()
             response = await client.post(
-                "/api/orders", body, **{"Idempotency-Key": f"k{next(keys)}"}
+                "/api/orders", body, **{"Idempotency-Key": f"{tag}{next(keys)}"}
             )
-            latencies.append(time.perf_counter() - started)
+            latencies.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 201, response.text
 
     started = time.perf_counter()
@@ -103,10 +56,6 @@ async def bare_inserts(
     url: str, orders: int, concurrency: int, store_id: int, customer_id: int
 ) -> float:
     """The same rows, inserted by a script with no HTTP, no validation, no framework."""
-    from urllib.parse import urlsplit
-
-    import aiomysql
-
     parts = urlsplit(url)
     pool = await aiomysql.create_pool(
         host=parts.hostname,
@@ -180,11 +129,12 @@ async def bare_inserts(
     return rate
 
 
-async def main(orders: int, concurrency: int) -> None:
-    cluster = await start_cluster("orders-bench")
+async def run(*, orders: int, concurrency: int) -> dict[str, Any]:
+    """Orders/s through one node, through two, and bare inserts of the same rows."""
+    cluster = await start_cluster("bench-orders")
     try:
         node1, node2 = (node.url for node in cluster.node_list[:2])
-        print(f"{orders} orders per run, concurrency {concurrency}", flush=True)
+        say(f"  {orders} orders per run, concurrency {concurrency}")
         owner = await sign_in(node1, "owner@bench.example.com", "owner")
         menu = await open_store(owner)
         one = [await sign_in(node1, f"c{i}@bench.example.com", "customer") for i in range(20)]
@@ -192,35 +142,26 @@ async def main(orders: int, concurrency: int) -> None:
             await sign_in((node1, node2)[i % 2], f"c{i}@bench.example.com", "customer")
             for i in range(20)
         ]
-        await fire(one, menu, min(100, orders), concurrency)  # warm-up
-        rate1, lat1 = await fire(one, menu, orders, concurrency)
-        print(latency_line("through 1 node", rate1, "orders/s", lat1), flush=True)
-        rate2, lat2 = await fire(two, menu, orders, concurrency)
-        print(latency_line("through 2 nodes", rate2, "orders/s", lat2), flush=True)
-        customer_id = 2  # the first customer signed up after the owner
+        await fire(one, menu, min(100, orders), concurrency, "warm")
+        rate1, lat1 = await fire(one, menu, orders, concurrency, "one")
+        say(f"  through 1 node   {rate1:8.1f} orders/s")
+        rate2, lat2 = await fire(two, menu, orders, concurrency, "two")
+        say(f"  through 2 nodes  {rate2:8.1f} orders/s")
         bare = await bare_inserts(
-            cluster.database_url,
-            orders,
-            concurrency,
-            int(menu["store_id"]),
-            customer_id,  # type: ignore[call-overload]
+            cluster.database_url, orders, concurrency, menu[0], int(one[0].user["id"])
         )
-        print(f"{'bare inserts into MariaDB':<28} {bare:8.1f} orders/s", flush=True)
-        print(
-            f"ratio: 1 node {rate1 / bare:.2f} of bare, 2 nodes {rate2 / bare:.2f} of bare "
-            "(every process shares this machine's cores)"
-        )
-        for client in [owner, *one, *two]:
-            await client.http.aclose()
+        say(f"  bare inserts     {bare:8.1f} orders/s")
+        await close_all([owner, *one, *two])
     finally:
-        await asyncio.to_thread(cluster.stop)
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    asyncio.run(main(args.orders, args.concurrency))
+        await stop_cluster(cluster)
+    return {
+        "orders": orders,
+        "concurrency": concurrency,
+        "one_node_per_s": round(rate1, 1),
+        "two_nodes_per_s": round(rate2, 1),
+        "bare_per_s": round(bare, 1),
+        "one_node_ratio": round(rate1 / bare, 3),
+        "two_nodes_ratio": round(rate2 / bare, 3),
+        "one_node_latency": latency_figures(lat1),
+        "two_nodes_latency": latency_figures(lat2),
+    }

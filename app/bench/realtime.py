@@ -1,0 +1,297 @@
+"""Commit → client latency of order events at a fixed offered load, with K subscribers.
+
+On one cluster (two nodes), S stores each get an owner, and K WebSocket subscribers split
+evenly between the two nodes each follow one store stream (with that owner's session). First
+the kitchens work orders through the REST API as fast as they can (place, accept, ready,
+cancel: every step writes an event to its store's stream) to find the maximum events/s; then,
+for each K, orders are started open-loop at half that rate and every delivery is checked (seq
+exactly last + 1, every subscriber at its stream's head at the end). Latency is the event
+envelope's `at` (the commit, to the millisecond) to the moment the subscriber decoded it.
+
+Subscribers speak the Engine.IO/Socket.IO v5 wire protocol directly over aiohttp WebSockets
+(one connection, one subscription each): python-socketio's client costs too much to run
+thousands of them next to the cluster on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from app.bench.common import (
+    Client,
+    close_all,
+    connect_db,
+    latency_figures,
+    open_store,
+    order_body,
+    say,
+    sign_in,
+    start_cluster,
+    stop_cluster,
+)
+from app.launcher.cluster import Cluster
+
+EVENTS_PER_ORDER = 4  # placed, accepted, ready, cancelled on the store's stream
+
+
+@dataclass
+class Subscriber:
+    """One WebSocket connection following one stream, checking every seq."""
+
+    url: str
+    cookie: str
+    stream: str
+    last: int = 0
+    latencies: list[float] = field(default_factory=list)
+    gaps: int = 0
+    duplicates: int = 0
+    reconnects: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, http: aiohttp.ClientSession) -> None:
+        """Connect, subscribe, and take events until cancelled; when dropped, connect again
+        and subscribe from the last seq held, as a real client does."""
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, AssertionError):
+                await self._session(http)
+            self.reconnects += 1
+            await asyncio.sleep(0.1)
+
+    async def _session(self, http: aiohttp.ClientSession) -> None:
+        ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        async with http.ws_connect(
+            ws_url, headers={"Cookie": f"delivery_session={self.cookie}"}, max_msg_size=0
+        ) as ws:
+            opened = await ws.receive_str()
+            assert opened.startswith("0"), opened
+            await ws.send_str("40")
+            connected = await ws.receive_str()
+            assert connected.startswith("40"), connected
+            request: dict[str, Any] = {"stream": self.stream}
+            if self.ready.is_set():
+                request["after_seq"] = self.last
+            await ws.send_str("420" + json.dumps(["subscribe", request]))
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                data = message.data
+                if data == "2":
+                    await ws.send_str("3")
+                elif data.startswith("430"):
+                    ack = json.loads(data[3:])[0]
+                    assert ack["ok"], ack
+                    now = time.time()
+                    if self.ready.is_set():
+                        for event in ack["events"]:
+                            self.take(event, now)
+                    else:
+                        self.last = ack["last_seq"]
+                    self.ready.set()
+                elif data.startswith("42"):
+                    self.take(json.loads(data[2:])[1], time.time())
+
+    def take(self, event: dict[str, Any], now: float) -> None:
+        """Check an event's seq and record its latency from the commit."""
+        seq = event["seq"]
+        if seq <= self.last:
+            self.duplicates += 1
+            return
+        if seq != self.last + 1:
+            self.gaps += 1
+        self.last = seq
+        at = datetime.fromisoformat(event["at"]).timestamp()
+        self.latencies.append((now - at) * 1000)
+
+
+async def _order_flow(owner: Client, customer: Client, menu: tuple[int, int], key: str) -> None:
+    placed = await customer.post("/api/orders", order_body(*menu), **{"Idempotency-Key": key})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    for action, body in (
+        ("accept", {"prep_minutes": 10}),
+        ("ready", None),
+        ("cancel", {"reason": "benchmark"}),
+    ):
+        answer = await owner.post(f"/api/orders/{order_id}/{action}", body)
+        assert answer.status_code == 200, answer.text
+
+
+class Kitchens:
+    """S stores, each with its owner and a customer, working orders through nginx."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.keys = 0
+
+    async def setup(self, stores: int) -> None:
+        """Sign the owners and customers in and open the stores."""
+        url = self.cluster.url
+        self.owners = [
+            await sign_in(url, f"o{i}@bench.example.com", "owner") for i in range(stores)
+        ]
+        self.customers = [
+            await sign_in(url, f"c{i}@bench.example.com", "customer") for i in range(stores)
+        ]
+        self.menus = [await open_store(owner) for owner in self.owners]
+
+    def flow(self, index: int) -> asyncio.Task[None]:
+        """One order worked start to finish at store `index % S`."""
+        s = index % len(self.owners)
+        self.keys += 1
+        return asyncio.create_task(
+            _order_flow(self.owners[s], self.customers[s], self.menus[s], f"rt-{self.keys}")
+        )
+
+    async def flat_out(self, orders: int) -> float:
+        """Every kitchen works its orders back to back; events committed per second."""
+        per_store = max(1, orders // len(self.owners))
+
+        async def kitchen(s: int) -> None:
+            for _ in range(per_store):
+                await self.flow(s)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(kitchen(s) for s in range(len(self.owners))))
+        elapsed = time.perf_counter() - started
+        return per_store * len(self.owners) * EVENTS_PER_ORDER / elapsed
+
+    async def paced(self, orders: int, orders_per_s: float) -> float:
+        """Start `orders` orders open-loop at `orders_per_s`; the rate actually offered."""
+        flows = []
+        started = time.perf_counter()
+        for n in range(orders):
+            delay = started + n / orders_per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            flows.append(self.flow(n))
+        # The rate the orders were started at; the last ones' steps finish after it.
+        offered = orders / (time.perf_counter() - started + 1 / orders_per_s)
+        await asyncio.gather(*flows)
+        return offered
+
+    async def close(self) -> None:
+        """Close every client."""
+        await close_all([*self.owners, *self.customers])
+
+
+def _heads(subscribers: list[Subscriber], kitchens: Kitchens) -> dict[str, int]:
+    streams = sorted({sub.stream for sub in subscribers})
+    conn = connect_db(kitchens.cluster)
+    try:
+        with conn.cursor() as cursor:
+            marks = ",".join(["%s"] * len(streams))
+            cursor.execute(
+                f"SELECT stream, last_seq FROM stream_heads WHERE stream IN ({marks})", streams
+            )
+            return {stream: int(seq) for stream, seq in cursor.fetchall()}
+    finally:
+        conn.close()
+
+
+async def _connect(
+    kitchens: Kitchens, count: int, http: aiohttp.ClientSession
+) -> tuple[list[Subscriber], list[asyncio.Task[None]]]:
+    nodes = [node.url for node in kitchens.cluster.node_list]
+    stores = len(kitchens.owners)
+    subs = [
+        Subscriber(
+            url=nodes[i % len(nodes)],
+            cookie=str(kitchens.owners[i % stores].http.cookies.get("delivery_session")),
+            stream=f"store:{kitchens.menus[i % stores][0]}",
+        )
+        for i in range(count)
+    ]
+    gate = asyncio.Semaphore(200)
+
+    async def start(sub: Subscriber) -> asyncio.Task[None]:
+        async with gate:
+            task = asyncio.create_task(sub.run(http))
+            async with asyncio.timeout(120):
+                await sub.ready.wait()
+            return task
+
+    tasks = list(await asyncio.gather(*(start(sub) for sub in subs)))
+    return subs, tasks
+
+
+async def _caught_up(subs: list[Subscriber], heads: dict[str, int], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while any(sub.last < heads.get(sub.stream, 0) for sub in subs) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def _round(
+    kitchens: Kitchens, subs: list[Subscriber], orders: int, orders_per_s: float
+) -> dict[str, Any]:
+    # What the flat-out run sent is delivered before this round's clock starts.
+    await _caught_up(subs, _heads(subs, kitchens))
+    for sub in subs:
+        sub.latencies.clear()
+    starts = [sub.last for sub in subs]
+    offered = await kitchens.paced(orders, orders_per_s)
+    heads = _heads(subs, kitchens)
+    await _caught_up(subs, heads)
+    latencies = [value for sub in subs for value in sub.latencies]
+    return {
+        "subscribers": len(subs),
+        "orders": orders,
+        "offered_events_per_s": round(offered * EVENTS_PER_ORDER, 1),
+        "delivered": len(latencies),
+        "expected": sum(
+            heads.get(sub.stream, 0) - start for sub, start in zip(subs, starts, strict=True)
+        ),
+        "gaps": sum(sub.gaps for sub in subs),
+        "duplicates": sum(sub.duplicates for sub in subs),
+        "reconnects": sum(sub.reconnects for sub in subs),
+        "behind": sum(1 for sub in subs if sub.last != heads.get(sub.stream, 0)),
+        **latency_figures(latencies),
+    }
+
+
+async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, Any]:
+    """The maximum events/s, then commit → client latency at half of it for each K."""
+    cluster = await start_cluster("bench-realtime")
+    rounds: list[dict[str, Any]] = []
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    try:
+        kitchens = Kitchens(cluster)
+        await kitchens.setup(stores)
+        maximum = 0.0
+        for count in subscribers:
+            say(f"  connecting {count} subscribers over two nodes …")
+            subs, tasks = await _connect(kitchens, count, http)
+            try:
+                if not maximum:
+                    maximum = await kitchens.flat_out(orders)
+                    say(f"  maximum: {maximum:.1f} events/s committed (kitchens flat out)")
+                figures = await _round(kitchens, subs, orders, maximum / 2 / EVENTS_PER_ORDER)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+            rounds.append(figures)
+            say(
+                f"  K={count:>5} at {figures['offered_events_per_s']:.1f} events/s: "
+                f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
+                f"max {figures['max_ms']:.1f} ms  delivered {figures['delivered']}/"
+                f"{figures['expected']}  gaps {figures['gaps']}  behind {figures['behind']}"
+            )
+        await kitchens.close()
+    finally:
+        await http.close()
+        await stop_cluster(cluster)
+    return {
+        "stores": stores,
+        "max_events_per_s": round(maximum, 1),
+        "offered_events_per_s": round(maximum / 2, 1),
+        "rounds": rounds,
+    }

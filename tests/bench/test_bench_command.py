@@ -1,0 +1,78 @@
+"""`delivery bench --quick` end to end: a real cluster, a real Node.js reference, results.json."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.bench.report import compare
+
+pytestmark = pytest.mark.system
+
+DELIVERY = Path(sys.executable).parent / "delivery"
+
+
+def test_quick_cpu_and_fanout_sections_write_sane_figures_and_a_chart(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(DELIVERY), "bench", "--quick", "--only", "cpu", "--only", "fanout", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[1/2] cpu" in done.stdout and "[2/2] fanout" in done.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["quick"] is True and results["failed"] == {}
+    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
+
+    kinds = results["sections"]["cpu"]["requests"]
+    assert set(kinds) == {
+        "GET /healthz",
+        "GET /api/stores/{id}",
+        "GET /api/me",
+        "PUT /api/riders/me/location",
+        "POST /api/orders",
+        "POST /api/coupon-campaigns/{id}/claim",
+        "POST /api/dispatch/offers/{id}/accept",
+    }
+    base = kinds["GET /healthz"]["cpu_ms"]
+    assert base > 0
+    for figures in kinds.values():
+        assert figures["requests"] > 0
+        assert figures["ratio_to_healthz"] == round(figures["cpu_ms"] / base, 2)
+    # Placing an order (a transaction of a dozen rows) cannot cost less than a health check.
+    assert kinds["POST /api/orders"]["cpu_ms"] > base
+
+    fanout = results["sections"]["fanout"]
+    for side in ("hub", "node"):
+        assert fanout[side]["lost"] == 0
+        assert fanout[side]["delivered"] == fanout[side]["expected"] > 0
+        assert fanout[side]["cpu_us_per_delivery"] > 0
+        assert 0 < fanout[side]["p50_ms"] <= fanout[side]["p99_ms"] <= fanout[side]["max_ms"]
+    assert fanout["hub_to_node_cpu_ratio"] == round(
+        fanout["hub"]["cpu_us_per_delivery"] / fanout["node"]["cpu_us_per_delivery"], 2
+    )
+
+    again = subprocess.run(
+        [str(DELIVERY), "bench", "--quick", "--only", "fanout", "--out", str(tmp_path / "b"),
+         "--compare", str(out / "results.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "fanout.hub_to_node_cpu_ratio" in again.stdout
+
+
+def test_a_comparison_puts_each_figure_beside_its_old_value_with_the_ratio() -> None:
+    old = {"sections": {"orders": {"two_nodes_per_s": 50.0, "rounds": [{"p50_ms": 4.0}]}}}
+    new = {"sections": {"orders": {"two_nodes_per_s": 75.0, "rounds": [{"p50_ms": 2.0}]}}}
+    table = compare(old, new).splitlines()
+    assert table[0].split() == ["figure", "old", "new", "new/old"]
+    assert table[1].split() == ["orders.rounds[0].p50_ms", "4", "2", "0.50"]
+    assert table[2].split() == ["orders.two_nodes_per_s", "50", "75", "1.50"]
