@@ -1,16 +1,19 @@
 """The realtime hub's delivery order: duplicates dropped, gaps filled, subscriptions merged.
 
 The hub is driven through `deliver()` directly, as its Redis listener would; python-socketio's
-server is replaced by `Sockets`, which keeps room membership and what each socket received,
+server is replaced by `Sockets`, which keeps room membership and decodes what each socket was sent,
 and the stream logs by `Logs`, which answers replays from lists.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
+import engineio
 import pytest
+import socketio
 
 from realtime.eventlog import Replay
 from realtime.fanout import NAMESPACE, Hub
@@ -38,26 +41,30 @@ class Manager:
         assert namespace == NAMESPACE
         self.rooms[room].discard(sid)
 
+    def get_participants(self, namespace: str, room: str) -> Iterator[tuple[str, str]]:
+        assert namespace == NAMESPACE
+        for sid in self.rooms[room]:
+            yield sid, f"eio-{sid}"
+
 
 class Sockets:
-    """Stands in for socketio.AsyncServer: an emit to a room reaches its members but skip_sid."""
+    """Stands in for socketio.AsyncServer: room membership in `manager`, and an Engine.IO layer
+    that records, per socket, the Socket.IO packets the hub queued for it."""
+
+    packet_class = socketio.packet.Packet
 
     def __init__(self) -> None:
         self.manager = Manager()
         self.inbox: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        self.eio = self
 
-    async def emit(
-        self,
-        name: str,
-        data: dict[str, Any],
-        *,
-        room: str,
-        skip_sid: list[str] | None = None,
-        namespace: str,
-    ) -> None:
-        assert (name, namespace) == ("event", NAMESPACE)
-        for sid in self.manager.rooms[room] - set(skip_sid or ()):
-            self.inbox[sid].append((data["stream"], data["seq"]))
+    async def send_packet(self, eio_sid: str, pkt: engineio.packet.Packet) -> None:
+        assert pkt.packet_type == engineio.packet.MESSAGE
+        decoded = self.packet_class(encoded_packet=pkt.data)
+        assert decoded.packet_type == socketio.packet.EVENT
+        name, data = decoded.data
+        assert name == "event"
+        self.inbox[eio_sid.removeprefix("eio-")].append((data["stream"], data["seq"]))
 
     def seqs(self, sid: str, stream: str = STREAM) -> list[int]:
         """The seqs `sid` received live on `stream`, in order."""
