@@ -52,6 +52,8 @@ find_missing() {
     find_command mariadbd >/dev/null || missing+=(mariadb-server)
     find_command nginx >/dev/null || missing+=(nginx)
     [[ -x $chromium ]] || missing+=(chromium)
+    # The load `delivery bench` measures a node's CPU per request under (its test runs it).
+    find_command wrk >/dev/null || missing+=(wrk)
   fi
   find_command npm >/dev/null || missing+=(npm)
   # tests/realtime/test_configs.py checks the compose file with it.

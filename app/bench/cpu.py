@@ -2,7 +2,11 @@
 
 Every request of a kind goes to the first node, a fixed number of them with a few in flight;
 the node process's CPU time (from /proc) before and after, less what it spends idle (relay
-sweeps, dispatch, housekeeping), divided by the number of requests is the figure. Set-up
+sweeps, dispatch, housekeeping), divided by the number of requests is the figure. The requests
+that repeat unchanged (`/healthz`, the cached store, `/api/me`, a rider's position) are sent by
+`wrk` with 32 connections when it is installed, which keeps the node saturated as a dinner
+peak would; a Python client cannot, and a node that waits between requests spends more per
+request on waking up (the figures say which load each had). Set-up
 (accounts, stores, a coupon campaign, orders on offer) is done first, outside the measurement.
 """
 
@@ -11,8 +15,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,6 +87,45 @@ async def _drive(request: Request, count: int, concurrency: int, expect: set[int
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+WRK_CONNECTIONS = 32
+
+
+def _wrk(
+    url: str, *, seconds: int, headers: dict[str, str], put_json: str | None = None
+) -> tuple[int, int]:
+    """Run wrk against `url`: (requests answered, answers that were not 2xx or 3xx)."""
+    command = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    with tempfile.TemporaryDirectory() as folder:
+        if put_json is not None:
+            script = Path(folder) / "put.lua"
+            script.write_text(
+                'wrk.method = "PUT"\n'
+                f"wrk.body = '{put_json}'\n"
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+            command += ["-s", str(script)]
+        done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    answered = re.search(r"(\d+) requests in", done.stdout)
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    assert answered is not None, done.stdout
+    return int(answered.group(1)), int(refused.group(1)) if refused else 0
+
+
+async def _measure_wrk(
+    meter: CpuMeter, run: Callable[..., tuple[int, int]], seconds: int
+) -> tuple[float, tuple[int, int]]:
+    """The node CPU one wrk run costs, and what wrk counted."""
+    answered: list[tuple[int, int]] = []
+
+    async def load() -> None:
+        answered.append(await asyncio.to_thread(run, seconds=seconds))
+
+    cpu = await meter.measure(load)
+    return cpu, answered[0]
+
+
 async def _searching_orders(
     owner: Client, customer: Client, menu: tuple[int, int], count: int
 ) -> list[int]:
@@ -96,7 +144,7 @@ async def _searching_orders(
 
 async def _measure(
     cluster: Cluster, *, requests: int, accepts: int, concurrency: int, idle: float
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     node = cluster.node_list[0]
     assert node.process is not None
     url = node.url
@@ -149,17 +197,45 @@ async def _measure(
     meter = CpuMeter([node.process.pid])
     await meter.calibrate(idle)
     say(f"  idle node: {meter.idle_per_s * 100:.1f}% of a core (subtracted)")
-    figures: dict[str, dict[str, float]] = {}
+    figures: dict[str, dict[str, Any]] = {}
 
-    def record(kind: str, cpu: float, count: int) -> None:
+    def record(kind: str, cpu: float, count: int, *, load: str) -> None:
         per = cpu * 1000 / count
-        figures[kind] = {"requests": count, "cpu_ms": round(per, 4)}
-        say(f"  {kind:<38} {per:7.3f} ms CPU per request")
+        figures[kind] = {"requests": count, "cpu_ms": round(per, 4), "load": load}
+        say(f"  {kind:<38} {per:7.3f} ms CPU per request ({count} requests, {load})")
 
+    customer_headers = {
+        "Cookie": f"delivery_session={customers[0].http.cookies.get('delivery_session')}",
+        "X-CSRF-Token": customers[0].csrf,
+    }
+    rider_headers = {
+        "Cookie": f"delivery_session={walkers[0].http.cookies.get('delivery_session')}",
+        "X-CSRF-Token": walkers[0].csrf,
+    }
+    under_wrk: dict[str, tuple[str, dict[str, str], str | None]] = {
+        "GET /healthz": ("/healthz", {}, None),
+        "GET /api/stores/{id}": (f"/api/stores/{store_id}", {}, None),
+        "GET /api/me": ("/api/me", customer_headers, None),
+        "PUT /api/riders/me/location": (
+            "/api/riders/me/location",
+            rider_headers,
+            f'{{"lat":{BUSAN[0]},"lng":{BUSAN[1]}}}',
+        ),
+    }
+    wrk = shutil.which("wrk") is not None
+    seconds = 5 if requests >= 1000 else 2
     for kind, (request, expect) in kinds.items():
+        if wrk and kind in under_wrk:
+            path, headers, put_json = under_wrk[kind]
+            run = functools.partial(_wrk, url + path, headers=headers, put_json=put_json)
+            await asyncio.to_thread(run, seconds=1)
+            cpu, (count, refused) = await _measure_wrk(meter, run, seconds)
+            assert refused == 0, f"{kind}: {refused} answers were not 2xx"
+            record(kind, cpu, count, load=f"wrk -c{WRK_CONNECTIONS}")
+            continue
         await _drive(request, WARM_UP, concurrency, expect)
         cpu = await meter.measure(functools.partial(_drive, request, requests, concurrency, expect))
-        record(kind, cpu, requests)
+        record(kind, cpu, requests, load=f"{concurrency} in flight")
 
     # Each accept is a rider winning a distinct order that was offered to every rider.
     racers = [await sign_in(url, f"r{i}@bench.example.com", "rider") for i in range(accepts)]
@@ -178,7 +254,7 @@ async def _measure(
             {200},
         )
     )
-    record("POST /api/dispatch/offers/{id}/accept", cpu, accepts)
+    record("POST /api/dispatch/offers/{id}/accept", cpu, accepts, load=f"{concurrency} in flight")
     await anonymous.aclose()
     await close_all([owner, *customers, *walkers, *racers])
     return figures
