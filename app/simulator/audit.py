@@ -253,6 +253,18 @@ def check_dispatch(db: Database | None, customer_ids: list[int]) -> Check:
     )
 
 
+def refunds_pending(db: Database | None, customer_ids: list[int]) -> int:
+    """How many of these customers' payments still wait for their refund (settled by the
+    cancelling request, or by a node's sweeper a few seconds later)."""
+    if db is None or not customer_ids:
+        return 0
+    [(count,)] = db.rows(
+        "SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id "
+        f"WHERE p.status = 'refund_pending' AND o.customer_id IN ({_in(customer_ids)})"
+    )
+    return int(count)
+
+
 def check_money(db: Database | None, recorder: Recorder, customer_ids: list[int]) -> Check:
     """Charges minus refunds equal what the orders say, and the gateway's ledger agrees."""
     if db is None:
