@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from redis.asyncio import Redis
 # The order flows and stream helpers are shared with the realtime system tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.bench.common import percentile, start_cluster
+from app.bench.common import percentile, socket_messages, start_cluster
 from app.launcher.cluster import Cluster
 from tests.client import Api
 from tests.realtime.flows import act, open_store, place_order
@@ -63,40 +62,26 @@ class Subscriber:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, http: aiohttp.ClientSession) -> None:
-        ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        async with http.ws_connect(
-            ws_url, headers={"Cookie": f"delivery_session={self.cookie}"}, max_msg_size=0
-        ) as ws:
-            opened = await ws.receive_str()
-            assert opened.startswith("0"), opened
-            await ws.send_str("40")
-            connected = await ws.receive_str()
-            assert connected.startswith("40"), connected
-            await ws.send_str("420" + json.dumps(["subscribe", {"stream": self.stream}]))
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    break
-                data = message.data
-                if data == "2":
-                    await ws.send_str("3")
-                elif data.startswith("430"):
-                    ack = json.loads(data[3:])[0]
-                    assert ack["ok"], ack
-                    self.last = ack["last_seq"]
-                    self.ready.set()
-                elif data.startswith("42"):
-                    now = time.time()
-                    _name, event = json.loads(data[2:])
-                    seq = event["seq"]
-                    if seq <= self.last:
-                        self.duplicates += 1
-                    elif seq != self.last + 1:
-                        self.gaps += 1
-                        self.last = seq
-                    else:
-                        self.last = seq
-                        self.received.append((seq, now))
-                        self.types[seq] = event["type"]
+        headers = {"Cookie": f"delivery_session={self.cookie}"}
+        subscribe = ["subscribe", {"stream": self.stream}]
+        async for kind, value in socket_messages(http, self.url, headers, subscribe):
+            if kind == "ack":
+                assert value["ok"], value
+                self.last = value["last_seq"]
+                self.ready.set()
+            else:
+                now = time.time()
+                _name, event = value
+                seq = event["seq"]
+                if seq <= self.last:
+                    self.duplicates += 1
+                elif seq != self.last + 1:
+                    self.gaps += 1
+                    self.last = seq
+                else:
+                    self.last = seq
+                    self.received.append((seq, now))
+                    self.types[seq] = event["type"]
 
 
 async def _signed_in(base_url: str, role: str) -> Api:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pymysql
 from argon2 import PasswordHasher, Type
@@ -246,3 +248,30 @@ async def sessions_for(cluster: Cluster, ids: list[int], role: str) -> list[dict
         return out
     finally:
         await redis.aclose()
+
+
+async def socket_messages(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], first: list[Any]
+) -> AsyncIterator[tuple[str, Any]]:
+    """A Socket.IO connection spoken on the wire (Engine.IO v4 over a WebSocket), lighter than
+    python-socketio's client for thousands of them: sends `first` as the event with ack id 0,
+    answers pings, and yields `("ack", answer)` for that ack and `("event", [name, data])` for
+    each event, until the connection ends."""
+    ws_url = url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with http.ws_connect(ws_url, headers=headers, max_msg_size=0) as ws:
+        opened = await ws.receive_str()
+        assert opened.startswith("0"), opened
+        await ws.send_str("40")
+        connected = await ws.receive_str()
+        assert connected.startswith("40"), connected
+        await ws.send_str("420" + json.dumps(first))
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return
+            data = message.data
+            if data == "2":
+                await ws.send_str("3")
+            elif data.startswith("430"):
+                yield "ack", json.loads(data[3:])[0]
+            elif data.startswith("42"):
+                yield "event", json.loads(data[2:])

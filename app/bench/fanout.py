@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import random
 import shutil
 import subprocess
@@ -42,6 +41,7 @@ from app.bench.common import (
     node_pids,
     say,
     sessions_for,
+    socket_messages,
     start_cluster,
     stop_cluster,
 )
@@ -83,31 +83,19 @@ class Member:
             await asyncio.sleep(0.1)
 
     async def _session(self, http: aiohttp.ClientSession) -> None:
-        ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        async with http.ws_connect(ws_url, headers=self.headers, max_msg_size=0) as ws:
-            opened = await ws.receive_str()
-            assert opened.startswith("0"), opened
-            await ws.send_str("40")
-            connected = await ws.receive_str()
-            assert connected.startswith("40"), connected
-            await ws.send_str("420" + json.dumps(self.join(self.last)))
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    break
-                data = message.data
-                if data == "2":
-                    await ws.send_str("3")
-                elif data.startswith("430"):
-                    ack = json.loads(data[3:])[0]
-                    now = time.time() * 1000
-                    if isinstance(ack, dict):
-                        assert ack["ok"], ack
-                        for event in ack["events"]:
-                            self.take(event, now)
-                        self.last = max(self.last or 0, ack["last_seq"])
-                    self.ready.set()
-                elif data.startswith("42"):
-                    self.take(json.loads(data[2:])[1], time.time() * 1000)
+        async for kind, value in socket_messages(
+            http, self.url, self.headers, self.join(self.last)
+        ):
+            now = time.time() * 1000
+            if kind == "event":
+                self.take(value[1], now)
+                continue
+            if isinstance(value, dict):
+                assert value["ok"], value
+                for event in value["events"]:
+                    self.take(event, now)
+                self.last = max(self.last or 0, value["last_seq"])
+            self.ready.set()
 
     def take(self, event: dict[str, Any], now: float) -> None:
         """Count an event once (by seq where it has one) and record its latency."""

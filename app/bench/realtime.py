@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +33,7 @@ from app.bench.common import (
     order_body,
     say,
     sign_in,
+    socket_messages,
     start_cluster,
     stop_cluster,
 )
@@ -66,37 +66,22 @@ class Subscriber:
             await asyncio.sleep(0.1)
 
     async def _session(self, http: aiohttp.ClientSession) -> None:
-        ws_url = self.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
-        async with http.ws_connect(
-            ws_url, headers={"Cookie": f"delivery_session={self.cookie}"}, max_msg_size=0
-        ) as ws:
-            opened = await ws.receive_str()
-            assert opened.startswith("0"), opened
-            await ws.send_str("40")
-            connected = await ws.receive_str()
-            assert connected.startswith("40"), connected
-            request: dict[str, Any] = {"stream": self.stream}
+        request: dict[str, Any] = {"stream": self.stream}
+        if self.ready.is_set():
+            request["after_seq"] = self.last
+        headers = {"Cookie": f"delivery_session={self.cookie}"}
+        async for kind, value in socket_messages(http, self.url, headers, ["subscribe", request]):
+            now = time.time()
+            if kind == "event":
+                self.take(value[1], now)
+                continue
+            assert value["ok"], value
             if self.ready.is_set():
-                request["after_seq"] = self.last
-            await ws.send_str("420" + json.dumps(["subscribe", request]))
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    break
-                data = message.data
-                if data == "2":
-                    await ws.send_str("3")
-                elif data.startswith("430"):
-                    ack = json.loads(data[3:])[0]
-                    assert ack["ok"], ack
-                    now = time.time()
-                    if self.ready.is_set():
-                        for event in ack["events"]:
-                            self.take(event, now)
-                    else:
-                        self.last = ack["last_seq"]
-                    self.ready.set()
-                elif data.startswith("42"):
-                    self.take(json.loads(data[2:])[1], time.time())
+                for event in value["events"]:
+                    self.take(event, now)
+            else:
+                self.last = value["last_seq"]
+            self.ready.set()
 
     def take(self, event: dict[str, Any], now: float) -> None:
         """Check an event's seq and record its latency from the commit."""
