@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import AsyncIterator
 
+import pytest
 from redis.asyncio import Redis
 
 from app.config import Settings
@@ -45,6 +47,24 @@ async def _unpublished(db: Database) -> int:
             select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published == 0)
         )
     return int(count or 0)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """A database of its own on the test's MariaDB, closed at the end."""
+    assert settings.database_url
+    database = Database(settings.database_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A client of the test's events Redis, closed at the end."""
+    assert settings.cache_redis_url
+    client = Redis.from_url(settings.cache_redis_url)
+    yield client
+    await client.aclose()
 
 
 async def test_racing_relays_publish_every_event_once_and_in_seq_order(
@@ -117,78 +137,57 @@ async def _events(db: Database, stream: str, count: int) -> None:
 
 
 async def test_replay_uses_the_log_then_the_outbox_when_the_log_is_gone(
-    settings: Settings,
+    db: Database, redis: Redis
 ) -> None:
-    assert settings.database_url and settings.cache_redis_url
-    db = Database(settings.database_url)
-    redis = Redis.from_url(settings.cache_redis_url)
-    try:
-        await _events(db, "rider:7", 12)
-        await Relay(db, redis).run_once()
-        await wait_until_head(redis, "rider:7", 12)
-        from_log = await replay(redis, db, "rider:7", 10)
-        assert from_log.recovered and [e["seq"] for e in from_log.events] == [11, 12]
-        assert from_log.events[0]["data"] == {"n": 10}
-        await redis.delete(log_key("rider:7"), "rt:head:rider:7")
-        from_outbox = await replay(redis, db, "rider:7", 0)
-        assert from_outbox.recovered and from_outbox.last_seq == 12
-        assert [e["seq"] for e in from_outbox.events] == list(range(1, 13))
-        ahead = await replay(redis, db, "rider:7", 99)
-        assert not ahead.recovered and ahead.events == [] and ahead.last_seq == 12
-        nothing = await replay(redis, db, "rider:7", None)
-        assert nothing.recovered and nothing.events == [] and nothing.last_seq == 12
-    finally:
-        await db.close()
-        await redis.aclose()
+    await _events(db, "rider:7", 12)
+    await Relay(db, redis).run_once()
+    await wait_until_head(redis, "rider:7", 12)
+    from_log = await replay(redis, db, "rider:7", 10)
+    assert from_log.recovered and [e["seq"] for e in from_log.events] == [11, 12]
+    assert from_log.events[0]["data"] == {"n": 10}
+    await redis.delete(log_key("rider:7"), "rt:head:rider:7")
+    from_outbox = await replay(redis, db, "rider:7", 0)
+    assert from_outbox.recovered and from_outbox.last_seq == 12
+    assert [e["seq"] for e in from_outbox.events] == list(range(1, 13))
+    ahead = await replay(redis, db, "rider:7", 99)
+    assert not ahead.recovered and ahead.events == [] and ahead.last_seq == 12
+    nothing = await replay(redis, db, "rider:7", None)
+    assert nothing.recovered and nothing.events == [] and nothing.last_seq == 12
 
 
 async def test_the_log_is_bounded_and_replay_reaches_past_it_through_the_outbox(
-    settings: Settings,
+    db: Database, redis: Redis
 ) -> None:
-    assert settings.database_url and settings.cache_redis_url
-    db = Database(settings.database_url)
-    redis = Redis.from_url(settings.cache_redis_url)
-    try:
-        count = LOG_MAX_LEN + 30
-        async with db.uow() as uow:
-            for n in range(count):
-                await emit(uow, "order.ready", ["store:9"], {"n": n})
-            await uow.commit()
-        await Relay(db, redis).run_once()
-        await wait_until_head(redis, "store:9", count)
-        assert await redis.xlen(log_key("store:9")) == LOG_MAX_LEN
-        old = await replay(redis, db, "store:9", 5)
-        assert old.recovered and [e["seq"] for e in old.events] == list(range(6, count + 1))
-    finally:
-        await db.close()
-        await redis.aclose()
+    count = LOG_MAX_LEN + 30
+    async with db.uow() as uow:
+        for n in range(count):
+            await emit(uow, "order.ready", ["store:9"], {"n": n})
+        await uow.commit()
+    await Relay(db, redis).run_once()
+    await wait_until_head(redis, "store:9", count)
+    assert await redis.xlen(log_key("store:9")) == LOG_MAX_LEN
+    old = await replay(redis, db, "store:9", 5)
+    assert old.recovered and [e["seq"] for e in old.events] == list(range(6, count + 1))
 
 
 async def test_a_log_behind_the_database_is_filled_in_order_before_new_events(
-    settings: Settings,
+    db: Database, redis: Redis
 ) -> None:
     # Redis came back from older data: the log stops at seq 2 while the database says 4 went
     # out. The next event (5) cannot be appended after 2: the stream takes the careful path,
     # which appends 3 and 4 again first.
-    assert settings.database_url and settings.cache_redis_url
-    db = Database(settings.database_url)
-    redis = Redis.from_url(settings.cache_redis_url)
-    try:
-        await _events(db, "rider:8", 4)
-        await Relay(db, redis).run_once()
-        await wait_until_head(redis, "rider:8", 4)
-        kept = (await redis.xrange(log_key("rider:8")))[:2]
-        await redis.delete(log_key("rider:8"))
-        for entry_id, fields in kept:
-            await redis.xadd(log_key("rider:8"), fields, id=entry_id)
-        await redis.set("rt:head:rider:8", 2)
-        async with db.uow() as uow:
-            await emit(uow, "order.placed", ["rider:8"], {"n": 4})
-            await uow.commit()
-        assert await Relay(db, redis).run_once() == 3
-        entries = await redis.xrange(log_key("rider:8"))
-        assert [json.loads(fields[b"e"])["seq"] for _id, fields in entries] == [1, 2, 3, 4, 5]
-        assert await _unpublished(db) == 0
-    finally:
-        await db.close()
-        await redis.aclose()
+    await _events(db, "rider:8", 4)
+    await Relay(db, redis).run_once()
+    await wait_until_head(redis, "rider:8", 4)
+    kept = (await redis.xrange(log_key("rider:8")))[:2]
+    await redis.delete(log_key("rider:8"))
+    for entry_id, fields in kept:
+        await redis.xadd(log_key("rider:8"), fields, id=entry_id)
+    await redis.set("rt:head:rider:8", 2)
+    async with db.uow() as uow:
+        await emit(uow, "order.placed", ["rider:8"], {"n": 4})
+        await uow.commit()
+    assert await Relay(db, redis).run_once() == 3
+    entries = await redis.xrange(log_key("rider:8"))
+    assert [json.loads(fields[b"e"])["seq"] for _id, fields in entries] == [1, 2, 3, 4, 5]
+    assert await _unpublished(db) == 0
