@@ -23,11 +23,15 @@ class Writer:
     def __init__(self, db: Database, stream: str) -> None:
         self.db, self.stream, self.committed = db, stream, 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def _run(self) -> None:
-        while True:
+        # Stopped by the flag between commits, not cancelled: a cancellation landing after a
+        # commit and before the count would leave an event committed and not counted.
+        while not self._stopping.is_set():
             self.committed = await write_event(self.db, self.stream, self.committed + 1)
-            await asyncio.sleep(0.02)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.02)
 
     def start(self) -> Writer:
         self._task = asyncio.create_task(self._run())
@@ -38,9 +42,8 @@ class Writer:
 
     async def stop(self) -> int:
         assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stopping.set()
+        await self._task
         return self.committed
 
 
