@@ -90,6 +90,15 @@ def next_status(status: str, action: Action, party: Party) -> Status:
     return target
 
 
+def is_repeat(status: str, action: Action, party: Party) -> bool:
+    """Whether the order is already where `action` by `party` leads: a retry of an action that
+    took effect (its answer lost to a dropped connection or a 503) gets the order, not 409.
+    The platform's own moves (the sweepers) are never repeats: they count what they did."""
+    return party != Party.SYSTEM and any(
+        a == action and p == party and target == status for (_, a, p), target in TRANSITIONS.items()
+    )
+
+
 class DispatchState(StrEnum):
     """Where an order's rider search stands (`order.dispatch`)."""
 

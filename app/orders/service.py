@@ -24,6 +24,7 @@ from app.orders.lifecycle import (
     DispatchState,
     Party,
     Status,
+    is_repeat,
     next_dispatch,
     next_status,
 )
@@ -133,7 +134,17 @@ async def transition(
             stale=stale,
         )
 
-    view, refund_owed = await retrying(attempt)
+    try:
+        view, refund_owed = await retrying(attempt)
+    except Conflict as conflict:
+        if conflict is not stale:
+            raise
+        # Two copies of one action racing (a double click, a retry on another node): the one
+        # that lost to the other is a repeat of it, and gets the order as the winner left it.
+        repeat = await _repeat_view(db, actor, order_id, action)
+        if repeat is None:
+            raise
+        return repeat
     if refund_owed:
         # The order's end is committed with the refund marked owed; only now is the gateway
         # asked, so a crash here leaves a pending refund for the sweeper, never a refund of an
@@ -143,6 +154,14 @@ async def transition(
         except Exception:
             log.warning("refund of order %s left pending", order_id, exc_info=True)
     return view
+
+
+async def _repeat_view(
+    db: Database, actor: Actor, order_id: int, action: Action
+) -> OrderOut | None:
+    async with db.uow() as uow:
+        order, role = await load_order(uow, order_id, actor)
+        return order_view(order) if is_repeat(order.status, action, role) else None
 
 
 async def _transition_once(
@@ -159,6 +178,9 @@ async def _transition_once(
     refund_owed = False
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)
+        if is_repeat(order.status, action, role):
+            # Nothing is written: the first attempt's event and refund stand.
+            return order_view(order), False
         target = next_status(order.status, action, role)
         now = utcnow()
         order.status = target

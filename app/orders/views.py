@@ -153,7 +153,10 @@ async def _move(
 @login_required()
 @body(AcceptRequest)
 async def accept(principal: Principal, order_id: int, data: AcceptRequest) -> OrderOut:
-    """The store accepts, with a preparation time; dispatch starts (its owner)."""
+    """The store accepts, with a preparation time; dispatch starts (its owner).
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.ACCEPT, prep_minutes=data.prep_minutes)
 
 
@@ -164,7 +167,10 @@ async def accept(principal: Principal, order_id: int, data: AcceptRequest) -> Or
 @login_required()
 @optional_body(ReasonRequest)
 async def reject(principal: Principal, order_id: int, data: ReasonRequest) -> OrderOut:
-    """The store rejects; refunded in full (its owner, while placed)."""
+    """The store rejects; refunded in full (its owner, while placed).
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.REJECT, reason=data.reason)
 
 
@@ -175,7 +181,10 @@ async def reject(principal: Principal, order_id: int, data: ReasonRequest) -> Or
 @login_required()
 @optional_body(ReasonRequest)
 async def cancel(principal: Principal, order_id: int, data: ReasonRequest) -> OrderOut:
-    """Cancel (its customer while placed; its owner before pickup); refunded in full."""
+    """Cancel (its customer while placed; its owner before pickup); refunded in full.
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.CANCEL, reason=data.reason)
 
 
@@ -186,7 +195,10 @@ async def cancel(principal: Principal, order_id: int, data: ReasonRequest) -> Or
 @login_required()
 @optional_body(EmptyRequest)
 async def ready(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
-    """The kitchen is done (its owner)."""
+    """The kitchen is done (its owner).
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.READY)
 
 
@@ -197,7 +209,10 @@ async def ready(principal: Principal, order_id: int, data: EmptyRequest) -> Orde
 @login_required()
 @optional_body(EmptyRequest)
 async def pickup(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
-    """The assigned rider picks the order up (needs `ready`)."""
+    """The assigned rider picks the order up (needs `ready`).
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.PICKUP)
 
 
@@ -208,5 +223,8 @@ async def pickup(principal: Principal, order_id: int, data: EmptyRequest) -> Ord
 @login_required()
 @optional_body(EmptyRequest)
 async def deliver(principal: Principal, order_id: int, data: EmptyRequest) -> OrderOut:
-    """The assigned rider delivers; points accrue."""
+    """The assigned rider delivers; points accrue.
+
+    Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
+    """
     return await _move(principal, order_id, Action.DELIVER)

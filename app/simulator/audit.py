@@ -429,3 +429,19 @@ def check_errors(recorder: Recorder) -> Check:
         [f"{len(recorder.answers)} answers; during faults: {fmt(during)}; outside: {fmt(outside)}"]
         + [f"problems: {fmt(bad)}"] * bool(bad),
     )
+
+
+def check_retries(recorder: Recorder) -> Check:
+    """A call sent again after a 503 or a dropped connection gets an answer, not a refusal of
+    what its first attempt may already have done (409 `invalid-transition`)."""
+    refused = [r for r in recorder.retried if r[2] == 409 and r[3] == "invalid-transition"]
+    outcomes = Counter(f"{status} {code}".strip() for _, _, status, code in recorder.retried)
+    return Check(
+        "retries: a call retried after a lost answer is answered, never refused",
+        _verdict(not refused),
+        [
+            f"{len(recorder.retried)} calls retried: "
+            + (", ".join(f"{k} ×{v}" for k, v in outcomes.most_common()) or "none")
+        ]
+        + [f"refused: {_sample([f'{op} {path}' for op, path, _, _ in refused])}"] * bool(refused),
+    )

@@ -72,10 +72,16 @@ class ApiClient:
         headers = dict(headers or {})
         if self.csrf and method in {"POST", "PUT", "PATCH", "DELETE"}:
             headers["X-CSRF-Token"] = self.csrf
+        retried = False
         while True:
             reply, wait = await self._once(op, method, path, json, headers, params)
             if wait is None or time.monotonic() + wait > deadline:
+                if retried:
+                    self.recorder.retried.append((op, path, reply.status, reply.code))
                 return reply
+            # Sent again after an answer that may have been lost (not after a 429 or a key in
+            # progress, which say for certain that nothing happened yet).
+            retried = retried or reply.status in (0, 503)
             await asyncio.sleep(wait if wait > 0 else delay * self.rng.uniform(0.5, 1.5))
             delay = min(delay * 2, 4.0)
 

@@ -82,6 +82,8 @@ class Recorder:
     assignments_won: int = 0
     placements: list[tuple[float, float]] = field(default_factory=list)  # (at, latency s)
     notes: list[str] = field(default_factory=list)
+    # Calls retried after a 503 or a dropped connection: (op, path, final status, final code).
+    retried: list[tuple[str, str, int, str]] = field(default_factory=list)
     # Fallback commit times (epoch) for order events: when the REST call that made them returned.
     rest_commits: dict[tuple[str, int], float] = field(default_factory=dict)
 

@@ -161,6 +161,7 @@ async def _audit(run: Run) -> list[audit.Check]:
             ]
         )
         checks.append(audit.check_errors(recorder))
+        checks.append(audit.check_retries(recorder))
         if db is not None:
             await asyncio.to_thread(audit.fill_commit_times, db, recorder)
         return checks

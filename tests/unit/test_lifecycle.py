@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from app.errors import Conflict, Forbidden
-from app.orders.lifecycle import REFUNDING, TRANSITIONS, Action, Status, next_status
+from app.orders.lifecycle import REFUNDING, TRANSITIONS, Action, Status, is_repeat, next_status
 
 S, A = Status, Action
 # Written out here rather than read from the table, so that a changed table fails this file.
@@ -32,6 +32,17 @@ MAY_TAKE = {
     A.PICKUP: {"rider"},
     A.DELIVER: {"rider"},
     A.CANCEL: {"customer", "owner"},
+}
+# A person repeating an action whose status the order already has: a retry, answered with the
+# order (the sweepers, party "system", count what they did and never repeat).
+REPEATS = {
+    (S.ACCEPTED, A.ACCEPT, "owner"),
+    (S.REJECTED, A.REJECT, "owner"),
+    (S.CANCELLED, A.CANCEL, "customer"),
+    (S.CANCELLED, A.CANCEL, "owner"),
+    (S.READY, A.READY, "owner"),
+    (S.PICKED_UP, A.PICKUP, "rider"),
+    (S.DELIVERED, A.DELIVER, "rider"),
 }
 EVERY_MOVE = list(itertools.product(Status, Action, ROLES))
 REFUSED = [move for move in EVERY_MOVE if move not in ALLOWED]
@@ -76,3 +87,10 @@ def test_a_finished_order_moves_no_more(status: Status) -> None:
 def test_only_rejection_and_cancellation_refund() -> None:
     assert frozenset({S.REJECTED, S.CANCELLED}) == REFUNDING
     assert S.DELIVERED not in REFUNDING
+
+
+@pytest.mark.parametrize(("status", "action", "role"), EVERY_MOVE)
+def test_a_repeat_is_exactly_an_action_by_a_party_whose_status_the_order_has(
+    status: Status, action: Action, role: str
+) -> None:
+    assert is_repeat(status.value, action, role) == ((status, action, role) in REPEATS)

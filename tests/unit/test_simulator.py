@@ -10,9 +10,10 @@ import pytest
 
 from app.launcher.nodes import Node
 from app.launcher.supervisor import ServiceExited, Supervisor
-from app.simulator.audit import check_deliveries
+from app.simulator.audit import check_deliveries, check_retries
 from app.simulator.config import clock_text, parse_clock, parse_duration
 from app.simulator.demand import arrivals, shape
+from app.simulator.recorder import Recorder
 from app.simulator.sockets import StreamLog, committed_at
 
 
@@ -115,3 +116,16 @@ def test_a_data_service_restarted_inside_holding_is_not_an_exit() -> None:
     service.process = _Exited()
     with pytest.raises(ServiceExited):
         supervisor.check()
+
+
+def test_the_retry_check_fails_on_an_action_refused_after_its_answer_was_lost() -> None:
+    recorder = Recorder()
+    recorder.retried += [
+        ("place", "/api/orders", 201, ""),
+        ("accept", "/api/orders/7/accept", 200, ""),
+    ]
+    passed = check_retries(recorder)
+    assert passed.verdict == "PASS" and "2 calls retried: 201 ×1, 200 ×1" in passed.evidence[0]
+    recorder.retried.append(("accept", "/api/orders/8/accept", 409, "invalid-transition"))
+    failed = check_retries(recorder)
+    assert failed.verdict == "FAIL" and "accept /api/orders/8/accept" in failed.evidence[-1]
