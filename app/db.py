@@ -8,9 +8,9 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -94,6 +94,11 @@ class Base(DeclarativeBase):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
+
+
+def table_of(model: type[Base] | Base) -> Table:
+    """A model's table, for SQLAlchemy Core statements on a hot path (no unit of work)."""
+    return cast(Table, model.__table__)
 
 
 def make_engine(url: str) -> AsyncEngine:

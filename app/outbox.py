@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, select, text
+from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, insert, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, IdType, UnitOfWork, rfc3339, utcnow
+from app.db import Base, IdType, UnitOfWork, rfc3339, table_of, utcnow
 
 
 class StreamHead(Base):
@@ -115,19 +115,26 @@ async def emit(
     seqs = await next_seqs(uow, streams)
     at = utcnow()
     last: tuple[Payload, str] | None = None
+    rows: list[dict[str, Any]] = []
     for stream in streams:
         payload = data(stream, seqs) if callable(data) else data
         # Streams usually share one payload: it is encoded once.
         if last is None or last[0] is not payload:
             last = (payload, _encode(payload))
-        uow.session.add(
-            OutboxEvent(
-                stream=stream,
-                seq=seqs[stream],
-                type=event_type,
-                at=at,
-                payload=last[1],
-            )
+        rows.append(
+            {
+                "stream": stream,
+                "seq": seqs[stream],
+                "type": event_type,
+                "at": at,
+                "payload": last[1],
+                "published": 0,
+                "created_at": at,
+                "updated_at": at,
+            }
         )
+    # One statement for all the streams, without the ORM's unit of work: nothing reads these
+    # rows back in this transaction.
+    await uow.session.execute(insert(table_of(OutboxEvent)), rows)
     uow.wrote_events = True
     return seqs

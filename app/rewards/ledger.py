@@ -218,11 +218,11 @@ async def accrue_for_delivery(
     return amount
 
 
-async def use_coupon(
-    uow: UnitOfWork, *, customer_id: int, coupon_id: int, order_id: int, subtotal: int
+async def coupon_discount(
+    uow: UnitOfWork, *, customer_id: int, coupon_id: int, subtotal: int
 ) -> int:
-    """Mark the customer's coupon used by this order; returns the discount (at most subtotal)."""
-    now = utcnow()
+    """The discount the customer's coupon gives on `subtotal` (at most subtotal), or 409
+    `coupon-unusable` saying why it gives none. `take_coupon` then marks it used."""
     row = (
         await uow.session.execute(
             select(
@@ -232,25 +232,35 @@ async def use_coupon(
             .where(Coupon.id == coupon_id, Coupon.customer_id == customer_id)
         )
     ).first()
-    unusable = _unusable_reason(row, now=now, subtotal=subtotal)
-    if unusable is None:
-        # The conditional update is what stops two orders from using one coupon.
-        taken = await _rowcount(
-            uow,
-            update(Coupon)
-            .where(
-                Coupon.id == coupon_id,
-                Coupon.customer_id == customer_id,
-                Coupon.status == CouponStatus.ISSUED.value,
-                Coupon.expires_at > now,
-            )
-            .values(status=CouponStatus.USED.value, order_id=order_id, used_at=now),
+    unusable = _unusable_reason(row, now=utcnow(), subtotal=subtotal)
+    if unusable is not None or row is None:
+        raise _coupon_unusable(coupon_id, unusable or "it is not one of your coupons")
+    return min(int(row.discount), subtotal)
+
+
+async def take_coupon(uow: UnitOfWork, *, customer_id: int, coupon_id: int, order_id: int) -> None:
+    """Mark the coupon used by this order; 409 `coupon-unusable` when another order took it
+    since `coupon_discount` read it."""
+    now = utcnow()
+    # The conditional update is what stops two orders from using one coupon.
+    taken = await _rowcount(
+        uow,
+        update(Coupon)
+        .where(
+            Coupon.id == coupon_id,
+            Coupon.customer_id == customer_id,
+            Coupon.status == CouponStatus.ISSUED.value,
+            Coupon.expires_at > now,
         )
-        if taken == 1 and row is not None:
-            return min(int(row.discount), subtotal)
-        unusable = "it has just been used"
-    raise Conflict(
-        f"Coupon {coupon_id} cannot be used: {unusable}.",
+        .values(status=CouponStatus.USED.value, order_id=order_id, used_at=now),
+    )
+    if taken != 1:
+        raise _coupon_unusable(coupon_id, "it has just been used")
+
+
+def _coupon_unusable(coupon_id: int, why: str) -> Conflict:
+    return Conflict(
+        f"Coupon {coupon_id} cannot be used: {why}.",
         code="coupon-unusable",
         title="Coupon unusable",
     )

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from app import DeliveryApp
+from app.db import UnitOfWork
 from app.errors import Conflict
 from app.rewards import claims, coupons, ledger
 from app.rewards.state import RewardsState
@@ -27,6 +28,17 @@ async def _in_uow(app: DeliveryApp, work: object) -> str:
     except Conflict as error:
         return error.code
     return "ok"
+
+
+async def _use_coupon(
+    uow: UnitOfWork, *, customer_id: int, coupon_id: int, order_id: int, subtotal: int
+) -> int:
+    """What placing an order does with its coupon: read the discount, then take the coupon."""
+    discount = await ledger.coupon_discount(
+        uow, customer_id=customer_id, coupon_id=coupon_id, subtotal=subtotal
+    )
+    await ledger.take_coupon(uow, customer_id=customer_id, coupon_id=coupon_id, order_id=order_id)
+    return discount
 
 
 async def test_spends_conversions_and_refunds_racing_never_lose_or_mint_a_point(
@@ -105,7 +117,7 @@ async def test_two_orders_using_one_coupon_at_once_only_one_gets_it(
     async def use(order_id: int) -> int | str:
         try:
             async with uow_of(app) as uow:
-                discount = await ledger.use_coupon(
+                discount = await _use_coupon(
                     uow,
                     customer_id=customer,
                     coupon_id=coupon_id,
@@ -144,7 +156,7 @@ async def test_coupon_is_unusable_when_foreign_below_minimum_or_expired(
     async def use(customer_id: int, subtotal: int) -> str:
         return await _in_uow(
             app,
-            lambda uow: ledger.use_coupon(
+            lambda uow: _use_coupon(
                 uow, customer_id=customer_id, coupon_id=coupon_id, order_id=1, subtotal=subtotal
             ),
         )
