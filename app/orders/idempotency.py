@@ -8,11 +8,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import Database, UnitOfWork, utcnow
+from app.db import Database, UnitOfWork, table_of, utcnow
 from app.errors import Conflict, IdempotencyMismatch
 from app.orders.models import IdempotencyRecord, SupersededCharge
 from app.orders.schemas import PlaceOrderRequest
@@ -56,8 +57,26 @@ async def claim_key(
             lease_until=now + lease,
             expires_at=now + KEY_TTL,
         )
-        uow.session.add(record)
         try:
+            # A plain insert (no unit of work): the record is only carried, never written back.
+            inserted = cast(
+                CursorResult[Any],
+                await uow.session.execute(
+                    insert(table_of(IdempotencyRecord)).values(
+                        user_id=user_id,
+                        key=key,
+                        request_hash=fingerprint,
+                        state=record.state,
+                        payment_reference=record.payment_reference,
+                        lease_until=record.lease_until,
+                        expires_at=record.expires_at,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ),
+            )
+            record.id = int(inserted.lastrowid)
+            record.created_at = now
             await uow.commit()
             return record
         except IntegrityError:
@@ -159,9 +178,14 @@ async def mark_done(uow: UnitOfWork, record: IdempotencyRecord, outcome: Outcome
     then roll back, since the key's new holder gives the answer.
     """
     result = await uow.session.execute(
-        update(IdempotencyRecord)
+        update(table_of(IdempotencyRecord))
         .where(_held(record))
-        .values(state="done", response_status=outcome.status, response_body=outcome.body)
+        .values(
+            state="done",
+            response_status=outcome.status,
+            response_body=outcome.body,
+            updated_at=utcnow(),
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise KeyLost(record.payment_reference)

@@ -6,11 +6,12 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from app.catalog.models import MenuItem, Store
+from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import UnitOfWork
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
@@ -29,20 +30,87 @@ class Priced:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StoreRow:
+    """A store as pricing reads it."""
+
+    id: int
+    name: str
+    open: bool
+    delivery_fee: int
+    min_order: int
+
+
+@dataclass(frozen=True)
+class OptionRow:
+    """A menu option as pricing reads it."""
+
+    id: int
+    name: str
+    price: int
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """A menu item as pricing reads it, with its options."""
+
+    id: int
+    store_id: int
+    name: str
+    price: int
+    sold_out: bool
+    deleted_at: datetime | None
+    options: list[OptionRow] = field(default_factory=list)
+
+
 async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
-    """Check the store and every line against the catalog and compute the totals."""
-    store = await uow.session.get(Store, request.store_id)
+    """Check the store and every line against the catalog and compute the totals.
+
+    Two plain reads (the store; the items with their options in one join), not ORM loads:
+    nothing here is written back, and loading objects cost an order more than the reads.
+    """
+    session = uow.session
+    store = (
+        await session.execute(
+            select(Store.id, Store.name, Store.open, Store.delivery_fee, Store.min_order).where(
+                Store.id == request.store_id
+            )
+        )
+    ).first()
     if store is None:
         raise NotFound(f"Store {request.store_id} does not exist.")
     ids = {line.menu_item_id for line in request.items}
-    items = {
-        item.id: item
-        for item in await uow.session.scalars(select(MenuItem).where(MenuItem.id.in_(ids)))
-    }
-    return price_order(store, items, request)
+    rows = await session.execute(
+        select(
+            MenuItem.id,
+            MenuItem.store_id,
+            MenuItem.name,
+            MenuItem.price,
+            MenuItem.sold_out,
+            MenuItem.deleted_at,
+            MenuOption.id.label("option_id"),
+            MenuOption.name.label("option_name"),
+            MenuOption.price.label("option_price"),
+        )
+        .outerjoin(MenuOption, MenuOption.item_id == MenuItem.id)
+        .where(MenuItem.id.in_(ids))
+        .order_by(MenuItem.id, MenuOption.id)
+    )
+    items: dict[int, ItemRow] = {}
+    for row in rows:
+        item = items.get(row.id)
+        if item is None:
+            item = items[row.id] = ItemRow(
+                row.id, row.store_id, row.name, row.price, row.sold_out, row.deleted_at
+            )
+        if row.option_id is not None:
+            item.options.append(OptionRow(row.option_id, row.option_name, row.option_price))
+    return price_order(StoreRow(*store), items, request)
 
 
-def price_order(store: Store, items: Mapping[int, MenuItem], request: PlaceOrderRequest) -> Priced:
+def price_order(
+    store: StoreRow, items: Mapping[int, ItemRow], request: PlaceOrderRequest
+) -> Priced:
     """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
     if not store.open:
         raise Conflict(

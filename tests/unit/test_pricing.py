@@ -8,17 +8,15 @@ from typing import Any
 
 import pytest
 
-import app.models  # noqa: F401  (every mapper, so that the catalog's relationships resolve)
-from app.catalog.models import MenuItem, MenuOption, Store
 from app.errors import Conflict, ValidationFailed
-from app.orders.pricing import price_order
+from app.orders.pricing import ItemRow, OptionRow, StoreRow, price_order
 from app.orders.schemas import PlaceOrderRequest
 
 STORE_ID = 1
 
 
-def store(**overrides: Any) -> Store:
-    """An open store with a ₩12,000 minimum and a ₩3,000 delivery fee (never saved)."""
+def store(**overrides: Any) -> StoreRow:
+    """An open store with a ₩12,000 minimum and a ₩3,000 delivery fee."""
     values: dict[str, Any] = {
         "id": STORE_ID,
         "name": "Seoul Kimbap",
@@ -26,10 +24,10 @@ def store(**overrides: Any) -> Store:
         "min_order": 12_000,
         "delivery_fee": 3_000,
     }
-    return Store(**{**values, **overrides})
+    return StoreRow(**{**values, **overrides})
 
 
-def item(item_id: int, price: int, *options: tuple[int, str, int], **overrides: Any) -> MenuItem:
+def item(item_id: int, price: int, *options: tuple[int, str, int], **overrides: Any) -> ItemRow:
     """A menu item of the store with `options` as (id, name, price)."""
     values: dict[str, Any] = {
         "id": item_id,
@@ -38,9 +36,9 @@ def item(item_id: int, price: int, *options: tuple[int, str, int], **overrides: 
         "price": price,
         "sold_out": False,
         "deleted_at": None,
-        "options": [MenuOption(id=oid, name=name, price=p) for oid, name, p in options],
+        "options": [OptionRow(id=oid, name=name, price=p) for oid, name, p in options],
     }
-    return MenuItem(**{**values, **overrides})
+    return ItemRow(**{**values, **overrides})
 
 
 BIBIMBAP = item(10, 9_000, (100, "Extra egg", 1_000), (101, "Large", 2_000), name="Bibimbap")
