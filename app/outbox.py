@@ -61,18 +61,23 @@ class OutboxEvent(Base):
 # RETURNING for an upsert, but LAST_INSERT_ID(expr) makes the connection remember `expr` and
 # the server sends it back as the statement's insert id (the documented counter idiom).
 _UPSERT = {
-    "mysql": (
-        "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
-        "VALUES (:stream, LAST_INSERT_ID(1), :now, :now) "
-        "ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1), updated_at = :now"
-    ),
-    "sqlite": (
-        "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
-        "VALUES (:stream, 1, :now, :now) "
-        "ON CONFLICT(stream) DO UPDATE SET last_seq = last_seq + 1, updated_at = :now "
-        "RETURNING last_seq"
-    ),
+    dialect: text(sql)
+    for dialect, sql in {
+        "mysql": (
+            "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
+            "VALUES (:stream, LAST_INSERT_ID(1), :now, :now) "
+            "ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1), updated_at = :now"
+        ),
+        "sqlite": (
+            "INSERT INTO stream_heads (stream, last_seq, created_at, updated_at) "
+            "VALUES (:stream, 1, :now, :now) "
+            "ON CONFLICT(stream) DO UPDATE SET last_seq = last_seq + 1, updated_at = :now "
+            "RETURNING last_seq"
+        ),
+    }.items()
 }
+# Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
+_INSERT_EVENTS = insert(table_of(OutboxEvent))
 
 
 async def next_seqs(uow: UnitOfWork, streams: list[str]) -> dict[str, int]:
@@ -82,7 +87,7 @@ async def next_seqs(uow: UnitOfWork, streams: list[str]) -> dict[str, int]:
     now = utcnow().replace(tzinfo=None)
     seqs: dict[str, int] = {}
     for stream in sorted(set(streams)):
-        result = await session.execute(text(_UPSERT[dialect]), {"stream": stream, "now": now})
+        result = await session.execute(_UPSERT[dialect], {"stream": stream, "now": now})
         seq = result.lastrowid if dialect == "mysql" else result.scalar_one()  # type: ignore[attr-defined]
         seqs[stream] = int(seq)
     return seqs
@@ -135,6 +140,6 @@ async def emit(
         )
     # One statement for all the streams, without the ORM's unit of work: nothing reads these
     # rows back in this transaction.
-    await uow.session.execute(insert(table_of(OutboxEvent)), rows)
+    await uow.session.execute(_INSERT_EVENTS, rows)
     uow.wrote_events = True
     return seqs

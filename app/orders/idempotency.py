@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import Database, UnitOfWork, table_of, utcnow
@@ -42,6 +42,24 @@ class Outcome:
     body: str
 
 
+# Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
+_CLAIM = insert(table_of(IdempotencyRecord))
+_MARK_DONE = (
+    update(table_of(IdempotencyRecord))
+    .where(  # the fence of `_held`, with its values bound at execution
+        IdempotencyRecord.id == bindparam("p_id"),
+        IdempotencyRecord.state == "in_progress",
+        IdempotencyRecord.payment_reference == bindparam("p_reference"),
+    )
+    .values(
+        state="done",
+        response_status=bindparam("p_status"),
+        response_body=bindparam("p_body"),
+        updated_at=bindparam("p_now"),
+    )
+)
+
+
 async def claim_key(
     db: Database, *, user_id: int, key: str, fingerprint: str, lease: timedelta
 ) -> IdempotencyRecord | Outcome:
@@ -62,17 +80,18 @@ async def claim_key(
             inserted = cast(
                 CursorResult[Any],
                 await uow.session.execute(
-                    insert(table_of(IdempotencyRecord)).values(
-                        user_id=user_id,
-                        key=key,
-                        request_hash=fingerprint,
-                        state=record.state,
-                        payment_reference=record.payment_reference,
-                        lease_until=record.lease_until,
-                        expires_at=record.expires_at,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    _CLAIM,
+                    {
+                        "user_id": user_id,
+                        "key": key,
+                        "request_hash": fingerprint,
+                        "state": record.state,
+                        "payment_reference": record.payment_reference,
+                        "lease_until": record.lease_until,
+                        "expires_at": record.expires_at,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 ),
             )
             record.id = int(inserted.lastrowid)
@@ -178,14 +197,14 @@ async def mark_done(uow: UnitOfWork, record: IdempotencyRecord, outcome: Outcome
     then roll back, since the key's new holder gives the answer.
     """
     result = await uow.session.execute(
-        update(table_of(IdempotencyRecord))
-        .where(_held(record))
-        .values(
-            state="done",
-            response_status=outcome.status,
-            response_body=outcome.body,
-            updated_at=utcnow(),
-        )
+        _MARK_DONE,
+        {
+            "p_id": record.id,
+            "p_reference": record.payment_reference,
+            "p_status": outcome.status,
+            "p_body": outcome.body,
+            "p_now": utcnow(),
+        },
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise KeyLost(record.payment_reference)

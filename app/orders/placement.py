@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, insert, select
+from sqlalchemy import CursorResult, Insert, insert, select
 
 from app.db import Base, Database, UnitOfWork, table_of, utcnow
 from app.errors import PaymentDeclined, RateLimited, Unavailable, ValidationFailed
@@ -194,7 +194,7 @@ async def _place(
         _settle_amounts(order, request, coupon_discount=coupon)
         inserted = cast(
             CursorResult[Any],
-            await uow.session.execute(insert(table_of(order)).values(_columns(order))),
+            await uow.session.execute(_INSERTS[Order], _columns(order)),
         )
         order.id = int(inserted.lastrowid)
         await _apply_rewards(uow, order=order)
@@ -205,9 +205,7 @@ async def _place(
         order.timeline = [OrderTimeline(order_id=order.id, status=Status.PLACED, at=now)]
         payment.order_id = order.id
         for rows in (order.items, order.timeline, [payment]):
-            await uow.session.execute(
-                insert(table_of(rows[0])), [_columns(row, now) for row in rows]
-            )
+            await uow.session.execute(_INSERTS[type(rows[0])], [_columns(row, now) for row in rows])
         order.payment = payment
 
         placed = await emit_order_event(uow, order, "order.placed")
@@ -217,6 +215,12 @@ async def _place(
         await mark_done(uow, record, outcome)
         await uow.commit()
     return outcome
+
+
+# Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
+_INSERTS: dict[type[Base], Insert] = {
+    model: insert(table_of(model)) for model in (Order, OrderItem, OrderTimeline, Payment)
+}
 
 
 def _columns(row: Base, now: datetime | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import UnitOfWork
@@ -63,6 +63,28 @@ class ItemRow:
     options: list[OptionRow] = field(default_factory=list)
 
 
+# Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
+_STORE = select(Store.id, Store.name, Store.open, Store.delivery_fee, Store.min_order).where(
+    Store.id == bindparam("store_id")
+)
+_ITEMS = (
+    select(
+        MenuItem.id,
+        MenuItem.store_id,
+        MenuItem.name,
+        MenuItem.price,
+        MenuItem.sold_out,
+        MenuItem.deleted_at,
+        MenuOption.id.label("option_id"),
+        MenuOption.name.label("option_name"),
+        MenuOption.price.label("option_price"),
+    )
+    .outerjoin(MenuOption, MenuOption.item_id == MenuItem.id)
+    .where(MenuItem.id.in_(bindparam("ids", expanding=True)))
+    .order_by(MenuItem.id, MenuOption.id)
+)
+
+
 async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
     """Check the store and every line against the catalog and compute the totals.
 
@@ -70,32 +92,10 @@ async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
     nothing here is written back, and loading objects cost an order more than the reads.
     """
     session = uow.session
-    store = (
-        await session.execute(
-            select(Store.id, Store.name, Store.open, Store.delivery_fee, Store.min_order).where(
-                Store.id == request.store_id
-            )
-        )
-    ).first()
+    store = (await session.execute(_STORE, {"store_id": request.store_id})).first()
     if store is None:
         raise NotFound(f"Store {request.store_id} does not exist.")
-    ids = {line.menu_item_id for line in request.items}
-    rows = await session.execute(
-        select(
-            MenuItem.id,
-            MenuItem.store_id,
-            MenuItem.name,
-            MenuItem.price,
-            MenuItem.sold_out,
-            MenuItem.deleted_at,
-            MenuOption.id.label("option_id"),
-            MenuOption.name.label("option_name"),
-            MenuOption.price.label("option_price"),
-        )
-        .outerjoin(MenuOption, MenuOption.item_id == MenuItem.id)
-        .where(MenuItem.id.in_(ids))
-        .order_by(MenuItem.id, MenuOption.id)
-    )
+    rows = await session.execute(_ITEMS, {"ids": [line.menu_item_id for line in request.items]})
     items: dict[int, ItemRow] = {}
     for row in rows:
         item = items.get(row.id)
