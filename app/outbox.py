@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, insert, select, text
@@ -47,14 +47,34 @@ class OutboxEvent(Base):
 
     def envelope(self) -> dict[str, Any]:
         """The published event: `{stream, seq, type, at, data}` (docs/events.md)."""
-        return {
-            "stream": self.stream,
-            "seq": self.seq,
-            "type": self.type,
-            # To the millisecond, so that any client can measure commit→client latency itself.
-            "at": rfc3339(self.at, timespec="milliseconds"),
-            "data": json.loads(self.payload),
-        }
+        return envelope_of(self)
+
+
+class EventRow(Protocol):
+    """An outbox row's published fields (an `OutboxEvent`, or a row read with Core)."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def payload(self) -> str: ...
+
+
+def envelope_of(row: EventRow) -> dict[str, Any]:
+    """The published event: `{stream, seq, type, at, data}` (docs/events.md)."""
+    return {
+        "stream": row.stream,
+        "seq": row.seq,
+        "type": row.type,
+        # To the millisecond, so that any client can measure commit→client latency itself.
+        "at": rfc3339(row.at, timespec="milliseconds"),
+        "data": json.loads(row.payload),
+    }
 
 
 # One round trip per stream: the upsert also hands back the seq it took. MariaDB has no

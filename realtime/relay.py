@@ -21,12 +21,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import Database, utcnow
+from app.db import Database, table_of, utcnow
 from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
-from app.outbox import OutboxEvent
+from app.outbox import OutboxEvent, envelope_of
 from realtime.eventlog import APPENDED, GAP, append_many, head_key, read_head
 
 log = logging.getLogger("delivery.realtime.relay")
@@ -34,6 +34,28 @@ log = logging.getLogger("delivery.realtime.relay")
 SWEEP_INTERVAL = 1.0
 BATCH = 500
 LOCK_MS = 10_000
+
+# Built once (a statement object keeps its cache key): what waits, read as plain rows, and the
+# mark that it went out, by primary key (a range update would lock index entries that
+# concurrent writers and relays need, and deadlock with them).
+_WAITING = (
+    select(
+        OutboxEvent.id,
+        OutboxEvent.stream,
+        OutboxEvent.seq,
+        OutboxEvent.type,
+        OutboxEvent.at,
+        OutboxEvent.payload,
+    )
+    .where(OutboxEvent.published == 0)
+    .order_by(OutboxEvent.id)
+    .limit(BATCH)
+)
+_MARK_PUBLISHED = (
+    update(table_of(OutboxEvent))
+    .where(OutboxEvent.id.in_(bindparam("ids", expanding=True)), OutboxEvent.published == 0)
+    .values(published=1, published_at=bindparam("p_now"))
+)
 
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -169,19 +191,13 @@ class Relay:
         """One batch of waiting events, every stream at once: (appended, whether to go again:
         a full batch, or a stream another relay found held while this one read)."""
         async with self.db.uow() as uow:
-            rows = (
-                await uow.session.scalars(
-                    select(OutboxEvent)
-                    .where(OutboxEvent.published == 0)
-                    .order_by(OutboxEvent.id)
-                    .limit(BATCH)
-                )
-            ).all()
+            rows = (await uow.session.execute(_WAITING)).all()
             if not rows:
                 return 0, False
             # Per stream, ids rise with seqs (a seq is taken under the stream head's row lock,
             # before the row is inserted), so each stream's rows here are a prefix in seq order.
-            waiting: dict[str, list[OutboxEvent]] = {}
+            # Rows of `_WAITING` (id, stream, seq, type, at, payload).
+            waiting: dict[str, list[Any]] = {}
             for row in rows:
                 waiting.setdefault(row.stream, []).append(row)
             token = secrets.token_hex(8)
@@ -189,12 +205,7 @@ class Relay:
             try:
                 appended, done, careful = await self._append({s: waiting[s] for s in claimed})
                 if done:
-                    await uow.session.execute(
-                        update(OutboxEvent)
-                        .where(OutboxEvent.id.in_(done), OutboxEvent.published == 0)
-                        .values(published=1, published_at=utcnow())
-                        .execution_options(synchronize_session=False)
-                    )
+                    await uow.session.execute(_MARK_PUBLISHED, {"ids": done, "p_now": utcnow()})
                     await uow.commit()
             finally:
                 again = await self._release(claimed, token)
@@ -222,7 +233,7 @@ class Relay:
         return True
 
     async def _append(
-        self, waiting: dict[str, list[OutboxEvent]]
+        self, waiting: dict[str, list[Any]]
     ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
         """Append the claimed streams' events in one pipeline: (appended envelopes, row ids to
         mark published, streams for the careful path)."""
@@ -231,7 +242,7 @@ class Relay:
             return [], [], []
         heads = await self.redis.mget([head_key(stream) for stream in streams])
         careful: list[str] = []
-        batch: list[tuple[OutboxEvent, dict[str, Any], int]] = []
+        batch: list[tuple[Any, dict[str, Any], int]] = []
         done: list[int] = []
         for stream, raw in zip(streams, heads, strict=True):
             if raw is not None:
@@ -245,7 +256,7 @@ class Relay:
                 if row.seq <= head:
                     done.append(row.id)  # appended by a relay that died before marking it
                 else:
-                    batch.append((row, row.envelope(), head))
+                    batch.append((row, envelope_of(row), head))
         if not batch:
             return [], done, careful
         # The floor only counts if Redis loses the stream between the read and the append.
@@ -318,7 +329,7 @@ class Relay:
                 ).all()
                 done += [row.id for row in rows if row.seq <= head]
                 fresh = [row for row in rows if row.seq > head]
-                envelopes = [_envelope(row) for row in fresh]
+                envelopes = [envelope_of(row) for row in fresh]
                 results = await append_many(self.redis, envelopes, floor=floor_seq)
                 for row, envelope, (state, new_head) in zip(fresh, envelopes, results, strict=True):
                     if state == GAP:
@@ -331,21 +342,9 @@ class Relay:
                     break
                 waiting = OutboxEvent.seq > head
             if done:
-                # By primary key: a range update would lock index entries that concurrent
-                # writers and relays need, and deadlock with them.
-                await uow.session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(done), OutboxEvent.published == 0)
-                    .values(published=1, published_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
+                await uow.session.execute(_MARK_PUBLISHED, {"ids": done, "p_now": utcnow()})
                 await uow.commit()
         self.published += len(appended)
         if appended and self.on_appended is not None:
             await self.on_appended(appended)
         return len(appended)
-
-
-def _envelope(row: Any) -> dict[str, Any]:
-    envelope: dict[str, Any] = row.envelope()
-    return envelope
