@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.db import Database, rfc3339, utcnow
 from app.lifecycle import stop_tasks
@@ -50,6 +50,12 @@ class PublishLocation(Protocol):
     def __call__(self, *, order_id: int, lat: float, lng: float, at: str) -> Awaitable[None]: ...
 
 
+# Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
+_RIDER_STATE = select(RiderState.online, RiderState.active_order_id).where(
+    RiderState.rider_id == bindparam("rider_id")
+)
+
+
 class LocationSharing:
     """Sends riders' positions to their orders' subscribers, throttled per order."""
 
@@ -64,13 +70,7 @@ class LocationSharing:
     async def update(self, *, rider_id: int, lat: float, lng: float) -> None:
         """Record a rider's position; share it if the rider is carrying an order."""
         async with self.db.uow() as uow:
-            row = (
-                await uow.session.execute(
-                    select(RiderState.online, RiderState.active_order_id).where(
-                        RiderState.rider_id == rider_id
-                    )
-                )
-            ).first()
+            row = (await uow.session.execute(_RIDER_STATE, {"rider_id": rider_id})).first()
         if row is None:
             return
         online, order_id = row

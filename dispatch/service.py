@@ -16,6 +16,7 @@ from app.errors import Conflict, NotFound
 from app.orders.events import emit_order_event
 from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
+from app.orders.presenter import order_view
 from app.orders.schemas import AddressOut, OrderOut
 from dispatch.models import (
     DispatchSearch,
@@ -222,6 +223,36 @@ async def accept_offer(
         code="already-assigned",
         title="Order already has a rider",
     )
+    try:
+        return await _accept_once(
+            db=db,
+            worker=worker,
+            rider_id=rider_id,
+            order_id=order_id,
+            position=position,
+            taken=taken,
+        )
+    except Conflict as conflict:
+        if conflict is not taken:
+            raise
+        # The winner may be this rider: an accept sent again after its answer was lost (or
+        # twice at once). The assignment stands, and the answer is the order, as the first got.
+        async with db.uow() as uow:
+            order = await _full_order(uow, order_id)
+            if order.rider_id != rider_id:
+                raise
+            return order_view(order)
+
+
+async def _accept_once(
+    *,
+    db: Database,
+    worker: SearchWorker,
+    rider_id: int,
+    order_id: int,
+    position: Position | None,
+    taken: Conflict,
+) -> OrderOut:
     async with db.uow() as uow:
         offer = await uow.session.scalar(
             select(Offer)

@@ -79,7 +79,10 @@ async def get_offers(principal: Principal) -> OfferListOut:
 )
 @login_required(role=Role.RIDER)
 async def accept(principal: Principal, order_id: int) -> OrderOut:
-    """Accept an open offer: 200 with the order, or a 409 that says why not."""
+    """Accept an open offer: 200 with the order, or a 409 that says why not.
+
+    Sent again by the rider who won it (a retry after a lost answer): 200, the order unchanged.
+    """
     res = container()
     where = await rider_position(res.cache_redis, principal.user_id)
     return await service.accept_offer(

@@ -433,8 +433,13 @@ def check_errors(recorder: Recorder) -> Check:
 
 def check_retries(recorder: Recorder) -> Check:
     """A call sent again after a 503 or a dropped connection gets an answer, not a refusal of
-    what its first attempt may already have done (409 `invalid-transition`)."""
-    refused = [r for r in recorder.retried if r[2] == 409 and r[3] == "invalid-transition"]
+    what its first attempt may already have done (409 `invalid-transition` for an action that
+    took effect; `already-assigned` for an order its caller won)."""
+    refused = [
+        f"{op} {path}: {status} {code}"
+        for op, path, status, code in recorder.retried
+        if status == 409 and code == "invalid-transition"
+    ] + recorder.refused_retries
     outcomes = Counter(f"{status} {code}".strip() for _, _, status, code in recorder.retried)
     return Check(
         "retries: a call retried after a lost answer is answered, never refused",
@@ -443,5 +448,5 @@ def check_retries(recorder: Recorder) -> Check:
             f"{len(recorder.retried)} calls retried: "
             + (", ".join(f"{k} ×{v}" for k, v in outcomes.most_common()) or "none")
         ]
-        + [f"refused: {_sample([f'{op} {path}' for op, path, _, _ in refused])}"] * bool(refused),
+        + [f"refused: {_sample(refused)}"] * bool(refused),
     )

@@ -26,6 +26,8 @@ class Reply:
     status: int
     body: Any
     code: str
+    # Sent more than once after a 503 or a dropped connection: the first may have taken effect.
+    retried: bool = False
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,7 @@ class ApiClient:
             if wait is None or time.monotonic() + wait > deadline:
                 if retried:
                     self.recorder.retried.append((op, path, reply.status, reply.code))
+                    reply.retried = True
                 return reply
             # Sent again after an answer that may have been lost (not after a 429 or a key in
             # progress, which say for certain that nothing happened yet).

@@ -84,6 +84,8 @@ class Recorder:
     notes: list[str] = field(default_factory=list)
     # Calls retried after a 503 or a dropped connection: (op, path, final status, final code).
     retried: list[tuple[str, str, int, str]] = field(default_factory=list)
+    # Retried calls refused for what their own first attempt did (found by the caller).
+    refused_retries: list[str] = field(default_factory=list)
     # Fallback commit times (epoch) for order events: when the REST call that made them returned.
     rest_commits: dict[tuple[str, int], float] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.simulator.city import Person, Store, km_between
 from app.simulator.context import FINAL, Context, act, status_of
+from app.simulator.http import Reply
 from app.simulator.sockets import Socket
 
 TAKE, RELEASE, BREAK = 0.85, 0.03, 0.04
@@ -115,12 +116,29 @@ class Rider:
                 "take-offer", "POST", f"/api/dispatch/offers/{order_id}/accept", json={}
             )
             if not reply.ok:
+                reply = await self._mine_after_all(order_id, reply)
+            if not reply.ok:
                 return
             self.order_id = order_id
             self.ctx.recorder.assignments_won += 1
         finally:
             self.deciding = False
         self.ctx.spawn(self.ride(reply.body))
+
+    async def _mine_after_all(self, order_id: int, refused: Reply) -> Reply:
+        """A retried accept told "taken by another rider": the order may be this rider's (the
+        first attempt committed before its answer was lost). Recorded for the audit; the rider
+        then rides it, as its page would once the order's stream said so."""
+        if not (refused.retried and refused.code == "already-assigned"):
+            return refused
+        current = await self.api.call("get-order", "GET", f"/api/orders/{order_id}")
+        rider = current.body.get("rider") if current.ok else None
+        if not rider or rider.get("id") != self.api.user.get("id"):
+            return refused
+        self.ctx.recorder.refused_retries.append(
+            f"take-offer /api/dispatch/offers/{order_id}/accept: 409 already-assigned, to this rider"
+        )
+        return current
 
     async def ride(self, order: dict[str, Any]) -> None:
         """To the store, wait for the food, to the customer, deliver."""

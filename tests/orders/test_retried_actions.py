@@ -1,8 +1,8 @@
 """An order action sent again after its answer was lost (a 503, a dropped connection).
 
-The simulated dinner peak found it: owners whose accept answered 503 while MariaDB or a node
-went down retried, as a 503 with Retry-After asks, and were refused 409 `invalid-transition`
-for an accept that had committed. A repeat now gets the order as it is and writes nothing.
+A 503 with Retry-After or a dropped connection can come after the action was committed; sent
+again, as the 503 asks, it was refused 409 `invalid-transition` for being already done. A
+repeat now gets the order as it is and writes nothing.
 """
 
 from __future__ import annotations

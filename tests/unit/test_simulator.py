@@ -129,3 +129,6 @@ def test_the_retry_check_fails_on_an_action_refused_after_its_answer_was_lost() 
     recorder.retried.append(("accept", "/api/orders/8/accept", 409, "invalid-transition"))
     failed = check_retries(recorder)
     assert failed.verdict == "FAIL" and "accept /api/orders/8/accept" in failed.evidence[-1]
+    won = Recorder()
+    won.refused_retries.append("take-offer /api/dispatch/offers/9/accept: to this rider")
+    assert check_retries(won).verdict == "FAIL"
