@@ -1,9 +1,9 @@
 """A rider's accept sent again after its answer was lost gets the order, not "taken by another".
 
-The simulated dinner peak's retry records showed riders' accepts answered 503 and then, sent
-again, 409 `already-assigned`, while the order was the same rider's: the first attempt had
-committed. Such a rider's screen says the order went to someone else, and the order waits for a
-rider who never comes.
+A 503 or a dropped connection can come after the accept was committed. Sent again, it was
+answered 409 `already-assigned` ("taken by another rider") although the order was this
+rider's: the rider's page would say the order went to someone else, and the order would wait for
+a rider who never comes.
 """
 
 from __future__ import annotations
