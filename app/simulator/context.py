@@ -64,6 +64,17 @@ class Context:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+# The status each action leads to.
+LEADS_TO = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "cancel": "cancelled",
+    "ready": "ready",
+    "pickup": "picked_up",
+    "deliver": "delivered",
+}
+
+
 async def act(api: ApiClient, order_id: int, action: str, body: dict[str, Any]) -> str | None:
     """An order action; returns the order's status afterwards (re-read when refused), or None."""
     reply = await api.call(action, "POST", f"/api/orders/{order_id}/{action}", json=body)
@@ -73,7 +84,13 @@ async def act(api: ApiClient, order_id: int, action: str, body: dict[str, Any]) 
             time.time()
         )
         return str(reply.body["status"])
-    return await status_of(api, order_id, reply)
+    status = await status_of(api, order_id, reply)
+    if reply.retried and reply.code == "invalid-transition" and status == LEADS_TO.get(action):
+        # Refused although the order is where this action leads: the first attempt did it.
+        api.recorder.refused_retries.append(
+            f"{action} /api/orders/{order_id}/{action}: 409 invalid-transition, order {status}"
+        )
+    return status
 
 
 async def status_of(api: ApiClient, order_id: int, reply: Reply | None = None) -> str | None:
