@@ -238,10 +238,11 @@ async def accept_offer(
         # The winner may be this rider: an accept sent again after its answer was lost (or
         # twice at once). The assignment stands, and the answer is the order, as the first got.
         async with db.uow() as uow:
-            order = await _full_order(uow, order_id)
-            if order.rider_id != rider_id:
+            # Most losers of a race read one column here; only a winner loads the order.
+            holder = await uow.session.scalar(select(Order.rider_id).where(Order.id == order_id))
+            if holder != rider_id:
                 raise
-            return order_view(order)
+            return order_view(await _full_order(uow, order_id))
 
 
 async def _accept_once(
