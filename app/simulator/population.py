@@ -46,10 +46,12 @@ class Population:
 
     async def demand(
         self, *, peak: float, start: float, wall_seconds: float, flat: bool = False
-    ) -> None:
-        """Orders arriving for `wall_seconds`, as the day's curve (or flat at `peak`) says."""
+    ) -> int:
+        """Orders arriving for `wall_seconds`, as the day's curve (or flat at `peak`) says;
+        returns how many arrivals found an idle customer and went to order."""
         config = self.ctx.config
         began = time.monotonic()
+        sent = 0
         for offset in arrivals(
             self.ctx.rng,
             peak_per_minute=peak,
@@ -66,6 +68,8 @@ class Population:
             customer = self.ctx.rng.choice(idle)
             customer.busy = True
             self.ctx.spawn(customer.hungry())
+            sent += 1
+        return sent
 
     def open_orders(self) -> int:
         """Orders placed in this run that have not ended yet, as their customers see them."""
