@@ -55,6 +55,7 @@ async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
     processes = run.deployment.processes()
     before = await asyncio.to_thread(cpu, processes)
     began, began_at = time.time(), recorder.now()
+    unserved = run.population.unserved
     sent = await run.population.demand(peak=peak, start=DINNER, wall_seconds=seconds, flat=True)
     # The step's last events get a moment to arrive before they are counted.
     await asyncio.sleep(3)
@@ -70,6 +71,8 @@ async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
         "peak": peak,
         # What the Poisson arrivals asked for in this step (it varies around `peak`).
         "asked_per_min": sent * 60 / seconds,
+        # Arrivals that found every customer already waiting for an order: the city's limit.
+        "unserved_per_min": (run.population.unserved - unserved) * 60 / seconds,
         "orders_per_min": len(placed) * 60 / seconds,
         "placement_p99_ms": percentile(placed, 0.99) * 1000,
         "push_p99_ms": percentile(pushes, 0.99) * 1000,
@@ -97,6 +100,17 @@ async def find_capacity(config: SimConfig) -> int:
                 f"{figures['placement_p99_ms']:.0f} ms  commit→client p99 "
                 f"{figures['push_p99_ms']:.0f} ms\n  CPU (% of one core): {usage}"
             )
+            if figures["unserved_per_min"] > 0.2 * (
+                figures["asked_per_min"] + figures["unserved_per_min"]
+            ):
+                # The city, not the cluster, is the limit: a bigger one measures further.
+                say(
+                    f"capacity: the city ran out of idle customers at {peak:.0f}/min "
+                    f"({figures['unserved_per_min']:.0f}/min found none); the last step is a "
+                    "floor of the cluster's capacity: raise --customers to measure further"
+                )
+                peak = 0.0
+                break
             if (
                 figures["placement_p99_ms"] > PLACEMENT_P99_MS
                 or figures["push_p99_ms"] > PUSH_P99_MS
@@ -112,7 +126,8 @@ async def find_capacity(config: SimConfig) -> int:
             f"capacity: {sustained['orders_per_min']:.1f} orders/min sustained on {nodes} "
             f"node(s) = {sustained['orders_per_min'] / nodes:.1f} orders/min per node "
             f"(placement p99 {sustained['placement_p99_ms']:.0f} ms, commit→client p99 "
-            f"{sustained['push_p99_ms']:.0f} ms); the next step ({peak:.0f}/min) broke a bound"
+            f"{sustained['push_p99_ms']:.0f} ms)"
+            + (f"; the next step ({peak:.0f}/min) broke a bound" if peak else "")
         )
         await run.population.drain(30, say)
         return 0
