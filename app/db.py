@@ -101,6 +101,15 @@ def table_of(model: type[Base] | Base) -> Table:
     return cast(Table, model.__table__)
 
 
+def row_values(row: Base, now: datetime | None = None) -> dict[str, Any]:
+    """The values an ORM object carries for its table's columns, for a Core insert: unset ones
+    and the id left to the database, `created_at` and `updated_at` set to `now` if given."""
+    values = {c.key: getattr(row, c.key) for c in table_of(row).columns if c.key != "id"}
+    if now is not None:
+        values["created_at"] = values["updated_at"] = now
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def make_engine(url: str) -> AsyncEngine:
     """Create the async engine with settings suited to each backend."""
     if url.startswith("sqlite"):

@@ -45,10 +45,6 @@ class OutboxEvent(Base):
     published: Mapped[int] = mapped_column(nullable=False, default=0)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
-    def envelope(self) -> dict[str, Any]:
-        """The published event: `{stream, seq, type, at, data}` (docs/events.md)."""
-        return envelope_of(self)
-
 
 class EventRow(Protocol):
     """An outbox row's published fields (an `OutboxEvent`, or a row read with Core)."""

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database
-from app.outbox import OutboxEvent, current_seq
+from app.outbox import OutboxEvent, current_seq, envelope_of
 
 log = logging.getLogger("delivery.realtime")
 
@@ -170,7 +170,7 @@ async def _from_database(db: Database, stream: str, after: int) -> Replay:
                 .limit(REPLAY_LIMIT + 1)
             )
         ).all()
-    events = [row.envelope() for row in rows]
+    events = [envelope_of(row) for row in rows]
     complete = len(events) == head - after and all(
         event["seq"] == after + 1 + i for i, event in enumerate(events)
     )

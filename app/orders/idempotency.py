@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.db import Database, UnitOfWork, table_of, utcnow
+from app.db import Database, UnitOfWork, row_values, table_of, utcnow
 from app.errors import Conflict, IdempotencyMismatch
 from app.orders.models import IdempotencyRecord, SupersededCharge
 from app.orders.schemas import PlaceOrderRequest
@@ -44,13 +44,16 @@ class Outcome:
 
 # Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
 _CLAIM = insert(table_of(IdempotencyRecord))
+# The fence: the key is still in progress under the request's own reference (`p_id`,
+# `p_reference`). A retry that takes the key over replaces the reference.
+_FENCE = and_(
+    IdempotencyRecord.id == bindparam("p_id"),
+    IdempotencyRecord.state == "in_progress",
+    IdempotencyRecord.payment_reference == bindparam("p_reference"),
+)
 _MARK_DONE = (
     update(table_of(IdempotencyRecord))
-    .where(  # the fence of `_held`, with its values bound at execution
-        IdempotencyRecord.id == bindparam("p_id"),
-        IdempotencyRecord.state == "in_progress",
-        IdempotencyRecord.payment_reference == bindparam("p_reference"),
-    )
+    .where(_FENCE)
     .values(
         state="done",
         response_status=bindparam("p_status"),
@@ -78,21 +81,7 @@ async def claim_key(
         try:
             # A plain insert (no unit of work): the record is only carried, never written back.
             inserted = cast(
-                CursorResult[Any],
-                await uow.session.execute(
-                    _CLAIM,
-                    {
-                        "user_id": user_id,
-                        "key": key,
-                        "request_hash": fingerprint,
-                        "state": record.state,
-                        "payment_reference": record.payment_reference,
-                        "lease_until": record.lease_until,
-                        "expires_at": record.expires_at,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                ),
+                CursorResult[Any], await uow.session.execute(_CLAIM, row_values(record, now))
             )
             record.id = int(inserted.lastrowid)
             record.created_at = now
@@ -143,13 +132,9 @@ def decide(existing: IdempotencyRecord, *, fingerprint: str, now: datetime) -> O
     )
 
 
-def _held(record: IdempotencyRecord) -> ColumnElement[bool]:
-    # The fence: the key is still in progress under this request's own reference.
-    return and_(
-        IdempotencyRecord.id == record.id,
-        IdempotencyRecord.state == "in_progress",
-        IdempotencyRecord.payment_reference == record.payment_reference,
-    )
+def _held(record: IdempotencyRecord) -> dict[str, Any]:
+    """`_FENCE`'s values for this request's key."""
+    return {"p_id": record.id, "p_reference": record.payment_reference}
 
 
 async def _take_over(
@@ -159,9 +144,10 @@ async def _take_over(
     new_reference = "ord_" + secrets.token_hex(12)
     async with db.uow() as uow:
         result = await uow.session.execute(
-            update(IdempotencyRecord)
-            .where(_held(stale))
-            .values(payment_reference=new_reference, lease_until=utcnow() + lease)
+            update(table_of(IdempotencyRecord))
+            .where(_FENCE)
+            .values(payment_reference=new_reference, lease_until=utcnow() + lease),
+            _held(stale),
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("Still in progress.", code="idempotency-in-progress")
@@ -177,7 +163,8 @@ async def renew_lease(db: Database, record: IdempotencyRecord, *, lease: timedel
     """Extend the holder's lease; False once the key is no longer this request's."""
     async with db.uow() as uow:
         result = await uow.session.execute(
-            update(IdempotencyRecord).where(_held(record)).values(lease_until=utcnow() + lease)
+            update(table_of(IdempotencyRecord)).where(_FENCE).values(lease_until=utcnow() + lease),
+            _held(record),
         )
         await uow.commit()
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -186,7 +173,7 @@ async def renew_lease(db: Database, record: IdempotencyRecord, *, lease: timedel
 async def release_key(db: Database, record: IdempotencyRecord) -> None:
     """Free the key so that a retry runs afresh (unless another request holds it by now)."""
     async with db.uow() as uow:
-        await uow.session.execute(delete(IdempotencyRecord).where(_held(record)))
+        await uow.session.execute(delete(table_of(IdempotencyRecord)).where(_FENCE), _held(record))
         await uow.commit()
 
 
@@ -198,13 +185,7 @@ async def mark_done(uow: UnitOfWork, record: IdempotencyRecord, outcome: Outcome
     """
     result = await uow.session.execute(
         _MARK_DONE,
-        {
-            "p_id": record.id,
-            "p_reference": record.payment_reference,
-            "p_status": outcome.status,
-            "p_body": outcome.body,
-            "p_now": utcnow(),
-        },
+        {**_held(record), "p_status": outcome.status, "p_body": outcome.body, "p_now": utcnow()},
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise KeyLost(record.payment_reference)

@@ -7,12 +7,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, insert, select
 
-from app.db import Base, Database, UnitOfWork, table_of, utcnow
+from app.db import Base, Database, UnitOfWork, row_values, table_of, utcnow
 from app.errors import PaymentDeclined, RateLimited, Unavailable, ValidationFailed
 from app.orders.events import emit_order_event
 from app.orders.idempotency import (
@@ -194,7 +194,7 @@ async def _place(
         _settle_amounts(order, request, coupon_discount=coupon)
         inserted = cast(
             CursorResult[Any],
-            await uow.session.execute(_INSERTS[Order], _columns(order)),
+            await uow.session.execute(_INSERTS[Order], row_values(order)),
         )
         order.id = int(inserted.lastrowid)
         await _apply_rewards(uow, order=order)
@@ -205,7 +205,9 @@ async def _place(
         order.timeline = [OrderTimeline(order_id=order.id, status=Status.PLACED, at=now)]
         payment.order_id = order.id
         for rows in (order.items, order.timeline, [payment]):
-            await uow.session.execute(_INSERTS[type(rows[0])], [_columns(row, now) for row in rows])
+            await uow.session.execute(
+                _INSERTS[type(rows[0])], [row_values(row, now) for row in rows]
+            )
         order.payment = payment
 
         placed = await emit_order_event(uow, order, "order.placed")
@@ -221,14 +223,6 @@ async def _place(
 _INSERTS: dict[type[Base], Insert] = {
     model: insert(table_of(model)) for model in (Order, OrderItem, OrderTimeline, Payment)
 }
-
-
-def _columns(row: Base, now: datetime | None = None) -> dict[str, Any]:
-    """The values an ORM object carries for its table's columns (the id left to the database)."""
-    values = {c.key: getattr(row, c.key) for c in table_of(row).columns if c.key != "id"}
-    if now is not None:
-        values["created_at"] = values["updated_at"] = now
-    return {key: value for key, value in values.items() if value is not None}
 
 
 def _settle_amounts(order: Order, request: PlaceOrderRequest, *, coupon_discount: int) -> None:

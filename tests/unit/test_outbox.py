@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from app.outbox import OutboxEvent
+from app.outbox import OutboxEvent, envelope_of
 
 
 def test_an_event_says_when_it_was_recorded_to_the_millisecond() -> None:
@@ -16,7 +16,7 @@ def test_an_event_says_when_it_was_recorded_to_the_millisecond() -> None:
         at=datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC),
         payload='{"id": 42}',
     )
-    envelope = event.envelope()
+    envelope = envelope_of(event)
     assert envelope == {
         "stream": "order:42",
         "seq": 7,
