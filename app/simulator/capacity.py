@@ -86,9 +86,9 @@ async def find_capacity(config: SimConfig) -> int:
     """Step the demand up until a latency bound breaks; print the last sustained step."""
     async with started(config) as run:
         run.demand_started = time.time()
-        peak, sustained = config.peak, None
+        peak, sustained, stopped = config.peak, None, ""
         nodes = run.deployment.node_count
-        while True:
+        while not stopped:
             say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s …")
             figures = await _step(run, peak, config.capacity_step)
             usage = "  ".join(
@@ -104,30 +104,28 @@ async def find_capacity(config: SimConfig) -> int:
                 figures["asked_per_min"] + figures["unserved_per_min"]
             ):
                 # The city, not the cluster, is the limit: a bigger one measures further.
-                say(
-                    f"capacity: the city ran out of idle customers at {peak:.0f}/min "
-                    f"({figures['unserved_per_min']:.0f}/min found none); the last step is a "
-                    "floor of the cluster's capacity: raise --customers to measure further"
+                stopped = (
+                    f"the city ran out of idle customers at {peak:.0f}/min "
+                    f"({figures['unserved_per_min']:.0f}/min found none), so this is a floor of "
+                    "the cluster's capacity: raise --customers to measure further"
                 )
-                peak = 0.0
-                break
-            if (
+            elif (
                 figures["placement_p99_ms"] > PLACEMENT_P99_MS
                 or figures["push_p99_ms"] > PUSH_P99_MS
                 or figures["orders_per_min"] < 0.8 * figures["asked_per_min"]
             ):
-                break
-            sustained = figures
-            peak *= STEP_FACTOR
+                stopped = f"the next step ({peak:.0f}/min) broke a bound"
+            else:
+                sustained = figures
+                peak *= STEP_FACTOR
         if sustained is None:
-            say("capacity: even the first step broke a bound; start lower with --peak")
+            say(f"capacity: even the first step stopped the search ({stopped}); start lower")
             return 1
         say(
             f"capacity: {sustained['orders_per_min']:.1f} orders/min sustained on {nodes} "
             f"node(s) = {sustained['orders_per_min'] / nodes:.1f} orders/min per node "
             f"(placement p99 {sustained['placement_p99_ms']:.0f} ms, commit→client p99 "
-            f"{sustained['push_p99_ms']:.0f} ms)"
-            + (f"; the next step ({peak:.0f}/min) broke a bound" if peak else "")
+            f"{sustained['push_p99_ms']:.0f} ms); {stopped}"
         )
         await run.population.drain(30, say)
         return 0
