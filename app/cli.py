@@ -151,7 +151,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     old = json.loads(args.compare.read_text()) if args.compare else None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(bench(only=args.only, quick=args.quick, out=args.out, compare_to=old))
+        return asyncio.run(
+            bench(
+                only=args.only,
+                quick=args.quick,
+                out=args.out,
+                compare_to=old,
+                profile=args.profile,
+            )
+        )
     except KeyboardInterrupt:
         return 130
 
@@ -286,6 +294,13 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     bench.add_argument(
         "--compare", type=Path, default=None, help="an older results.json to print beside this run"
+    )
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="also record a py-spy profile of the nodes during each CPU figure (cpu and fanout "
+        "sections): where their time went, by library, printed and kept in profiles/; the "
+        "sampler shares the machine, so take figures from a run without it",
     )
     bench.set_defaults(func=cmd_bench)
 

@@ -22,6 +22,7 @@ from argon2 import PasswordHasher, Type
 from redis.asyncio import Redis
 
 from app.auth.sessions import SessionStore
+from app.bench.profile import Profiler
 from app.launcher.cluster import DATABASE, Cluster
 
 # Benchmarks measure the app, not password hashing or the abuse limits: Argon2id stays on at a
@@ -104,6 +105,8 @@ class CpuMeter:
 
     pids: list[int]
     idle_per_s: float = 0.0
+    # When set, each measured piece of work that has a label is also profiled (--profile).
+    profiler: Profiler | None = None
 
     def total(self) -> float:
         """Their CPU seconds so far."""
@@ -115,10 +118,14 @@ class CpuMeter:
         await asyncio.sleep(seconds)
         self.idle_per_s = (self.total() - before) / (time.monotonic() - started)
 
-    async def measure(self, work: Callable[[], Awaitable[Any]]) -> float:
+    async def measure(self, work: Callable[[], Awaitable[Any]], *, label: str = "") -> float:
         """CPU seconds `work` cost these processes, background work subtracted."""
         before, started = self.total(), time.monotonic()
-        await work()
+        if self.profiler is not None and label:
+            async with self.profiler.record(label, self.pids):
+                await work()
+        else:
+            await work()
         spent = self.total() - before
         return max(0.0, spent - self.idle_per_s * (time.monotonic() - started))
 

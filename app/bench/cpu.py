@@ -43,6 +43,7 @@ from app.bench.common import (
     stop_cluster,
 )
 from app.bench.dispatch import wait_offered
+from app.bench.profile import Profiler
 from app.launcher.cluster import Cluster
 
 Request = Callable[[int], Awaitable[httpx.Response]]
@@ -114,7 +115,7 @@ def _wrk(
 
 
 async def _measure_wrk(
-    meter: CpuMeter, run: Callable[..., tuple[int, int]], seconds: int
+    meter: CpuMeter, run: Callable[..., tuple[int, int]], seconds: int, *, label: str
 ) -> tuple[float, tuple[int, int]]:
     """The node CPU one wrk run costs, and what wrk counted."""
     answered: list[tuple[int, int]] = []
@@ -122,7 +123,7 @@ async def _measure_wrk(
     async def load() -> None:
         answered.append(await asyncio.to_thread(run, seconds=seconds))
 
-    cpu = await meter.measure(load)
+    cpu = await meter.measure(load, label=label)
     return cpu, answered[0]
 
 
@@ -143,7 +144,13 @@ async def _searching_orders(
 
 
 async def _measure(
-    cluster: Cluster, *, requests: int, accepts: int, concurrency: int, idle: float
+    cluster: Cluster,
+    *,
+    requests: int,
+    accepts: int,
+    concurrency: int,
+    idle: float,
+    profiler: Profiler | None,
 ) -> dict[str, dict[str, Any]]:
     node = cluster.node_list[0]
     assert node.process is not None
@@ -194,7 +201,7 @@ async def _measure(
             {201},
         ),
     }
-    meter = CpuMeter([node.process.pid])
+    meter = CpuMeter([node.process.pid], profiler=profiler)
     await meter.calibrate(idle)
     say(f"  idle node: {meter.idle_per_s * 100:.1f}% of a core (subtracted)")
     figures: dict[str, dict[str, Any]] = {}
@@ -229,12 +236,14 @@ async def _measure(
             path, headers, put_json = under_wrk[kind]
             run = functools.partial(_wrk, url + path, headers=headers, put_json=put_json)
             await asyncio.to_thread(run, seconds=1)
-            cpu, (count, refused) = await _measure_wrk(meter, run, seconds)
+            cpu, (count, refused) = await _measure_wrk(meter, run, seconds, label=kind)
             assert refused == 0, f"{kind}: {refused} answers were not 2xx"
             record(kind, cpu, count, load=f"wrk -c{WRK_CONNECTIONS}")
             continue
         await _drive(request, WARM_UP, concurrency, expect)
-        cpu = await meter.measure(functools.partial(_drive, request, requests, concurrency, expect))
+        cpu = await meter.measure(
+            functools.partial(_drive, request, requests, concurrency, expect), label=kind
+        )
         record(kind, cpu, requests, load=f"{concurrency} in flight")
 
     # Each accept is a rider winning a distinct order that was offered to every rider.
@@ -252,7 +261,8 @@ async def _measure(
             accepts,
             concurrency,
             {200},
-        )
+        ),
+        label="POST /api/dispatch/offers/{id}/accept",
     )
     record("POST /api/dispatch/offers/{id}/accept", cpu, accepts, load=f"{concurrency} in flight")
     await anonymous.aclose()
@@ -260,12 +270,24 @@ async def _measure(
     return figures
 
 
-async def run(*, requests: int, accepts: int, concurrency: int, idle: float) -> dict[str, Any]:
+async def run(
+    *,
+    requests: int,
+    accepts: int,
+    concurrency: int,
+    idle: float,
+    profiler: Profiler | None = None,
+) -> dict[str, Any]:
     """CPU per request of each kind on one node, and each one's ratio to /healthz."""
     cluster = await start_cluster("bench-cpu", DISPATCH_OFFER_TTL="3600")
     try:
         figures = await _measure(
-            cluster, requests=requests, accepts=accepts, concurrency=concurrency, idle=idle
+            cluster,
+            requests=requests,
+            accepts=accepts,
+            concurrency=concurrency,
+            idle=idle,
+            profiler=profiler,
         )
     finally:
         await stop_cluster(cluster)

@@ -45,6 +45,7 @@ from app.bench.common import (
     start_cluster,
     stop_cluster,
 )
+from app.bench.profile import Profiler
 from app.launcher.processes import free_port, stop_process, wait_for_port
 from app.launcher.servers import RedisServer
 from realtime.eventlog import APPENDED, append_many
@@ -159,6 +160,7 @@ async def _measure(
     events: int,
     rate: float,
     idle: float,
+    profiler: Profiler | None = None,
 ) -> dict[str, Any]:
     """Connect the clients, then emit and count; the servers' CPU per delivery."""
     per_room: dict[int, int] = {}
@@ -170,7 +172,7 @@ async def _measure(
         say(f"  {name}: connecting {len(members)} clients …")
         tasks = await _connect(members, http)
         try:
-            meter = CpuMeter(pids)
+            meter = CpuMeter(pids, profiler=profiler)
             await meter.calibrate(idle)
             say(f"  {name}: {events} events at {rate:.0f}/s …")
 
@@ -183,7 +185,7 @@ async def _measure(
                     await asyncio.sleep(0.02)
 
             started = time.perf_counter()
-            cpu = await meter.measure(work)
+            cpu = await meter.measure(work, label=f"fan-out: {name}")
             seconds = time.perf_counter() - started
         finally:
             for task in tasks:
@@ -245,7 +247,13 @@ def _stamp() -> dict[str, Any]:
 
 
 async def hub(
-    *, clients: int, room_size: int, events: int, rate: float, idle: float
+    *,
+    clients: int,
+    room_size: int,
+    events: int,
+    rate: float,
+    idle: float,
+    profiler: Profiler | None = None,
 ) -> dict[str, Any]:
     """Our hub on two nodes of a cluster."""
     layout = _layout(clients, room_size)
@@ -292,7 +300,7 @@ async def hub(
         try:
             return await _measure(
                 "hub", members, node_pids(cluster), emit,
-                rooms=rooms, events=events, rate=rate, idle=idle,
+                rooms=rooms, events=events, rate=rate, idle=idle, profiler=profiler,
             )  # fmt: skip
         finally:
             await redis.aclose()
@@ -363,7 +371,13 @@ async def reference(
 
 
 async def run(
-    *, clients: int, room_size: int, events: int, rate: float, idle: float
+    *,
+    clients: int,
+    room_size: int,
+    events: int,
+    rate: float,
+    idle: float,
+    profiler: Profiler | None = None,
 ) -> dict[str, Any]:
     """Both fan-outs under the same load, and the ratio of their CPU per delivery."""
     load: dict[str, Any] = {
@@ -373,7 +387,7 @@ async def run(
         "rate": rate,
         "idle": idle,
     }
-    ours = await hub(**load)
+    ours = await hub(**load, profiler=profiler)
     theirs = await reference(**load)
     ratio = ours["cpu_us_per_delivery"] / theirs["cpu_us_per_delivery"]
     say(f"  hub / Node.js CPU per delivery: {ratio:.2f}")

@@ -123,3 +123,29 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def write_profile_chart(folder: Path, profiles: dict[str, dict[str, Any]]) -> Path:
+    """profiles.png: a bar per profiled figure, split by where the nodes' busy time went."""
+    labels = [label for label, summary in profiles.items() if summary["samples"]]
+    parts: list[str] = []
+    for label in labels:
+        parts += [part for part in profiles[label]["by_part"] if part not in parts]
+    figure, axis = plt.subplots(figsize=(11, 0.55 * len(labels) + 2.2))
+    left = [0.0] * len(labels)
+    colours = [plt.get_cmap("tab20")(n) for n in range(20)]
+    for index, part in enumerate(parts):
+        shares = [profiles[label]["by_part"].get(part, 0.0) * 100 for label in labels]
+        axis.barh(labels, shares, left=left, label=part, color=colours[index % len(colours)])
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    axis.invert_yaxis()
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("% of the nodes' busy samples (py-spy, innermost Python frame)", fontsize=8)
+    axis.tick_params(axis="y", labelsize=8)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    axis.set_title("where the node's CPU went, per measured figure", fontsize=10)
+    figure.tight_layout()
+    path = folder / "profiles.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -13,7 +13,8 @@ from typing import Any
 
 from app.bench import cpu, dispatch, fanout, orders, realtime
 from app.bench.common import say
-from app.bench.report import compare, write_chart, write_results
+from app.bench.profile import Profiler
+from app.bench.report import compare, write_chart, write_profile_chart, write_results
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Section:
     run: Callable[..., Awaitable[dict[str, Any]]]
     full: dict[str, Any]
     quick: dict[str, Any]
+    # Its run takes a profiler: its node CPU figures can be profiled (--profile).
+    profiled: bool = False
 
 
 SECTIONS: dict[str, Section] = {
@@ -32,6 +35,7 @@ SECTIONS: dict[str, Section] = {
         cpu.run,
         {"requests": 1000, "accepts": 50, "concurrency": 8, "idle": 3.0},
         {"requests": 100, "accepts": 10, "concurrency": 4, "idle": 1.0},
+        profiled=True,
     ),
     "orders": Section(
         "orders/s through one and two nodes, beside bare inserts",
@@ -50,6 +54,7 @@ SECTIONS: dict[str, Section] = {
         fanout.run,
         {"clients": 1000, "room_size": 3, "events": 20000, "rate": 2000.0, "idle": 3.0},
         {"clients": 150, "room_size": 3, "events": 600, "rate": 300.0, "idle": 1.0},
+        profiled=True,
     ),
     "dispatch": Section(
         "the accept race, beside the same crowd's GET /api/me",
@@ -66,12 +71,18 @@ def default_out(now: datetime) -> Path:
 
 
 async def bench(
-    *, only: list[str] | None, quick: bool, out: Path | None, compare_to: dict[str, Any] | None
+    *,
+    only: list[str] | None,
+    quick: bool,
+    out: Path | None,
+    compare_to: dict[str, Any] | None,
+    profile: bool = False,
 ) -> int:
     """Run the chosen sections, write results.json and chart.png; 1 if any section failed."""
     now = datetime.now(UTC)
     folder = out or default_out(now)
     folder.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(folder / "profiles") if profile else None
     chosen = only or list(SECTIONS)
     results: dict[str, Any] = {
         "started_at": now.isoformat(timespec="seconds"),
@@ -86,7 +97,10 @@ async def bench(
         say(f"\n[{number}/{len(chosen)}] {name}: {section.title}")
         started = time.monotonic()
         try:
-            figures = await section.run(**(section.quick if quick else section.full))
+            params = dict(section.quick if quick else section.full)
+            if profiler is not None and section.profiled:
+                params["profiler"] = profiler
+            figures = await section.run(**params)
         except Exception as error:
             traceback.print_exc()
             results["failed"][name] = f"{type(error).__name__}: {error}"
@@ -94,12 +108,16 @@ async def bench(
             continue
         figures["seconds"] = round(time.monotonic() - started, 1)
         results["sections"][name] = figures
+        if profiler is not None:
+            results["profiles"] = profiler.summaries
         write_results(folder, results)
         say(f"  ({figures['seconds']:.0f} s)")
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     path = write_results(folder, results)
     chart = write_chart(folder, results)
     say(f"\nwrote {path} and {chart}")
+    if profiler is not None and profiler.summaries:
+        say(f"wrote {write_profile_chart(folder, profiler.summaries)} and {profiler.folder}/")
     if compare_to is not None:
         say("\nthe older run (old) beside this one (new):")
         say(compare(compare_to, results))

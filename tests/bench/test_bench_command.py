@@ -16,10 +16,13 @@ pytestmark = pytest.mark.system
 DELIVERY = Path(sys.executable).parent / "delivery"
 
 
-def test_quick_cpu_and_fanout_sections_write_sane_figures_and_a_chart(tmp_path: Path) -> None:
+def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "run"
+    command = ["bench", "--quick", "--only", "cpu", "--only", "fanout", "--profile"]
     done = subprocess.run(
-        [str(DELIVERY), "bench", "--quick", "--only", "cpu", "--only", "fanout", "--out", str(out)],
+        [str(DELIVERY), *command, "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -57,6 +60,21 @@ def test_quick_cpu_and_fanout_sections_write_sane_figures_and_a_chart(tmp_path: 
     assert fanout["hub_to_node_cpu_ratio"] == round(
         fanout["hub"]["cpu_us_per_delivery"] / fanout["node"]["cpu_us_per_delivery"], 2
     )
+
+    # --profile: a py-spy profile of the node(s) behind every CPU figure of ours.
+    profiles = results["profiles"]
+    assert set(profiles) == set(kinds) | {"fan-out: hub"}
+    for label, summary in profiles.items():
+        assert summary["samples"] > 0, label
+        assert abs(sum(summary["by_part"].values()) - 1) < 0.01, label
+        for file in summary["files"]:
+            assert Path(file).parent == out / "profiles" and Path(file).stat().st_size > 0
+    # An order goes through SQLAlchemy; a health check does not (only the node's background
+    # sweeps do, during it).
+    in_sqlalchemy = {k: profiles[k]["by_part"].get("SQLAlchemy", 0.0) for k in profiles}
+    assert in_sqlalchemy["POST /api/orders"] > max(0.05, in_sqlalchemy["GET /healthz"])
+    assert profiles["fan-out: hub"]["by_part"].get("Socket.IO and Engine.IO", 0) > 0
+    assert (out / "profiles.png").read_bytes().startswith(b"\x89PNG")
 
     again = subprocess.run(
         [str(DELIVERY), "bench", "--quick", "--only", "fanout", "--out", str(tmp_path / "b"),
