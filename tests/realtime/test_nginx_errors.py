@@ -139,6 +139,18 @@ async def test_a_range_past_the_end_of_a_static_file_is_a_problem(cluster: Clust
     assert_problem(response, 416, "range-not-satisfiable")
 
 
+@pytest.mark.parametrize(
+    "precondition",
+    [{"If-Match": '"not-this-file"'}, {"If-Unmodified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"}],
+)
+async def test_a_static_file_failing_its_precondition_is_a_problem(
+    cluster: Cluster, precondition: dict[str, str]
+) -> None:
+    async with http_client(cluster.url) as http:
+        response = await http.get("/static/css/app.css", headers=precondition)
+    assert_problem(response, 412, "precondition-failed")
+
+
 async def test_the_nodes_own_problems_pass_through_nginx_untouched(cluster: Cluster) -> None:
     node = cluster.node_list[0].url
     async with http_client(cluster.url) as via_nginx, http_client(node) as direct:
