@@ -99,6 +99,44 @@ def node_pids(cluster: Cluster) -> list[int]:
     return [node.process.pid for node in cluster.node_list if node.process is not None]
 
 
+def _machine_jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of every CPU of the machine so far, from /proc/stat."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Where the machine's CPU went: the nodes, this benchmark process, and all of it."""
+
+    wall: float
+    nodes: float
+    client: float
+    machine: tuple[int, int]
+
+    @classmethod
+    def now(cls, pids: list[int]) -> Usage:
+        """A snapshot of the counters."""
+        return cls(
+            time.monotonic(),
+            sum(cpu_seconds(pid) for pid in pids),
+            time.process_time(),
+            _machine_jiffies(),
+        )
+
+    def since(self, before: Usage) -> dict[str, float]:
+        """Cores the nodes and this client used between two snapshots, and the machine's
+        busy share (every process, MariaDB, Redis and nginx included)."""
+        wall = self.wall - before.wall
+        busy, total = (a - b for a, b in zip(self.machine, before.machine, strict=True))
+        return {
+            "nodes_cores": round((self.nodes - before.nodes) / wall, 2),
+            "client_cores": round((self.client - before.client) / wall, 2),
+            "machine_busy": round(busy / total, 2) if total else 0.0,
+        }
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds that processes spent on a piece of work, less what they spend idle."""

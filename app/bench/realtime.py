@@ -26,9 +26,11 @@ import aiohttp
 
 from app.bench.common import (
     Client,
+    Usage,
     close_all,
     connect_db,
     latency_figures,
+    node_pids,
     open_store,
     order_body,
     say,
@@ -221,9 +223,12 @@ async def _round(
     for sub in subs:
         sub.latencies.clear()
     starts = [sub.last for sub in subs]
+    pids = node_pids(kitchens.cluster)
+    before = Usage.now(pids)
     offered = await kitchens.paced(orders, orders_per_s)
     heads = _heads(subs, kitchens)
     await _caught_up(subs, heads)
+    usage = Usage.now(pids).since(before)
     latencies = [value for sub in subs for value in sub.latencies]
     return {
         "subscribers": len(subs),
@@ -238,6 +243,7 @@ async def _round(
         "reconnects": sum(sub.reconnects for sub in subs),
         "behind": sum(1 for sub in subs if sub.last != heads.get(sub.stream, 0)),
         **latency_figures(latencies),
+        **usage,
     }
 
 
@@ -269,6 +275,10 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
                 f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
                 f"max {figures['max_ms']:.1f} ms  delivered {figures['delivered']}/"
                 f"{figures['expected']}  gaps {figures['gaps']}  behind {figures['behind']}"
+            )
+            say(
+                f"         CPU: nodes {figures['nodes_cores']:.2f} cores, this client "
+                f"{figures['client_cores']:.2f}, the machine {figures['machine_busy']:.0%} busy"
             )
         await kitchens.close()
     finally:

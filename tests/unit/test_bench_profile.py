@@ -1,10 +1,13 @@
-"""The profile summary of `delivery bench --profile`: samples charged to the running library."""
+"""`delivery bench`'s CPU accounting: the --profile summary, and where a round's CPU went."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
-from app.bench.profile import OURS, OTHER, PROJECT, STDLIB, part_of, summarise
+from app.bench.common import Usage
+from app.bench.profile import OTHER, OURS, PROJECT, STDLIB, part_of, summarise
 
 SITE = "/srv/venv/lib/python3.11/site-packages"
 
@@ -33,3 +36,15 @@ def test_a_sample_counts_for_its_innermost_frame_only(tmp_path: Path) -> None:
     assert summary["by_part"] == {"SQLAlchemy": 0.75, OURS: 0.25}
     assert summary["top_functions"][0] == ["execute (sqlalchemy/engine/base.py)", 0.75]
     assert summary["top_functions"][1] == ["place (app/orders/views.py)", 0.25]
+
+
+def test_usage_counts_this_process_as_the_client_and_reads_the_machine() -> None:
+    pid = os.getpid()
+    before = Usage.now([pid])
+    spin_until = time.process_time() + 0.05
+    while time.process_time() < spin_until:
+        pass
+    used = Usage.now([pid]).since(before)
+    # The only "node" here is this process, so both counters saw the same spin.
+    assert used["client_cores"] > 0 and used["nodes_cores"] > 0
+    assert 0 < used["machine_busy"] <= 1
