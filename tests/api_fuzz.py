@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 
@@ -207,11 +208,17 @@ class Fuzzed:
     exit_code: int
     generated: int
     output: str
+    # From its JUnit report: the operations it ran, and those with a failing check.
+    operations: int = 0
+    failing: int = 0
 
     @property
     def summary(self) -> str:
-        """`role: N cases, exit 0` and, on failure, schemathesis's own failure list."""
-        line = f"{self.role}: {self.generated} cases, exit {self.exit_code}"
+        """`role: N operations, N cases, N failing, exit 0` and schemathesis's failure list."""
+        line = (
+            f"{self.role}: {self.operations} operations, {self.generated} cases, "
+            f"{self.failing} failing, exit {self.exit_code}"
+        )
         if self.exit_code:
             failures = self.output[self.output.find("Failures:") :].split("Warnings:")[0]
             line += "\n" + failures.strip()
@@ -255,7 +262,33 @@ def run_schemathesis(
     done = subprocess.run(command, cwd=reports, check=False, capture_output=True, text=True)
     output = done.stdout + done.stderr
     generated = re.search(r"(\d+) generated", output)
-    return Fuzzed(role, done.returncode, int(generated.group(1)) if generated else 0, output)
+    operations, failing = junit_counts(reports / f"{role}.xml")
+    return Fuzzed(
+        role,
+        done.returncode,
+        int(generated.group(1)) if generated else 0,
+        output,
+        operations=operations,
+        failing=failing,
+    )
+
+
+def junit_counts(report: Path) -> tuple[int, int]:
+    """(operations, operations with a failing check or an error) in a JUnit report."""
+    if not report.exists():
+        return 0, 0
+    cases = ElementTree.parse(report).getroot().iter("testcase")
+    outcomes = [any(child.tag in ("failure", "error") for child in case) for case in cases]
+    return len(outcomes), sum(outcomes)
+
+
+def totals(results: list[Fuzzed]) -> str:
+    """One line: the operations, cases and failures of every role's run together."""
+    return (
+        f"{len(results)} roles: {sum(r.operations for r in results)} operation runs, "
+        f"{sum(r.generated for r in results)} cases, "
+        f"{sum(r.failing for r in results)} operations failing"
+    )
 
 
 def fuzz(node: Node, *, examples: int, roles: list[str], reports: Path) -> list[Fuzzed]:
@@ -300,8 +333,7 @@ def main() -> int:
             )
         finally:
             infra.stop()
-    total = sum(r.generated for r in results)
-    print(f"\n{total} cases in all; JUnit reports and the node's log in {reports}")
+    print(f"\n{totals(results)}; JUnit reports and the node's log in {reports}")
     return 0 if not any(r.exit_code for r in results) else 1
 
 
