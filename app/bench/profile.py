@@ -34,7 +34,10 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP server and framework", ("/hypercorn/", "/quart/", "/h11/", "/werkzeug/", "/flask/")),
     ("Socket.IO and Engine.IO", ("/socketio/", "/engineio/", "/wsproto/")),
     ("pydantic", ("/pydantic/", "/pydantic_core/")),
-    ("event loop (asyncio, uvloop)", ("/asyncio/", "/uvloop/")),
+    # The loop's entry point as the innermost Python frame: the time is in uvloop's C code
+    # (polling, socket reads and writes, running callbacks) with no Python frame above it.
+    ("event loop in C (uvloop: sockets, polling)", ("/asyncio/runners.py", "/uvloop/")),
+    ("asyncio in Python (tasks, streams, timeouts)", ("/asyncio/",)),
 )
 OURS = "this project (app, realtime, dispatch)"
 STDLIB = "standard library (json, logging, …)"

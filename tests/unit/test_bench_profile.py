@@ -16,7 +16,12 @@ def test_each_file_is_charged_to_its_library() -> None:
     assert part_of(f"{SITE}/sqlalchemy/engine/base.py") == "SQLAlchemy"
     assert part_of(f"{SITE}/pymysql/connections.py") == "MySQL driver (aiomysql, PyMySQL)"
     assert part_of(f"{SITE}/hypercorn/protocol/h11.py") == "HTTP server and framework"
-    assert part_of("/usr/lib/python3.11/asyncio/base_events.py") == "event loop (asyncio, uvloop)"
+    assert part_of("/usr/lib/python3.11/asyncio/runners.py") == (
+        "event loop in C (uvloop: sockets, polling)"
+    )
+    assert part_of("/usr/lib/python3.11/asyncio/streams.py") == (
+        "asyncio in Python (tasks, streams, timeouts)"
+    )
     assert part_of(f"{PROJECT}/app/orders/placement.py") == OURS
     assert part_of(f"{SITE}/argon2/_password_hasher.py") == OTHER
     assert part_of("/usr/lib/python3.11/json/encoder.py") == STDLIB
