@@ -177,7 +177,7 @@ async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: 
     sessions.on_destroyed(control.session_ended)
 
     async def _replay(stream: str, after: int | None) -> Replay:
-        return await replay(events, db, stream, after)
+        return await replay(db=db, redis=events, stream=stream, after=after)
 
     fanout = ManagerFanout if settings.realtime_fanout == "socketio-redis" else Hub
     hub = fanout(

@@ -152,7 +152,7 @@ async def _from_log(redis: Redis, stream: str, after: int) -> Replay | None:
     return None
 
 
-async def _from_database(db: Database, stream: str, after: int) -> Replay:
+async def _from_database(*, db: Database, stream: str, after: int) -> Replay:
     async with db.uow() as uow:
         # Head first: rows committed after it arrive live, and must not be mistaken for a gap.
         head = await current_seq(uow, stream)
@@ -179,7 +179,7 @@ async def _from_database(db: Database, stream: str, after: int) -> Replay:
     return Replay(events, True, head)
 
 
-async def replay(redis: Redis, db: Database, stream: str, after: int | None) -> Replay:
+async def replay(*, db: Database, redis: Redis, stream: str, after: int | None) -> Replay:
     """Events of `stream` after seq `after`, from the Redis log or else the database outbox."""
     if after is None:
         # The database's head, not the log's: the log may not have caught up with the outbox.
@@ -198,7 +198,7 @@ async def replay(redis: Redis, db: Database, stream: str, after: int | None) -> 
     except RedisError as error:
         log.warning("event log unavailable for replay of %s: %s", stream, error)
     try:
-        return await _from_database(db, stream, after)
+        return await _from_database(db=db, stream=stream, after=after)
     except SQLAlchemyError as error:
         log.warning("outbox unavailable for replay of %s: %s", stream, error)
         return Replay([], False, after)

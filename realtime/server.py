@@ -165,7 +165,9 @@ class Realtime:
                 hub.leave(sid, stream)
             hub.begin(sid, stream)
             try:
-                missed = await replay(serving.events_redis, serving.db, stream, after)
+                missed = await replay(
+                    db=serving.db, redis=serving.events_redis, stream=stream, after=after
+                )
                 while attempt.changed and refused is None:
                     attempt.changed = False
                     refused = await _authorization_refusal(serving, principal, stream)

@@ -64,7 +64,7 @@ _MARK_DONE = (
 
 
 async def claim_key(
-    db: Database, *, user_id: int, key: str, fingerprint: str, lease: timedelta
+    *, db: Database, user_id: int, key: str, fingerprint: str, lease: timedelta
 ) -> IdempotencyRecord | Outcome:
     """Take the key for this request, or return the first answer given under it."""
     now = utcnow()
@@ -96,13 +96,17 @@ async def claim_key(
             )
         )
     if existing is None:  # released between our insert and our read: try once more
-        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease)
+        return await claim_key(
+            db=db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease
+        )
     decision = decide(existing, fingerprint=fingerprint, now=now)
     if decision is Claimable.EXPIRED:
-        await release_key(db, existing)
-        return await claim_key(db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease)
+        await release_key(db=db, record=existing)
+        return await claim_key(
+            db=db, user_id=user_id, key=key, fingerprint=fingerprint, lease=lease
+        )
     if decision is Claimable.ABANDONED:
-        return await _take_over(db, existing, lease=lease)
+        return await _take_over(db=db, stale=existing, lease=lease)
     return decision
 
 
@@ -138,7 +142,7 @@ def _held(record: IdempotencyRecord) -> dict[str, Any]:
 
 
 async def _take_over(
-    db: Database, stale: IdempotencyRecord, *, lease: timedelta
+    *, db: Database, stale: IdempotencyRecord, lease: timedelta
 ) -> IdempotencyRecord:
     """Adopt a key whose holder's lease ran out; the new reference fences the old holder out."""
     new_reference = "ord_" + secrets.token_hex(12)
@@ -159,7 +163,7 @@ async def _take_over(
     return stale
 
 
-async def renew_lease(db: Database, record: IdempotencyRecord, *, lease: timedelta) -> bool:
+async def renew_lease(*, db: Database, record: IdempotencyRecord, lease: timedelta) -> bool:
     """Extend the holder's lease; False once the key is no longer this request's."""
     async with db.uow() as uow:
         result = await uow.session.execute(
@@ -170,7 +174,7 @@ async def renew_lease(db: Database, record: IdempotencyRecord, *, lease: timedel
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def release_key(db: Database, record: IdempotencyRecord) -> None:
+async def release_key(*, db: Database, record: IdempotencyRecord) -> None:
     """Free the key so that a retry runs afresh (unless another request holds it by now)."""
     async with db.uow() as uow:
         await uow.session.execute(delete(table_of(IdempotencyRecord)).where(_FENCE), _held(record))
@@ -191,7 +195,7 @@ async def mark_done(uow: UnitOfWork, record: IdempotencyRecord, outcome: Outcome
         raise KeyLost(record.payment_reference)
 
 
-async def remember(db: Database, record: IdempotencyRecord, outcome: Outcome) -> None:
+async def remember(*, db: Database, record: IdempotencyRecord, outcome: Outcome) -> None:
     """Store `outcome` for this key in a transaction of its own (if the key is still ours)."""
     async with db.uow() as uow:
         try:
@@ -201,7 +205,7 @@ async def remember(db: Database, record: IdempotencyRecord, outcome: Outcome) ->
         await uow.commit()
 
 
-async def holder_answer(db: Database, *, user_id: int, key: str, fingerprint: str) -> Outcome:
+async def holder_answer(*, db: Database, user_id: int, key: str, fingerprint: str) -> Outcome:
     """What the key's current holder answers, for a request that lost the key: its first
     answer once it has one, else 409 in progress."""
     async with db.uow() as uow:

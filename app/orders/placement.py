@@ -63,7 +63,7 @@ async def place_order(
     """Place and pay an order exactly once per Idempotency-Key."""
     fingerprint = request_hash(request)
     claimed = await claim_key(
-        db,
+        db=db,
         user_id=customer_id,
         key=idempotency_key,
         fingerprint=fingerprint,
@@ -80,10 +80,10 @@ async def place_order(
             f"orders:placed:{customer_id}", limit=limits.orders_max, window=limits.orders_window
         )
     except RateLimited:
-        await release_key(db, record)
+        await release_key(db=db, record=record)
         raise
     try:
-        async with _holding(db, record, lease=limits.key_lease):
+        async with _holding(db=db, record=record, lease=limits.key_lease):
             return await _place(
                 db=db, gateway=gateway, customer_id=customer_id, request=request, record=record
             )
@@ -93,25 +93,27 @@ async def place_order(
         # answer is the one the key's holder gives.
         await _void_quietly(gateway, record.payment_reference)
         return await holder_answer(
-            db, user_id=customer_id, key=idempotency_key, fingerprint=fingerprint
+            db=db, user_id=customer_id, key=idempotency_key, fingerprint=fingerprint
         )
     except PaymentDeclined as declined:
         await limiter.count(declines, window=limits.card_declines_window)
         # A decline is the answer to this request: the same key gets it again.
-        await remember(db, record, Outcome(402, problem_of(declined).model_dump_json()))
+        await remember(
+            db=db, record=record, outcome=Outcome(402, problem_of(declined).model_dump_json())
+        )
         raise
     except BaseException:
-        if not await _order_exists(db, record.payment_reference):
+        if not await _order_exists(db=db, reference=record.payment_reference):
             # Nothing was committed, so any charge under this reference is voided (never a
             # payment without its order) and the key is free for a retry.
             await _void_quietly(gateway, record.payment_reference)
-            await release_key(db, record)
+            await release_key(db=db, record=record)
         raise
 
 
 @asynccontextmanager
 async def _holding(
-    db: Database, record: IdempotencyRecord, *, lease: timedelta
+    *, db: Database, record: IdempotencyRecord, lease: timedelta
 ) -> AsyncIterator[None]:
     """Renew the key's lease every third of it while the body runs, so that a live request
     keeps its key however long the gateway takes, and a dead one loses it within one lease."""
@@ -127,7 +129,7 @@ async def _holding(
             if done.is_set():
                 return
             try:
-                if not await renew_lease(db, record, lease=lease):
+                if not await renew_lease(db=db, record=record, lease=lease):
                     return  # taken over: the fence in `mark_done` stops this request
             except Exception:
                 log.warning("could not renew the lease of key %s", record.id, exc_info=True)
@@ -140,7 +142,7 @@ async def _holding(
         await task
 
 
-async def _order_exists(db: Database, reference: str) -> bool:
+async def _order_exists(*, db: Database, reference: str) -> bool:
     async with db.uow() as uow:
         found = await uow.session.scalar(select(Payment.id).where(Payment.reference == reference))
     return found is not None

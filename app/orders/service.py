@@ -141,7 +141,7 @@ async def transition(
             raise
         # Two copies of one action racing (a double click, a retry on another node): the one
         # that lost to the other is a repeat of it, and gets the order as the winner left it.
-        repeat = await _repeat_view(db, actor, order_id, action)
+        repeat = await _repeat_view(db=db, actor=actor, order_id=order_id, action=action)
         if repeat is None:
             raise
         return repeat
@@ -157,7 +157,7 @@ async def transition(
 
 
 async def _repeat_view(
-    db: Database, actor: Actor, order_id: int, action: Action
+    *, db: Database, actor: Actor, order_id: int, action: Action
 ) -> OrderOut | None:
     async with db.uow() as uow:
         order, role = await load_order(uow, order_id, actor)

@@ -142,16 +142,16 @@ async def test_replay_uses_the_log_then_the_outbox_when_the_log_is_gone(
     await _events(db, "rider:7", 12)
     await Relay(db, redis).run_once()
     await wait_until_head(redis, "rider:7", 12)
-    from_log = await replay(redis, db, "rider:7", 10)
+    from_log = await replay(db=db, redis=redis, stream="rider:7", after=10)
     assert from_log.recovered and [e["seq"] for e in from_log.events] == [11, 12]
     assert from_log.events[0]["data"] == {"n": 10}
     await redis.delete(log_key("rider:7"), "rt:head:rider:7")
-    from_outbox = await replay(redis, db, "rider:7", 0)
+    from_outbox = await replay(db=db, redis=redis, stream="rider:7", after=0)
     assert from_outbox.recovered and from_outbox.last_seq == 12
     assert [e["seq"] for e in from_outbox.events] == list(range(1, 13))
-    ahead = await replay(redis, db, "rider:7", 99)
+    ahead = await replay(db=db, redis=redis, stream="rider:7", after=99)
     assert not ahead.recovered and ahead.events == [] and ahead.last_seq == 12
-    nothing = await replay(redis, db, "rider:7", None)
+    nothing = await replay(db=db, redis=redis, stream="rider:7", after=None)
     assert nothing.recovered and nothing.events == [] and nothing.last_seq == 12
 
 
@@ -166,7 +166,7 @@ async def test_the_log_is_bounded_and_replay_reaches_past_it_through_the_outbox(
     await Relay(db, redis).run_once()
     await wait_until_head(redis, "store:9", count)
     assert await redis.xlen(log_key("store:9")) == LOG_MAX_LEN
-    old = await replay(redis, db, "store:9", 5)
+    old = await replay(db=db, redis=redis, stream="store:9", after=5)
     assert old.recovered and [e["seq"] for e in old.events] == list(range(6, count + 1))
 
 
