@@ -14,7 +14,7 @@ from quart_schema import hide, tag
 
 from app.container import container
 from app.errors import NotFound, ProblemCode
-from app.problems import PROBLEM_TYPE, Problem
+from app.problems import PROBLEM_TYPE, Problem, problem_body
 from app.responses import Out, binary, no_dependencies, returns
 
 bp = Blueprint("ops", __name__)
@@ -95,15 +95,13 @@ async def readyz() -> ReadyOut | tuple[NotReadyOut, int]:
     failed = [name for name, state in status.items() if state != "ok"]
     answers = ChecksOut(**status)
     if failed:
-        not_ready = NotReadyOut(
-            type=f"/problems/{ProblemCode.UNAVAILABLE}",
-            title="A dependency is unavailable",
-            status=503,
-            code=ProblemCode.UNAVAILABLE,
-            detail=f"Not answering: {', '.join(failed)}.",
-            ready=False,
-            checks=answers,
+        unavailable = problem_body(
+            503,
+            ProblemCode.UNAVAILABLE,
+            "A dependency is unavailable",
+            f"Not answering: {', '.join(failed)}.",
         )
+        not_ready = NotReadyOut(**unavailable.model_dump(), ready=False, checks=answers)
         return not_ready, 503
     return ReadyOut(ready=True, checks=answers)
 

@@ -8,6 +8,7 @@ party's order, another rider's stream. Only a store, which anyone may look up
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import lazyload
@@ -25,9 +26,9 @@ STREAM = re.compile(r"^(order|store|rider):([1-9][0-9]{0,17})$")
 class Refused(Exception):
     """A subscription the caller may not have; `code` is `forbidden` or `not-found`."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: Literal["forbidden", "not-found"]) -> None:
         super().__init__(code)
-        self.code = code
+        self.code: Literal["forbidden", "not-found"] = code
 
 
 def parse_stream(stream: object) -> tuple[str, int]:

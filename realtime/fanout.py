@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import engineio
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 from app.lifecycle import stop_tasks, wait_for_event
 from realtime.control import CONTROL_CHANNEL, Control
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
+from realtime.schemas import LocationMessage
 
 log = logging.getLogger("delivery.realtime.fanout")
 
@@ -349,5 +351,5 @@ class Hub:
 
 async def publish_location(redis: Redis, *, order_id: int, lat: float, lng: float, at: str) -> None:
     """Send a rider's position to the `order:{id}` subscribers on every node (latest wins)."""
-    payload = {"order_id": order_id, "lat": lat, "lng": lng, "at": at}
-    await redis.publish(LOCATION_CHANNEL, json.dumps(payload, separators=(",", ":")))
+    message = LocationMessage(order_id=order_id, lat=lat, lng=lng, at=datetime.fromisoformat(at))
+    await redis.publish(LOCATION_CHANNEL, message.model_dump_json())

@@ -32,6 +32,7 @@ from app.lifecycle import stop_tasks, wait_for_event
 from realtime.access import Refused, authorize
 from realtime.control import session_digest
 from realtime.fanout import NAMESPACE, Hub
+from realtime.schemas import RevocationCode, RevokedMessage
 
 log = logging.getLogger("delivery.realtime.gate")
 
@@ -126,7 +127,7 @@ class Gate:
         if not pairs:
             return
         # One verdict per user and stream: a user's several tabs are asked about once.
-        verdicts: dict[tuple[int, str], str | None] = {}
+        verdicts: dict[tuple[int, str], RevocationCode | None] = {}
         try:
             async with self.db.uow() as uow:
                 for sid, stream in pairs:
@@ -150,14 +151,13 @@ class Gate:
             if code is not None:
                 await self._revoke(sid, stream, code)
 
-    async def _revoke(self, sid: str, stream: str, code: str) -> None:
+    async def _revoke(self, sid: str, stream: str, code: RevocationCode) -> None:
         if stream not in self.hub.subscriptions.get(sid, ()):
             return
         self.hub.leave(sid, stream)
         self.revoked += 1
-        await self.sio.emit(
-            "revoked", {"stream": stream, "code": code}, to=sid, namespace=NAMESPACE
-        )
+        revoked = RevokedMessage(stream=stream, code=code)
+        await self.sio.emit("revoked", revoked.model_dump(), to=sid, namespace=NAMESPACE)
 
     async def _disconnect(self, ended: Callable[[Principal], bool]) -> None:
         for sid, principal in list(self.principals.items()):

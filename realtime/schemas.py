@@ -25,6 +25,10 @@ OrderEventType = Literal[
     "order.refunded",
 ]
 Seq = Annotated[int, Field(ge=1, description="Per stream: 1, 2, 3, … with no gap.")]
+# Why a subscription is refused, revoked, or a connection refused.
+RefusalCode = Literal["forbidden", "not-found", "validation", "unauthenticated", "unavailable"]
+RevocationCode = Literal["forbidden", "not-found", "unavailable"]
+ConnectRefusalCode = Literal["unauthenticated", "unavailable"]
 STREAM = Field(
     description="`order:{id}`, `store:{id}` or `rider:{id}`",
     pattern=r"^(order|store|rider):[1-9][0-9]*$",
@@ -91,7 +95,7 @@ class RefusedAck(Out):
     """The ack of a `subscribe` that was refused."""
 
     ok: Literal[False]
-    code: Literal["forbidden", "not-found", "validation", "unauthenticated", "unavailable"]
+    code: RefusalCode
 
 
 class UnsubscribeRequest(Out):
@@ -122,14 +126,14 @@ class RevokedMessage(Out):
     (`unavailable`: subscribe again)."""
 
     stream: str = STREAM
-    code: Literal["forbidden", "not-found", "unavailable"]
+    code: RevocationCode
 
 
 class ConnectRefusal(Out):
     """The `connect_error` data when a connection is refused."""
 
-    message: Literal["unauthenticated", "unavailable"]
-    code: Literal["unauthenticated", "unavailable"]
+    message: ConnectRefusalCode
+    code: ConnectRefusalCode
     data: dict[str, str] = Field(description='`{"code": …}`, the same code again.')
 
 

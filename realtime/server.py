@@ -28,6 +28,14 @@ from realtime.eventlog import replay
 from realtime.fanout import Hub
 from realtime.gate import Gate
 from realtime.packets import BoundedServer
+from realtime.schemas import (
+    ConnectRefusal,
+    ConnectRefusalCode,
+    RefusalCode,
+    RefusedAck,
+    SubscribedAck,
+    UnsubscribedAck,
+)
 
 log = logging.getLogger("delivery.realtime")
 
@@ -46,9 +54,9 @@ DRAIN_WITHIN = 3.0
 # The socket servers of this process, for the stop signal (a node runs one).
 
 
-def _refusal(code: str) -> socketio.exceptions.ConnectionRefusedError:
+def _refusal(code: ConnectRefusalCode) -> socketio.exceptions.ConnectionRefusedError:
     error = socketio.exceptions.ConnectionRefusedError()
-    error.error_args = {"message": code, "code": code, "data": {"code": code}}
+    error.error_args = ConnectRefusal(message=code, code=code, data={"code": code}).model_dump()
     return error
 
 
@@ -180,19 +188,18 @@ class Realtime:
                 hub.abort(sid, stream)
                 return refused
             result = hub.finish(sid, stream, missed)
-        return {
-            "ok": True,
-            "recovered": result.recovered,
-            "events": result.events,
-            "last_seq": result.last_seq,
-            "node": NODE,
-        }
+        ack = SubscribedAck(
+            ok=True, recovered=result.recovered, events=[], last_seq=result.last_seq, node=NODE
+        )
+        # The events go out as the stream's log holds them, like live ones: read back through
+        # `Event`, their `at` would lose its milliseconds.
+        return {**ack.model_dump(), "events": result.events}
 
     async def on_unsubscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
         """`{stream}` → `{ok: true}`."""
         if self.hub is not None and isinstance(data, dict) and isinstance(data.get("stream"), str):
             self.hub.leave(sid, data["stream"])
-        return {"ok": True}
+        return UnsubscribedAck(ok=True).model_dump()
 
     async def close_connections(
         self, *, quiet: float = DRAIN_QUIET, within: float = DRAIN_WITHIN
@@ -219,8 +226,8 @@ class Realtime:
             await asyncio.sleep(0.05)
 
 
-def _refused(code: str) -> dict[str, Any]:
-    return {"ok": False, "code": code}
+def _refused(code: RefusalCode) -> dict[str, Any]:
+    return RefusedAck(ok=False, code=code).model_dump()
 
 
 async def _session_refusal(
