@@ -1,11 +1,9 @@
-"""Running a supervisor beside a test, reading the cluster's database, polling with a deadline."""
+"""Running a supervisor beside a test, reading the cluster's database, watching its nodes."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -15,6 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.launcher.cluster import DATABASE, Cluster
 from app.launcher.nodes import Node
 from app.launcher.supervisor import Backoff, Event, Supervisor
+from tests.waiting import wait_until
+
+# How long a test waits for a node to die, come back or answer, unless it says otherwise.
+NODE_WAIT = 60.0
 
 
 @contextmanager
@@ -66,20 +68,6 @@ def query(cluster: Cluster, sql: str, *args: object) -> list[tuple[object, ...]]
         conn.close()
 
 
-async def until(
-    check: Callable[[], bool | Awaitable[bool]], *, within: float = 60, what: str
-) -> None:
-    """Poll `check` until it holds; fail naming `what` after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result if isinstance(result, bool) else await result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def ready(node: Node) -> bool:
     """Whether `node` answers 200 on its own /readyz."""
     try:
@@ -117,4 +105,4 @@ async def in_rotation(cluster: Cluster) -> None:
             after = [await served(node, "GET", "/api/stores") for node in cluster.node_list]
             return all(now > then for now, then in zip(after, before, strict=True))
 
-        await until(all_served, within=30, what="nginx to send requests to every node")
+        await wait_until(all_served, timeout=30, what="nginx to send requests to every node")

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from app.launcher.processes import free_port
 from tests.harness import require_binary
 from tests.system import NODE_ENV
+from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.system
 
@@ -79,13 +79,13 @@ class Lines:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, match: Callable[[str], bool], *, within: float, what: str) -> str:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match(line):
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no line with {what} within {within:g} s: {self.lines}")
+        def found() -> list[str]:
+            return [line for line in list(self.lines) if match(line)][:1]
+
+        try:
+            return wait_until_sync(found, timeout=within, what=f"a line with {what}")[0]
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; the lines: {self.lines}") from None
 
     def close(self) -> None:
         """After the process ended: the rest of the output, then the pipe closed."""
@@ -152,15 +152,14 @@ def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm
         lambda line: line.startswith("node1 restarted"), within=10, what="the restart"
     )
     assert int(restarted.split("(pid ")[1].split(")")[0]) not in nodes
-    deadline = time.monotonic() + 60
-    while True:
+
+    def node1_ready() -> bool:
         try:
-            if httpx.get(f"{node1}/readyz", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{node1}/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "node1 never came back"
-        time.sleep(0.1)
+            return False
+
+    wait_until_sync(node1_ready, timeout=60, interval=0.1, what="node1 to come back")
     assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
     assert process.poll() is None, "the cluster stopped when a node died"
 

@@ -11,8 +11,9 @@ import pytest
 
 from app.launcher.cluster import Cluster
 from app.launcher.supervisor import Backoff, ServiceExited
-from tests.cluster.helpers import events_of, in_rotation, ready, supervising, until
+from tests.cluster.helpers import NODE_WAIT, events_of, in_rotation, ready, supervising
 from tests.system import http_client
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
 
@@ -38,13 +39,21 @@ async def test_a_killed_node_is_restarted_while_nginx_keeps_serving(
                 await in_rotation(cluster)
                 os.kill(killed_pid, signal.SIGKILL)
                 at_kill = len(answers)
-                await until(
-                    lambda: bool(events_of(supervisor, node, "restarted")), what="the restart"
+                await wait_until(
+                    lambda: events_of(supervisor, node, "restarted"),
+                    timeout=NODE_WAIT,
+                    what="the restart",
                 )
-                await until(lambda: ready(node), what=f"{node.name}'s /readyz")
+                await wait_until(
+                    lambda: ready(node), timeout=NODE_WAIT, what=f"{node.name}'s /readyz"
+                )
                 while_down = len(answers) - at_kill
                 # And once it is back, nginx sends it requests again.
-                await until(lambda: len(answers) >= at_kill + while_down + 10, what="more load")
+                await wait_until(
+                    lambda: len(answers) >= at_kill + while_down + 10,
+                    timeout=NODE_WAIT,
+                    what="more load",
+                )
             finally:
                 stop.set()
                 await task
@@ -70,12 +79,15 @@ async def test_a_node_that_keeps_exiting_is_restarted_after_growing_delays(
         node.env["TRUSTED_PROXIES"] = "not-an-address"
         assert node.process is not None
         os.kill(node.process.pid, signal.SIGKILL)
-        await until(
+        await wait_until(
             lambda: len(events_of(supervisor, node, "exited")) >= 4,
+            timeout=NODE_WAIT,
             what="four exits in a row",
         )
         node.env = cluster.env()
-        await until(lambda: ready(node), what=f"{node.name} back with good settings")
+        await wait_until(
+            lambda: ready(node), timeout=NODE_WAIT, what=f"{node.name} back with good settings"
+        )
         back = events_of(supervisor, node, "restarted")[-1]
         exits = events_of(supervisor, node, "exited")
         assert [event.delay for event in exits] == [0.5, 1.0, 2.0, 2.0]
@@ -87,16 +99,20 @@ async def test_a_node_that_keeps_exiting_is_restarted_after_growing_delays(
         assert "status 1" in str(exits[1])
 
         # Up for longer than reset_after: its next exit is the first in a row again.
-        await until(
+        await wait_until(
             lambda: time.monotonic() - back.at > backoff.reset_after,
-            within=backoff.reset_after + 5,
+            timeout=backoff.reset_after + 5,
             what="the node to stay up",
         )
         assert node.process is not None
         os.kill(node.process.pid, signal.SIGKILL)
-        await until(lambda: len(events_of(supervisor, node, "exited")) == 5, what="the exit")
+        await wait_until(
+            lambda: len(events_of(supervisor, node, "exited")) == 5,
+            timeout=NODE_WAIT,
+            what="the exit",
+        )
         assert events_of(supervisor, node, "exited")[-1].delay == backoff.first
-        await until(lambda: ready(node), what=f"{node.name} back again")
+        await wait_until(lambda: ready(node), timeout=NODE_WAIT, what=f"{node.name} back again")
 
 
 def test_the_supervisor_gives_up_when_nginx_exits(breakable_cluster: Cluster) -> None:
