@@ -51,6 +51,10 @@ class Order(Base):
     rider_lat: Mapped[float | None] = mapped_column(nullable=True)
     rider_lng: Mapped[float | None] = mapped_column(nullable=True)
     rider_located_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The customer's requests: one for the kitchen, one for the rider (who sees it once
+    # assigned); NULL when there is none.
+    store_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rider_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     items: Mapped[list[OrderItem]] = relationship(
         lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan"
