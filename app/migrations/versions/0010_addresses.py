@@ -69,10 +69,19 @@ def upgrade() -> None:
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("store_note", sa.String(200), nullable=True))
         batch.add_column(sa.Column("rider_note", sa.String(200), nullable=True))
+        # Single precision moved a delivery point by metres.
+        for column in ("address_lat", "address_lng"):
+            batch.alter_column(
+                column, existing_type=sa.Float(), type_=sa.Double(), existing_nullable=False
+            )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("orders") as batch:
+        for column in ("address_lat", "address_lng"):
+            batch.alter_column(
+                column, existing_type=sa.Double(), type_=sa.Float(), existing_nullable=False
+            )
         batch.drop_column("rider_note")
         batch.drop_column("store_note")
     op.drop_index("ix_favourites_store_id", table_name="favourites")
