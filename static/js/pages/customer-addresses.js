@@ -100,6 +100,7 @@ form.addEventListener("submit", async (event) => {
       toast(editing ? `${body.label} saved` : `${body.label} added`);
       reset();
       picker.set(getAddress(), { silent: true });
+      picker.frame();
       await load();
     } catch (error) {
       showProblem(formProblem, error);
