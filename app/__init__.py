@@ -17,6 +17,7 @@ from app.bootstrap import open_services
 from app.catalog.views import bp as catalog_bp
 from app.config import Settings
 from app.container import EXTENSION, Container
+from app.customers.views import bp as customers_bp
 from app.lifecycle import ShutdownStack
 from app.metrics import install_metrics
 from app.openapi import DeliveryOpenAPI
@@ -32,7 +33,16 @@ from realtime.manager_fanout import MANAGER_CHANNEL
 from realtime.server import Realtime
 
 ROOT = Path(__file__).resolve().parent.parent
-BLUEPRINTS = (ops.bp, auth_bp, catalog_bp, rewards_bp, orders_bp, dispatch_bp, web_bp)
+BLUEPRINTS = (
+    ops.bp,
+    auth_bp,
+    catalog_bp,
+    rewards_bp,
+    orders_bp,
+    dispatch_bp,
+    web_bp,
+    customers_bp,
+)
 log = logging.getLogger("delivery")
 
 ASGIApp = Any  # an ASGI 3 callable: (scope, receive, send) -> awaitable

@@ -39,6 +39,7 @@ class ProblemCode(StrEnum):
     HTTP_ERROR = "http-error"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
+    LIMIT_REACHED = "limit-reached"
 
 
 class DomainError(Exception):

@@ -2,6 +2,7 @@
 
 from app.auth.models import User
 from app.catalog.models import MenuItem, MenuOption, Store
+from app.customers.models import Address, Favourite
 from app.db import Base
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.outbox import OutboxEvent, StreamHead
@@ -16,12 +17,14 @@ from app.rewards.models import (
 from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderState
 
 __all__ = [
+    "Address",
     "Base",
     "Coupon",
     "CouponCampaign",
     "CouponClaimBacklog",
     "DispatchHistory",
     "DispatchSearch",
+    "Favourite",
     "IdempotencyRecord",
     "MenuItem",
     "MenuOption",

@@ -58,6 +58,8 @@ TAGS = [
     {"name": "coupons", "description": "First-come coupon campaigns and the customer's coupons."},
     {"name": "dispatch", "description": "Rider shifts, positions and offers."},
     {"name": "operations", "description": "Health, readiness and metrics."},
+    {"name": "addresses", "description": "The customer's saved delivery addresses."},
+    {"name": "favourites", "description": "The customer's favourite stores."},
 ]
 DESCRIPTION = (
     "The HTTP API of the delivery platform. Sign in with `POST /api/auth/login`: the session "

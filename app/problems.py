@@ -95,6 +95,10 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         503,
         "the database or a Redis is down or busy; nothing was changed, safe to retry",
     ),
+    ProblemCode.LIMIT_REACHED: (
+        409,
+        "the caller already holds the most allowed: 20 saved addresses, 200 favourite stores",
+    ),
 }
 
 

@@ -121,6 +121,30 @@ MATRIX: dict[str, Row] = {
     "GET /api/openapi.json": ("all=ok", "bare"),
     "GET /static/<path:filename>": ("all=ok", "bare"),
     "GET /vendor/<name>/<path:filename>": ("all=ok", "bare"),
+    # Address book and favourites: the customer's own; another customer's address is unknown
+    "GET /api/me/addresses": ("anon=401 customer=ok customer2=ok others=403", "bare"),
+    "POST /api/me/addresses": ("anon=401 customer=ok customer2=ok others=403", "bare"),
+    "PATCH /api/me/addresses/<int:address_id>": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "address",
+    ),
+    "DELETE /api/me/addresses/<int:address_id>": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "address",
+    ),
+    "GET /api/me/favourites": ("anon=401 customer=ok customer2=ok others=403", "bare"),
+    "PUT /api/me/favourites/<int:store_id>": (
+        "anon=401 customer=ok customer2=ok others=403",
+        "store",
+    ),
+    "DELETE /api/me/favourites/<int:store_id>": (
+        "anon=401 customer=ok customer2=ok others=403",
+        "store",
+    ),
+    "POST /api/orders/<int:order_id>/reorder": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "placed",
+    ),
     # Pages: the role's own pages, everyone else is sent where they belong
     "GET /": ("anon=200 others=302", "bare"),
     "GET /customer": ("customer=200 customer2=200 others=302", "bare"),
@@ -129,6 +153,7 @@ MATRIX: dict[str, Row] = {
     "GET /customer/orders": ("customer=200 customer2=200 others=302", "bare"),
     "GET /customer/orders/<int:order_id>": ("customer=200 customer2=200 others=302", "placed"),
     "GET /customer/rewards": ("customer=200 customer2=200 others=302", "bare"),
+    "GET /customer/addresses": ("customer=200 customer2=200 others=302", "bare"),
     "GET /owner": ("owner=200 owner2=200 others=302", "bare"),
     "GET /owner/stores/<int:store_id>": ("owner=200 owner2=200 others=302", "store"),
     "GET /owner/stores/<int:store_id>/board": ("owner=200 owner2=200 others=302", "store"),
@@ -143,6 +168,7 @@ STREAMS: dict[str, Row] = {
     "store": ("anon=unauthenticated owner=ok others=forbidden", "store"),
     "rider": ("anon=unauthenticated rider=ok others=not-found", "bare"),
 }
+MATRIX_ADDRESS = {"label": "Home", "text": "1 Sejong-daero", "lat": 37.566, "lng": 126.977}
 SOCKET_EVENTS = {"connect", "disconnect", "subscribe", "unsubscribe"}
 
 
@@ -183,6 +209,11 @@ async def build_world(apps: AppPool, app: DeliveryApp, state: str) -> World:
     callers["admin"] = await sign_in_admin(apps, app)
     world = World(callers)
     if state == "bare":
+        return world
+    if state == "address":
+        saved = await world.api("customer").post("/api/me/addresses", json=MATRIX_ADDRESS)
+        assert saved.status_code == 201, saved.text
+        world.values["address_id"] = saved.json()["id"]
         return world
     if state == "campaign":
         created = await world.api("admin").post("/api/coupon-campaigns", json=campaign_body())
@@ -250,6 +281,7 @@ def request_for(route: str, world: World) -> Call:
         "item_id": shop.fries["id"] if shop else 1,
         "order_id": order["id"] if order else 1,
         "campaign_id": world.campaign["id"] if world.campaign else 1,
+        "address_id": world.values.get("address_id", 1),
         "key": world.media.removeprefix("/media/"),
         "filename": "css/app.css" if rule.startswith("/static") else "socket.io.min.js",
         "name": "socket.io",
@@ -286,6 +318,8 @@ def request_for(route: str, world: World) -> Call:
         "POST /api/orders/<int:order_id>/cancel": {"reason": "changed my mind"},
         "PUT /api/riders/me/shift": {"online": True, "lat": 37.566, "lng": 126.977},
         "PUT /api/riders/me/location": {"lat": 37.566, "lng": 126.977},
+        "POST /api/me/addresses": MATRIX_ADDRESS,
+        "PATCH /api/me/addresses/<int:address_id>": {"label": "Work"},
     }
     if route in ("PUT /api/stores/<int:store_id>/image", "PUT /api/menu-items/<int:item_id>/image"):
         files = {"file": ("p.png", image_bytes(), "image/png")}

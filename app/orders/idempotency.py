@@ -27,9 +27,18 @@ class KeyLost(Exception):
     """The key was taken over while this request ran: it must not finish (its work is undone)."""
 
 
+# Fields the body gained later: left out of the fingerprint when not sent, so that a key
+# taken by an earlier body keeps its fingerprint.
+_LATER_FIELDS = ("address", "address_id", "store_note", "rider_note")
+
+
 def request_hash(request: PlaceOrderRequest) -> str:
     """A fingerprint of the request body (defaults filled in, keys sorted)."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    fields = request.model_dump(mode="json")
+    for name in _LATER_FIELDS:
+        if fields.get(name) is None:
+            fields.pop(name, None)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -41,8 +41,10 @@ class Order(Base):
     paid_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
     address_text: Mapped[str] = mapped_column(String(300), nullable=False)
-    address_lat: Mapped[float] = mapped_column(nullable=False)
-    address_lng: Mapped[float] = mapped_column(nullable=False)
+    # Doubles: a single-precision FLOAT moved the point by metres (and a saved address is kept
+    # as a double).
+    address_lat: Mapped[float] = mapped_column(Double, nullable=False)
+    address_lng: Mapped[float] = mapped_column(Double, nullable=False)
     prep_minutes: Mapped[int | None] = mapped_column(nullable=True)
     accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -51,6 +53,10 @@ class Order(Base):
     rider_lat: Mapped[float | None] = mapped_column(nullable=True)
     rider_lng: Mapped[float | None] = mapped_column(nullable=True)
     rider_located_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The customer's requests: one for the kitchen, one for the rider (who sees it once
+    # assigned); NULL when there is none.
+    store_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    rider_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     items: Mapped[list[OrderItem]] = relationship(
         lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan"

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, insert, select
 
+from app.customers.service import saved_address
 from app.db import Base, Database, UnitOfWork, row_values, table_of, utcnow
 from app.errors import PaymentDeclined, RateLimited, Unavailable, ValidationFailed
 from app.orders.events import emit_order_event
@@ -61,6 +62,7 @@ async def place_order(
     request: PlaceOrderRequest,
 ) -> Outcome:
     """Place and pay an order exactly once per Idempotency-Key."""
+    _check_destination(request)
     fingerprint = request_hash(request)
     claimed = await claim_key(
         db=db,
@@ -168,6 +170,7 @@ async def _place(
     # below are never added to the session; they only carry the new order to its view.
     async with db.uow() as uow:
         priced = await price_lines(uow, request)
+        destination = await _destination(uow, customer_id, request)
         now = utcnow()
         order = Order(
             customer_id=customer_id,
@@ -178,9 +181,11 @@ async def _place(
             subtotal=priced.subtotal,
             delivery_fee=priced.delivery_fee,
             coupon_id=request.coupon_id,
-            address_text=request.address.text,
-            address_lat=request.address.lat,
-            address_lng=request.address.lng,
+            address_text=destination.text,
+            address_lat=destination.lat,
+            address_lng=destination.lng,
+            store_note=request.store_note or None,
+            rider_note=destination.rider_note,
             # A new order's stream starts at 1 (the event sets it again, to what it took).
             stream_seq=1,
             created_at=now,
@@ -219,6 +224,46 @@ async def _place(
         await mark_done(uow, record, outcome)
         await uow.commit()
     return outcome
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the order goes, copied onto it (a saved address may change or go later)."""
+
+    text: str
+    lat: float
+    lng: float
+    rider_note: str | None
+
+
+def _check_destination(request: PlaceOrderRequest) -> None:
+    if (request.address is None) == (request.address_id is None):
+        both = request.address is not None
+        raise ValidationFailed(
+            "Send either the delivery address or the id of a saved one, not both."
+            if both
+            else "Send the delivery address, or the id of a saved one (address_id).",
+            errors=[
+                {
+                    "field": "address_id" if both else "address",
+                    "message": "send address or address_id, not both" if both else "required",
+                }
+            ],
+        )
+
+
+async def _destination(
+    uow: UnitOfWork, customer_id: int, request: PlaceOrderRequest
+) -> Destination:
+    """The address sent, or a copy of the customer's saved one, with the rider's note: the
+    one sent (empty for none), else the saved address's."""
+    if request.address is not None:
+        address = request.address
+        return Destination(address.text, address.lat, address.lng, request.rider_note or None)
+    assert request.address_id is not None
+    saved = await saved_address(uow, customer_id=customer_id, address_id=request.address_id)
+    note = request.rider_note if request.rider_note is not None else saved.rider_note
+    return Destination(saved.text, saved.lat, saved.lng, note or None)
 
 
 # Built once: a statement object keeps its cache key, so executing it again costs no rebuild.

@@ -68,4 +68,6 @@ def order_view(order: Order) -> OrderOut:
         timeline=[TimelineEntryOut(status=Status(t.status), at=t.at) for t in order.timeline],
         created_at=order.created_at,
         stream_seq=order.stream_seq,
+        store_note=order.store_note,
+        rider_note=order.rider_note,
     )

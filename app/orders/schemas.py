@@ -13,6 +13,7 @@ from app.payments.models import PaymentStatus
 from app.responses import Out, Timestamp
 from app.validation import Id, Partial, Schema
 
+NOTE_MAX = 200
 CardNumber = Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
 
 
@@ -40,10 +41,23 @@ class PointsPayment(Schema):
 class PlaceOrderRequest(Schema):
     store_id: Id
     items: list[OrderLine] = Field(min_length=1, max_length=50)
-    address: Address
+    address: Address | None = Field(
+        default=None, description="Where to deliver; or send `address_id` instead."
+    )
     payment: CardPayment | PointsPayment = Field(discriminator="method")
     use_points: int = Field(default=0, ge=0, le=100_000_000)
     coupon_id: Id | None = None
+    address_id: Id | None = Field(
+        default=None, description="A saved address of the caller's, instead of `address`."
+    )
+    store_note: str | None = Field(
+        default=None, max_length=NOTE_MAX, description="A request for the kitchen."
+    )
+    rider_note: str | None = Field(
+        default=None,
+        max_length=NOTE_MAX,
+        description="A request for the rider; defaults to the saved address's note.",
+    )
 
 
 class AcceptRequest(Schema):
@@ -136,9 +150,36 @@ class OrderOut(Out):
     stream_seq: int = Field(
         description="The last seq of the `order:{id}` stream: subscribe with this `after_seq`."
     )
+    store_note: str | None = Field(description="The customer's request for the kitchen.")
+    rider_note: str | None = Field(
+        description="The customer's request for the rider (a rider sees orders once assigned)."
+    )
 
 
 class OrderListOut(Out):
     """The caller's orders, newest first."""
 
     orders: list[OrderOut]
+
+
+class ReorderLineOut(Out):
+    """A line of the cart to review: an item still on the menu, with the options still offered."""
+
+    menu_item_id: int
+    quantity: int
+    option_ids: list[int]
+
+
+class UnavailableLineOut(Out):
+    """A line of the earlier order that cannot be ordered again, and why."""
+
+    name: str = Field(description="The item's name as it was ordered.")
+    why: str = Field(description="For people: sold out, no longer on the menu, an option gone.")
+
+
+class ReorderOut(Out):
+    """A cart filled from an earlier order, to review and check out; no order is placed."""
+
+    store_id: int
+    items: list[ReorderLineOut]
+    unavailable: list[UnavailableLineOut]

@@ -12,7 +12,7 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, ValidationFailed
-from app.orders import placement, service
+from app.orders import placement, reorder, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.placement import PlacementLimits
@@ -24,6 +24,7 @@ from app.orders.schemas import (
     OrderOut,
     PlaceOrderRequest,
     ReasonRequest,
+    ReorderOut,
 )
 from app.orders.service import Actor
 from app.payments.gateway import PaymentGateway
@@ -228,3 +229,18 @@ async def deliver(principal: Principal, order_id: int, data: EmptyRequest) -> Or
     Sent again once it took effect (a retry after a lost answer): 200, the order unchanged.
     """
     return await _move(principal, order_id, Action.DELIVER)
+
+
+@bp.post("/api/orders/<int:order_id>/reorder")
+@tag(["orders"])
+@returns(ReorderOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=Role.CUSTOMER)
+@optional_body(EmptyRequest)
+async def order_again(principal: Principal, order_id: int, data: EmptyRequest) -> ReorderOut:
+    """A cart from one of the caller's earlier orders, to review: never a new order.
+
+    Lines whose item is gone, sold out or has lost a chosen option are listed in
+    `unavailable` with the reason; prices are the menu's at checkout.
+    """
+    return await reorder.reorder(db=container().db, actor=_actor(principal), order_id=order_id)

@@ -90,6 +90,13 @@ async def customer_rewards() -> Page:
     return await _page("customer/rewards.html", Role.CUSTOMER)
 
 
+@bp.get("/customer/addresses")
+@hide
+async def customer_addresses() -> Page:
+    """The address book: saved addresses, the default, adding and editing on a map."""
+    return await _page("customer/addresses.html", Role.CUSTOMER)
+
+
 @bp.get("/owner")
 @hide
 async def owner_stores() -> Page:

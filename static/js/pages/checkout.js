@@ -2,19 +2,67 @@
 import { api, newKey, showProblem, won } from "../api.js";
 import { clearCart, getAddress, getCart, saveAddress, subtotal, updateCartLink } from "../cart.js";
 import { renderCart } from "../cart-view.js";
+import { PointPicker, coordinates } from "../point-picker.js";
 import { busy, h, startPage, markReady } from "../ui.js";
 
 const form = document.getElementById("checkout-form");
 const problem = document.getElementById("problem");
 const cartBox = document.getElementById("cart");
 const coupons = new Map();
+const saved = new Map();
+const savedSelect = document.getElementById("co-saved");
+const picker = new PointPicker(document.getElementById("co-map"), {
+  label: "Map: click where the order should go; arrow keys move the point",
+  onChange: (point) => { document.getElementById("co-point").textContent = coordinates(point); },
+});
 let attempt = null; // {key, body}: a retry of the same body reuses its key, so it is charged once
 
 function fill() {
   const a = getAddress();
   document.getElementById("co-address").value = a.text;
-  document.getElementById("co-lat").value = a.lat;
-  document.getElementById("co-lng").value = a.lng;
+  picker.set({ lat: a.lat, lng: a.lng });
+}
+
+function chosenSaved() {
+  return saved.get(Number(savedSelect.value)) || null;
+}
+
+function showDestination() {
+  const address = chosenSaved();
+  document.getElementById("co-new").hidden = Boolean(address);
+  const text = document.getElementById("co-saved-text");
+  text.hidden = !address;
+  text.textContent = address ? address.text : "";
+  const hint = document.getElementById("rider-note-hint");
+  hint.hidden = !(address && address.rider_note);
+  hint.textContent = address && address.rider_note ? `Left empty, the rider gets your saved note: “${address.rider_note}”` : "";
+}
+
+async function loadAddresses() {
+  try {
+    const { addresses } = await api("GET", "/api/me/addresses");
+    const typed = savedSelect.querySelector('option[value=""]');
+    for (const a of addresses) {
+      saved.set(a.id, a);
+      savedSelect.insertBefore(h("option", { value: a.id }, `${a.label}: ${a.text}`), typed);
+    }
+    if (addresses.length) savedSelect.value = String(addresses[0].id); // the default comes first
+  } catch (error) {
+    document.getElementById("rewards-note").textContent = `Addresses: ${error.message}`;
+  }
+  showDestination();
+}
+
+async function showStore() {
+  const cart = getCart();
+  if (!cart) return;
+  try {
+    const store = await api("GET", `/api/stores/${cart.store.id}`);
+    picker.landmark("store", { lat: store.lat, lng: store.lng }, store.name);
+    picker.frame();
+  } catch {
+    // The map works without the store's marker.
+  }
 }
 
 function payMethod() {
@@ -53,23 +101,26 @@ async function loadRewards() {
 }
 
 function orderBody(cart) {
-  const address = {
-    text: document.getElementById("co-address").value.trim(),
-    lat: Number(document.getElementById("co-lat").value),
-    lng: Number(document.getElementById("co-lng").value),
-  };
   const method = payMethod();
   const couponId = Number(document.getElementById("co-coupon").value) || null;
-  return {
+  const body = {
     store_id: cart.store.id,
     items: cart.lines.map((l) => ({ menu_item_id: l.menu_item_id, quantity: l.quantity, option_ids: l.option_ids })),
-    address,
     payment: method === "card" ? { method: "card", card_number: document.getElementById("co-card").value.replace(/\s+/g, "") } : { method: "points" },
     use_points: Number(document.getElementById("co-points").value) || 0,
     coupon_id: couponId,
   };
+  const address = chosenSaved();
+  if (address) body.address_id = address.id;
+  else body.address = { text: document.getElementById("co-address").value.trim(), ...(picker.point || {}) };
+  const storeNote = document.getElementById("co-store-note").value.trim();
+  const riderNote = document.getElementById("co-rider-note").value.trim();
+  if (storeNote) body.store_note = storeNote;
+  if (riderNote) body.rider_note = riderNote;
+  return body;
 }
 
+savedSelect.addEventListener("change", showDestination);
 form.addEventListener("input", estimate);
 form.addEventListener("change", () => {
   document.getElementById("card-field").hidden = payMethod() !== "card";
@@ -90,7 +141,8 @@ form.addEventListener("submit", async (event) => {
   await busy(document.getElementById("place-order"), async () => {
     try {
       const order = await api("POST", "/api/orders", { body, headers: { "Idempotency-Key": attempt.key } });
-      saveAddress(body.address);
+      const used = chosenSaved() || body.address;
+      saveAddress({ text: used.text, lat: used.lat, lng: used.lng });
       clearCart();
       location.assign(`/customer/orders/${order.id}`);
     } catch (error) {
@@ -106,5 +158,5 @@ if (!renderCart(cartBox, { onChange: estimate, checkoutLink: false })) {
   document.getElementById("place-order").disabled = true;
 }
 estimate();
-await loadRewards();
+await Promise.all([loadRewards(), loadAddresses(), showStore()]);
 markReady();

@@ -33,7 +33,9 @@ function render() {
       order.coupon_discount ? [h("dt", {}, "Coupon"), h("dd", {}, `−${won(order.coupon_discount)}`)] : null,
       order.points_used ? [h("dt", {}, "Points"), h("dd", {}, `−${won(order.points_used)}`)] : null,
       h("dt", { class: "grand" }, "Total"), h("dd", { class: "grand", id: "order-total" }, won(order.total)))),
-    h("p", { class: "muted" }, `Deliver to ${order.address.text}`));
+    h("p", { class: "muted" }, `Deliver to ${order.address.text}`),
+    order.store_note ? h("p", { class: "note", id: "store-note" }, `For the kitchen: ${order.store_note}`) : null,
+    order.rider_note ? h("p", { class: "note", id: "rider-note" }, `For the rider: ${order.rider_note}`) : null);
 }
 
 function drawMap() {

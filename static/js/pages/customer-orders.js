@@ -1,21 +1,40 @@
-// The customer's order history, newest first.
+// The customer's order history, newest first, each with "Order again".
 import { api, showProblem, when, won } from "../api.js";
 import { updateCartLink } from "../cart.js";
 import { STATUS_LABEL } from "../orders.js";
-import { h, startPage, markReady } from "../ui.js";
+import { orderAgain } from "../reorder.js";
+import { busy, h, startPage, markReady } from "../ui.js";
+
+const problem = document.getElementById("problem");
+
+function againButton(order) {
+  return h("button", {
+    type: "button",
+    class: "reorder",
+    "aria-label": `Order #${order.id} again`,
+    onclick: (event) => busy(event.currentTarget, async () => {
+      try {
+        await orderAgain(order.id);
+      } catch (error) {
+        showProblem(problem, error);
+      }
+    }),
+  }, "Order again");
+}
 
 await startPage();
 updateCartLink();
 try {
   const { orders } = await api("GET", "/api/orders");
   document.getElementById("orders").replaceChildren(...(orders.length
-    ? orders.map((o) => h("tr", {},
+    ? orders.map((o) => h("tr", { dataset: { orderId: o.id } },
         h("td", {}, h("a", { href: `/customer/orders/${o.id}` }, `#${o.id}`)),
         h("td", {}, when(o.created_at)),
         h("td", {}, STATUS_LABEL[o.status] || o.status),
-        h("td", {}, won(o.total))))
-    : [h("tr", {}, h("td", { colspan: 4, class: "empty" }, "No orders yet."))]));
+        h("td", {}, won(o.total)),
+        h("td", {}, againButton(o))))
+    : [h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No orders yet."))]));
 } catch (error) {
-  showProblem(document.getElementById("problem"), error);
+  showProblem(problem, error);
 }
 markReady();

@@ -1,8 +1,9 @@
 // A store's menu (groups, images, options, sold-out) and the single-store cart.
 import { api, showProblem, won } from "../api.js";
 import { addLine, clearCart, updateCartLink } from "../cart.js";
+import { REORDER_NOTE_KEY } from "../reorder.js";
 import { renderCart } from "../cart-view.js";
-import { h, startPage, toast, markReady } from "../ui.js";
+import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
 const problem = document.getElementById("problem");
@@ -38,13 +39,53 @@ function itemRow(store, item) {
     form);
 }
 
+function heart(store, favourite) {
+  const button = h("button", { type: "button", class: "heart", id: "favourite", "aria-pressed": String(favourite) },
+    favourite ? "♥ Favourite" : "♡ Add to favourites");
+  button.addEventListener("click", async () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    await busy(button, async () => {
+      try {
+        await api(on ? "PUT" : "DELETE", `/api/me/favourites/${store.id}`);
+        button.setAttribute("aria-pressed", String(on));
+        button.textContent = on ? "♥ Favourite" : "♡ Add to favourites";
+        toast(on ? `${store.name} is a favourite` : `${store.name} is no longer a favourite`);
+        showProblem(problem, null);
+      } catch (error) {
+        showProblem(problem, error);
+      }
+    });
+  });
+  return button;
+}
+
+function showReorderNote() {
+  const raw = sessionStorage.getItem(REORDER_NOTE_KEY);
+  if (!raw) return;
+  sessionStorage.removeItem(REORDER_NOTE_KEY);
+  const note = JSON.parse(raw);
+  if (note.store_id !== storeId) return;
+  const box = document.getElementById("reorder-note");
+  box.replaceChildren(
+    h("strong", {}, `Your cart holds order #${note.order_id} again: review it and check out.`),
+    note.unavailable.length
+      ? h("ul", {}, ...note.unavailable.map((u) => h("li", {}, `Not added: ${u.name}. ${u.why}`)))
+      : null);
+  box.hidden = false;
+}
+
 async function load() {
   try {
-    const store = await api("GET", `/api/stores/${storeId}`);
+    const [store, favourites] = await Promise.all([
+      api("GET", `/api/stores/${storeId}`),
+      api("GET", "/api/me/favourites"),
+    ]);
+    const favourite = favourites.stores.some((s) => s.id === store.id);
     document.title = `${store.name} · Delivery`;
     document.getElementById("store-head").replaceChildren(
       ...(store.image_url ? [h("img", { class: "thumb hero-img", src: store.image_url, alt: store.name })] : []),
-      h("div", { class: "spread" }, h("h1", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
+      h("div", { class: "spread" }, h("h1", {}, store.name),
+        h("span", { class: "row" }, heart(store, favourite), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed"))),
       h("p", { class: "muted" }, `${store.category} · ${store.address} · ${store.phone}`),
       h("p", {}, `Minimum order ${won(store.min_order)} · Delivery fee ${won(store.delivery_fee)}`));
     const groups = store.menu || [];
@@ -67,5 +108,6 @@ document.getElementById("replace-cart").addEventListener("click", () => {
 await startPage();
 updateCartLink();
 renderCart(cartBox);
+showReorderNote();
 await load();
 markReady();

@@ -48,6 +48,20 @@ async function load() {
   }
 }
 
+async function loadFavourites() {
+  const box = document.getElementById("favourites");
+  try {
+    const { stores } = await api("GET", "/api/me/favourites");
+    box.replaceChildren(...(stores.length
+      ? stores.map((store) => h("li", {},
+          h("a", { class: "chip-link", href: `/customer/stores/${store.id}`, dataset: { storeId: store.id } },
+            `♥ ${store.name}`, h("span", { class: "muted" }, store.open ? " · open" : " · closed"))))
+      : [h("li", { class: "empty" }, "No favourites yet: press the heart on a store's page.")]));
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}
+
 document.getElementById("address-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = document.getElementById("addr-text").value.trim();
@@ -85,5 +99,5 @@ document.getElementById("search-form").addEventListener("submit", (event) => {
 await startPage();
 updateCartLink();
 fillAddress();
-await load();
+await Promise.all([load(), loadFavourites()]);
 markReady();

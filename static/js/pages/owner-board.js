@@ -49,6 +49,7 @@ function card(order) {
   return h("article", { class: `order-card${fresh ? " new" : ""}`, dataset: { orderId: order.id, status: order.status }, "aria-label": `Order ${order.id}` },
     h("div", { class: "spread" }, h("strong", {}, `#${order.id}`), h("span", { class: "muted" }, clock(order.created_at))),
     items,
+    order.store_note ? h("p", { class: "note store-note" }, `Note: ${order.store_note}`) : null,
     h("div", { class: "spread" }, h("span", {}, order.address.text), h("span", { class: "price" }, won(order.total))),
     order.prep_minutes && order.status === "accepted" ? h("div", { class: "muted" }, `Prep ${order.prep_minutes} min`) : null,
     rider ? h("div", { class: "muted rider" }, rider) : null,

@@ -174,6 +174,7 @@ function renderActive() {
     h("div", { class: "spread" }, h("strong", {}, `Order #${order.id}`), h("span", { class: "badge warn", id: "active-status" }, STATUS_LABEL[order.status])),
     h("p", {}, "Pick up at ", h("strong", {}, storeName), state.activeStore ? ` (${state.activeStore.address})` : ""),
     h("p", {}, "Deliver to ", h("strong", {}, order.address.text)),
+    order.rider_note ? h("p", { class: "note", id: "active-rider-note" }, `Customer's note: ${order.rider_note}`) : null,
     h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${i.name}`))),
     h("p", { class: "muted" }, order.status === "accepted" ? `The kitchen needs about ${order.prep_minutes} min.` : ""),
     h("div", { class: "row" },

@@ -1,0 +1,1 @@
+"""A customer's own things: saved delivery addresses and favourite stores."""
