@@ -77,5 +77,6 @@ def order_view(order: Order) -> OrderOut:
         accept_by=order.accept_by if order.status == Status.PLACED else None,
         eta=eta,
         eta_minutes=eta_minutes,
+        ready_by=order.ready_by if eta is not None else None,
         delay_minutes=order.delay_minutes or 0,
     )

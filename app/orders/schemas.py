@@ -154,6 +154,10 @@ class OrderOut(Out):
         description="Whole minutes from the moment this was read until `eta`, rounded up; "
         "0 once due or delivered; null when `eta` is.",
     )
+    ready_by: Timestamp | None = Field(
+        description="When the kitchen expects the food ready (set when accepted, moved by "
+        "delays); null before acceptance and once rejected or cancelled."
+    )
     delay_minutes: int = Field(
         ge=0, description="Minutes the store pushed the kitchen's time back, in all."
     )
