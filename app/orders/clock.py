@@ -19,7 +19,10 @@ from app.orders.models import Order
 
 async def _store_point(uow: UnitOfWork, store_id: int) -> tuple[float, float]:
     query = select(Store.lat, Store.lng).where(Store.id == store_id)
-    row = (await uow.session.execute(query)).one()
+    # Not flushing the order the caller is changing: its versioned write belongs to the
+    # caller's `uow.flush(stale=…)`, which turns a lost race into the caller's 409.
+    with uow.session.no_autoflush:
+        row = (await uow.session.execute(query)).one()
     return float(row.lat), float(row.lng)
 
 
