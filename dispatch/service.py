@@ -13,6 +13,7 @@ from app.auth.revocation import Revocations
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
+from app.orders import clock
 from app.orders.events import emit_order_event
 from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
@@ -282,6 +283,9 @@ async def _accept_once(
                 position.lng,
                 now,
             )
+        # The rider's way to the store is known now: the estimate moves with the assignment.
+        where = (position.lat, position.lng) if position is not None else None
+        await clock.on_assigned(uow, order, where, now)
         # The versioned UPDATE: of all riders racing, one matches the version; every other
         # waits for its commit, then matches no row and gets 409 already-assigned. The order
         # row is locked before the rider's row, as every lifecycle transition does, so an

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from app.orders.schemas import OrderOut
+from app.orders.schemas import OrderDelayedOut, OrderOut
 from app.responses import Out, Timestamp, omitted_when_absent
 from dispatch.schemas import OfferOut, OfferWithdrawnOut
 
@@ -46,6 +46,17 @@ class OrderEvent(Out):
     data: OrderOut
 
 
+class OrderDelayedEvent(Out):
+    """The store needs more time; `data` is the order with its moved `eta`, and `minutes`, this
+    delay's."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["order.delayed"]
+    at: Timestamp
+    data: OrderDelayedOut
+
+
 class OfferCreatedEvent(Out):
     """An order is offered to this rider (on `rider:{id}`)."""
 
@@ -66,7 +77,10 @@ class OfferWithdrawnEvent(Out):
     data: OfferWithdrawnOut
 
 
-Event = Annotated[OrderEvent | OfferCreatedEvent | OfferWithdrawnEvent, Field(discriminator="type")]
+Event = Annotated[
+    OrderEvent | OrderDelayedEvent | OfferCreatedEvent | OfferWithdrawnEvent,
+    Field(discriminator="type"),
+]
 
 
 class SubscribeRequest(Out):

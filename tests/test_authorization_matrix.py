@@ -101,6 +101,10 @@ MATRIX: dict[str, Row] = {
         "anon=401 rider=ok rider2=404 others=403",
         "picked_up",
     ),
+    "POST /api/orders/<int:order_id>/delay": (
+        "anon=401 owner=ok owner2=404 others=403",
+        "accepted",
+    ),
     # Dispatch: only riders; an offer or an order is the rider's own or not found
     "PUT /api/riders/me/shift": ("anon=401 rider=ok rider2=ok others=403", "bare"),
     "PUT /api/riders/me/location": ("anon=401 rider=ok rider2=ok others=403", "bare"),
@@ -316,6 +320,7 @@ def request_for(route: str, world: World) -> Call:
         "POST /api/orders/<int:order_id>/accept": {"prep_minutes": 10},
         "POST /api/orders/<int:order_id>/reject": {"reason": "closing"},
         "POST /api/orders/<int:order_id>/cancel": {"reason": "changed my mind"},
+        "POST /api/orders/<int:order_id>/delay": {"minutes": 10},
         "PUT /api/riders/me/shift": {"online": True, "lat": 37.566, "lng": 126.977},
         "PUT /api/riders/me/location": {"lat": 37.566, "lng": 126.977},
         "POST /api/me/addresses": MATRIX_ADDRESS,

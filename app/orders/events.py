@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.db import UnitOfWork
 from app.orders.models import Order
 from app.orders.presenter import order_view
@@ -15,21 +17,31 @@ def order_streams(order: Order) -> list[str]:
 
 
 async def emit_order_event(
-    uow: UnitOfWork, order: Order, event_type: str, extra: list[str] | None = None
+    uow: UnitOfWork,
+    order: Order,
+    event_type: str,
+    extra: list[str] | None = None,
+    *,
+    shape: Callable[[OrderOut], OrderOut] | None = None,
 ) -> OrderOut:
     """Record `event_type` with the order as its data; the order's `stream_seq` follows.
 
-    Returns that data: the order as the API shows it once this change commits.
+    `shape` turns the order's view into the event's data when the event says more than the
+    order (`order.delayed` adds the delay's minutes). Returns the order as the API shows it
+    once this change commits.
     """
     view: OrderOut | None = None
+    payload: OrderOut | None = None
 
     def data(stream: str, seqs: dict[str, int]) -> OrderOut:
         # The same view for every stream: built (and serialized) once per event.
-        nonlocal view
+        nonlocal view, payload
         if view is None:
             order.stream_seq = seqs[f"order:{order.id}"]
             view = order_view(order)
-        return view
+            payload = shape(view) if shape is not None else view
+        assert payload is not None
+        return payload
 
     await emit(uow, event_type, order_streams(order) + (extra or []), data)
     assert view is not None

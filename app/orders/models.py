@@ -48,6 +48,13 @@ class Order(Base):
     prep_minutes: Mapped[int | None] = mapped_column(nullable=True)
     accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The kitchen's clock: until when the store may answer (set when placed); when the kitchen
+    # expects the food ready and the minutes the owner pushed that back in all; when the food
+    # should arrive (set when accepted).
+    accept_by: Mapped[datetime | None] = mapped_column(nullable=True)
+    ready_by: Mapped[datetime | None] = mapped_column(nullable=True)
+    delay_minutes: Mapped[int] = mapped_column(nullable=False, default=0)
+    eta: Mapped[datetime | None] = mapped_column(nullable=True)
     stream_seq: Mapped[int] = mapped_column(nullable=False, default=0)
 
     rider_lat: Mapped[float | None] = mapped_column(nullable=True)

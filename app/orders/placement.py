@@ -49,6 +49,8 @@ class PlacementLimits:
     orders_window: int
     card_declines_max: int
     card_declines_window: int
+    # How long the store has to answer a new order (STORE_ACCEPT_TIMEOUT).
+    accept_within: timedelta
 
 
 async def place_order(
@@ -87,7 +89,12 @@ async def place_order(
     try:
         async with _holding(db=db, record=record, lease=limits.key_lease):
             return await _place(
-                db=db, gateway=gateway, customer_id=customer_id, request=request, record=record
+                db=db,
+                gateway=gateway,
+                customer_id=customer_id,
+                request=request,
+                record=record,
+                accept_within=limits.accept_within,
             )
     except KeyLost:
         # A retry took the key over while this request stalled (a paused node, a gateway that
@@ -164,6 +171,7 @@ async def _place(
     customer_id: int,
     request: PlaceOrderRequest,
     record: IdempotencyRecord,
+    accept_within: timedelta,
 ) -> Outcome:
     # Written with SQLAlchemy Core, each table in one statement: the ORM's unit of work cost
     # more node CPU than the round trips themselves (README, Benchmarks). The ORM objects
@@ -188,6 +196,8 @@ async def _place(
             rider_note=destination.rider_note,
             # A new order's stream starts at 1 (the event sets it again, to what it took).
             stream_seq=1,
+            accept_by=now + accept_within,
+            delay_minutes=0,
             created_at=now,
             updated_at=now,
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from app.orders.lifecycle import DispatchState, Status
+from app.db import utcnow
+from app.orders.eta import minutes_until
+from app.orders.lifecycle import REFUNDING, DispatchState, Status
 from app.orders.models import Order, OrderItem
 from app.orders.schemas import (
     AddressOut,
@@ -47,6 +49,10 @@ def order_view(order: Order) -> OrderOut:
         rider = RiderOut(
             id=order.rider.id, name=order.rider.name, lat=order.rider_lat, lng=order.rider_lng
         )
+    eta = order.eta if order.status not in REFUNDING else None
+    eta_minutes = None
+    if eta is not None:
+        eta_minutes = 0 if order.status == Status.DELIVERED else minutes_until(eta, utcnow())
     return OrderOut(
         id=order.id,
         customer_id=order.customer_id,
@@ -70,4 +76,9 @@ def order_view(order: Order) -> OrderOut:
         stream_seq=order.stream_seq,
         store_note=order.store_note,
         rider_note=order.rider_note,
+        accept_by=order.accept_by if order.status == Status.PLACED else None,
+        eta=eta,
+        eta_minutes=eta_minutes,
+        ready_by=order.ready_by if eta is not None else None,
+        delay_minutes=order.delay_minutes or 0,
     )

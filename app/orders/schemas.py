@@ -64,6 +64,10 @@ class AcceptRequest(Schema):
     prep_minutes: int = Field(ge=5, le=90)
 
 
+class DelayRequest(Schema):
+    minutes: int = Field(ge=5, le=60)
+
+
 class ReasonRequest(Schema):
     reason: str = Field(default="", max_length=300)
 
@@ -154,6 +158,27 @@ class OrderOut(Out):
     rider_note: str | None = Field(
         description="The customer's request for the rider (a rider sees orders once assigned)."
     )
+    accept_by: Timestamp | None = Field(
+        description="While `placed`: when the store's time to answer ends (then it is rejected "
+        "by itself, with a refund); null in every other status."
+    )
+    eta: Timestamp | None = Field(
+        description="When the food should arrive: set when the store accepts, moved by a "
+        "delay, the rider's assignment and the pickup; null before acceptance and once "
+        "rejected or cancelled."
+    )
+    eta_minutes: int | None = Field(
+        ge=0,
+        description="Whole minutes from the moment this was read until `eta`, rounded up; "
+        "0 once due or delivered; null when `eta` is.",
+    )
+    ready_by: Timestamp | None = Field(
+        description="When the kitchen expects the food ready (set when accepted, moved by "
+        "delays); null before acceptance and once rejected or cancelled."
+    )
+    delay_minutes: int = Field(
+        ge=0, description="Minutes the store pushed the kitchen's time back, in all."
+    )
 
 
 class OrderListOut(Out):
@@ -183,3 +208,9 @@ class ReorderOut(Out):
     store_id: int
     items: list[ReorderLineOut]
     unavailable: list[UnavailableLineOut]
+
+
+class OrderDelayedOut(OrderOut):
+    """An `order.delayed` event's data: the order, with the delay that moved its `eta`."""
+
+    minutes: int = Field(description="This delay's minutes (`delay_minutes` holds them all).")

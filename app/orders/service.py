@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -13,6 +13,7 @@ from app.catalog.models import Store
 from app.catalog.queries import store_owner_id
 from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
+from app.orders import clock
 from app.orders.events import emit_order_event
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import (
@@ -189,6 +190,9 @@ async def _transition_once(
             order.prep_minutes = prep_minutes
             order.accepted_at = now
             order.dispatch = next_dispatch(order.dispatch, DispatchEvent.SEARCH)
+            await clock.on_accepted(uow, order, now)
+        if target == Status.PICKED_UP:
+            await clock.on_picked_up(uow, order, now)
         if reason:
             order.reason = reason
         if target in REFUNDING and order.dispatch == DispatchState.SEARCHING:
@@ -297,15 +301,25 @@ async def settle_pending_refunds(
 
 
 async def reject_unanswered(
-    *, db: Database, gateway: PaymentGateway, hooks: OrderHooks, older_than: float, batch: int = 100
+    *,
+    db: Database,
+    gateway: PaymentGateway,
+    hooks: OrderHooks,
+    as_of: datetime | None = None,
+    batch: int = 100,
 ) -> int:
-    """Reject (and refund) orders left `placed` longer than `older_than` seconds; returns how many."""
-    cutoff = utcnow() - timedelta(seconds=older_than)
+    """Reject (and refund) orders still `placed` when their `accept_by` has come (by `as_of`,
+    now unless given); returns how many.
+
+    The deadline was fixed when the order was placed and is the one its views show, so every
+    node rejects at the time the store was shown, whatever its own STORE_ACCEPT_TIMEOUT.
+    """
+    cutoff = as_of or utcnow()
     async with db.uow() as uow:
         due = list(
             await uow.session.scalars(
                 select(Order.id)
-                .where(Order.status == Status.PLACED, Order.created_at <= cutoff)
+                .where(Order.status == Status.PLACED, Order.accept_by <= cutoff)
                 .order_by(Order.id)
                 .limit(batch)
             )

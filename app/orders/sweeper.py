@@ -48,9 +48,7 @@ class Sweeper:
     async def sweep(self) -> None:
         """One pass: reject what waited too long, settle refunds and superseded charges, delete
         expired keys."""
-        await reject_unanswered(
-            db=self.db, gateway=self.gateway, hooks=self.hooks, older_than=self.accept_timeout
-        )
+        await reject_unanswered(db=self.db, gateway=self.gateway, hooks=self.hooks)
         await settle_pending_refunds(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
         await void_superseded_charges(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
         async with self.db.uow() as uow:

@@ -12,12 +12,13 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, ValidationFailed
-from app.orders import placement, reorder, service
+from app.orders import delays, placement, reorder, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.placement import PlacementLimits
 from app.orders.schemas import (
     AcceptRequest,
+    DelayRequest,
     EmptyRequest,
     OrderListOut,
     OrderListQuery,
@@ -89,6 +90,7 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> Response
             orders_window=settings.order_window_seconds,
             card_declines_max=settings.card_declines_max,
             card_declines_window=settings.card_declines_window_seconds,
+            accept_within=timedelta(seconds=settings.store_accept_timeout),
         ),
         customer_id=principal.user_id,
         idempotency_key=key,
@@ -244,3 +246,21 @@ async def order_again(principal: Principal, order_id: int, data: EmptyRequest) -
     `unavailable` with the reason; prices are the menu's at checkout.
     """
     return await reorder.reorder(db=container().db, actor=_actor(principal), order_id=order_id)
+
+
+@bp.post("/api/orders/<int:order_id>/delay")
+@tag(["orders"])
+@returns(OrderOut)
+@move_problems
+@login_required()
+@body(DelayRequest)
+async def delay(principal: Principal, order_id: int, data: DelayRequest) -> OrderOut:
+    """The kitchen needs more time: `eta` moves and `order.delayed` is sent (its store's owner,
+    while `accepted`).
+
+    Delays add up, to at most 180 minutes in all (400 `validation` beyond). Each one is a new
+    delay: a retry after a lost answer delays again, so read the order's `delay_minutes` first.
+    """
+    return await delays.delay_order(
+        db=container().db, actor=_actor(principal), order_id=order_id, minutes=data.minutes
+    )

@@ -1,6 +1,5 @@
-// What pages share about an order: status names, the timeline and the ETA.
+// What pages share about an order: status names, the timeline, the ETA and countdowns.
 import { clock } from "./api.js";
-import { distanceKm } from "./map.js";
 import { h } from "./ui.js";
 
 export const STATUS_LABEL = {
@@ -9,7 +8,6 @@ export const STATUS_LABEL = {
   cancelled: "Cancelled",
 };
 const PATH = ["placed", "accepted", "ready", "picked_up", "delivered"];
-const RIDER_KMH = 18;
 export const FINISHED = new Set(["delivered", "rejected", "cancelled"]);
 
 /** The timeline list: every step of the happy path, reached ones marked with their time. */
@@ -26,24 +24,26 @@ export function timeline(order) {
     }));
 }
 
-/** A human ETA for the customer, from prep time and distances at a rider's pace. */
-export function eta(order, store) {
+/** Whole minutes until `at` by this device's clock, rounded up, never negative. */
+export function minutesUntil(at) {
+  return Math.max(0, Math.ceil((Date.parse(at) - Date.now()) / 60000));
+}
+
+/** "4:05" until `at` (minutes and seconds), never negative. */
+export function countdown(at) {
+  const seconds = Math.max(0, Math.ceil((Date.parse(at) - Date.now()) / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+/** The customer's ETA line, from the server's `eta` (set when the store accepts, moved by
+ * delays, the rider's assignment and the pickup). */
+export function eta(order) {
   if (order.status === "delivered") {
     const at = (order.timeline || []).find((t) => t.status === "delivered");
     return `Delivered${at ? ` at ${clock(at.at)}` : ""}`;
   }
   if (FINISHED.has(order.status)) return "This order is closed; any payment has been refunded.";
-  if (order.status === "placed") return "Waiting for the store to accept";
-  const home = order.address;
-  const minutes = (km) => (km / RIDER_KMH) * 60;
-  let arrive;
-  if (order.status === "picked_up") {
-    const from = order.rider && order.rider.lat != null ? order.rider : store;
-    arrive = Date.now() + minutes(distanceKm(from, home)) * 60000;
-  } else {
-    const accepted = (order.timeline || []).find((t) => t.status === "accepted");
-    const readyAt = accepted ? Date.parse(accepted.at) + (order.prep_minutes || 0) * 60000 : Date.now();
-    arrive = Math.max(readyAt, Date.now()) + minutes(distanceKm(store, home)) * 60000;
-  }
-  return `Estimated arrival ${clock(new Date(arrive).toISOString())}`;
+  if (order.status === "placed" || !order.eta) return "Waiting for the store to accept";
+  const minutes = minutesUntil(order.eta);
+  return `Estimated arrival around ${clock(order.eta)}, ${minutes > 0 ? `in ${minutes} min` : "any minute now"}`;
 }

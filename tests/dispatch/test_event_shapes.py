@@ -34,6 +34,7 @@ EVERY_TYPE = {
     "order.delivered",
     "order.cancelled",
     "order.refunded",
+    "order.delayed",
     "offer.created",
     "offer.withdrawn",
 }
@@ -146,6 +147,8 @@ async def test_every_event_ack_and_location_of_a_delivery_matches_the_published_
             for message in watcher.locations:
                 LocationMessage.model_validate(message)
 
+            delayed = await k.owner.post(f"/api/orders/{order['id']}/delay", json={"minutes": 5})
+            assert delayed.status_code == 200, delayed.text
             for action, who in (("ready", k.owner), ("pickup", loser), ("deliver", loser)):
                 done = await who.post(f"/api/orders/{order['id']}/{action}")
                 assert done.status_code == 200, done.text

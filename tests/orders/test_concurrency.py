@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+from app.db import utcnow
 from app.orders.hooks import OrderHooks
 from app.orders.service import reject_unanswered
 from app.payments.gateway import PaymentGateway
@@ -162,7 +164,8 @@ async def test_sweepers_racing_on_the_same_due_orders_reject_each_exactly_once(
                 db=services.db,
                 gateway=services.get(PaymentGateway),
                 hooks=services.get(OrderHooks),
-                older_than=0,
+                # Every order's time to answer counts as over.
+                as_of=utcnow() + timedelta(hours=2),
             )
         )
     counts = await asyncio.gather(*sweeps)

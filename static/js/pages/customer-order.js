@@ -1,5 +1,5 @@
 // One order, live: status timeline, map with the moving rider, ETA, cancel while placed.
-import { api, showProblem, won } from "../api.js";
+import { api, clock, showProblem, won } from "../api.js";
 import { follow, onLocation } from "../live.js";
 import { MiniMap } from "../map.js";
 import { eta, STATUS_LABEL, timeline } from "../orders.js";
@@ -18,7 +18,7 @@ function render() {
   badge.className = `badge ${order.status === "delivered" ? "ok" : ["rejected", "cancelled"].includes(order.status) ? "bad" : "warn"}`;
   document.getElementById("timeline").replaceChildren(timeline(order));
   document.getElementById("cancel-order").hidden = order.status !== "placed";
-  document.getElementById("eta").textContent = store ? eta(order, store) : "";
+  showEta();
   const rider = order.rider;
   document.getElementById("rider-line").textContent = rider
     ? `Your rider: ${rider.name}`
@@ -36,6 +36,15 @@ function render() {
     h("p", { class: "muted" }, `Deliver to ${order.address.text}`),
     order.store_note ? h("p", { class: "note", id: "store-note" }, `For the kitchen: ${order.store_note}`) : null,
     order.rider_note ? h("p", { class: "note", id: "rider-note" }, `For the rider: ${order.rider_note}`) : null);
+}
+
+function showEta() {
+  const line = document.getElementById("eta");
+  line.textContent = eta(order);
+  line.dataset.eta = order.eta || "";
+  const delayed = document.getElementById("delay-line");
+  delayed.hidden = !(order.delay_minutes > 0 && ["accepted", "ready", "picked_up"].includes(order.status));
+  delayed.textContent = `The store needed ${order.delay_minutes} more minutes.`;
 }
 
 function drawMap() {
@@ -78,9 +87,9 @@ if (order) {
     if (message.order_id !== orderId || !order.rider) return;
     order.rider = { ...order.rider, lat: message.lat, lng: message.lng };
     drawMap();
-    document.getElementById("eta").textContent = eta(order, store);
   });
-  setInterval(() => { if (store) document.getElementById("eta").textContent = eta(order, store); }, 30000);
+  // The minutes count down between events by this device's clock; the time itself is the server's.
+  setInterval(showEta, 15000);
   try {
     await follow(`order:${orderId}`, {
       lastSeq: order.stream_seq,
@@ -88,6 +97,7 @@ if (order) {
         if (event.data && event.data.id === orderId && event.data.status) {
           order = event.data;
           render();
+          if (event.type === "order.delayed") toast(`The store needs ${event.data.minutes} more minutes; now arriving around ${clock(order.eta)}.`);
         }
       },
       resync: snapshot,

@@ -2,7 +2,7 @@
 import { api, clock, showProblem, won } from "../api.js";
 import { ring, soundAllowed, unlockSound } from "../chime.js";
 import { follow } from "../live.js";
-import { STATUS_LABEL } from "../orders.js";
+import { countdown, STATUS_LABEL } from "../orders.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -30,6 +30,15 @@ function act(order, path, body) {
   };
 }
 
+/** Time left to answer before the order is rejected by itself (the server's `accept_by`). */
+function answerIn(acceptBy) {
+  return Date.parse(acceptBy) > Date.now() ? `Answer within ${countdown(acceptBy)}` : "Time is up: rejecting…";
+}
+
+function tick() {
+  for (const line of document.querySelectorAll(".accept-countdown")) line.textContent = answerIn(line.dataset.acceptBy);
+}
+
 function card(order) {
   const fresh = order.status === "placed" && !acknowledged.has(order.id);
   const items = h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`)));
@@ -41,7 +50,12 @@ function card(order) {
       h("div", { class: "row" }, prep, h("button", { type: "button", class: "primary", onclick: (e) => act(order, "accept", { prep_minutes: Number(prep.value) })(e) }, "Accept")),
       h("div", { class: "row" }, reason, h("button", { type: "button", class: "danger", onclick: (e) => act(order, "reject", { reason: reason.value || "Rejected" })(e) }, "Reject")));
   }
-  if (order.status === "accepted") actions.push(h("button", { type: "button", class: "primary", onclick: act(order, "ready") }, "Mark ready"));
+  if (order.status === "accepted") {
+    actions.push(h("button", { type: "button", class: "primary", onclick: act(order, "ready") }, "Mark ready"));
+    actions.push(h("div", { class: "row delay", role: "group", "aria-label": `Delay order ${order.id}` },
+      h("span", { class: "muted" }, "Delay"),
+      ...[10, 20].map((minutes) => h("button", { type: "button", onclick: act(order, "delay", { minutes }), "aria-label": `Delay order ${order.id} by ${minutes} minutes` }, `+${minutes} min`))));
+  }
   if (order.status === "accepted" || order.status === "ready") {
     actions.push(h("button", { type: "button", class: "danger", onclick: act(order, "cancel", { reason: "Cancelled by the store" }) }, "Cancel"));
   }
@@ -52,6 +66,12 @@ function card(order) {
     order.store_note ? h("p", { class: "note store-note" }, `Note: ${order.store_note}`) : null,
     h("div", { class: "spread" }, h("span", {}, order.address.text), h("span", { class: "price" }, won(order.total))),
     order.prep_minutes && order.status === "accepted" ? h("div", { class: "muted" }, `Prep ${order.prep_minutes} min`) : null,
+    order.status === "placed" && order.accept_by
+      ? h("div", { class: "accept-countdown", dataset: { acceptBy: order.accept_by } }, answerIn(order.accept_by))
+      : null,
+    order.status === "accepted" && order.ready_by
+      ? h("div", { class: "muted kitchen-clock" }, `Ready by ${clock(order.ready_by)} · arrives ${clock(order.eta)}${order.delay_minutes ? ` · delayed ${order.delay_minutes} min` : ""}`)
+      : null,
     rider ? h("div", { class: "muted rider" }, rider) : null,
     ...actions);
 }
@@ -76,8 +96,9 @@ function render() {
 
 function upsert(order) {
   const before = orders.get(order.id);
-  // A snapshot and the stream can overlap; an order's timeline only grows, so a shorter one is older.
-  if (before && (order.timeline || []).length < (before.timeline || []).length) return;
+  // A snapshot and the stream can overlap; an order's timeline only grows and its stream_seq
+  // only rises, so a shorter or lower one is older.
+  if (before && ((order.timeline || []).length < (before.timeline || []).length || order.stream_seq < before.stream_seq)) return;
   orders.set(order.id, order);
   if (order.status === "placed" && !before && !acknowledged.has(order.id)) {
     rings += 1;
@@ -109,6 +130,8 @@ document.getElementById("enable-sound").addEventListener("click", async () => {
 const allowSound = () => unlockSound().then((allowed) => { document.getElementById("sound-note").hidden = allowed; });
 document.addEventListener("pointerdown", allowSound, { once: true });
 document.addEventListener("keydown", allowSound, { once: true });
+
+setInterval(tick, 1000);
 
 await startPage();
 // Ask for sound up front, so that an owner sees at once whether the browser blocks it.
