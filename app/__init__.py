@@ -23,6 +23,7 @@ from app.openapi import DeliveryOpenAPI
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
 from app.proxies import TrustedProxies
+from app.reviews.views import bp as reviews_bp
 from app.rewards.views import bp as rewards_bp
 from app.security_headers import SecurityHeaders
 from app.validation import IdConverter
@@ -32,7 +33,16 @@ from realtime.manager_fanout import MANAGER_CHANNEL
 from realtime.server import Realtime
 
 ROOT = Path(__file__).resolve().parent.parent
-BLUEPRINTS = (ops.bp, auth_bp, catalog_bp, rewards_bp, orders_bp, dispatch_bp, web_bp)
+BLUEPRINTS = (
+    ops.bp,
+    auth_bp,
+    catalog_bp,
+    rewards_bp,
+    orders_bp,
+    reviews_bp,
+    dispatch_bp,
+    web_bp,
+)
 log = logging.getLogger("delivery")
 
 ASGIApp = Any  # an ASGI 3 callable: (scope, receive, send) -> awaitable
