@@ -119,6 +119,10 @@ MATRIX: dict[str, Row] = {
         "anon=401 customer=ok customer2=404 others=403",
         "delivered",
     ),
+    "GET /api/orders/<int:order_id>/review": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "reviewed",
+    ),
     "GET /api/stores/<int:store_id>/reviews": ("all=ok", "reviewed"),
     "POST /api/reviews/<int:review_id>/reply": ("anon=401 owner=ok others=403", "reviewed"),
     # Operations and documentation: public (nginx keeps /metrics off the public address)

@@ -82,3 +82,12 @@ class ReviewPageOut(Out):
     next_before_id: int | None = Field(
         description="Pass as `before_id` for the next (older) page; null on the last page."
     )
+
+
+class OrderReviewOut(Out):
+    """An order's review as its customer sees it, and until when it can be written."""
+
+    review: ReviewOut | None = Field(description="Null until the order is reviewed.")
+    reviewable_until: Timestamp | None = Field(
+        description="72 hours after the delivery; null while the order is not delivered."
+    )

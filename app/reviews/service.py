@@ -7,9 +7,10 @@ however many reviews of the store arrive at once on however many nodes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import User
@@ -25,6 +26,7 @@ from app.reviews.models import Review
 from app.reviews.presenter import review_view
 from app.reviews.schemas import (
     REVIEW_WINDOW_HOURS,
+    OrderReviewOut,
     ReviewOut,
     ReviewPageOut,
     ReviewPageQuery,
@@ -45,6 +47,21 @@ def _invalidate(uow: UnitOfWork, cache: CatalogCache, *scopes: str) -> None:
         await cache.bump(*scopes)
 
     uow.after_commit(bump)
+
+
+async def _delivered_at(uow: UnitOfWork, order_id: int) -> datetime | None:
+    delivered: datetime | None = await uow.session.scalar(
+        select(func.max(OrderTimeline.at)).where(
+            OrderTimeline.order_id == order_id, OrderTimeline.status == Status.DELIVERED
+        )
+    )
+    return delivered
+
+
+def _with_names() -> Select[Any]:
+    return select(*_REVIEW_COLUMNS, User.name.label("customer_name")).join(
+        User, User.id == Review.customer_id
+    )
 
 
 def _already_reviewed(order_id: int) -> Conflict:
@@ -83,12 +100,7 @@ async def review_order(
                     code=ProblemCode.NOT_DELIVERED,
                     title="Not delivered",
                 )
-            delivered_at = await uow.session.scalar(
-                select(func.max(OrderTimeline.at)).where(
-                    OrderTimeline.order_id == order_id,
-                    OrderTimeline.status == Status.DELIVERED,
-                )
-            )
+            delivered_at = await _delivered_at(uow, order_id)
             if delivered_at is None or utcnow() - delivered_at > REVIEW_WINDOW:
                 hours = REVIEW_WINDOW_HOURS
                 raise Conflict(
@@ -164,13 +176,7 @@ async def reply_to_review(
                     code=ProblemCode.ALREADY_REPLIED,
                     title="Already replied",
                 )
-            row = (
-                await uow.session.execute(
-                    select(*_REVIEW_COLUMNS, User.name.label("customer_name"))
-                    .join(User, User.id == Review.customer_id)
-                    .where(Review.id == review_id)
-                )
-            ).one()
+            row = (await uow.session.execute(_with_names().where(Review.id == review_id))).one()
             view = review_view(row, row.customer_name)
             await emit(uow, "review.replied", [store_stream(int(found.store_id))], view)
             _invalidate(uow, cache, store_scope(int(found.store_id)))
@@ -185,11 +191,7 @@ async def store_reviews(*, db: Database, store_id: int, query: ReviewPageQuery) 
     async with db.uow() as uow:
         if await uow.session.scalar(select(Store.id).where(Store.id == store_id)) is None:
             raise NotFound(f"Store {store_id} does not exist.")
-        stmt = (
-            select(*_REVIEW_COLUMNS, User.name.label("customer_name"))
-            .join(User, User.id == Review.customer_id)
-            .where(Review.store_id == store_id)
-        )
+        stmt = _with_names().where(Review.store_id == store_id)
         if query.before_id is not None:
             stmt = stmt.where(Review.id < query.before_id)
         # One more than asked for says whether an older page exists.
@@ -200,4 +202,20 @@ async def store_reviews(*, db: Database, store_id: int, query: ReviewPageQuery) 
     return ReviewPageOut(
         reviews=[review_view(row, row.customer_name) for row in page],
         next_before_id=int(page[-1].id) if len(rows) > query.limit else None,
+    )
+
+
+async def order_review(*, db: Database, customer_id: int, order_id: int) -> OrderReviewOut:
+    """The customer's review of their order (null until written), and until when it may be."""
+    async with db.uow() as uow:
+        order = (
+            await uow.session.execute(select(Order.customer_id).where(Order.id == order_id))
+        ).first()
+        if order is None or order.customer_id != customer_id:
+            raise NotFound(f"Order {order_id} does not exist.")
+        delivered_at = await _delivered_at(uow, order_id)
+        row = (await uow.session.execute(_with_names().where(Review.order_id == order_id))).first()
+    return OrderReviewOut(
+        review=None if row is None else review_view(row, row.customer_name),
+        reviewable_until=None if delivered_at is None else delivered_at + REVIEW_WINDOW,
     )

@@ -16,6 +16,7 @@ from app.errors import ProblemCode
 from app.responses import problems, returns
 from app.reviews import service
 from app.reviews.schemas import (
+    OrderReviewOut,
     ReplyRequest,
     ReviewOut,
     ReviewPageOut,
@@ -49,6 +50,18 @@ async def review_order(principal: Principal, order_id: int, data: ReviewRequest)
         customer_id=principal.user_id,
         order_id=order_id,
         data=data,
+    )
+
+
+@bp.get("/api/orders/<int:order_id>/review")
+@tag(["reviews"])
+@returns(OrderReviewOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=Role.CUSTOMER)
+async def get_order_review(principal: Principal, order_id: int) -> OrderReviewOut:
+    """The customer's review of their order, or null, and until when it can be written."""
+    return await service.order_review(
+        db=container().db, customer_id=principal.user_id, order_id=order_id
     )
 
 

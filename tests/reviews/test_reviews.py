@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -36,6 +37,13 @@ async def test_the_customer_reviews_a_delivered_order_once(
 ) -> None:
     d = await _diner(api_factory)
     order = await d.delivered_order()
+    [delivered_at] = [t["at"] for t in order["timeline"] if t["status"] == "delivered"]
+    before = (await d.customer.get(review_path(order))).json()
+    assert before["review"] is None
+    window = datetime.fromisoformat(before["reviewable_until"]) - datetime.fromisoformat(
+        delivered_at
+    )
+    assert abs(window - timedelta(hours=72)) <= timedelta(seconds=1)
     response = await d.customer.post(
         review_path(order), json={"rating": 4, "text": " Hot and fast "}
     )
@@ -64,6 +72,7 @@ async def test_the_customer_reviews_a_delivered_order_once(
 
     listed = (await d.customer.get(f"/api/stores/{d.shop.id}/reviews")).json()
     assert listed == {"reviews": [review], "next_before_id": None}
+    assert (await d.customer.get(review_path(order))).json()["review"] == review
 
 
 async def test_only_a_delivered_order_within_72_hours_can_be_reviewed(
@@ -75,6 +84,10 @@ async def test_only_a_delivered_order_within_72_hours_can_be_reviewed(
         await d.customer.post(review_path(placed), json={"rating": 5}), 409, "not-delivered"
     )
     assert "placed" in body["detail"]
+    assert (await d.customer.get(review_path(placed))).json() == {
+        "review": None,
+        "reviewable_until": None,
+    }
     cancelled = await place(d.customer, d.shop)
     await d.customer.post(f"/api/orders/{cancelled['id']}/cancel", json={"reason": "oops"})
     assert_problem(
@@ -105,6 +118,8 @@ async def test_nobody_else_reviews_the_order(api_factory: Callable[[], Any], inf
     await stranger.sign_in_as("customer")
     anon = await api_factory()
     assert_problem(await stranger.post(review_path(order), json={"rating": 1}), 404, "not-found")
+    assert_problem(await stranger.get(review_path(order)), 404, "not-found")
+    assert_problem(await d.owner.get(review_path(order)), 403, "forbidden")
     assert_problem(await d.owner.post(review_path(order), json={"rating": 5}), 403, "forbidden")
     assert_problem(await d.rider.post(review_path(order), json={"rating": 5}), 403, "forbidden")
     assert_problem(await anon.post(review_path(order), json={"rating": 1}), 401, "unauthenticated")
