@@ -2,6 +2,7 @@
 import { api, showProblem, won } from "../api.js";
 import { addLine, clearCart, updateCartLink } from "../cart.js";
 import { renderCart } from "../cart-view.js";
+import { ratingLine, reviewList } from "../reviews.js";
 import { h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -46,7 +47,9 @@ async function load() {
       ...(store.image_url ? [h("img", { class: "thumb hero-img", src: store.image_url, alt: store.name })] : []),
       h("div", { class: "spread" }, h("h1", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
       h("p", { class: "muted" }, `${store.category} · ${store.address} · ${store.phone}`),
+      h("p", {}, ratingLine(store)),
       h("p", {}, `Minimum order ${won(store.min_order)} · Delivery fee ${won(store.delivery_fee)}`));
+    document.getElementById("reviews-summary").replaceChildren(ratingLine(store));
     const groups = store.menu || [];
     document.getElementById("menu").replaceChildren(...(groups.length
       ? groups.map((group) => h("section", { class: "card", "aria-label": group.group }, h("h2", {}, group.group), ...group.items.map((item) => itemRow(store, item))))
@@ -68,4 +71,5 @@ await startPage();
 updateCartLink();
 renderCart(cartBox);
 await load();
+await reviewList(document.getElementById("reviews"), storeId, { limit: 5 }).reload();
 markReady();
