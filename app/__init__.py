@@ -24,6 +24,7 @@ from app.openapi import DeliveryOpenAPI
 from app.orders.views import bp as orders_bp
 from app.problems import register_error_handlers
 from app.proxies import TrustedProxies
+from app.reviews.views import bp as reviews_bp
 from app.rewards.views import bp as rewards_bp
 from app.security_headers import SecurityHeaders
 from app.validation import IdConverter
@@ -39,6 +40,7 @@ BLUEPRINTS = (
     catalog_bp,
     rewards_bp,
     orders_bp,
+    reviews_bp,
     dispatch_bp,
     web_bp,
     customers_bp,

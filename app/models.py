@@ -7,6 +7,7 @@ from app.db import Base
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
 from app.outbox import OutboxEvent, StreamHead
 from app.payments.models import Payment
+from app.reviews.models import Review
 from app.rewards.models import (
     Coupon,
     CouponCampaign,
@@ -36,6 +37,7 @@ __all__ = [
     "Payment",
     "PointBalance",
     "PointLedger",
+    "Review",
     "RiderState",
     "Store",
     "StreamHead",

@@ -57,6 +57,7 @@ TAGS = [
     {"name": "points", "description": "The customer's points."},
     {"name": "coupons", "description": "First-come coupon campaigns and the customer's coupons."},
     {"name": "dispatch", "description": "Rider shifts, positions and offers."},
+    {"name": "reviews", "description": "Ratings and reviews of delivered orders, and replies."},
     {"name": "operations", "description": "Health, readiness and metrics."},
     {"name": "addresses", "description": "The customer's saved delivery addresses."},
     {"name": "favourites", "description": "The customer's favourite stores."},

@@ -78,6 +78,13 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         409,
         "someone changed the same record at the same moment; reload, retry",
     ),
+    ProblemCode.NOT_DELIVERED: (409, "only a delivered order can be reviewed"),
+    ProblemCode.ALREADY_REVIEWED: (409, "the order has its review already (one per order)"),
+    ProblemCode.REVIEW_WINDOW_CLOSED: (
+        409,
+        "the order was delivered more than 72 hours ago; it can no longer be reviewed",
+    ),
+    ProblemCode.ALREADY_REPLIED: (409, "the review has its reply already (one per review)"),
     ProblemCode.TOO_LARGE: (413, "the body is over the limit (uploads: 5 MiB)"),
     ProblemCode.UNSUPPORTED_MEDIA_TYPE: (
         415,

@@ -10,6 +10,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app.orders.schemas import OrderDelayedOut, OrderOut
 from app.responses import Out, Timestamp, omitted_when_absent
+from app.reviews.schemas import ReviewOut
 from dispatch.schemas import OfferOut, OfferWithdrawnOut
 
 OrderEventType = Literal[
@@ -77,8 +78,19 @@ class OfferWithdrawnEvent(Out):
     data: OfferWithdrawnOut
 
 
+class ReviewEvent(Out):
+    """A review of one of the store's orders was written or answered (on `store:{id}`); `data`
+    is the review as `GET /api/stores/{id}/reviews` lists it."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["review.created", "review.replied"]
+    at: Timestamp
+    data: ReviewOut
+
+
 Event = Annotated[
-    OrderEvent | OrderDelayedEvent | OfferCreatedEvent | OfferWithdrawnEvent,
+    OrderEvent | OrderDelayedEvent | OfferCreatedEvent | OfferWithdrawnEvent | ReviewEvent,
     Field(discriminator="type"),
 ]
 

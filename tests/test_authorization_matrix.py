@@ -117,6 +117,18 @@ MATRIX: dict[str, Row] = {
         "anon=401 rider=ok rider2=404 others=403",
         "assigned",
     ),
+    # Reviews: its customer reviews a delivered order (a stranger gets 404); reviews are public,
+    # so another owner's reply is 403
+    "POST /api/orders/<int:order_id>/review": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "delivered",
+    ),
+    "GET /api/orders/<int:order_id>/review": (
+        "anon=401 customer=ok customer2=404 others=403",
+        "reviewed",
+    ),
+    "GET /api/stores/<int:store_id>/reviews": ("all=ok", "reviewed"),
+    "POST /api/reviews/<int:review_id>/reply": ("anon=401 owner=ok others=403", "reviewed"),
     # Operations and documentation: public (nginx keeps /metrics off the public address)
     "GET /healthz": ("all=ok", "bare"),
     "GET /readyz": ("all=ok", "bare"),
@@ -194,6 +206,7 @@ class World:
     shop: Shop | None = None
     order: dict[str, Any] | None = None
     campaign: dict[str, Any] | None = None
+    review: dict[str, Any] | None = None
     media: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -259,7 +272,17 @@ async def build_world(apps: AppPool, app: DeliveryApp, state: str) -> World:
     if state == "ready":
         return world
     await _move(world, "rider", "pickup", {})
-    assert state == "picked_up", state
+    if state == "picked_up":
+        return world
+    await _move(world, "rider", "deliver", {})
+    if state == "delivered":
+        return world
+    reviewed = await world.api("customer").post(
+        f"/api/orders/{_order_id(world)}/review", json={"rating": 4, "text": "Good"}
+    )
+    assert reviewed.status_code == 201, reviewed.text
+    world.review = reviewed.json()
+    assert state == "reviewed", state
     return world
 
 
@@ -286,6 +309,7 @@ def request_for(route: str, world: World) -> Call:
         "order_id": order["id"] if order else 1,
         "campaign_id": world.campaign["id"] if world.campaign else 1,
         "address_id": world.values.get("address_id", 1),
+        "review_id": world.review["id"] if world.review else 1,
         "key": world.media.removeprefix("/media/"),
         "filename": "css/app.css" if rule.startswith("/static") else "socket.io.min.js",
         "name": "socket.io",
@@ -325,6 +349,8 @@ def request_for(route: str, world: World) -> Call:
         "PUT /api/riders/me/location": {"lat": 37.566, "lng": 126.977},
         "POST /api/me/addresses": MATRIX_ADDRESS,
         "PATCH /api/me/addresses/<int:address_id>": {"label": "Work"},
+        "POST /api/orders/<int:order_id>/review": {"rating": 5, "text": "Lovely"},
+        "POST /api/reviews/<int:review_id>/reply": {"text": "Thank you!"},
     }
     if route in ("PUT /api/stores/<int:store_id>/image", "PUT /api/menu-items/<int:item_id>/image"):
         files = {"file": ("p.png", image_bytes(), "image/png")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Double, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdType, UTCDateTime
@@ -29,6 +29,14 @@ class Store(Base):
     delivery_fee: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     image_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # The store's reviews, summed: both move together, by one atomic UPDATE in the
+    # transaction that adds a review, so the mean never drifts from the reviews table.
+    review_count: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    rating_sum: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
 
     items: Mapped[list[MenuItem]] = relationship(
         back_populates="store", lazy="raise", order_by="MenuItem.id"

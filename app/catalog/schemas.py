@@ -183,6 +183,10 @@ class StoreOut(Out):
     delivery_fee: int = Field(description="Won.")
     open: bool
     image_url: str | None
+    rating: float | None = Field(
+        description="The mean of its reviews' ratings, to one decimal; null below 3 reviews."
+    )
+    review_count: int = Field(ge=0, description="How many reviews the store has.")
 
 
 class ListedStoreOut(StoreOut):

@@ -29,7 +29,10 @@ async def test_owner_creates_a_closed_store_that_anyone_can_read(
         "delivery_fee",
         "open",
         "image_url",
+        "rating",
+        "review_count",
     }
+    assert store["rating"] is None and store["review_count"] == 0
     anonymous: Api = await api_factory()
     page = await anonymous.get(f"/api/stores/{store['id']}")
     assert page.status_code == 200

@@ -1,8 +1,9 @@
 // One order, live: status timeline, map with the moving rider, ETA, cancel while placed.
-import { api, clock, showProblem, won } from "../api.js";
+import { api, ApiError, clock, showProblem, won } from "../api.js";
 import { follow, onLocation } from "../live.js";
 import { MiniMap } from "../map.js";
 import { eta, STATUS_LABEL, timeline } from "../orders.js";
+import { reviewItem } from "../reviews.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const orderId = Number(document.body.dataset.orderId);
@@ -10,6 +11,10 @@ const problem = document.getElementById("problem");
 const map = new MiniMap(document.getElementById("map"), { label: "Map of the store, your address and the rider" });
 let order = null;
 let store = null;
+// The order's review and until when it can be written (GET /api/orders/{id}/review).
+let reviewState = null;
+const reviewCard = document.getElementById("review-card");
+const reviewForm = document.getElementById("review-form");
 
 function render() {
   document.body.dataset.orderStatus = order.status;
@@ -57,6 +62,46 @@ function drawMap() {
   map.routeThrough(order.status === "picked_up" ? ["rider", "home"] : rider ? ["rider", "store", "home"] : ["store", "home"]);
 }
 
+function renderReview() {
+  const { review, reviewable_until: until } = reviewState;
+  const open = !review && until != null && Date.now() < Date.parse(until);
+  reviewCard.hidden = false;
+  document.getElementById("review-h").textContent = review ? "Your review" : "Rate your order";
+  document.getElementById("my-review").replaceChildren(...(review ? [reviewItem(review)] : []));
+  reviewForm.hidden = !open;
+  document.getElementById("review-closed").hidden = Boolean(review) || open;
+}
+
+async function loadReview() {
+  if (!order || order.status !== "delivered") return;
+  reviewState = await api("GET", `/api/orders/${orderId}/review`);
+  renderReview();
+}
+
+reviewForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const errors = reviewForm.querySelector(".problem");
+  const rating = Number(reviewForm.elements.rating.value);
+  if (!rating) {
+    showProblem(errors, new ApiError(400, { title: "No rating yet", detail: "Choose from 1 to 5 stars." }));
+    return;
+  }
+  busy(reviewForm.querySelector("button[type=submit]"), async () => {
+    try {
+      const text = reviewForm.elements.text.value.trim();
+      const review = await api("POST", `/api/orders/${orderId}/review`, { body: text ? { rating, text } : { rating } });
+      reviewState = { ...reviewState, review };
+      showProblem(errors, null);
+      renderReview();
+      toast("Thanks for your review!");
+    } catch (error) {
+      showProblem(errors, error);
+      // Reviewed from another tab, or the 72 hours ran out: show how things stand.
+      if (error.status === 409) await loadReview().catch(() => {});
+    }
+  });
+});
+
 async function snapshot() {
   order = await api("GET", `/api/orders/${orderId}`);
   render();
@@ -79,6 +124,7 @@ try {
   await snapshot();
   store = await api("GET", `/api/stores/${order.store_id}`);
   render();
+  await loadReview();
 } catch (error) {
   showProblem(problem, error);
 }
@@ -98,6 +144,7 @@ if (order) {
           order = event.data;
           render();
           if (event.type === "order.delayed") toast(`The store needs ${event.data.minutes} more minutes; now arriving around ${clock(order.eta)}.`);
+          if (order.status === "delivered" && !reviewState) loadReview().catch((error) => showProblem(problem, error));
         }
       },
       resync: snapshot,

@@ -3,6 +3,7 @@ import { api, showProblem, won } from "../api.js";
 import { addLine, clearCart, updateCartLink } from "../cart.js";
 import { REORDER_NOTE_KEY } from "../reorder.js";
 import { renderCart } from "../cart-view.js";
+import { ratingLine, reviewList } from "../reviews.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -87,7 +88,9 @@ async function load() {
       h("div", { class: "spread" }, h("h1", {}, store.name),
         h("span", { class: "row" }, heart(store, favourite), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed"))),
       h("p", { class: "muted" }, `${store.category} · ${store.address} · ${store.phone}`),
+      h("p", {}, ratingLine(store)),
       h("p", {}, `Minimum order ${won(store.min_order)} · Delivery fee ${won(store.delivery_fee)}`));
+    document.getElementById("reviews-summary").replaceChildren(ratingLine(store));
     const groups = store.menu || [];
     document.getElementById("menu").replaceChildren(...(groups.length
       ? groups.map((group) => h("section", { class: "card", "aria-label": group.group }, h("h2", {}, group.group), ...group.items.map((item) => itemRow(store, item))))
@@ -110,4 +113,5 @@ updateCartLink();
 renderCart(cartBox);
 showReorderNote();
 await load();
+await reviewList(document.getElementById("reviews"), storeId, { limit: 5 }).reload();
 markReady();

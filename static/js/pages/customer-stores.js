@@ -1,6 +1,7 @@
 // Stores by category and distance from the chosen address, with name search.
 import { api, showProblem, won } from "../api.js";
 import { getAddress, saveAddress, updateCartLink } from "../cart.js";
+import { ratingLine } from "../reviews.js";
 import { h, startPage, toast, markReady } from "../ui.js";
 
 const state = { category: "" };
@@ -21,7 +22,8 @@ function storeCard(store) {
       h("div", { class: "body" },
         h("div", { class: "spread" }, h("h3", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
         h("div", { class: "muted" }, store.category, store.distance_km != null ? ` · ${store.distance_km.toFixed(1)} km` : ""),
-        h("div", {}, `Min. order ${won(store.min_order)} · Delivery ${won(store.delivery_fee)}`))));
+        h("div", {}, `Min. order ${won(store.min_order)} · Delivery ${won(store.delivery_fee)}`),
+        h("div", {}, ratingLine(store)))));
 }
 
 for (const chip of document.querySelectorAll("#categories button")) {

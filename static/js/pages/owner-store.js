@@ -1,5 +1,6 @@
 // Store settings, the open/closed switch, the store photo and the menu editor.
 import { api, showProblem, won } from "../api.js";
+import { ratingLine, reviewList } from "../reviews.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -60,6 +61,7 @@ function render() {
   openSwitch.checked = store.open;
   openSwitch.setAttribute("aria-checked", String(store.open));
   document.getElementById("open-label").textContent = store.open ? "Open for orders" : "Closed";
+  document.getElementById("reviews-summary").replaceChildren(ratingLine(store));
   const image = document.getElementById("store-image");
   image.hidden = !store.image_url;
   if (store.image_url) image.src = store.image_url;
@@ -142,4 +144,5 @@ document.getElementById("item-form").addEventListener("submit", async (event) =>
 
 await startPage();
 await load();
+await reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true }).reload();
 markReady();

@@ -1,0 +1,1 @@
+"""Ratings and reviews of delivered orders, and the store owner's replies."""
