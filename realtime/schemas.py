@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
+from app.catalog.schemas import ItemOut, StoreOut
 from app.orders.schemas import OrderOut
 from app.responses import Out, Timestamp, omitted_when_absent
 from dispatch.schemas import OfferOut, OfferWithdrawnOut
@@ -26,9 +27,12 @@ OrderEventType = Literal[
 ]
 Seq = Annotated[int, Field(ge=1, description="Per stream: 1, 2, 3, … with no gap.")]
 STREAM = Field(
-    description="`order:{id}`, `store:{id}` or `rider:{id}`",
-    pattern=r"^(order|store|rider):[1-9][0-9]*$",
+    description="`order:{id}`, `store:{id}`, `rider:{id}` or `store-public:{id}`",
+    pattern=r"^(order|store|rider|store-public):[1-9][0-9]*$",
 )
+StoreEventType = Literal[
+    "store.opened", "store.closed", "store.paused", "store.resumed", "store.hours_changed"
+]
 
 
 class OrderEvent(Out):
@@ -62,7 +66,31 @@ class OfferWithdrawnEvent(Out):
     data: OfferWithdrawnOut
 
 
-Event = Annotated[OrderEvent | OfferCreatedEvent | OfferWithdrawnEvent, Field(discriminator="type")]
+class StoreEvent(Out):
+    """A store changed (on `store:{id}` and `store-public:{id}`); `data` is the store as
+    `GET /api/stores/{id}` shows it at that moment, without its menu."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: StoreEventType
+    at: Timestamp
+    data: StoreOut
+
+
+class ItemEvent(Out):
+    """A menu item sold out or came back (on `store-public:{id}`); `data` is the item."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["item.sold_out", "item.available"]
+    at: Timestamp
+    data: ItemOut
+
+
+Event = Annotated[
+    OrderEvent | OfferCreatedEvent | OfferWithdrawnEvent | StoreEvent | ItemEvent,
+    Field(discriminator="type"),
+]
 
 
 class SubscribeRequest(Out):
