@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.catalog.hours import DEFAULT_TIMEZONE, minutes_of, zone
@@ -225,21 +225,18 @@ class HoursUpdate(Schema):
         description="The weekly openings; several a day are fine, overlapping ones are not. "
         "Empty: no schedule (open whenever the switch is on, except on closed dates).",
     )
-    closed_dates: list[Annotated[str, Field(max_length=10)]] = Field(
-        default_factory=list,
-        max_length=MAX_CLOSED_DATES,
-        description="Local dates (`YYYY-MM-DD`) with no opening, from today to a year ahead.",
+    closed_dates: list[Annotated[str, Field(max_length=10), AfterValidator(_calendar_date)]] = (
+        Field(
+            default_factory=list,
+            max_length=MAX_CLOSED_DATES,
+            description="Local dates (`YYYY-MM-DD`) with no opening, from today to a year ahead.",
+        )
     )
     timezone: str | None = Field(
         default=None,
         max_length=64,
         description=f"An IANA time zone name; omitted: unchanged (new stores: {DEFAULT_TIMEZONE}).",
     )
-
-    @field_validator("closed_dates")
-    @classmethod
-    def _dates(cls, values: list[str]) -> list[str]:
-        return [_calendar_date(value) for value in values]
 
     @field_validator("timezone")
     @classmethod
