@@ -1,8 +1,8 @@
 """The events a store's changes publish, recorded in the transaction that changes it.
 
-Store events go to the owner's `store:{id}` and to `store-public:{id}`, which anyone signed in
-may follow (a store's page and a cart); item events only to `store-public:{id}`. Both carry
-nothing that `GET /api/stores/{id}` does not show anyone.
+Every store and item event goes to `store-public:{id}`, which anyone signed in may follow (a
+store's page, a cart); a pause and its end go to the owner's `store:{id}` too, beside the
+store's orders. They carry nothing that `GET /api/stores/{id}` does not show anyone.
 """
 
 from __future__ import annotations
@@ -24,10 +24,18 @@ def public_stream(store_id: int) -> str:
     return f"store-public:{store_id}"
 
 
+# The store events the owner's stream carries as well.
+OWNER_EVENTS = frozenset({"store.paused", "store.resumed"})
+
+
 async def emit_store_event(uow: UnitOfWork, store: Store, event_type: str) -> StoreOut:
-    """Record `event_type` with the store (as the API shows it now) on both its streams."""
+    """Record `event_type` with the store (as the API shows it now) on its public stream, and
+    on the owner's for a pause and its end."""
     view = store_view(store)
-    await emit(uow, event_type, [owner_stream(store.id), public_stream(store.id)], view)
+    streams = [public_stream(store.id)]
+    if event_type in OWNER_EVENTS:
+        streams.append(owner_stream(store.id))
+    await emit(uow, event_type, streams, view)
     return view
 
 
