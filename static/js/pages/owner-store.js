@@ -111,7 +111,7 @@ function hoursRow(entry = { day: 0, opens: "11:00", closes: "21:00" }) {
     h("td", {}, day),
     h("td", {}, h("input", { type: "time", name: "opens", value: entry.opens, "aria-label": "Opens", required: true })),
     h("td", {}, h("input", { type: "time", name: "closes", value: entry.closes === "24:00" ? "00:00" : entry.closes, "aria-label": "Closes", required: true })),
-    h("td", {}, h("button", { type: "button", class: "danger", "aria-label": "Remove this opening", onclick: () => row.remove() }, "Remove")));
+    h("td", {}, h("button", { type: "button", class: "danger", "aria-label": "Remove this opening", onclick: () => row.remove() }, "✕")));
   return row;
 }
 
