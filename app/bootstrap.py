@@ -22,6 +22,7 @@ from app.auth.sessions import SessionStore
 from app.auth.throttle import LoginThrottle
 from app.catalog.cache import CatalogCache
 from app.catalog.images import ImageDecoder
+from app.catalog.pauses import PauseSweeper
 from app.config import Settings
 from app.container import Container
 from app.db import Database
@@ -103,11 +104,15 @@ async def open_catalog(services: Container, stack: AsyncExitStack) -> None:
     services.provide(
         ImageDecoder(slots=settings.image_decode_slots, wait=settings.image_decode_wait_seconds)
     )
-    services.provide(
+    cache = services.provide(
         CatalogCache(
             services.cache_redis, enabled=settings.catalog_cache, ttl=settings.catalog_cache_ttl
         )
     )
+    # Ends pauses that ran out (announcing each once across the nodes).
+    pauses = services.provide(PauseSweeper(db=services.db, cache=cache))
+    pauses.start()
+    stack.push_async_callback(pauses.stop)
 
 
 async def open_services(

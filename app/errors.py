@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ProblemCode(StrEnum):
@@ -61,6 +62,7 @@ class DomainError(Exception):
         title: str | None = None,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or title or self.title)
         self.detail = detail
@@ -70,6 +72,8 @@ class DomainError(Exception):
             self.title = title
         self.errors = errors
         self.headers = headers or {}
+        # More members of the problem body (each one a field of `app.problems.Problem`).
+        self.extra = extra or {}
 
 
 class ValidationFailed(DomainError):

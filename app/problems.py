@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -127,6 +128,9 @@ class Problem(Out):
     errors: list[FieldError] | SkipJsonSchema[None] = omitted_when_absent(
         "Each invalid field (`validation` only)."
     )
+    next_open: str | SkipJsonSchema[None] = omitted_when_absent(
+        "`store-closed` only: when the store takes orders again (RFC 3339), when it will by itself."
+    )
 
 
 def problem_body(
@@ -136,6 +140,7 @@ def problem_body(
     detail: str | None = None,
     *,
     errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Problem:
     """A problem with the stable machine-readable `code`."""
     return Problem(
@@ -145,12 +150,15 @@ def problem_body(
         code=ProblemCode(code),
         detail=detail or None,
         errors=None if errors is None else [FieldError(**error) for error in errors],
+        **(extra or {}),
     )
 
 
 def problem_of(error: DomainError) -> Problem:
     """The problem a domain error answers with."""
-    return problem_body(error.status, error.code, error.title, error.detail, errors=error.errors)
+    return problem_body(
+        error.status, error.code, error.title, error.detail, errors=error.errors, extra=error.extra
+    )
 
 
 # Generic HTTP failures raised by the framework (routing, body limits, methods).
@@ -205,14 +213,7 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(DomainError)
     async def _domain(error: DomainError) -> Response:
-        return problem(
-            error.status,
-            error.code,
-            error.title,
-            error.detail,
-            errors=error.errors,
-            headers=error.headers,
-        )
+        return problem_response(problem_of(error), status=error.status, headers=error.headers)
 
     @app.errorhandler(HTTPException)
     async def _http(error: HTTPException) -> Response:

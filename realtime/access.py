@@ -3,6 +3,8 @@
 Whatever the caller may not know exists is `not-found`, whether it exists or not: another
 party's order, another rider's stream. Only a store, which anyone may look up
 (`GET /api/stores/{id}`), is `forbidden` to whoever does not own it, as its REST writes are.
+A store's public stream (`store-public:{id}`) carries only what its page shows anyone, so
+anyone signed in may follow it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from app.db import UnitOfWork
 from app.orders.models import Order
 from app.orders.service import Actor, party_role
 
-STREAM = re.compile(r"^(order|store|rider):([1-9][0-9]{0,17})$")
+STREAM = re.compile(r"^(order|store|rider|store-public):([1-9][0-9]{0,17})$")
 
 
 class Refused(Exception):
@@ -44,6 +46,9 @@ async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
     kind, ident = parse_stream(stream)
     if kind == "rider":
         if principal.role != Role.RIDER or principal.user_id != ident:
+            raise Refused("not-found")
+    elif kind == "store-public":
+        if await store_owner_id(uow, ident) is None:
             raise Refused("not-found")
     elif kind == "store":
         owner = await store_owner_id(uow, ident)

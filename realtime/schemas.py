@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
+from app.catalog.schemas import ItemOut, StoreOut
 from app.orders.schemas import OrderDelayedOut, OrderOut
 from app.responses import Out, Timestamp, omitted_when_absent
 from app.reviews.schemas import ReviewOut
@@ -31,9 +32,12 @@ RefusalCode = Literal["forbidden", "not-found", "validation", "unauthenticated",
 RevocationCode = Literal["forbidden", "not-found", "unavailable"]
 ConnectRefusalCode = Literal["unauthenticated", "unavailable"]
 STREAM = Field(
-    description="`order:{id}`, `store:{id}` or `rider:{id}`",
-    pattern=r"^(order|store|rider):[1-9][0-9]*$",
+    description="`order:{id}`, `store:{id}`, `rider:{id}` or `store-public:{id}`",
+    pattern=r"^(order|store|rider|store-public):[1-9][0-9]*$",
 )
+StoreEventType = Literal[
+    "store.opened", "store.closed", "store.paused", "store.resumed", "store.hours_changed"
+]
 
 
 class OrderEvent(Out):
@@ -89,8 +93,35 @@ class ReviewEvent(Out):
     data: ReviewOut
 
 
+class StoreEvent(Out):
+    """A store changed (on `store:{id}` and `store-public:{id}`); `data` is the store as
+    `GET /api/stores/{id}` shows it at that moment, without its menu."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: StoreEventType
+    at: Timestamp
+    data: StoreOut
+
+
+class ItemEvent(Out):
+    """A menu item sold out or came back (on `store-public:{id}`); `data` is the item."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["item.sold_out", "item.available"]
+    at: Timestamp
+    data: ItemOut
+
+
 Event = Annotated[
-    OrderEvent | OrderDelayedEvent | OfferCreatedEvent | OfferWithdrawnEvent | ReviewEvent,
+    OrderEvent
+    | OrderDelayedEvent
+    | OfferCreatedEvent
+    | OfferWithdrawnEvent
+    | ReviewEvent
+    | StoreEvent
+    | ItemEvent,
     Field(discriminator="type"),
 ]
 

@@ -59,6 +59,9 @@ MATRIX: dict[str, Row] = {
     "DELETE /api/menu-items/<int:item_id>": ("anon=401 owner=ok others=403", "store"),
     "PUT /api/menu-items/<int:item_id>/image": ("anon=401 owner=ok others=403", "store"),
     "GET /media/<path:key>": ("all=ok", "store"),
+    "PUT /api/stores/<int:store_id>/hours": ("anon=401 owner=ok others=403", "store"),
+    "POST /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
+    "DELETE /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
     # Points and coupons
     "GET /api/me/points": ("anon=401 customer=ok customer2=ok others=403", "bare"),
     "POST /api/me/points/convert": ("anon=401 customer=ok customer2=ok others=403", "bare"),
@@ -183,6 +186,8 @@ STREAMS: dict[str, Row] = {
     "order": ("anon=unauthenticated customer=ok owner=ok rider=ok others=not-found", "assigned"),
     "store": ("anon=unauthenticated owner=ok others=forbidden", "store"),
     "rider": ("anon=unauthenticated rider=ok others=not-found", "bare"),
+    # A store's public stream carries only what its page shows anyone: anyone signed in
+    "store-public": ("anon=unauthenticated others=ok", "store"),
 }
 MATRIX_ADDRESS = {"label": "Home", "text": "1 Sejong-daero", "lat": 37.566, "lng": 126.977}
 SOCKET_EVENTS = {"connect", "disconnect", "subscribe", "unsubscribe"}
@@ -337,6 +342,8 @@ def request_for(route: str, world: World) -> Call:
             "delivery_fee": 0,
         },
         "PATCH /api/stores/<int:store_id>": {"open": True},
+        "PUT /api/stores/<int:store_id>/hours": {"weekly": [], "closed_dates": []},
+        "POST /api/stores/<int:store_id>/pause": {"minutes": 10},
         "POST /api/stores/<int:store_id>/menu": {"name": "Tea", "price": 1000, "group": "Drinks"},
         "PATCH /api/menu-items/<int:item_id>": {"price": 3100},
         "POST /api/me/points/convert": {"amount": 5000},
@@ -419,6 +426,9 @@ def _stream_of(kind: str, world: World) -> str:
     if kind == "store":
         assert world.shop is not None
         return f"store:{world.shop.id}"
+    if kind == "store-public":
+        assert world.shop is not None
+        return f"store-public:{world.shop.id}"
     rider = world.api("rider").user
     assert rider is not None
     return f"rider:{rider['id']}"

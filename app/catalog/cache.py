@@ -2,7 +2,9 @@
 
 Keys are namespaced by a per-scope version number (`catalog:ver:<scope>`): a write bumps the
 version after it commits, so every node's next read builds a fresh key and the old entries
-simply expire. A miss is rebuilt by one caller at a time (a short Redis lock); the others wait
+simply expire. A value that changes by itself at a known instant (a store's `open_now` when its
+hours begin or end, or a pause runs out) is built as `Expiring`: Redis drops it at that instant,
+so the next read builds it afresh. A miss is rebuilt by one caller at a time (a short Redis lock); the others wait
 briefly for the value. Any Redis failure degrades to the database, never to an error.
 """
 
@@ -16,6 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -48,8 +51,18 @@ return 0
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
+@dataclass(frozen=True)
+class Expiring:
+    """A built value that is right only until `until` (None: until the next write)."""
+
+    value: Any
+    until: datetime | None
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, as served (a response model as it serializes itself)."""
+    if isinstance(value, Expiring):
+        return dumps(value.value)
     if isinstance(value, BaseModel):
         return value.model_dump_json().encode()
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
@@ -164,10 +177,20 @@ class CatalogCache:
     async def _rebuild(self, key: str, token: str, build: Callable[[], Awaitable[Any]]) -> bytes:
         try:
             self.stats.builds += 1
-            value = dumps(await build())
+            built = await build()
+            value = dumps(built)
+            # Measured when it is stored, not when it was built: the entry must be gone by
+            # the instant the value changes, however long the build took.
+            keep_ms = self.ttl * 1000
+            if isinstance(built, Expiring) and built.until is not None:
+                keep_ms = min(
+                    keep_ms, int((built.until - datetime.now(UTC)).total_seconds() * 1000)
+                )
+            if keep_ms <= 0:
+                return value
             try:
                 async with asyncio.timeout(self.op_timeout):
-                    await self.redis.set(key, value, ex=self.ttl)
+                    await self.redis.set(key, value, px=keep_ms)
             except REDIS_FAILURES as error:
                 self._failed(error)
             return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdType, UTCDateTime
@@ -37,6 +37,19 @@ class Store(Base):
     rating_sum: Mapped[int] = mapped_column(
         BigInteger, nullable=False, default=0, server_default="0"
     )
+    # Opening hours (app/catalog/hours.py): an IANA zone, the weekly openings and the closed
+    # dates as JSON, and the end of a pause. A pause that ran out stays set until a sweeper
+    # claims its end (and announces it); it counts only while it is in the future.
+    timezone: Mapped[str] = mapped_column(
+        String(64), nullable=False, default="Asia/Seoul", server_default=text("'Asia/Seoul'")
+    )
+    weekly_hours: Mapped[str] = mapped_column(
+        String(2000), nullable=False, default="[]", server_default=text("'[]'")
+    )
+    closed_dates: Mapped[str] = mapped_column(
+        String(2000), nullable=False, default="[]", server_default=text("'[]'")
+    )
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
 
     items: Mapped[list[MenuItem]] = relationship(
         back_populates="store", lazy="raise", order_by="MenuItem.id"

@@ -7,8 +7,10 @@ views read attributes through the `StoreLike` and `ItemLike` shapes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from app.catalog.hours import Schedule, StoreState, hhmm, schedule_of, store_state
 from app.catalog.schemas import (
     Category,
     ImageOut,
@@ -18,7 +20,9 @@ from app.catalog.schemas import (
     OptionOut,
     StoreOut,
     StorePageOut,
+    WeeklyHoursOut,
 )
+from app.db import utcnow
 
 MEDIA_PREFIX = "/media/"
 # A store shows a mean rating from this many reviews on.
@@ -55,6 +59,14 @@ class StoreLike(Protocol):
     def review_count(self) -> int: ...
     @property
     def rating_sum(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def weekly_hours(self) -> str: ...
+    @property
+    def closed_dates(self) -> str: ...
+    @property
+    def paused_until(self) -> datetime | None: ...
 
 
 class OptionLike(Protocol):
@@ -109,7 +121,35 @@ def image_view(key: str) -> ImageOut:
     return ImageOut(image_url=f"{MEDIA_PREFIX}{key}")
 
 
-def _store(shape: type[S], store: StoreLike, **more: Any) -> S:
+def schedule_of_store(store: StoreLike) -> Schedule:
+    """The store's opening hours."""
+    return schedule_of(store.timezone, store.weekly_hours, store.closed_dates)
+
+
+def state_of(store: StoreLike, at: datetime) -> StoreState:
+    """Whether the store takes orders at `at`, and when that changes by itself."""
+    return store_state(
+        schedule_of_store(store), switch_on=store.open, paused_until=store.paused_until, at=at
+    )
+
+
+def stale_at(views: Iterable[StoreOut]) -> datetime | None:
+    """The first instant at which one of these views changes by itself (a pause ends, hours
+    begin or end), so a cached copy must go before it; None when none does."""
+    moments = [
+        moment
+        for view in views
+        for moment in (view.next_open, view.closes_at, view.paused_until)
+        if moment is not None
+    ]
+    return min(moments) if moments else None
+
+
+def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more: Any) -> S:
+    at = now or utcnow()
+    schedule = schedule_of_store(store)
+    state = state_of(store, at)
+    today = schedule.local_date(at)
     return shape(
         id=store.id,
         owner_id=store.owner_id,
@@ -125,18 +165,30 @@ def _store(shape: type[S], store: StoreLike, **more: Any) -> S:
         image_url=image_url_for(store.image_key),
         rating=store_rating(store.rating_sum, store.review_count),
         review_count=store.review_count,
+        timezone=schedule.timezone,
+        hours=[
+            WeeklyHoursOut(day=entry.day, opens=hhmm(entry.opens), closes=hhmm(entry.closes))
+            for entry in schedule.weekly
+        ],
+        closed_dates=[day.isoformat() for day in sorted(schedule.closed_dates) if day >= today],
+        paused_until=state.paused_until,
+        open_now=state.open_now,
+        next_open=state.next_open,
+        closes_at=state.closes_at,
         **more,
     )
 
 
-def store_view(store: StoreLike) -> StoreOut:
-    """The API's `store` (without `menu`)."""
-    return _store(StoreOut, store)
+def store_view(store: StoreLike, now: datetime | None = None) -> StoreOut:
+    """The API's `store` (without `menu`), its `open_now` as of `now` (default: this moment)."""
+    return _store(StoreOut, store, now)
 
 
-def listed_store_view(store: StoreLike, distance_km: float | None = None) -> ListedStoreOut:
+def listed_store_view(
+    store: StoreLike, distance_km: float | None = None, now: datetime | None = None
+) -> ListedStoreOut:
     """A store in a search result; `distance_km` when the search gave a position."""
-    return _store(ListedStoreOut, store, distance_km=distance_km)
+    return _store(ListedStoreOut, store, now, distance_km=distance_km)
 
 
 def option_view(option: OptionLike) -> OptionOut:
@@ -165,7 +217,10 @@ def menu_item_view(item: ItemWithOptions) -> ItemOut:
 
 
 def store_page_view(
-    store: StoreLike, items: Iterable[ItemLike], options: Mapping[int, Iterable[OptionLike]]
+    store: StoreLike,
+    items: Iterable[ItemLike],
+    options: Mapping[int, Iterable[OptionLike]],
+    now: datetime | None = None,
 ) -> StorePageOut:
     """The store with its live items grouped by `group`, groups in the order their first item
     was added (`items` are live and sorted by id)."""
@@ -173,4 +228,4 @@ def store_page_view(
     for item in items:
         groups.setdefault(item.group, []).append(item_view(item, options[item.id]))
     menu = [MenuGroupOut(group=name, items=entries) for name, entries in groups.items()]
-    return _store(StorePageOut, store, menu=menu)
+    return _store(StorePageOut, store, now, menu=menu)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.responses import Out, omitted_when_absent
+from app.catalog.hours import DEFAULT_TIMEZONE, minutes_of, zone
+from app.responses import Out, Timestamp, omitted_when_absent
 from app.validation import Id, Partial, Schema
 
 
@@ -168,6 +170,98 @@ class StoreQuery(Partial):
         return self.model_dump_json()
 
 
+MAX_WEEKLY = 28
+MAX_CLOSED_DATES = 100
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+class WeeklyHoursIn(Schema):
+    """One weekly opening, in the store's time zone; `closes` ≤ `opens` ends the next day."""
+
+    day: Annotated[StrictInt, Field(ge=0, le=6, description="0 = Monday … 6 = Sunday.")]
+    opens: str = Field(max_length=5, description="`HH:MM`, 24-hour, local time.")
+    closes: str = Field(
+        max_length=5,
+        description="`HH:MM` (or `24:00`); earlier than `opens` means the next day: "
+        "`17:00`–`02:00` is open until 2 a.m.",
+    )
+
+    @field_validator("opens")
+    @classmethod
+    def _opens(cls, value: str) -> str:
+        minutes_of(value)
+        return value
+
+    @field_validator("closes")
+    @classmethod
+    def _closes(cls, value: str) -> str:
+        minutes_of(value, closing=True)
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> WeeklyHoursIn:
+        if minutes_of(self.opens) == minutes_of(self.closes, closing=True) % (24 * 60):
+            raise ValueError(
+                "opens and closes are the same time; a whole day is opens 00:00, closes 24:00"
+            )
+        return self
+
+
+def _calendar_date(value: str) -> str:
+    if not DATE.match(value):
+        raise ValueError("must be a date YYYY-MM-DD such as 2026-12-25")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a day of the calendar") from None
+    return value
+
+
+class HoursUpdate(Schema):
+    """PUT /api/stores/{id}/hours: the whole schedule, replacing the one before."""
+
+    weekly: list[WeeklyHoursIn] = Field(
+        max_length=MAX_WEEKLY,
+        description="The weekly openings; several a day are fine, overlapping ones are not. "
+        "Empty: no schedule (open whenever the switch is on, except on closed dates).",
+    )
+    closed_dates: list[Annotated[str, Field(max_length=10), AfterValidator(_calendar_date)]] = (
+        Field(
+            default_factory=list,
+            max_length=MAX_CLOSED_DATES,
+            description="Local dates (`YYYY-MM-DD`) with no opening, from today to a year ahead.",
+        )
+    )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description=f"An IANA time zone name; omitted: unchanged (new stores: {DEFAULT_TIMEZONE}).",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+
+class PauseRequest(Schema):
+    """POST /api/stores/{id}/pause."""
+
+    minutes: Annotated[
+        StrictInt, Field(ge=5, le=240, description="How long to refuse new orders: 5–240.")
+    ]
+
+
+class WeeklyHoursOut(Out):
+    """One weekly opening, in the store's time zone."""
+
+    day: int = Field(description="0 = Monday … 6 = Sunday.")
+    opens: str = Field(description="`HH:MM`, local time.")
+    closes: str = Field(description="`HH:MM` (`24:00` = midnight); ≤ `opens`: the next day.")
+
+
 class StoreOut(Out):
     """A store."""
 
@@ -181,12 +275,27 @@ class StoreOut(Out):
     phone: str
     min_order: int = Field(description="Won.")
     delivery_fee: int = Field(description="Won.")
-    open: bool
+    open: bool = Field(description="The owner's switch.")
     image_url: str | None
     rating: float | None = Field(
         description="The mean of its reviews' ratings, to one decimal; null below 3 reviews."
     )
     review_count: int = Field(ge=0, description="How many reviews the store has.")
+    timezone: str = Field(description="IANA zone of `hours` and `closed_dates`.")
+    hours: list[WeeklyHoursOut] = Field(description="Weekly openings; empty: no schedule.")
+    closed_dates: list[str] = Field(description="Local dates closed all day, today onwards.")
+    paused_until: Timestamp | None = Field(description="While a pause runs: when it ends.")
+    open_now: bool = Field(
+        description="Takes orders at this moment: the switch on, within the hours, not on a "
+        "closed date, not paused."
+    )
+    next_open: Timestamp | None = Field(
+        description="When closed: when it takes orders again by itself (null: not known, "
+        "e.g. the switch is off)."
+    )
+    closes_at: Timestamp | None = Field(
+        description="When open: when its hours end (null: no end in sight)."
+    )
 
 
 class ListedStoreOut(StoreOut):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 from app.catalog.cache import CatalogCache
+from app.catalog.events import emit_item_event, emit_store_event
+from app.catalog.hours import schedule_problems
 from app.catalog.images import CleanImage, new_key
 from app.catalog.models import MenuItem, MenuOption, Store
-from app.catalog.schemas import ItemCreate, ItemUpdate, StoreCreate, StoreUpdate
+from app.catalog.schemas import HoursUpdate, ItemCreate, ItemUpdate, StoreCreate, StoreUpdate
 from app.db import Database, UnitOfWork, utcnow
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, NotFound, ValidationFailed
 from app.storage import Storage
 
 log = logging.getLogger("delivery.catalog")
@@ -80,9 +85,13 @@ async def update_store(
 ) -> Store:
     """Change the given fields of the owner's store (including `open`)."""
     async with db.uow() as uow:
-        store = await _owned_store(uow, owner_id, store_id)
+        store = await _owned_store(uow, owner_id, store_id, lock=True)
+        was_open = store.open
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(store, field, value)
+        if store.open != was_open:
+            await uow.flush()
+            await emit_store_event(uow, store, "store.opened" if store.open else "store.closed")
         _invalidate(uow, cache, list_scope(), store_scope(store_id))
         await uow.commit()
     return store
@@ -115,7 +124,8 @@ async def update_item(
 ) -> MenuItem:
     """Change the given fields of an item; `options`, when given, replaces the list."""
     async with db.uow() as uow:
-        item = await _owned_item(uow, owner_id, item_id)
+        item = await _owned_item(uow, owner_id, item_id, lock=True)
+        was_sold_out = item.sold_out
         changes = data.model_dump(exclude_unset=True)
         options = changes.pop("options", None)
         for field, value in changes.items():
@@ -124,6 +134,8 @@ async def update_item(
             # Orders keep copies of the options they used, so old option rows may go.
             item.options = [MenuOption(name=o["name"], price=o["price"]) for o in options]
         await uow.flush()
+        if item.sold_out != was_sold_out:
+            await emit_item_event(uow, item, "item.sold_out" if item.sold_out else "item.available")
         _invalidate(uow, cache, store_scope(item.store_id))
         await uow.commit()
     return item
@@ -207,3 +219,109 @@ async def set_item_image(
         _invalidate(uow, cache, store_scope(item.store_id))
         await _replace_image(uow, storage, item, key, image)
     return key
+
+
+async def set_hours(
+    *,
+    db: Database,
+    cache: CatalogCache,
+    owner_id: int,
+    store_id: int,
+    data: HoursUpdate,
+    now: datetime | None = None,
+) -> Store:
+    """Replace the owner's store's weekly hours and closed dates (and its zone, when given)."""
+    async with db.uow() as uow:
+        store = await _owned_store(uow, owner_id, store_id, lock=True)
+        timezone = data.timezone or store.timezone
+        weekly = [(entry.day, entry.opens, entry.closes) for entry in data.weekly]
+        problems, kept = schedule_problems(weekly, data.closed_dates, timezone, now or utcnow())
+        if problems:
+            raise ValidationFailed(
+                "The opening hours are not valid: " + "; ".join(p["message"] for p in problems),
+                errors=problems,
+            )
+        store.timezone = timezone
+        store.weekly_hours = json.dumps(
+            [{"day": d, "opens": o, "closes": c} for d, o, c in sorted(weekly)],
+            separators=(",", ":"),
+        )
+        store.closed_dates = json.dumps(kept, separators=(",", ":"))
+        await uow.flush()
+        await emit_store_event(uow, store, "store.hours_changed")
+        _invalidate(uow, cache, list_scope(), store_scope(store_id))
+        await uow.commit()
+    return store
+
+
+async def pause_store(
+    *, db: Database, cache: CatalogCache, owner_id: int, store_id: int, minutes: int
+) -> Store:
+    """Refuse new orders at the owner's store for `minutes` from now (replacing any pause)."""
+    async with db.uow() as uow:
+        store = await _owned_store(uow, owner_id, store_id, lock=True)
+        now = utcnow()
+        if store.paused_until is not None and store.paused_until <= now:
+            # A pause that ran out and whose end no sweeper has announced yet: announce it
+            # here, so that every pause ends with exactly one `store.resumed`.
+            store.paused_until = None
+            await uow.flush()
+            await emit_store_event(uow, store, "store.resumed")
+        store.paused_until = now + timedelta(minutes=minutes)
+        await uow.flush()
+        await emit_store_event(uow, store, "store.paused")
+        _invalidate(uow, cache, list_scope(), store_scope(store_id))
+        await uow.commit()
+    return store
+
+
+async def resume_store(*, db: Database, cache: CatalogCache, owner_id: int, store_id: int) -> Store:
+    """End the owner's store's pause now (nothing happens when it is not paused)."""
+    async with db.uow() as uow:
+        store = await _owned_store(uow, owner_id, store_id, lock=True)
+        if store.paused_until is not None:
+            store.paused_until = None
+            await uow.flush()
+            await emit_store_event(uow, store, "store.resumed")
+            _invalidate(uow, cache, list_scope(), store_scope(store_id))
+        await uow.commit()
+    return store
+
+
+async def resume_expired_pauses(*, db: Database, cache: CatalogCache, limit: int = 100) -> int:
+    """Announce the end of every pause that has run out; how many this call ended.
+
+    Each end is claimed with a conditional UPDATE (still paused until the same instant), so
+    with every node sweeping, each pause ends once: one `store.resumed`, from one node.
+    """
+    now = utcnow()
+    async with db.uow() as uow:
+        due = (
+            await uow.session.execute(
+                select(Store.id, Store.paused_until)
+                .where(Store.paused_until <= now)
+                .order_by(Store.paused_until)
+                .limit(limit)
+            )
+        ).all()
+    ended = 0
+    for store_id, until in due:
+        async with db.uow() as uow:
+            claimed = cast(
+                CursorResult[Any],
+                await uow.session.execute(
+                    update(Store)
+                    .where(Store.id == store_id, Store.paused_until == until)
+                    .values(paused_until=None, updated_at=utcnow())
+                ),
+            )
+            if claimed.rowcount != 1:
+                continue  # another node ended it, or the owner paused or resumed meanwhile
+            store = await uow.session.get(Store, store_id)
+            if store is None:
+                continue
+            await emit_store_event(uow, store, "store.resumed")
+            _invalidate(uow, cache, list_scope(), store_scope(store_id))
+            await uow.commit()
+            ended += 1
+    return ended

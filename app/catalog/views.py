@@ -13,13 +13,15 @@ from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role
 from app.catalog import queries, service
-from app.catalog.cache import CatalogCache
-from app.catalog.presenter import image_view, menu_item_view, store_view
+from app.catalog.cache import CatalogCache, Expiring
+from app.catalog.presenter import image_view, menu_item_view, stale_at, store_view
 from app.catalog.schemas import (
+    HoursUpdate,
     ImageOut,
     ItemCreate,
     ItemOut,
     ItemUpdate,
+    PauseRequest,
     StoreCreate,
     StoreListOut,
     StoreOut,
@@ -70,11 +72,13 @@ async def list_stores(query: StoreQuery) -> Response:
     """Stores by category and name; nearest first with `distance_km` given lat/lng."""
     cache, _ = _catalog()
     db = container().db
-    data, served = await cache.get_or_build(
-        service.list_scope(),
-        query.key(),
-        lambda: queries.search_stores(db=db, query=query),
-    )
+
+    async def build() -> Expiring:
+        # `open_now` is as of the build: the entry goes when the first store's changes.
+        found = await queries.search_stores(db=db, query=query)
+        return Expiring(found, stale_at(found.stores))
+
+    data, served = await cache.get_or_build(service.list_scope(), query.key(), build)
     return _json(data, served)
 
 
@@ -86,11 +90,12 @@ async def get_store(store_id: int) -> Response:
     """A store with its menu."""
     cache, _ = _catalog()
     db = container().db
-    data, served = await cache.get_or_build(
-        service.store_scope(store_id),
-        "page",
-        lambda: queries.store_page(db=db, store_id=store_id),
-    )
+
+    async def build() -> Expiring:
+        page = await queries.store_page(db=db, store_id=store_id)
+        return Expiring(page, stale_at([page]))
+
+    data, served = await cache.get_or_build(service.store_scope(store_id), "page", build)
     return _json(data, served)
 
 
@@ -123,6 +128,54 @@ async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -
         owner_id=principal.user_id,
         store_id=store_id,
         data=data,
+    )
+    return store_view(store)
+
+
+@bp.put("/api/stores/<int:store_id>/hours")
+@tag(["catalog"])
+@returns(StoreOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=Role.OWNER)
+@body(HoursUpdate)
+async def put_hours(principal: Principal, store_id: int, data: HoursUpdate) -> StoreOut:
+    """Set the store's weekly opening hours, closed dates and time zone (replacing them)."""
+    cache, _ = _catalog()
+    store = await service.set_hours(
+        db=container().db, cache=cache, owner_id=principal.user_id, store_id=store_id, data=data
+    )
+    return store_view(store)
+
+
+@bp.post("/api/stores/<int:store_id>/pause")
+@tag(["catalog"])
+@returns(StoreOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=Role.OWNER)
+@body(PauseRequest)
+async def pause_store(principal: Principal, store_id: int, data: PauseRequest) -> StoreOut:
+    """Refuse new orders for `minutes` (5–240); ordering resumes by itself afterwards."""
+    cache, _ = _catalog()
+    store = await service.pause_store(
+        db=container().db,
+        cache=cache,
+        owner_id=principal.user_id,
+        store_id=store_id,
+        minutes=data.minutes,
+    )
+    return store_view(store)
+
+
+@bp.delete("/api/stores/<int:store_id>/pause")
+@tag(["catalog"])
+@returns(StoreOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=Role.OWNER)
+async def resume_store(principal: Principal, store_id: int) -> StoreOut:
+    """End the pause now (answers the store as it is when none is running)."""
+    cache, _ = _catalog()
+    store = await service.resume_store(
+        db=container().db, cache=cache, owner_id=principal.user_id, store_id=store_id
     )
     return store_view(store)
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from app.catalog.hours import DEFAULT_TIMEZONE, closed_detail, schedule_of, store_state
 from app.catalog.models import MenuItem, MenuOption, Store
-from app.db import UnitOfWork
+from app.db import UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.orders.schemas import PlaceOrderRequest
 
@@ -39,6 +40,10 @@ class StoreRow:
     open: bool
     delivery_fee: int
     min_order: int
+    timezone: str = DEFAULT_TIMEZONE
+    weekly_hours: str = "[]"
+    closed_dates: str = "[]"
+    paused_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,17 @@ class ItemRow:
 
 
 # Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
-_STORE = select(Store.id, Store.name, Store.open, Store.delivery_fee, Store.min_order).where(
-    Store.id == bindparam("store_id")
-)
+_STORE = select(
+    Store.id,
+    Store.name,
+    Store.open,
+    Store.delivery_fee,
+    Store.min_order,
+    Store.timezone,
+    Store.weekly_hours,
+    Store.closed_dates,
+    Store.paused_until,
+).where(Store.id == bindparam("store_id"))
 _ITEMS = (
     select(
         MenuItem.id,
@@ -108,14 +121,29 @@ async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
     return price_order(StoreRow(*store), items, request)
 
 
+def check_open(store: StoreRow, at: datetime) -> None:
+    """Refuse with 409 `store-closed` (saying when it opens) unless the store takes orders at
+    `at`: its switch on, within its hours, not on a closed date, not paused."""
+    schedule = schedule_of(store.timezone, store.weekly_hours, store.closed_dates)
+    state = store_state(schedule, switch_on=store.open, paused_until=store.paused_until, at=at)
+    if state.open_now:
+        return
+    raise Conflict(
+        closed_detail(store.name, state, schedule, at),
+        code="store-closed",
+        title="Store closed",
+        extra={"next_open": rfc3339(state.next_open)} if state.next_open else None,
+    )
+
+
 def price_order(
-    store: StoreRow, items: Mapping[int, ItemRow], request: PlaceOrderRequest
+    store: StoreRow,
+    items: Mapping[int, ItemRow],
+    request: PlaceOrderRequest,
+    now: datetime | None = None,
 ) -> Priced:
     """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
-    if not store.open:
-        raise Conflict(
-            f"{store.name} is closed right now.", code="store-closed", title="Store closed"
-        )
+    check_open(store, now or utcnow())
     priced = Priced(delivery_fee=store.delivery_fee)
     errors: list[dict[str, str]] = []
     for index, line in enumerate(request.items):

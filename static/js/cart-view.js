@@ -3,8 +3,11 @@ import { won } from "./api.js";
 import { getCart, lineTotal, setQuantity, subtotal } from "./cart.js";
 import { h } from "./ui.js";
 
-/** Render the cart into `box`; `onChange` runs after a quantity changes. */
-export function renderCart(box, { onChange = () => {}, checkoutLink = true } = {}) {
+/**
+ * Render the cart into `box`; `onChange` runs after a quantity changes. `blocked` (a reason in
+ * words, or null) says the cart cannot be ordered now: the store closed, an item sold out.
+ */
+export function renderCart(box, { onChange = () => {}, checkoutLink = true, blocked = null } = {}) {
   const cart = getCart();
   if (!cart) {
     box.replaceChildren(h("h2", {}, "Your cart"), h("p", { class: "empty" }, "Your cart is empty."));
@@ -14,7 +17,7 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true } = {
   const short = Math.max(0, cart.store.min_order - sub);
   const lines = cart.lines.map((line) => {
     const label = [line.name, ...line.options.map((o) => o.name)].join(" + ");
-    const change = (delta) => () => { setQuantity(line.key, line.quantity + delta); renderCart(box, { onChange, checkoutLink }); onChange(); };
+    const change = (delta) => () => { setQuantity(line.key, line.quantity + delta); renderCart(box, { onChange, checkoutLink, blocked }); onChange(); };
     return h("div", { class: "cart-line", dataset: { line: line.key } },
       h("span", {}, label),
       h("span", { class: "row" },
@@ -34,9 +37,10 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true } = {
     short > 0
       ? h("p", { class: "notice", id: "min-order-note" }, `Minimum order is ${won(cart.store.min_order)}: add ${won(short)} more.`)
       : null,
+    blocked ? h("p", { class: "notice", id: "cart-blocked", role: "status" }, blocked) : null,
     checkoutLink
-      ? short > 0
-        ? h("button", { type: "button", class: "primary", disabled: true }, "Go to checkout")
+      ? short > 0 || blocked
+        ? h("button", { type: "button", class: "primary", disabled: true, id: "to-checkout-disabled" }, "Go to checkout")
         : h("a", { class: "button primary", href: "/customer/checkout", id: "to-checkout" }, "Go to checkout")
       : null,
   ];

@@ -31,8 +31,18 @@ async def test_owner_creates_a_closed_store_that_anyone_can_read(
         "image_url",
         "rating",
         "review_count",
+        "timezone",
+        "hours",
+        "closed_dates",
+        "paused_until",
+        "open_now",
+        "next_open",
+        "closes_at",
     }
     assert store["rating"] is None and store["review_count"] == 0
+    # A new store has no schedule and no pause; closed by its switch, with no time to give.
+    assert (store["timezone"], store["hours"], store["closed_dates"]) == ("Asia/Seoul", [], [])
+    assert (store["open_now"], store["next_open"], store["paused_until"]) == (False, None, None)
     anonymous: Api = await api_factory()
     page = await anonymous.get(f"/api/stores/{store['id']}")
     assert page.status_code == 200
@@ -46,7 +56,13 @@ async def test_owner_opens_the_store_and_changes_its_fields(owner: Api) -> None:
     )
     assert response.status_code == 200, response.text
     changed = response.json()
-    assert changed == {**store, "open": True, "min_order": 15000, "name": "New Name"}
+    assert changed == {
+        **store,
+        "open": True,
+        "open_now": True,
+        "min_order": 15000,
+        "name": "New Name",
+    }
     assert (await owner.get(f"/api/stores/{store['id']}")).json()["open"] is True
 
 

@@ -37,6 +37,13 @@ EVERY_TYPE = {
     "order.delayed",
     "offer.created",
     "offer.withdrawn",
+    "store.opened",
+    "store.closed",
+    "store.paused",
+    "store.resumed",
+    "store.hours_changed",
+    "item.sold_out",
+    "item.available",
 }
 
 
@@ -158,6 +165,23 @@ async def test_every_event_ack_and_location_of_a_delivery_matches_the_published_
             )
             for event in watcher.events:
                 EVENT.validate_python(event)
+
+            # The store's own changes, on its public stream.
+            store_id, fries = k.shop.id, k.shop.fries["id"]
+            for method, path, body in (
+                ("POST", f"/api/stores/{store_id}/pause", {"minutes": 5}),
+                ("DELETE", f"/api/stores/{store_id}/pause", None),
+                ("PUT", f"/api/stores/{store_id}/hours", {"weekly": [], "closed_dates": []}),
+                ("PATCH", f"/api/menu-items/{fries}", {"sold_out": True}),
+                ("PATCH", f"/api/menu-items/{fries}", {"sold_out": False}),
+                ("PATCH", f"/api/stores/{store_id}", {"open": False}),
+            ):
+                changed = await k.owner.request(method, path, json=body)
+                assert changed.status_code == 200, changed.text
+            public = await stack.enter_async_context(Socket(node.url, stranger))
+            public_ack = await public.subscribe(f"store-public:{store_id}", after_seq=0)
+            SubscribedAck.model_validate(public_ack)
+            assert len(public_ack["events"]) == 7
 
         recorded = _outbox(infra)
         for envelope in recorded:

@@ -1,7 +1,7 @@
 """orders keep their answer deadline, the kitchen's time and delays, and when they arrive
 
 Revision ID: 0012_eta
-Revises: 0009_superseded_charges
+Revises: 0010_addresses
 Create Date: 2026-11-26
 """
 

@@ -1,7 +1,7 @@
 """customers' reviews of delivered orders, owners' replies, and each store's rating totals
 
 Revision ID: 0013_reviews
-Revises: 0009_superseded_charges
+Revises: 0012_eta
 Create Date: 2026-11-26
 """
 

@@ -3,6 +3,7 @@ import { api, newKey, showProblem, won } from "../api.js";
 import { clearCart, getAddress, getCart, saveAddress, subtotal, updateCartLink } from "../cart.js";
 import { renderCart } from "../cart-view.js";
 import { PointPicker, coordinates } from "../point-picker.js";
+import { cartBlock, followStore } from "../store-live.js";
 import { busy, h, startPage, markReady } from "../ui.js";
 
 const form = document.getElementById("checkout-form");
@@ -16,6 +17,29 @@ const picker = new PointPicker(document.getElementById("co-map"), {
   onChange: (point) => { document.getElementById("co-point").textContent = coordinates(point); },
 });
 let attempt = null; // {key, body}: a retry of the same body reuses its key, so it is charged once
+let blocked = null; // why the cart cannot be ordered now (the store closed, an item sold out)
+
+function showBlock(store) {
+  blocked = cartBlock(store, getCart());
+  const note = document.getElementById("order-blocked");
+  note.hidden = !blocked;
+  note.textContent = blocked || "";
+  document.getElementById("place-order").disabled = Boolean(blocked) || !getCart();
+  renderCart(cartBox, { onChange: estimate, checkoutLink: false, blocked });
+}
+
+/** Follow the cart's store, so that the button says at once when it cannot order. */
+async function watchStore() {
+  const cart = getCart();
+  if (!cart) return;
+  try {
+    const store = await api("GET", `/api/stores/${cart.store.id}`);
+    showBlock(store);
+    await followStore(store, showBlock);
+  } catch (error) {
+    showProblem(problem, error);
+  }
+}
 
 function fill() {
   const a = getAddress();
@@ -134,6 +158,10 @@ form.addEventListener("submit", async (event) => {
     showProblem(problem, new Error("Your cart is empty."));
     return;
   }
+  if (blocked) {
+    showProblem(problem, new Error(blocked));
+    return;
+  }
   const body = orderBody(cart);
   const serial = JSON.stringify(body);
   if (!attempt || attempt.body !== serial) attempt = { key: newKey(), body: serial };
@@ -159,4 +187,5 @@ if (!renderCart(cartBox, { onChange: estimate, checkoutLink: false })) {
 }
 estimate();
 await Promise.all([loadRewards(), loadAddresses(), showStore()]);
+await watchStore();
 markReady();

@@ -2,6 +2,7 @@
 import { api, showProblem, won } from "../api.js";
 import { getAddress, saveAddress, updateCartLink } from "../cart.js";
 import { ratingLine } from "../reviews.js";
+import { openState } from "../store-live.js";
 import { h, startPage, toast, markReady } from "../ui.js";
 
 const state = { category: "" };
@@ -16,11 +17,13 @@ function fillAddress() {
 }
 
 function storeCard(store) {
+  const open = openState(store);
   return h("li", {},
     h("a", { class: "store-card", href: `/customer/stores/${store.id}`, dataset: { storeId: store.id } },
       store.image_url ? h("img", { class: "thumb", src: store.image_url, alt: "" }) : h("div", { class: "thumb", "aria-hidden": "true" }),
       h("div", { class: "body" },
-        h("div", { class: "spread" }, h("h3", {}, store.name), h("span", { class: `badge ${store.open ? "open" : "closed"}` }, store.open ? "Open" : "Closed")),
+        h("div", { class: "spread" }, h("h3", {}, store.name), h("span", { class: `badge ${open.open ? "open" : "closed"}` }, open.label)),
+        h("div", { class: "muted store-when" }, open.detail),
         h("div", { class: "muted" }, store.category, store.distance_km != null ? ` · ${store.distance_km.toFixed(1)} km` : ""),
         h("div", {}, `Min. order ${won(store.min_order)} · Delivery ${won(store.delivery_fee)}`),
         h("div", {}, ratingLine(store)))));

@@ -1,6 +1,7 @@
-// Store settings, the open/closed switch, the store photo and the menu editor.
+// Store settings, the open/closed switch, pauses, opening hours, the store photo and the menu.
 import { api, showProblem, won } from "../api.js";
 import { ratingLine, reviewList } from "../reviews.js";
+import { DAY_NAMES, followStore, openState, whenText } from "../store-live.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -55,6 +56,110 @@ function itemEditor(item) {
       h("button", { type: "button", class: "danger", onclick: act(() => api("DELETE", `/api/menu-items/${item.id}`)) }, "Delete")));
 }
 
+// Taking orders: the state, the pause buttons and the time left of a pause.
+const taking = document.getElementById("taking");
+let countdown = null;
+
+function renderState(current) {
+  const state = openState(current);
+  const badge = document.getElementById("state-badge");
+  badge.textContent = state.label;
+  badge.className = `badge ${state.open ? "open" : "closed"}`;
+  document.getElementById("state-detail").textContent = state.detail;
+  document.body.dataset.openNow = String(Boolean(current.open_now));
+  document.getElementById("resume").hidden = !current.paused_until;
+  clearInterval(countdown);
+  const left = document.getElementById("pause-left");
+  left.hidden = !current.paused_until;
+  if (!current.paused_until) return;
+  const tick = () => {
+    const ms = Math.max(0, Date.parse(current.paused_until) - Date.now());
+    const minutes = Math.floor(ms / 60000);
+    const seconds = String(Math.floor((ms % 60000) / 1000)).padStart(2, "0");
+    left.textContent = `Paused: ${minutes}:${seconds} left (until ${whenText(current.paused_until, current.timezone)})`;
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+
+async function act(button, request) {
+  const errors = taking.querySelector(".problem");
+  showProblem(errors, null);
+  try {
+    await busy(button, async () => {
+      const changed = await api(...request);
+      store = { ...store, ...changed };
+      renderState(store);
+    });
+  } catch (error) {
+    showProblem(errors, error);
+  }
+}
+
+for (const button of taking.querySelectorAll("button.pause")) {
+  button.addEventListener("click", () => act(button, ["POST", `/api/stores/${storeId}/pause`, { body: { minutes: Number(button.dataset.minutes) } }]).then(() => toast(`Paused for ${button.dataset.minutes} minutes`)));
+}
+document.getElementById("resume").addEventListener("click", (event) => act(event.currentTarget, ["DELETE", `/api/stores/${storeId}/pause`]).then(() => toast("Taking orders again")));
+
+// Opening hours: the weekly rows, the closed dates and the zone, saved together.
+const hoursForm = document.getElementById("hours-form");
+const hoursRows = document.getElementById("hours-rows");
+let closedDates = [];
+
+function hoursRow(entry = { day: 0, opens: "11:00", closes: "21:00" }) {
+  const day = h("select", { name: "day", "aria-label": "Day" }, ...DAY_NAMES.map((name, i) => h("option", { value: i, selected: i === entry.day }, name)));
+  const row = h("tr", { class: "hours-row" },
+    h("td", {}, day),
+    h("td", {}, h("input", { type: "time", name: "opens", value: entry.opens, "aria-label": "Opens", required: true })),
+    h("td", {}, h("input", { type: "time", name: "closes", value: entry.closes === "24:00" ? "00:00" : entry.closes, "aria-label": "Closes", required: true })),
+    h("td", {}, h("button", { type: "button", class: "danger", "aria-label": "Remove this opening", onclick: () => row.remove() }, "✕")));
+  return row;
+}
+
+function renderClosedDates() {
+  document.getElementById("closed-dates").replaceChildren(...closedDates.map((date) =>
+    h("li", {}, h("button", { type: "button", class: "chip", "aria-label": `Remove closed date ${date}`, onclick: () => { closedDates = closedDates.filter((d) => d !== date); renderClosedDates(); } }, `${date} ✕`))));
+}
+
+function fillHours(current) {
+  document.getElementById("hours-timezone").value = current.timezone;
+  hoursRows.replaceChildren(...current.hours.map(hoursRow));
+  closedDates = [...current.closed_dates];
+  renderClosedDates();
+}
+
+document.getElementById("add-opening").addEventListener("click", () => hoursRows.append(hoursRow()));
+document.getElementById("add-closed").addEventListener("click", () => {
+  const value = document.getElementById("closed-date").value;
+  if (value && !closedDates.includes(value)) closedDates = [...closedDates, value].sort();
+  renderClosedDates();
+});
+
+hoursForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const errors = hoursForm.querySelector(".problem");
+  const weekly = [...hoursRows.querySelectorAll("tr")].map((row) => ({
+    day: Number(row.querySelector("[name=day]").value),
+    opens: row.querySelector("[name=opens]").value,
+    closes: row.querySelector("[name=closes]").value,
+  }));
+  const body = { weekly, closed_dates: closedDates, timezone: document.getElementById("hours-timezone").value.trim() };
+  try {
+    const saved = await api("PUT", `/api/stores/${storeId}/hours`, { body });
+    store = { ...store, ...saved };
+    showProblem(errors, null);
+    fillHours(store);
+    renderState(store);
+    toast("Opening hours saved");
+  } catch (error) {
+    showProblem(errors, error);
+  }
+});
+
+if (Intl.supportedValuesOf) {
+  document.getElementById("zones").replaceChildren(...Intl.supportedValuesOf("timeZone").map((zone) => h("option", { value: zone })));
+}
+
 function render() {
   document.title = `${store.name} · Delivery`;
   document.getElementById("store-name").textContent = store.name;
@@ -65,6 +170,7 @@ function render() {
   const image = document.getElementById("store-image");
   image.hidden = !store.image_url;
   if (store.image_url) image.src = store.image_url;
+  renderState(store);
   const settings = document.getElementById("settings-form");
   for (const key of ["name", "category", "address", "phone", "min_order", "delivery_fee"]) settings.elements[key].value = store[key];
   const groups = store.menu || [];
@@ -145,4 +251,12 @@ document.getElementById("item-form").addEventListener("submit", async (event) =>
 await startPage();
 await load();
 await reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true }).reload();
+if (store) {
+  fillHours(store);
+  // A pause that runs out, or a change made elsewhere, shows here at once.
+  await followStore(store, (next) => {
+    store = { ...store, ...next };
+    renderState(store);
+  });
+}
 markReady();

@@ -1,5 +1,6 @@
 // The owner's stores and the form for a new one.
 import { api, showProblem, won } from "../api.js";
+import { openState } from "../store-live.js";
 import { formData, h, startPage, markReady } from "../ui.js";
 
 const form = document.getElementById("store-form");
@@ -21,8 +22,8 @@ async function load() {
       ? mine.map((s) => h("li", { class: "store-card" },
           s.image_url ? h("img", { class: "thumb", src: s.image_url, alt: "" }) : h("div", { class: "thumb", "aria-hidden": "true" }),
           h("div", { class: "body" },
-            h("div", { class: "spread" }, h("h3", {}, s.name), h("span", { class: `badge ${s.open ? "open" : "closed"}` }, s.open ? "Open" : "Closed")),
-            h("p", { class: "muted" }, `${s.category} · min. ${won(s.min_order)}`),
+            h("div", { class: "spread" }, h("h3", {}, s.name), h("span", { class: `badge ${openState(s).open ? "open" : "closed"}` }, openState(s).label)),
+            h("p", { class: "muted" }, `${s.category} · min. ${won(s.min_order)} · ${openState(s).detail}`),
             h("div", { class: "row" },
               h("a", { class: "button", href: `/owner/stores/${s.id}` }, "Menu & settings"),
               h("a", { class: "button primary", href: `/owner/stores/${s.id}/board` }, "Order board")))))
