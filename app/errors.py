@@ -45,6 +45,7 @@ class ProblemCode(StrEnum):
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
     LIMIT_REACHED = "limit-reached"
+    EMPTY_MENU = "empty-menu"
 
 
 class DomainError(Exception):

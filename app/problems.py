@@ -107,6 +107,10 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         409,
         "the caller already holds the most allowed: 20 saved addresses, 200 favourite stores",
     ),
+    ProblemCode.EMPTY_MENU: (
+        409,
+        "a store cannot open with no menu item on sale (none, or all sold out or deleted)",
+    ),
 }
 
 

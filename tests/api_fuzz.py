@@ -131,7 +131,6 @@ def _seed(base: str, clients: list[httpx.Client]) -> Seeded:
             },
         )
     )
-    _ok(owner.patch(f"/api/stores/{store['id']}", json={"open": True}))
     item = _ok(
         owner.post(
             f"/api/stores/{store['id']}/menu",
@@ -150,6 +149,7 @@ def _seed(base: str, clients: list[httpx.Client]) -> Seeded:
             json={"name": "Banquet", "price": 10_000_000, "group": "Feasts"},
         )
     )
+    _ok(owner.patch(f"/api/stores/{store['id']}", json={"open": True}))
     now = datetime.now(UTC)
     campaign = _ok(
         admin.post(

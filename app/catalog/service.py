@@ -16,7 +16,7 @@ from app.catalog.images import CleanImage, new_key
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.schemas import HoursUpdate, ItemCreate, ItemUpdate, StoreCreate, StoreUpdate
 from app.db import Database, UnitOfWork, utcnow
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ProblemCode, ValidationFailed
 from app.storage import Storage
 
 log = logging.getLogger("delivery.catalog")
@@ -60,6 +60,20 @@ async def _owned_item(
     return item
 
 
+async def _has_item_on_sale(uow: UnitOfWork, store_id: int) -> bool:
+    """True when the store's menu has an item a customer can order now."""
+    found = await uow.session.scalar(
+        select(MenuItem.id)
+        .where(
+            MenuItem.store_id == store_id,
+            MenuItem.deleted_at.is_(None),
+            MenuItem.sold_out.is_(False),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def _invalidate(uow: UnitOfWork, cache: CatalogCache, *scopes: str) -> None:
     async def bump() -> None:
         await cache.bump(*scopes)
@@ -89,6 +103,13 @@ async def update_store(
         was_open = store.open
         for field, value in data.model_dump(exclude_unset=True).items():
             setattr(store, field, value)
+        if store.open and not was_open and not await _has_item_on_sale(uow, store_id):
+            raise Conflict(
+                "Add at least one menu item that is not sold out before opening the store: "
+                "customers would find nothing to order.",
+                code=ProblemCode.EMPTY_MENU,
+                title="The menu is empty",
+            )
         if store.open != was_open:
             await uow.flush()
             await emit_store_event(uow, store, "store.opened" if store.open else "store.closed")

@@ -116,7 +116,7 @@ async def create_store(principal: Principal, data: StoreCreate) -> StoreOut:
 @bp.patch("/api/stores/<int:store_id>")
 @tag(["catalog"])
 @returns(StoreOut)
-@problems(ProblemCode.NOT_FOUND)
+@problems(ProblemCode.NOT_FOUND, ProblemCode.EMPTY_MENU)
 @login_required(role=Role.OWNER)
 @body(StoreUpdate)
 async def update_store(principal: Principal, store_id: int, data: StoreUpdate) -> StoreOut:

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Double, ForeignKey, Index, String, Text, Uniq
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
+from app.catalog.models import Store
 from app.db import Base, IdType
 from app.payments.models import Payment
 
@@ -73,6 +74,8 @@ class Order(Base):
     )
     payment: Mapped[Payment | None] = relationship(lazy="selectin", uselist=False)
     rider: Mapped[User | None] = relationship(lazy="selectin", foreign_keys=[rider_id])
+    # Read for the store's name in the order's view; never written through the order.
+    store: Mapped[Store] = relationship(lazy="selectin", viewonly=True)
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}  # noqa: RUF012
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, insert, select
 
+from app.catalog.models import Store
 from app.customers.service import saved_address
 from app.db import Base, Database, UnitOfWork, row_values, table_of, utcnow
 from app.errors import PaymentDeclined, RateLimited, Unavailable, ValidationFailed
@@ -226,6 +227,8 @@ async def _place(
                 _INSERTS[type(rows[0])], [row_values(row, now) for row in rows]
             )
         order.payment = payment
+        # Only its name is shown: the view reads the store from the order.
+        order.store = Store(id=order.store_id, name=priced.store_name)
 
         placed = await emit_order_event(uow, order, "order.placed")
         outcome = Outcome(201, placed.model_dump_json())

@@ -57,6 +57,7 @@ def order_view(order: Order) -> OrderOut:
         id=order.id,
         customer_id=order.customer_id,
         store_id=order.store_id,
+        store_name=order.store.name,
         status=Status(order.status),
         items=[line_view(line) for line in order.items],
         subtotal=order.subtotal,

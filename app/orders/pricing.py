@@ -29,6 +29,7 @@ class Priced:
     subtotal: int = 0
     delivery_fee: int = 0
     lines: list[dict[str, Any]] = field(default_factory=list)
+    store_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def price_order(
 ) -> Priced:
     """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
     check_open(store, now or utcnow())
-    priced = Priced(delivery_fee=store.delivery_fee)
+    priced = Priced(delivery_fee=store.delivery_fee, store_name=store.name)
     errors: list[dict[str, str]] = []
     for index, line in enumerate(request.items):
         item = items.get(line.menu_item_id)

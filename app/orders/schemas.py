@@ -135,6 +135,7 @@ class OrderOut(Out):
     id: int
     customer_id: int
     store_id: int
+    store_name: str = Field(description="The store's name as it is now.")
     status: Status
     items: list[OrderLineOut]
     subtotal: int = Field(description="Won: the sum of the lines.")

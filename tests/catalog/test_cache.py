@@ -38,6 +38,7 @@ async def _two_instances(apps: AppPool) -> tuple[Api, Api]:
 async def test_store_list_write_on_b_is_seen_by_the_next_read_on_a(apps: AppPool) -> None:
     reader, writer = await _two_instances(apps)
     store = await create_store(writer, name="Old Name")
+    await add_item(writer, store["id"])
     assert [s["name"] for s in (await _cached(reader, LIST))["stores"]] == ["Old Name"]
     await writer.patch(f"/api/stores/{store['id']}", json={"name": "New Name", "open": True})
     after = (await reader.get(LIST)).json()["stores"]

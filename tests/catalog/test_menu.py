@@ -49,6 +49,65 @@ async def test_owner_marks_an_item_sold_out_and_replaces_its_options(owner: Api)
     assert page["menu"] == [{"group": "Rice", "items": [changed]}]
 
 
+async def test_owner_edits_every_field_of_an_item_and_bad_edits_change_nothing(
+    owner: Api, infra: Infra
+) -> None:
+    store = await create_store(owner)
+    item = await add_item(owner, store["id"], name="Bibimbap", group="Rice")
+    other = await add_item(owner, store["id"], name="Naengmyeon", group="Noodles", options=[])
+    edit = {
+        "name": "Dolsot bibimbap",
+        "price": 11000,
+        "group": "Noodles",
+        "description": "In a hot stone bowl.",
+        "options": [{"name": "Extra egg", "price": 1000}, {"name": "No chili", "price": 0}],
+    }
+    response = await owner.patch(f"/api/menu-items/{item['id']}", json=edit)
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert {key: changed[key] for key in edit if key != "options"} == {
+        key: value for key, value in edit.items() if key != "options"
+    }
+    assert [(o["name"], o["price"]) for o in changed["options"]] == [
+        ("Extra egg", 1000),
+        ("No chili", 0),
+    ]
+    # Moved to the other group: the menu shows it there, and its old group is gone.
+    page = (await owner.get(f"/api/stores/{store['id']}")).json()
+    assert page["menu"] == [{"group": "Noodles", "items": [changed, other]}]
+    # Emptying the options is an edit too.
+    cleared = await owner.patch(f"/api/menu-items/{item['id']}", json={"options": []})
+    assert cleared.status_code == 200 and cleared.json()["options"] == []
+
+    bad_edits: list[dict[str, Any]] = [
+        {"group": ""},
+        {"group": None},
+        {"group": "G" * 51},
+        {"description": "D" * 501},
+        {"description": None},
+        {"options": None},
+        {"options": [{"name": "", "price": 0}]},
+        {"options": [{"name": "Egg", "price": -1}]},
+        {"options": [{"name": "Egg", "price": "1000"}]},
+        {"options": [{"name": f"O{i}", "price": 0} for i in range(21)]},
+        {"name": "Fine", "group": ""},
+    ]
+    before = infra.query(
+        "SELECT name, price, `group`, description FROM menu_items WHERE id = %s", item["id"]
+    )
+    for bad in bad_edits:
+        assert_problem(
+            await owner.patch(f"/api/menu-items/{item['id']}", json=bad), 400, "validation"
+        )
+    after = infra.query(
+        "SELECT name, price, `group`, description FROM menu_items WHERE id = %s", item["id"]
+    )
+    assert after == before == [("Dolsot bibimbap", 11000, "Noodles", "In a hot stone bowl.")]
+    assert infra.query("SELECT COUNT(*) FROM menu_options WHERE item_id = %s", item["id"]) == [
+        (0,)
+    ]
+
+
 async def test_deleted_item_leaves_the_menu_but_its_row_stays(owner: Api, infra: Infra) -> None:
     store = await create_store(owner)
     kept = await add_item(owner, store["id"], name="Kimbap")

@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.catalog.conftest import add_item, create_store, image_bytes, store_body, upload
 from tests.client import Api, assert_problem
+from tests.harness import Infra
 
 
 async def test_owner_creates_a_closed_store_that_anyone_can_read(
@@ -51,6 +52,7 @@ async def test_owner_creates_a_closed_store_that_anyone_can_read(
 
 async def test_owner_opens_the_store_and_changes_its_fields(owner: Api) -> None:
     store = await create_store(owner)
+    await add_item(owner, store["id"])
     response = await owner.patch(
         f"/api/stores/{store['id']}", json={"open": True, "min_order": 15000, "name": "New Name"}
     )
@@ -64,6 +66,35 @@ async def test_owner_opens_the_store_and_changes_its_fields(owner: Api) -> None:
         "name": "New Name",
     }
     assert (await owner.get(f"/api/stores/{store['id']}")).json()["open"] is True
+
+
+async def test_a_store_with_nothing_on_sale_cannot_open(owner: Api, infra: Infra) -> None:
+    store = await create_store(owner)
+    sid = store["id"]
+    refused = await owner.patch(f"/api/stores/{sid}", json={"open": True, "name": "Renamed"})
+    problem = assert_problem(refused, 409, "empty-menu")
+    assert "menu item" in problem["detail"]
+    # Nothing of the refused request was written, the name included.
+    assert infra.query("SELECT open, name FROM stores WHERE id = %s", sid) == [(0, store["name"])]
+
+    # A sold-out item or a deleted one is nothing to order either.
+    sold_out = await add_item(owner, sid, name="Kimbap")
+    assert (
+        await owner.patch(f"/api/menu-items/{sold_out['id']}", json={"sold_out": True})
+    ).status_code == 200
+    deleted = await add_item(owner, sid, name="Bibimbap")
+    assert (await owner.delete(f"/api/menu-items/{deleted['id']}")).status_code == 204
+    assert_problem(await owner.patch(f"/api/stores/{sid}", json={"open": True}), 409, "empty-menu")
+    # Other changes of a closed store with an empty menu go through, and so does closing.
+    renamed = await owner.patch(f"/api/stores/{sid}", json={"name": "Renamed", "open": False})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Renamed"
+
+    # One item back on sale, and the store opens.
+    assert (
+        await owner.patch(f"/api/menu-items/{sold_out['id']}", json={"sold_out": False})
+    ).status_code == 200
+    opened = await owner.patch(f"/api/stores/{sid}", json={"open": True})
+    assert opened.status_code == 200 and opened.json()["open"] is True
 
 
 async def test_customers_and_anonymous_callers_cannot_create_stores(
