@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -24,8 +25,23 @@ from app.catalog.service import (
 )
 from app.config import Settings
 from app.container import Container
-from app.demo_accounts import DEMO_OWNER, DEMO_PASSWORD, DEMO_USERS
+from app.db import utcnow
+from app.demo_accounts import (
+    DEMO_CAMPAIGN,
+    DEMO_CAMPAIGN_DISCOUNT,
+    DEMO_CAMPAIGN_MIN_ORDER,
+    DEMO_OWNER,
+    DEMO_PASSWORD,
+    DEMO_USERS,
+)
+from app.rewards.counter import ClaimCounter
+from app.rewards.coupons import create_campaign
+from app.rewards.models import CouponCampaign
 from app.storage import Storage
+
+# The demo campaign: plenty of coupons, running for a year from when it is (re)made.
+CAMPAIGN_QUANTITY = 1000
+CAMPAIGN_RUNS = timedelta(days=365)
 
 
 async def _accounts(services: Container) -> dict[str, int]:
@@ -133,26 +149,79 @@ async def _load_store(
     return added
 
 
+async def _campaign(services: Container) -> None:
+    """The running demo campaign with coupons left, made anew when there is none."""
+    now = utcnow()
+    async with services.db.uow() as uow:
+        running = await uow.session.scalar(
+            select(CouponCampaign)
+            .where(
+                CouponCampaign.name == DEMO_CAMPAIGN,
+                CouponCampaign.starts_at <= now,
+                CouponCampaign.ends_at > now + timedelta(days=1),
+                CouponCampaign.issued < CouponCampaign.quantity,
+            )
+            .order_by(CouponCampaign.id.desc())
+            .limit(1)
+        )
+    if running is not None:
+        print(f"campaign {DEMO_CAMPAIGN!r}: already running", flush=True)
+        return
+    made = await create_campaign(
+        db=services.db,
+        counter=ClaimCounter(services.cache_redis),
+        name=DEMO_CAMPAIGN,
+        discount=DEMO_CAMPAIGN_DISCOUNT,
+        min_order=DEMO_CAMPAIGN_MIN_ORDER,
+        quantity=CAMPAIGN_QUANTITY,
+        starts_at=now - timedelta(minutes=1),
+        ends_at=now + CAMPAIGN_RUNS,
+        valid_days=30,
+    )
+    print(f"campaign {DEMO_CAMPAIGN!r}: created (id {made.id})", flush=True)
+
+
+def _print_sign_ins() -> None:
+    print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+    for email, _, role in DEMO_USERS:
+        print(f"  {role:<9} {email}")
+    print(
+        f"Coupon campaign {DEMO_CAMPAIGN!r}: {DEMO_CAMPAIGN_DISCOUNT:,} won off orders from "
+        f"{DEMO_CAMPAIGN_MIN_ORDER:,} won; claim it on the customer's Points & coupons page."
+    )
+    print(
+        "Try several roles at once with one browser profile (or private window) per role: "
+        "a browser keeps one sign-in per profile."
+    )
+
+
 async def load_demo(settings: Settings, *, only_if_empty: bool = False) -> int:
-    """Create the demo accounts and the demo city (idempotently); print the sign-ins."""
+    """Create the demo accounts, the demo city and the demo coupon campaign (idempotently);
+    print the sign-ins."""
     city = demo_city()
     async with AsyncExitStack() as stack:
         services = await open_platform(settings, stack)
         async with services.db.uow() as uow:
             owner_id = await uow.session.scalar(select(User.id).where(User.email == DEMO_OWNER))
-        if only_if_empty and await _store_count(services, owner_id) >= len(city):
-            print("demo data already loaded")
-            return 0
-        await open_catalog(services, stack)
+        loaded = only_if_empty and await _store_count(services, owner_id) >= len(city)
+        # Cheap and idempotent, so done every time: an older demo gains what it lacks.
         accounts = await _accounts(services)
-        cache, storage = services.get(CatalogCache), services.get(Storage)
-        for index, plan in enumerate(city, 1):
-            added = await _load_store(services, cache, storage, accounts[DEMO_OWNER], plan)
-            note = f"{added} items added" if added else "already there"
-            print(f"[store {index}/{len(city)}] {plan.name} ({plan.category}): {note}", flush=True)
-    categories = len({plan.category for plan in city})
-    print(f"\nDemo city: {len(city)} stores in {categories} categories around Seoul City Hall.")
-    print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
-    for email, _, role in DEMO_USERS:
-        print(f"  {role:<9} {email}")
+        await _campaign(services)
+        if loaded:
+            print("demo city already loaded")
+        else:
+            await open_catalog(services, stack)
+            cache, storage = services.get(CatalogCache), services.get(Storage)
+            for index, plan in enumerate(city, 1):
+                added = await _load_store(services, cache, storage, accounts[DEMO_OWNER], plan)
+                note = f"{added} items added" if added else "already there"
+                print(
+                    f"[store {index}/{len(city)}] {plan.name} ({plan.category}): {note}",
+                    flush=True,
+                )
+            categories = len({plan.category for plan in city})
+            print(
+                f"\nDemo city: {len(city)} stores in {categories} categories around Seoul City Hall."
+            )
+    _print_sign_ins()
     return 0

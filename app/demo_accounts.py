@@ -8,8 +8,13 @@ DEMO_USERS = [
     ("owner@demo.delivery", "Demo Owner", "owner"),
     ("rider1@demo.delivery", "Demo Rider 1", "rider"),
     ("rider2@demo.delivery", "Demo Rider 2", "rider"),
+    ("admin@demo.delivery", "Demo Admin", "admin"),
 ]
 DEMO_OWNER = "owner@demo.delivery"
+# A first-come coupon campaign the demo keeps running, for customers to claim at checkout.
+DEMO_CAMPAIGN = "Demo welcome coupon"
+DEMO_CAMPAIGN_DISCOUNT = 3000
+DEMO_CAMPAIGN_MIN_ORDER = 15000
 
 
 def demo_sign_ins() -> list[dict[str, str]]:

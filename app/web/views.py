@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from quart import Blueprint, Response, redirect, render_template, request
 from quart_schema import hide
@@ -29,7 +30,11 @@ async def _page(template: str, role: Role, **context: Any) -> Page:
     """Render a page for a signed-in `role`; send anyone else where they belong."""
     principal = await current_principal()
     if principal is None:
-        return redirect(f"/?next={request.path}")
+        # Back to this very page after signing in, its query included.
+        here = request.path
+        if request.query_string:
+            here += "?" + request.query_string.decode("latin-1")
+        return redirect("/?next=" + quote(here, safe="/"))
     if principal.role != role:
         return redirect(HOME_BY_ROLE.get(principal.role, "/"))
     return await render_template(template, role=role, categories=CATEGORIES, **context)

@@ -33,6 +33,9 @@ async def test_anonymous_visitor_is_sent_to_sign_in_with_the_page_to_return_to(a
         response = await api.get(path)
         assert response.status_code == 302, path
         assert response.headers["location"] == f"/?next={path}"
+    # The query comes back too, encoded so that it stays one parameter.
+    response = await api.get("/customer/orders?page=2&sort=new")
+    assert response.headers["location"] == "/?next=/customer/orders%3Fpage%3D2%26sort%3Dnew"
 
 
 async def test_landing_page_offers_sign_in_and_sign_up_with_a_role_choice(api: Api) -> None:
@@ -74,6 +77,9 @@ async def test_embedded_landing_page_lists_the_demo_sign_ins(tmp_path: Path) -> 
             page = (await http.get("/")).text
     assert "Demo sign-ins" in page and DEMO_PASSWORD in page
     assert "owner@demo.delivery" in page and "rider1@demo.delivery" in page
+    assert "admin@demo.delivery" in page
+    # How to be several people at once: one browser profile (or private window) per role.
+    assert "browser profile or private window" in page
 
 
 async def test_page_scripts_and_styles_are_served(api: Api) -> None:
