@@ -52,6 +52,12 @@ export async function api(method, path, { body, form, headers = {} } = {}) {
   } catch {
     data = null;
   }
+  if (response.status === 401 && !path.startsWith("/api/auth/") && location.pathname !== "/") {
+    // The session ended (expired, signed out elsewhere, or the server lost it on a restart):
+    // off to sign in, and back here after; the caller waits for nothing more.
+    signInAgain();
+    return new Promise(() => {});
+  }
   if (!response.ok) {
     const problem = data && typeof data === "object" ? data : { title: `HTTP ${response.status}`, detail: "The server answered unexpectedly." };
     if (response.status === 404 && !problem.code) {
@@ -63,6 +69,14 @@ export async function api(method, path, { body, form, headers = {} } = {}) {
   return data;
 }
 
+/** Go to the sign-in page, which brings the person back to this page (path, query, hash). */
+export function signInAgain() {
+  if (signInAgain.leaving) return;
+  signInAgain.leaving = true;
+  session = null;
+  location.assign(`/?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+}
+
 /** Set the session after sign-in (the login answer carries the CSRF token). */
 export function setSession(value) {
   session = value;
@@ -70,6 +84,7 @@ export function setSession(value) {
 
 /** Sign out and go to the landing page. */
 export async function signOut() {
+  signInAgain.leaving = true; // the socket refused after this is no reason to ask for sign-in
   try {
     await api("POST", "/api/auth/logout");
   } finally {

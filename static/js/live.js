@@ -1,6 +1,7 @@
 // The pages' view of the realtime client (static/js/realtime.js): follow a stream from a
 // known seq, get each event once and in order, re-read the REST snapshot when the server
 // cannot prove it replayed everything, and show the connection banner while disconnected.
+import { signInAgain } from "./api.js";
 import { RealtimeClient } from "./realtime.js";
 
 let client = null;
@@ -12,6 +13,7 @@ function banner(state) {
   if (!box) return;
   // The first connection is not a loss; every later state but "connected" is.
   box.hidden = state === "connected" || state === "connecting-first";
+  if (state === "signed-out") box.textContent = "Your session has ended — taking you to sign in…";
 }
 
 /** The page's one realtime connection, opened on first use. */
@@ -19,6 +21,7 @@ export function openLive() {
   if (!client) {
     client = new RealtimeClient({
       onState: banner,
+      onSignedOut: signInAgain,
       onLocation: (message) => {
         for (const handler of locationHandlers) handler(message);
       },
@@ -33,6 +36,9 @@ export function openLive() {
  */
 export async function follow(stream, { lastSeq = null, onEvent, resync }) {
   const ack = await openLive().subscribe(stream, { afterSeq: lastSeq, onEvent, onResync: resync });
+  if (ack && ack.ok === false && ack.code === "unauthenticated") {
+    return new Promise(() => {}); // the page is going to sign in (see openLive)
+  }
   if (ack && ack.ok === false) {
     const refused = ack.code === "forbidden" || ack.code === "not-found";
     throw new Error(refused ? "You may not follow these live updates." : `Live updates unavailable (${ack.code}).`);

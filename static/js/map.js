@@ -2,6 +2,8 @@
 
 const NS = "http://www.w3.org/2000/svg";
 const KM_PER_DEG_LAT = 111.32;
+// Centres closer than this would overlap (marker radii 13 and 11, and a little air).
+const MARKER_GAP_PX = 30;
 
 function svg(tag, attrs = {}) {
   const node = document.createElementNS(NS, tag);
@@ -37,6 +39,9 @@ export class MiniMap {
     this.root.append(this.roads);
     this.route = svg("polyline", { class: "route", fill: "none", stroke: "#7a8ca0", "stroke-width": 3, "stroke-dasharray": "6 6" });
     this.root.append(this.route);
+    // Markers moved aside so as not to cover another are tied to their true point by a line.
+    this.leaders = svg("g", { class: "leaders" });
+    this.root.append(this.leaders);
     this.layer = svg("g");
     this.root.append(this.layer);
     this.scale = svg("text", { x: 10, y: height - 10, class: "scale" });
@@ -126,13 +131,43 @@ export class MiniMap {
     this.redraw();
   }
 
+  /**
+   * Where to draw each marker: at its point, unless that would cover a marker already placed
+   * (the rider at the customer's door): then moved aside, round its point, until both show.
+   */
+  layout() {
+    const placed = [];
+    const spots = new Map();
+    for (const [name, { point }] of this.markers) {
+      const [px, py] = this.project(point);
+      let [x, y] = [px, py];
+      const clash = () => placed.some(([ox, oy]) => Math.hypot(x - ox, y - oy) < MARKER_GAP_PX);
+      for (let turn = 0; turn < 8 && clash(); turn += 1) {
+        const angle = -Math.PI / 4 - (turn * Math.PI) / 4; // up-right first, then round
+        x = px + MARKER_GAP_PX * Math.cos(angle);
+        y = py + MARKER_GAP_PX * Math.sin(angle);
+      }
+      placed.push([x, y]);
+      spots.set(name, { x, y, px, py });
+    }
+    return spots;
+  }
+
   redraw() {
     this.layer.replaceChildren();
+    this.leaders.replaceChildren();
+    const spots = this.layout();
     for (const [name, { point, kind, label }] of this.markers) {
-      const [x, y] = this.project(point);
+      const { x, y, px, py } = spots.get(name);
+      const moved = x !== px || y !== py;
+      if (moved) {
+        this.leaders.append(svg("line", { x1: px.toFixed(1), y1: py.toFixed(1), x2: x.toFixed(1), y2: y.toFixed(1), class: "leader", stroke: "#1b1b1b", "stroke-width": 1.5 }));
+        this.leaders.append(svg("circle", { cx: px.toFixed(1), cy: py.toFixed(1), r: 3, class: "leader-dot", fill: "#1b1b1b" }));
+      }
       const g = svg("g", { class: `marker marker-${kind}`, "data-marker": name, transform: `translate(${x.toFixed(1)} ${y.toFixed(1)})` });
       g.dataset.lat = String(point.lat);
       g.dataset.lng = String(point.lng);
+      if (moved) g.dataset.movedAside = "true";
       g.append(svg("circle", { r: kind === "rider" || kind === "me" ? 11 : 13 }));
       const glyph = svg("text", { "text-anchor": "middle", y: 5, class: "glyph" });
       glyph.textContent = { store: "S", home: "H", rider: "R", me: "R" }[kind] || "•";

@@ -47,3 +47,8 @@ export function eta(order) {
   const minutes = minutesUntil(order.eta);
   return `Estimated arrival around ${clock(order.eta)}, ${minutes > 0 ? `in ${minutes} min` : "any minute now"}`;
 }
+
+/** Why a rejected or cancelled order ended, as its customer reads it ("" when not told). */
+export function reasonText(order) {
+  return ["rejected", "cancelled"].includes(order.status) && order.reason ? `Reason: ${order.reason}` : "";
+}

@@ -7,11 +7,14 @@ const ACK_TIMEOUT_MS = 10000;
 
 /**
  * States, for a banner: "connecting-first" (first connection), "connected", "reconnecting"
- * (lost, retrying with jittered backoff), "disconnected" (refused or closed; not retrying).
+ * (lost, retrying with jittered backoff), "disconnected" (refused or closed; not retrying),
+ * "signed-out" (refused as unauthenticated: the session ended; `onSignedOut` is called).
  */
 export class RealtimeClient {
-  constructor({ url, onState = () => {}, onLocation = () => {}, minDelay = 500, maxDelay = 15000 } = {}) {
+  constructor({ url, onState = () => {}, onLocation = () => {}, onSignedOut = () => {}, minDelay = 500, maxDelay = 15000 } = {}) {
     this.onState = onState;
+    // The session is gone (refused as unauthenticated): retrying cannot help, signing in can.
+    this.onSignedOut = onSignedOut;
     this.onLocation = onLocation;
     this.streams = new Map();
     this.state = "connecting-first";
@@ -41,9 +44,12 @@ export class RealtimeClient {
     });
     this.socket.on("connect_error", (error) => {
       const code = error && error.data && error.data.code;
-      if (code === "unauthenticated" || !this.socket.active) {
+      if (code === "unauthenticated") {
+        this._setState("signed-out");
+        this.onSignedOut();
+      } else if (!this.socket.active) {
         this._setState("disconnected");
-        if (code !== "unauthenticated" && !this.closed) this._retryLater(minDelay, maxDelay);
+        if (!this.closed) this._retryLater(minDelay, maxDelay);
       } else {
         this._setState(this.state === "connecting-first" ? "connecting-first" : "reconnecting");
       }
@@ -130,6 +136,10 @@ export class RealtimeClient {
     } catch (_error) {
       if (entry.generation === generation) entry.pending = null;
       return; // no answer: the next connection subscribes again
+    }
+    if (ack && ack.ok === false && ack.code === "unauthenticated") {
+      this._setState("signed-out");
+      this.onSignedOut();
     }
     if (this.streams.get(stream) !== entry || entry.generation !== generation) return;
     const buffered = entry.pending;

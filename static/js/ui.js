@@ -1,5 +1,5 @@
 // Small DOM helpers and the page frame (who is signed in, sign-out, toasts).
-import { me, signOut } from "./api.js";
+import { me, signInAgain, signOut } from "./api.js";
 
 /** Build an element: h("button", {class: "x", onclick}, "text", child). */
 export function h(tag, attrs = {}, ...children) {
@@ -43,7 +43,7 @@ export async function startPage() {
   } catch (error) {
     // The session ended (signed out elsewhere, or expired): sign in again and come back.
     if (error.status !== 401) throw error;
-    location.assign(`/?next=${encodeURIComponent(location.pathname)}`);
+    signInAgain();
     return new Promise(() => {}); // the page is leaving; nothing more to start
   }
   const name = document.getElementById("who-name");

@@ -1,8 +1,9 @@
 // One order, live: status timeline, map with the moving rider, ETA, cancel while placed.
 import { api, ApiError, clock, showProblem, won } from "../api.js";
+import { confirmAction } from "../confirm.js";
 import { follow, onLocation } from "../live.js";
 import { MiniMap } from "../map.js";
-import { eta, STATUS_LABEL, timeline } from "../orders.js";
+import { eta, reasonText, STATUS_LABEL, timeline } from "../orders.js";
 import { reviewItem } from "../reviews.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
@@ -22,6 +23,10 @@ function render() {
   badge.textContent = STATUS_LABEL[order.status] || order.status;
   badge.className = `badge ${order.status === "delivered" ? "ok" : ["rejected", "cancelled"].includes(order.status) ? "bad" : "warn"}`;
   document.getElementById("timeline").replaceChildren(timeline(order));
+  const reason = document.getElementById("reason-line");
+  reason.textContent = reasonText(order);
+  reason.hidden = !reason.textContent;
+  document.getElementById("store-line").textContent = order.store_name ? `From ${order.store_name}` : "";
   document.getElementById("cancel-order").hidden = order.status !== "placed";
   showEta();
   const rider = order.rider;
@@ -108,8 +113,16 @@ async function snapshot() {
   return order.stream_seq;
 }
 
-document.getElementById("cancel-order").addEventListener("click", (event) =>
-  busy(event.currentTarget, async () => {
+document.getElementById("cancel-order").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  const sure = await confirmAction({
+    title: `Cancel order #${orderId}?`,
+    message: "The store will not prepare it, and the payment is refunded in full. This cannot be undone.",
+    confirmLabel: "Cancel order",
+    cancelLabel: "Keep the order",
+  });
+  if (!sure) return;
+  await busy(button, async () => {
     try {
       order = await api("POST", `/api/orders/${orderId}/cancel`, { body: { reason: "Cancelled by the customer" } });
       render();
@@ -117,7 +130,8 @@ document.getElementById("cancel-order").addEventListener("click", (event) =>
     } catch (error) {
       showProblem(problem, error);
     }
-  }));
+  });
+});
 
 await startPage();
 try {

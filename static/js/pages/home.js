@@ -4,10 +4,24 @@ import { formData } from "../ui.js";
 
 const HOME = { customer: "/customer", owner: "/owner", rider: "/rider", admin: "/docs" };
 
+/**
+ * Where to go after signing in: back to `next` when it is a page of this site in the role's own
+ * part (a relative path resolving to this origin), else the role's home. Nothing else is
+ * followed: no other origin, no scheme-relative `//host`, no backslash tricks.
+ */
 function destination(role) {
-  const next = new URLSearchParams(location.search).get("next");
   const home = HOME[role] || "/";
-  return next && next.startsWith(home) && !next.startsWith("//") ? next : home;
+  const next = new URLSearchParams(location.search).get("next");
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.includes("\\")) return home;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return home;
+  }
+  if (url.origin !== location.origin) return home;
+  if (url.pathname !== home && !url.pathname.startsWith(`${home}/`)) return home;
+  return url.pathname + url.search + url.hash;
 }
 
 async function signIn(email, password, problemBox) {

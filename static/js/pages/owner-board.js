@@ -1,8 +1,9 @@
 // The live order board: new orders ring and stay flagged until acknowledged.
 import { api, clock, showProblem, won } from "../api.js";
 import { ring, soundAllowed, unlockSound } from "../chime.js";
+import { confirmAction } from "../confirm.js";
 import { follow } from "../live.js";
-import { countdown, STATUS_LABEL } from "../orders.js";
+import { countdown, reasonText, STATUS_LABEL } from "../orders.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -16,11 +17,19 @@ function isToday(at) {
   return new Date(at).toDateString() === new Date().toDateString();
 }
 
-function act(order, path, body) {
+function act(order, path, body, ask = null) {
   return async (event) => {
-    await busy(event.currentTarget, async () => {
+    const button = event.currentTarget;
+    let sent = body;
+    if (ask) {
+      // Rejecting or cancelling cannot be undone: say so, and take the reason the customer sees.
+      const answer = await confirmAction(ask);
+      if (!answer) return;
+      sent = { ...body, reason: answer.reason || body.reason };
+    }
+    await busy(button, async () => {
       try {
-        const updated = await api("POST", `/api/orders/${order.id}/${path}`, { body });
+        const updated = await api("POST", `/api/orders/${order.id}/${path}`, { body: sent });
         upsert(updated);
         showProblem(problem, null);
       } catch (error) {
@@ -45,10 +54,20 @@ function card(order) {
   const actions = [];
   if (order.status === "placed") {
     const prep = h("input", { type: "number", min: 5, max: 90, value: 15, "aria-label": `Preparation minutes for order ${order.id}`, class: "prep-minutes" });
-    const reason = h("input", { value: "Too busy", "aria-label": `Reason to reject order ${order.id}`, class: "reject-reason" });
     actions.push(
       h("div", { class: "row" }, prep, h("button", { type: "button", class: "primary", onclick: (e) => act(order, "accept", { prep_minutes: Number(prep.value) })(e) }, "Accept")),
-      h("div", { class: "row" }, reason, h("button", { type: "button", class: "danger", onclick: (e) => act(order, "reject", { reason: reason.value || "Rejected" })(e) }, "Reject")));
+      h("div", { class: "row" }, h("button", {
+        type: "button",
+        class: "danger",
+        "aria-label": `Reject order ${order.id}`,
+        onclick: act(order, "reject", { reason: "The store could not take the order." }, {
+          title: `Reject order #${order.id}?`,
+          message: "The customer is told at once, with your reason, and refunded in full. This cannot be undone.",
+          confirmLabel: "Reject order",
+          cancelLabel: "Keep the order",
+          reason: { label: "Reason the customer sees", value: "Too busy right now" },
+        }),
+      }, "Reject")));
   }
   if (order.status === "accepted") {
     actions.push(h("button", { type: "button", class: "primary", onclick: act(order, "ready") }, "Mark ready"));
@@ -57,7 +76,18 @@ function card(order) {
       ...[10, 20].map((minutes) => h("button", { type: "button", onclick: act(order, "delay", { minutes }), "aria-label": `Delay order ${order.id} by ${minutes} minutes` }, `+${minutes} min`))));
   }
   if (order.status === "accepted" || order.status === "ready") {
-    actions.push(h("button", { type: "button", class: "danger", onclick: act(order, "cancel", { reason: "Cancelled by the store" }) }, "Cancel"));
+    actions.push(h("button", {
+      type: "button",
+      class: "danger",
+      "aria-label": `Cancel order ${order.id}`,
+      onclick: act(order, "cancel", { reason: "Cancelled by the store" }, {
+        title: `Cancel order #${order.id}?`,
+        message: `The customer is told at once, with your reason, and refunded in full${order.rider ? "; the rider is released" : ""}. This cannot be undone.`,
+        confirmLabel: "Cancel order",
+        cancelLabel: "Keep the order",
+        reason: { label: "Reason the customer sees", value: "", placeholder: "For example: we ran out of an ingredient" },
+      }),
+    }, "Cancel"));
   }
   const rider = order.rider ? `Rider: ${order.rider.name}` : order.dispatch === "searching" ? "Finding a rider…" : "";
   return h("article", { class: `order-card${fresh ? " new" : ""}`, dataset: { orderId: order.id, status: order.status }, "aria-label": `Order ${order.id}` },
@@ -84,7 +114,7 @@ function render() {
   const today = [...orders.values()].filter((o) => isToday(o.created_at));
   const done = today.filter((o) => ["delivered", "rejected", "cancelled"].includes(o.status)).sort((a, b) => b.id - a.id);
   document.getElementById("done").replaceChildren(...done.map((o) => h("tr", {},
-    h("td", {}, `#${o.id}`), h("td", {}, clock(o.created_at)), h("td", {}, STATUS_LABEL[o.status]), h("td", {}, won(o.total)))));
+    h("td", {}, `#${o.id}`), h("td", {}, clock(o.created_at)), h("td", {}, STATUS_LABEL[o.status], reasonText(o) ? h("div", { class: "muted reason" }, reasonText(o)) : null), h("td", {}, won(o.total)))));
   const counted = today.filter((o) => !["rejected", "cancelled"].includes(o.status));
   document.getElementById("today-count").textContent = String(counted.length);
   document.getElementById("today-sales").textContent = won(counted.reduce((sum, o) => sum + o.total, 0));

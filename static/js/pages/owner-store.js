@@ -1,5 +1,6 @@
 // Store settings, the open/closed switch, pauses, opening hours, the store photo and the menu.
 import { api, showProblem, won } from "../api.js";
+import { confirmAction } from "../confirm.js";
 import { ratingLine, reviewList } from "../reviews.js";
 import { DAY_NAMES, followStore, openState, whenText } from "../store-live.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
@@ -17,9 +18,16 @@ function upload(path, file) {
 
 function parseOptions(text) {
   return (text || "").split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
-    const [name, price] = line.split(",").map((part) => part.trim());
-    return { name, price: Number(price || 0) };
+    const comma = line.lastIndexOf(",");
+    const name = (comma < 0 ? line : line.slice(0, comma)).trim();
+    const price = comma < 0 ? "0" : line.slice(comma + 1).trim();
+    // A price that is not a whole number goes as typed: the server names the line at fault.
+    return { name, price: /^\d+$/.test(price) ? Number(price) : price };
   });
+}
+
+function optionsText(options) {
+  return options.map((o) => `${o.name}, ${o.price}`).join("\n");
 }
 
 function itemEditor(item) {
@@ -35,14 +43,31 @@ function itemEditor(item) {
   };
   const name = h("input", { value: item.name, "aria-label": `Name of ${item.name}` });
   const price = h("input", { type: "number", min: 0, step: 100, value: item.price, "aria-label": `Price of ${item.name}` });
+  const group = h("input", { value: item.group, list: "menu-groups", "aria-label": `Group of ${item.name}` });
+  const description = h("textarea", { rows: 2, maxlength: 500, "aria-label": `Description of ${item.name}` });
+  description.value = item.description || "";
+  const options = h("textarea", { rows: 3, "aria-label": `Options of ${item.name}, one per line as name, price`, placeholder: "Extra cheese, 1000" });
+  options.value = optionsText(item.options);
+  const save = () => {
+    const body = { name: name.value, price: Number(price.value), group: group.value, description: description.value };
+    // Sent only when changed: replacing the options gives them new ids, which carts hold.
+    if (options.value.trim() !== optionsText(item.options).trim()) body.options = parseOptions(options.value);
+    return api("PATCH", `/api/menu-items/${item.id}`, { body }).then(() => toast(`${name.value} saved`));
+  };
   const file = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "aria-label": `Photo of ${item.name}`,
     onchange: act(async () => { if (file.files[0]) await upload(`/api/menu-items/${item.id}/image`, file.files[0]); toast("Photo uploaded"); }) });
   return h("div", { class: "menu-edit", dataset: { itemId: item.id } },
     item.image_url ? h("img", { class: "thumb small", src: item.image_url, alt: "" }) : h("div", { class: "thumb small", "aria-hidden": "true" }),
     h("div", {},
       h("div", { class: "row" }, name, price,
-        h("button", { type: "button", onclick: act(() => api("PATCH", `/api/menu-items/${item.id}`, { body: { name: name.value, price: Number(price.value) } })) }, "Save")),
+        h("button", { type: "button", "aria-label": `Save ${item.name}`, onclick: act(save) }, "Save")),
       h("div", { class: "muted" }, `${item.group} · ${won(item.price)}`, item.options.length ? ` · options: ${item.options.map((o) => `${o.name} +${won(o.price)}`).join(", ")}` : ""),
+      h("details", { class: "edit-details" },
+        h("summary", {}, "Group, description and options"),
+        h("label", {}, "Group ", group),
+        h("label", {}, "Description ", description),
+        h("label", {}, "Options, one per line as “name, price” ", options),
+        h("button", { type: "button", onclick: act(save) }, "Save changes")),
       h("label", { class: "inline" }, "Photo ", file),
       errors),
     h("div", {},
@@ -53,7 +78,16 @@ function itemEditor(item) {
             toast(soldOut ? "Sold out saved" : "Back on sale");
           }) }),
         "Sold out"),
-      h("button", { type: "button", class: "danger", onclick: act(() => api("DELETE", `/api/menu-items/${item.id}`)) }, "Delete")));
+      h("button", { type: "button", class: "danger", "aria-label": `Delete ${item.name}`, onclick: async (event) => {
+        const button = event.currentTarget;
+        const sure = await confirmAction({
+          title: `Delete ${item.name}?`,
+          message: "It leaves the menu at once and can no longer be ordered; past orders keep it. This cannot be undone.",
+          confirmLabel: "Delete item",
+          cancelLabel: "Keep it",
+        });
+        if (sure) await act(() => api("DELETE", `/api/menu-items/${item.id}`))({ currentTarget: button });
+      } }, "Delete")));
 }
 
 // Taking orders: the state, the pause buttons and the time left of a pause.
@@ -174,6 +208,9 @@ function render() {
   const settings = document.getElementById("settings-form");
   for (const key of ["name", "category", "address", "phone", "min_order", "delivery_fee"]) settings.elements[key].value = store[key];
   const groups = store.menu || [];
+  document.getElementById("menu-groups").replaceChildren(...groups.map((g) => h("option", { value: g.group })));
+  const onSale = groups.some((g) => g.items.some((i) => !i.sold_out));
+  document.getElementById("empty-menu-note").hidden = store.open || onSale;
   document.getElementById("menu").replaceChildren(...(groups.length
     ? groups.map((g) => h("div", {}, h("h3", {}, g.group), ...g.items.map(itemEditor)))
     : [h("p", { class: "empty" }, "No items yet: add the first one below.")]));

@@ -1,5 +1,6 @@
 // The rider's screen: shift, position (GPS or simulated), offers, the active delivery, earnings.
 import { api, clock, showProblem, won } from "../api.js";
+import { confirmAction } from "../confirm.js";
 import { follow, unfollow } from "../live.js";
 import { MiniMap } from "../map.js";
 import { FINISHED, STATUS_LABEL } from "../orders.js";
@@ -180,7 +181,16 @@ function renderActive() {
     h("div", { class: "row" },
       h("button", { type: "button", class: "primary", disabled: order.status !== "ready", onclick: run(`/api/orders/${order.id}/pickup`) }, "Picked up"),
       h("button", { type: "button", class: "primary", disabled: order.status !== "picked_up", onclick: run(`/api/orders/${order.id}/deliver`) }, "Delivered"),
-      order.status !== "picked_up" ? h("button", { type: "button", class: "danger", onclick: run(`/api/dispatch/offers/${order.id}/release`) }, "Give back") : null));
+      order.status !== "picked_up" ? h("button", { type: "button", class: "danger", onclick: async (event) => {
+        const button = event.currentTarget;
+        const sure = await confirmAction({
+          title: `Give back order #${order.id}?`,
+          message: "Another rider will be looked for, and you will not earn this delivery's fee.",
+          confirmLabel: "Give back",
+          cancelLabel: "Keep the delivery",
+        });
+        if (sure) await run(`/api/dispatch/offers/${order.id}/release`)({ currentTarget: button });
+      } }, "Give back") : null));
   drawMap();
 }
 
