@@ -142,7 +142,8 @@ async function setActive(order) {
 }
 
 function applyOrder(order) {
-  if (FINISHED.has(order.status)) {
+  // Finished, or no longer this rider's (given back): nothing more to deliver.
+  if (FINISHED.has(order.status) || !order.rider || order.rider.id !== session.user.id) {
     setActive(null).then(loadHistory);
     return;
   }
@@ -175,7 +176,7 @@ function renderActive() {
     h("div", { class: "spread" }, h("strong", {}, `Order #${order.id}`), h("span", { class: "badge warn", id: "active-status" }, STATUS_LABEL[order.status])),
     h("p", {}, "Pick up at ", h("strong", {}, storeName), state.activeStore ? ` (${state.activeStore.address})` : ""),
     h("p", {}, "Deliver to ", h("strong", {}, order.address.text)),
-    order.rider_note ? h("p", { class: "note", id: "active-rider-note" }, `Customer's note: ${order.rider_note}`) : null,
+    order.rider_note ? h("p", { class: "note", id: "active-rider-note" }, `Customer's note: ${order.rider_note}`) : "",
     h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${i.name}`))),
     h("p", { class: "muted" }, order.status === "accepted" ? `The kitchen needs about ${order.prep_minutes} min.` : ""),
     h("div", { class: "row" },
