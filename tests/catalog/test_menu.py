@@ -103,9 +103,7 @@ async def test_owner_edits_every_field_of_an_item_and_bad_edits_change_nothing(
         "SELECT name, price, `group`, description FROM menu_items WHERE id = %s", item["id"]
     )
     assert after == before == [("Dolsot bibimbap", 11000, "Noodles", "In a hot stone bowl.")]
-    assert infra.query("SELECT COUNT(*) FROM menu_options WHERE item_id = %s", item["id"]) == [
-        (0,)
-    ]
+    assert infra.query("SELECT COUNT(*) FROM menu_options WHERE item_id = %s", item["id"]) == [(0,)]
 
 
 async def test_deleted_item_leaves_the_menu_but_its_row_stays(owner: Api, infra: Infra) -> None:

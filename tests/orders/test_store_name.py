@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
-from tests.client import Api
 from tests.harness import Infra
 from tests.orders.helpers import open_shop, place
 
@@ -18,8 +19,8 @@ def _event_store_names(infra: Infra, order_id: int) -> list[tuple[str, object]]:
 
 
 async def test_orders_carry_the_store_name_everywhere_they_are_shown(
-    api_factory, infra: Infra
-) -> None:  # type: ignore[no-untyped-def]
+    api_factory: Callable[[], Any], infra: Infra
+) -> None:
     owner, customer = await api_factory(), await api_factory()
     await owner.sign_in_as("owner")
     await customer.sign_in_as("customer")
