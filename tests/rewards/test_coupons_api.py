@@ -80,11 +80,19 @@ async def test_every_campaign_field_is_validated(apps: AppPool, app: DeliveryApp
         "/api/coupon-campaigns", json=campaign_body(starts_at=_z(start), ends_at=_z(start))
     )
     assert assert_problem(same, 400, "validation")["errors"] == [
-        {"field": "ends_at", "message": "Value error, must be after starts_at"}
+        {
+            "field": "ends_at",
+            "message": "The campaign must end after it starts.",
+            "type": "value_error",
+        }
     ]
     unknown = await admin.post("/api/coupon-campaigns", json=campaign_body(free_lunch=True))
     assert assert_problem(unknown, 400, "validation")["errors"] == [
-        {"field": "free_lunch", "message": "unknown field"}
+        {
+            "field": "free_lunch",
+            "message": "“free_lunch” is not a field this request takes.",
+            "type": "extra_forbidden",
+        }
     ]
 
 
