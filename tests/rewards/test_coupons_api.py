@@ -241,3 +241,29 @@ async def test_claims_answer_unavailable_while_the_counting_redis_is_down(
     finally:
         own.stop()
     assert infra.query("SELECT COUNT(*) FROM coupons") == [(1,)]
+
+
+async def test_a_campaign_may_not_discount_more_than_its_minimum_order(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
+    admin = await sign_in_admin(apps, app)
+    refused = assert_problem(
+        await admin.post(
+            "/api/coupon-campaigns", json=campaign_body(discount=50_000, min_order=10_000)
+        ),
+        400,
+        "validation",
+    )
+    sentence = (
+        "The minimum order (₩10,000) must be at least the discount (₩50,000): raise the "
+        "minimum order or lower the discount."
+    )
+    assert refused["errors"] == [
+        {"field": "min_order", "message": sentence, "type": "discount_above_min_order"}
+    ]
+    assert refused["detail"] == sentence
+    assert infra.query("SELECT COUNT(*) FROM coupon_campaigns") == [(0,)]
+    equal = await admin.post(
+        "/api/coupon-campaigns", json=campaign_body(discount=10_000, min_order=10_000)
+    )
+    assert equal.status_code == 201, equal.text
