@@ -91,6 +91,8 @@ async def test_a_bad_field_is_told_in_a_sentence_beside_it(
     await page.get_by_label("Card number").fill("4242 4242 4242 4242")
     await page.locator("#place-order").click()
     await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
+    await loaded(page)
+    await expect(page.locator("#order-total")).to_have_text("₩14,000")
 
 
 async def test_an_old_problem_goes_once_a_later_action_succeeds(
@@ -188,6 +190,7 @@ async def test_a_missing_page_and_another_owners_store_are_pages_for_people(
     await customer.shot("page-not-found")
     await page.get_by_role("link", name="Back to your home page").click()
     await page.wait_for_url("**/customer")
+    await loaded(page)
     customer.tolerate = None
 
     store_id, _ = await open_store(node_api, [{"name": "Kimbap", "price": 9000}])
