@@ -26,7 +26,7 @@ HOME_BY_ROLE = {
     Role.RIDER: "/rider",
     Role.ADMIN: "/docs",
 }
-Page = str | Response | WerkzeugResponse
+Page = str | Response | WerkzeugResponse | tuple[str, int]
 
 
 async def _page(template: str, role: Role, **context: Any) -> Page:
@@ -122,7 +122,7 @@ async def owner_board(store_id: int) -> Page:
     return await _owner_page("owner/board.html", store_id)
 
 
-async def _owner_page(template: str, store_id: int) -> Page | tuple[str, int]:
+async def _owner_page(template: str, store_id: int) -> Page:
     """One of the owner's store pages; a page saying so for a store of someone else's (403)
     or none (404)."""
     principal = await current_principal()
