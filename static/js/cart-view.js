@@ -33,7 +33,8 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true, bloc
     h("div", { class: "totals" }, h("dl", {},
       h("dt", {}, "Subtotal"), h("dd", { id: "cart-subtotal" }, won(sub)),
       h("dt", {}, "Delivery fee"), h("dd", {}, won(cart.store.delivery_fee)),
-      h("dt", { class: "grand" }, "Total"), h("dd", { class: "grand" }, won(sub + cart.store.delivery_fee)))),
+      // At checkout, the server's quote below the form says what is paid after discounts.
+      h("dt", { class: "grand" }, checkoutLink ? "Total" : "Before discounts"), h("dd", { class: "grand" }, won(sub + cart.store.delivery_fee)))),
     short > 0
       ? h("p", { class: "notice", id: "min-order-note" }, `Minimum order is ${won(cart.store.min_order)}: add ${won(short)} more.`)
       : null,
