@@ -118,7 +118,12 @@ class FieldError(Out):
     """One invalid field of a `validation` problem."""
 
     field: str = Field(description="Path of the field: `items[0].quantity`, `body`, a header.")
-    message: str
+    message: str = Field(description="For people: a sentence saying what is wrong and what fits.")
+    type: str = Field(
+        default="invalid",
+        description="Machine-readable kind of fault: pydantic's error type (`missing`, "
+        "`less_than_equal`, `string_pattern_mismatch`, …) or one the API names.",
+    )
 
 
 class Problem(Out):

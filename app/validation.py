@@ -4,11 +4,20 @@ description."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from quart import request
@@ -100,16 +109,151 @@ def _field_of(loc: tuple[int | str, ...]) -> str:
     return _field_path(tuple(p for p in loc if not (isinstance(p, str) and "[" in p)))
 
 
+# Field names as people read them, where the name alone does not say it well.
+LABELS = {
+    "lat": "Latitude",
+    "lng": "Longitude",
+    "use_points": "Points",
+    "store_id": "Store",
+    "menu_item_id": "Menu item",
+    "option_ids": "Options",
+    "coupon_id": "Coupon",
+    "address_id": "Saved address",
+    "body": "The body",
+}
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _label(loc: tuple[int | str, ...]) -> str:
+    names = [p for p in loc if isinstance(p, str) and "[" not in p]
+    name = names[-1] if names else "body"
+    if name == "text" and len(names) > 1:
+        name = names[-2]  # `address.text`: the address
+    label = LABELS.get(name) or name.replace("_", " ").strip().capitalize() or "The body"
+    positions = [p for p in loc if isinstance(p, int)]
+    if positions and names and names[0] == "items":
+        label += f" (line {positions[0] + 1})"
+    elif positions:
+        label += f" (entry {positions[-1] + 1})"
+    return label
+
+
+def _plural(label: str) -> bool:
+    word = label.split(" (")[0].split()[-1].lower()
+    return word.endswith("s") and not word.endswith("ss")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else f"{text}."
+
+
+# pydantic's own wording ("Input should be a valid URL"), said of the field instead.
+_PYDANTIC_SUBJECT = re.compile(
+    r"^(Input|String|List|Value|Dictionary|Tuple|Set|Decimal input|Object|Data|URL) should "
+)
+
+
+def _says(label: str, kind: str, ctx: dict[str, Any], msg: str, name: str) -> str:
+    """One sentence for people about one pydantic error."""
+    n = {key: _number(value) for key, value in ctx.items()}
+    are, needs = ("are", "need") if _plural(label) else ("is", "needs")
+    tag = str(ctx.get("discriminator", "")).strip("'\"")
+    simple = {
+        "missing": f"{label} {are} required.",
+        "extra_forbidden": f"“{name}” is not a field this request takes.",
+        "string_pattern_mismatch": f"{label} {are} not in the expected format.",
+        "string_type": f"{label} must be text.",
+        "int_type": f"{label} must be a whole number.",
+        "int_parsing": f"{label} must be a whole number.",
+        "int_from_float": f"{label} must be a whole number.",
+        "int_parsing_size": f"{label} {are} too large.",
+        "float_type": f"{label} must be a number.",
+        "float_parsing": f"{label} must be a number.",
+        "finite_number": f"{label} must be a finite number.",
+        "bool_type": f"{label} must be true or false.",
+        "bool_parsing": f"{label} must be true or false.",
+        "list_type": f"{label} must be a list.",
+        "dict_type": f"{label} must be an object.",
+        "model_type": f"{label} must be an object.",
+        "model_attributes_type": f"{label} must be an object.",
+        "greater_than": f"{label} must be more than {n.get('gt')}.",
+        "greater_than_equal": f"{label} must be at least {n.get('ge')}.",
+        "less_than": f"{label} must be less than {n.get('lt')}.",
+        "less_than_equal": f"{label} must be at most {n.get('le')}.",
+        "multiple_of": f"{label} must be a multiple of {n.get('multiple_of')}.",
+        "string_too_long": f"{label} must be at most {n.get('max_length')} characters long.",
+        "too_long": f"{label} can have at most {n.get('max_length')} entries.",
+        "literal_error": f"{label} must be one of {ctx.get('expected')}.",
+        "enum": f"{label} must be one of {ctx.get('expected')}.",
+        "union_tag_invalid": f"{label} {tag} must be one of {ctx.get('expected_tags')}.",
+        "union_tag_not_found": f"{label} {needs} its {tag}.",
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "string_too_short":
+        if ctx.get("min_length") == 1:
+            return f"{label} cannot be empty."
+        return f"{label} must be at least {n.get('min_length')} characters long."
+    if kind == "too_short":
+        if ctx.get("min_length") == 1:
+            return f"{label} {needs} at least one entry."
+        return f"{label} {needs} at least {n.get('min_length')} entries."
+    if kind.startswith(("datetime_", "timezone_")):
+        return f"{label} must be a date and time with its time zone, like 2026-01-31T12:00:00Z."
+    if kind.startswith("date_"):
+        return f"{label} must be a date, like 2026-01-31."
+    if kind.startswith("time_"):
+        return f"{label} must be a time of day, like 09:30."
+    if kind in ("value_error", "assertion_error"):
+        msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    generic = _PYDANTIC_SUBJECT.match(msg)
+    if generic:
+        return _sentence(f"{label} should {msg[generic.end() :]}")
+    if msg[:1].isupper():
+        return _sentence(msg)
+    return _sentence(f"{label} {msg}")
+
+
+def explained(sentence: str) -> WrapValidator:
+    """Field metadata: any failure of the field's own checks is told as `sentence` (keeping
+    the failure's `type`), for fields whose rule a generic sentence says badly (a pattern)."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as error:
+            kind = error.errors()[0]["type"] if error.error_count() else "value_error"
+            raise PydanticCustomError(kind, sentence, {"sentence": sentence}) from None
+
+    return WrapValidator(check)
+
+
 def _messages(error: ValidationError) -> list[dict[str, str]]:
     out = []
     for item in error.errors(include_url=False):
         if item["type"] == ID_OUT_OF_RANGE:
             continue  # as for any unknown id: the lookup after validation would refuse it
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        out.append({"field": _field_of(item["loc"]), "message": message})
+        loc = item["loc"]
+        ctx = item.get("ctx") or {}
+        name = str(loc[-1]) if loc else "body"
+        message = ctx.get("sentence") or _says(_label(loc), item["type"], ctx, item["msg"], name)
+        out.append({"field": _field_of(loc), "message": message, "type": item["type"]})
     return out
+
+
+def _detail(errors: list[dict[str, str]]) -> str:
+    """The problem's `detail`: what is wrong, in sentences (the first three, then a count)."""
+    if not errors:
+        return "Some fields are missing or not valid."
+    said = " ".join(error["message"] for error in errors[:3])
+    more = len(errors) - 3
+    return f"{said} (And {more} more.)" if more > 0 else said
 
 
 def _refusal(error: ValidationError) -> ValidationFailed | NotFound:
@@ -117,16 +261,17 @@ def _refusal(error: ValidationError) -> ValidationFailed | NotFound:
         # pydantic's parser stops at 200 levels of nesting; deeper JSON is refused, not a
         # RecursionError.
         too_deep = "recursion limit" in error.errors()[0]["msg"]
-        message = "nested too deeply" if too_deep else "malformed JSON"
+        message = "The body is nested too deeply." if too_deep else "The body is not valid JSON."
         return ValidationFailed(
-            "The body is not valid JSON.", errors=[{"field": "body", "message": message}]
+            message, errors=[{"field": "body", "message": message, "type": "json_invalid"}]
         )
     errors = error.errors(include_url=False)
     unknown = [item for item in errors if item["type"] == ID_OUT_OF_RANGE]
     if unknown and len(unknown) == len(errors):
         names = ", ".join(f"{_field_of(item['loc'])} {item['input']}" for item in unknown)
         return NotFound(f"No such id: {names}.")
-    return ValidationFailed("Some fields are missing or not valid.", errors=_messages(error))
+    messages = _messages(error)
+    return ValidationFailed(_detail(messages), errors=messages)
 
 
 def load(model: type[M], data: Any) -> M:

@@ -157,7 +157,7 @@ def _seed(base: str, clients: list[httpx.Client]) -> Seeded:
             json={
                 "name": "Fuzz",
                 "discount": 1000,
-                "min_order": 0,
+                "min_order": 1000,
                 "quantity": 100,
                 "starts_at": (now - timedelta(minutes=1)).isoformat(),
                 "ends_at": (now + timedelta(days=1)).isoformat(),

@@ -75,6 +75,7 @@ MATRIX: dict[str, Row] = {
     # Orders: a non-party gets 404 (it may not know the order exists); a role that can never
     # take the action gets 403
     "POST /api/orders": ("anon=401 customer=ok customer2=ok others=403", "store"),
+    "POST /api/orders/quote": ("anon=401 customer=ok customer2=ok others=403", "store"),
     "GET /api/orders": ("anon=401 others=ok", "placed"),
     "GET /api/orders/<int:order_id>": (
         "anon=401 customer=ok owner=ok rider=ok others=404",
@@ -174,8 +175,8 @@ MATRIX: dict[str, Row] = {
     "GET /customer/rewards": ("customer=200 customer2=200 others=302", "bare"),
     "GET /customer/addresses": ("customer=200 customer2=200 others=302", "bare"),
     "GET /owner": ("owner=200 owner2=200 others=302", "bare"),
-    "GET /owner/stores/<int:store_id>": ("owner=200 owner2=200 others=302", "store"),
-    "GET /owner/stores/<int:store_id>/board": ("owner=200 owner2=200 others=302", "store"),
+    "GET /owner/stores/<int:store_id>": ("owner=200 owner2=403 others=302", "store"),
+    "GET /owner/stores/<int:store_id>/board": ("owner=200 owner2=403 others=302", "store"),
     "GET /rider": ("rider=200 rider2=200 others=302", "bare"),
 }
 
@@ -366,6 +367,9 @@ def request_for(route: str, world: World) -> Call:
         assert shop is not None
         headers = {"Idempotency-Key": new_key()}
         return lambda api: api.post(path, json=order_body(shop), headers=headers)
+    if route == "POST /api/orders/quote":
+        assert shop is not None
+        return lambda api: api.post(path, json=order_body(shop))
     body = bodies.get(route, {} if method in ("POST", "PUT", "PATCH") else None)
     if body is None:
         return lambda api: api.request(method, path, follow_redirects=False)

@@ -12,7 +12,9 @@ async def test_malformed_json_is_validation(api: Api) -> None:
         "/api/auth/signup", content=b'{"email": "a@', headers={"Content-Type": "application/json"}
     )
     body = assert_problem(response, 400, "validation")
-    assert body["errors"] == [{"field": "body", "message": "malformed JSON"}]
+    assert body["errors"] == [
+        {"field": "body", "message": "The body is not valid JSON.", "type": "json_invalid"}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,13 @@ async def test_unknown_fields_are_refused(api: Api) -> None:
         "is_admin": True,
     }
     body = assert_problem(await api.post("/api/auth/signup", json=payload), 400, "validation")
-    assert body["errors"] == [{"field": "is_admin", "message": "unknown field"}]
+    assert body["errors"] == [
+        {
+            "field": "is_admin",
+            "message": "“is_admin” is not a field this request takes.",
+            "type": "extra_forbidden",
+        }
+    ]
 
 
 async def test_oversize_body_is_too_large(api: Api) -> None:

@@ -100,7 +100,13 @@ async def test_every_json_endpoint_answers_deeply_nested_json_with_validation(
         if route.takes_json:
             json_routes += 1
             body = assert_problem(response, 400, "validation")
-            assert body["errors"] == [{"field": "body", "message": "nested too deeply"}], route
+            assert body["errors"] == [
+                {
+                    "field": "body",
+                    "message": "The body is nested too deeply.",
+                    "type": "json_invalid",
+                }
+            ], route
         else:
             assert_not_a_fault(response, str(route))
     assert json_routes >= 12  # the walk found the API's bodies

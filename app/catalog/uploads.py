@@ -66,7 +66,7 @@ async def uploaded_image() -> CleanImage:
     if upload is None:
         raise ValidationFailed(
             "Send the image as multipart/form-data field `file`.",
-            errors=[{"field": "file", "message": "is required"}],
+            errors=[{"field": "file", "message": "Choose an image file.", "type": "missing"}],
         )
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     upload.close()

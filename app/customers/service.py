@@ -109,7 +109,13 @@ async def update_address(
             if default is False and address.is_default:
                 raise ValidationFailed(
                     "One address is always the default: make another address the default instead.",
-                    errors=[{"field": "default", "message": "set default on another address"}],
+                    errors=[
+                        {
+                            "field": "default",
+                            "message": "Make another address the default instead.",
+                            "type": "invalid",
+                        }
+                    ],
                 )
             if "rider_note" in changes:
                 changes["rider_note"] = changes["rider_note"] or None

@@ -30,7 +30,7 @@ from app.orders.idempotency import (
 )
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
-from app.orders.pricing import price_lines
+from app.orders.pricing import Priced, price_lines, settle
 from app.orders.schemas import CardPayment, PlaceOrderRequest
 from app.payments.gateway import CardDeclined, GatewayError, PaymentGateway
 from app.payments.models import Payment, PaymentStatus
@@ -259,7 +259,10 @@ def _check_destination(request: PlaceOrderRequest) -> None:
             errors=[
                 {
                     "field": "address_id" if both else "address",
-                    "message": "send address or address_id, not both" if both else "required",
+                    "message": "Choose a saved address or send a new one, not both."
+                    if both
+                    else "Where should the order go? Send an address or a saved one.",
+                    "type": "invalid" if both else "missing",
                 }
             ],
         )
@@ -287,25 +290,16 @@ _INSERTS: dict[type[Base], Insert] = {
 
 def _settle_amounts(order: Order, request: PlaceOrderRequest, *, coupon_discount: int) -> None:
     """The coupon's discount, the points used, the total and what the card pays."""
-    order.coupon_discount = coupon_discount
-    due = max(0, order.subtotal + order.delivery_fee - coupon_discount)
-    if isinstance(request.payment, CardPayment):
-        points = request.use_points
-        if points > due:
-            raise ValidationFailed(
-                "Points cannot pay more than the order's total.",
-                errors=[{"field": "use_points", "message": f"must be ≤ {due}"}],
-            )
-    else:
-        if request.use_points not in (0, due):
-            raise ValidationFailed(
-                "Paying with points uses points for the whole total.",
-                errors=[{"field": "use_points", "message": f"omit it or send {due}"}],
-            )
-        points = due
-    order.points_used = points
-    order.total = order.subtotal + order.delivery_fee - coupon_discount
-    order.paid_amount = order.total - points
+    amounts = settle(
+        Priced(subtotal=order.subtotal, delivery_fee=order.delivery_fee),
+        coupon_discount=coupon_discount,
+        use_points=request.use_points,
+        all_in_points=not isinstance(request.payment, CardPayment),
+    )
+    order.coupon_discount = amounts.coupon_discount
+    order.points_used = amounts.points_used
+    order.total = amounts.total
+    order.paid_amount = amounts.paid_amount
 
 
 async def _apply_rewards(uow: UnitOfWork, *, order: Order) -> None:

@@ -15,7 +15,7 @@ from app.catalog.hours import DEFAULT_TIMEZONE, closed_detail, schedule_of, stor
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.orders.schemas import PlaceOrderRequest
+from app.orders.schemas import PlaceOrderRequest, QuoteRequest
 
 # The most one order may cost, in won: far above any real meal, and a bound that keeps every
 # sum an order holds well inside its columns.
@@ -99,7 +99,7 @@ _ITEMS = (
 )
 
 
-async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest) -> Priced:
+async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest | QuoteRequest) -> Priced:
     """Check the store and every line against the catalog and compute the totals.
 
     Two plain reads (the store; the items with their options in one join), not ORM loads:
@@ -140,7 +140,7 @@ def check_open(store: StoreRow, at: datetime) -> None:
 def price_order(
     store: StoreRow,
     items: Mapping[int, ItemRow],
-    request: PlaceOrderRequest,
+    request: PlaceOrderRequest | QuoteRequest,
     now: datetime | None = None,
 ) -> Priced:
     """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
@@ -151,7 +151,11 @@ def price_order(
         item = items.get(line.menu_item_id)
         if item is None or item.store_id != store.id or item.deleted_at is not None:
             errors.append(
-                {"field": f"items[{index}].menu_item_id", "message": "not on this store's menu"}
+                {
+                    "field": f"items[{index}].menu_item_id",
+                    "message": f"Line {index + 1} is not on this store's menu.",
+                    "type": "not_on_menu",
+                }
             )
             continue
         if item.sold_out:
@@ -165,9 +169,11 @@ def price_order(
             errors.append(
                 {
                     "field": f"items[{index}].option_ids",
-                    "message": f"options {sorted(set(repeated + unknown))} are not choices of this item"
+                    "message": f"Options {sorted(set(repeated + unknown))} of line {index + 1} "
+                    f"are not choices of {item.name}."
                     if unknown
-                    else "an option may be chosen once",
+                    else f"An option of {item.name} may be chosen once.",
+                    "type": "not_an_option" if unknown else "option_repeated",
                 }
             )
             continue
@@ -194,7 +200,13 @@ def price_order(
         raise ValidationFailed(
             f"An order may cost at most ₩{MAX_ORDER_TOTAL:,}; this one comes to "
             f"₩{priced.subtotal + priced.delivery_fee:,}.",
-            errors=[{"field": "items", "message": f"the total must be ≤ {MAX_ORDER_TOTAL}"}],
+            errors=[
+                {
+                    "field": "items",
+                    "message": f"An order may cost at most ₩{MAX_ORDER_TOTAL:,}.",
+                    "type": "less_than_equal",
+                }
+            ],
         )
     if priced.subtotal < store.min_order:
         raise ValidationFailed(
@@ -203,3 +215,58 @@ def price_order(
             title="Below the minimum order",
         )
     return priced
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """What an order costs and how it is paid, in won (1 point = 1 won)."""
+
+    subtotal: int
+    delivery_fee: int
+    coupon_discount: int
+    points_used: int
+    total: int
+    paid_amount: int
+
+
+def settle(
+    priced: Priced, *, coupon_discount: int, use_points: int, all_in_points: bool
+) -> Amounts:
+    """The total after the coupon, the points used and what the card pays: what placement
+    records and charges, and what a quote shows. `all_in_points`: paid with points alone."""
+    due = max(0, priced.subtotal + priced.delivery_fee - coupon_discount)
+    if not all_in_points:
+        if use_points > due:
+            raise ValidationFailed(
+                f"Points can pay at most ₩{due:,} of this order.",
+                errors=[
+                    {
+                        "field": "use_points",
+                        "message": f"Points can pay at most {due:,} of this order.",
+                        "type": "less_than_equal",
+                    }
+                ],
+            )
+        points = use_points
+    else:
+        if use_points not in (0, due):
+            raise ValidationFailed(
+                f"Paying with points uses points for the whole total: {due:,} points.",
+                errors=[
+                    {
+                        "field": "use_points",
+                        "message": f"Leave points out or use {due:,}: the whole total.",
+                        "type": "invalid",
+                    }
+                ],
+            )
+        points = due
+    total = priced.subtotal + priced.delivery_fee - coupon_discount
+    return Amounts(
+        subtotal=priced.subtotal,
+        delivery_fee=priced.delivery_fee,
+        coupon_discount=coupon_discount,
+        points_used=points,
+        total=total,
+        paid_amount=total - points,
+    )

@@ -11,10 +11,12 @@ from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
 from app.payments.models import PaymentStatus
 from app.responses import Out, Timestamp
-from app.validation import Id, Partial, Schema
+from app.validation import Id, Partial, Schema, explained
 
 NOTE_MAX = 200
-CardNumber = Annotated[str, StringConstraints(pattern=r"^\d{16}$")]
+CardNumber = Annotated[
+    str, StringConstraints(pattern=r"^\d{16}$"), explained("Card number must be 16 digits.")
+]
 
 
 class OrderLine(Schema):
@@ -215,3 +217,44 @@ class OrderDelayedOut(OrderOut):
     """An `order.delayed` event's data: the order, with the delay that moved its `eta`."""
 
     minutes: int = Field(description="This delay's minutes (`delay_minutes` holds them all).")
+
+
+class QuotePayment(Schema):
+    """How the order would be paid: by card (the number is not needed) or with points alone."""
+
+    method: PaymentMethod
+    card_number: str | None = Field(
+        default=None, max_length=32, description="Ignored: a quote charges nothing."
+    )
+
+
+class QuoteRequest(Schema):
+    """The body `POST /api/orders` takes, without the need for a payment or an address: what
+    the order would cost, priced exactly as placing it would."""
+
+    store_id: Id
+    items: list[OrderLine] = Field(min_length=1, max_length=50)
+    payment: QuotePayment | None = Field(
+        default=None, description="Left out: by card. `points` pays the whole total in points."
+    )
+    use_points: int = Field(default=0, ge=0, le=100_000_000)
+    coupon_id: Id | None = None
+    address: Address | None = Field(default=None, description="Accepted and not used.")
+    address_id: Id | None = Field(default=None, description="Accepted and not used.")
+    store_note: str | None = Field(
+        default=None, max_length=NOTE_MAX, description="Accepted and not used."
+    )
+    rider_note: str | None = Field(
+        default=None, max_length=NOTE_MAX, description="Accepted and not used."
+    )
+
+
+class QuoteOut(Out):
+    """What the order would cost now, as `POST /api/orders` would record and charge it."""
+
+    subtotal: int = Field(description="Won: the sum of the lines at the menu's prices.")
+    delivery_fee: int = Field(description="Won.")
+    coupon_discount: int = Field(description="Won: the coupon's discount, at most the subtotal.")
+    points_used: int = Field(description="Points (1 point = 1 won).")
+    total: int = Field(description="Won: subtotal + delivery fee − coupon discount.")
+    paid_amount: int = Field(description="Won the card would be charged: total − points used.")

@@ -12,7 +12,7 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, ValidationFailed
-from app.orders import delays, placement, reorder, service
+from app.orders import delays, placement, quote, reorder, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.placement import PlacementLimits
@@ -24,6 +24,8 @@ from app.orders.schemas import (
     OrderListQuery,
     OrderOut,
     PlaceOrderRequest,
+    QuoteOut,
+    QuoteRequest,
     ReasonRequest,
     ReorderOut,
 )
@@ -76,7 +78,13 @@ async def place_order(principal: Principal, data: PlaceOrderRequest) -> Response
     if not key or len(key) > 255 or not key.isprintable():
         raise ValidationFailed(
             "Send an Idempotency-Key header (1–255 printable characters) with every order.",
-            errors=[{"field": "Idempotency-Key", "message": "required header"}],
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": "The Idempotency-Key header is required.",
+                    "type": "missing",
+                }
+            ],
         )
     services = container()
     settings = services.settings
@@ -264,3 +272,26 @@ async def delay(principal: Principal, order_id: int, data: DelayRequest) -> Orde
     return await delays.delay_order(
         db=container().db, actor=_actor(principal), order_id=order_id, minutes=data.minutes
     )
+
+
+@bp.post("/api/orders/quote")
+@tag(["orders"])
+@returns(QuoteOut)
+@problems(
+    ProblemCode.BELOW_MINIMUM_ORDER,
+    ProblemCode.NOT_FOUND,
+    ProblemCode.STORE_CLOSED,
+    ProblemCode.ITEM_UNAVAILABLE,
+    ProblemCode.INSUFFICIENT_POINTS,
+    ProblemCode.COUPON_UNUSABLE,
+)
+@login_required(role=Role.CUSTOMER)
+@body(QuoteRequest)
+async def quote_order(principal: Principal, data: QuoteRequest) -> QuoteOut:
+    """What the order would cost now: the amounts `POST /api/orders` would record and charge
+    for the same body, refused as it would refuse it. Nothing is taken, charged or kept.
+
+    Takes `POST /api/orders`'s body; `payment` and the address may be left out (by card when
+    no payment is sent).
+    """
+    return await quote.quote_order(db=container().db, customer_id=principal.user_id, request=data)

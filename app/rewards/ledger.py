@@ -134,6 +134,11 @@ async def convert_points(uow: UnitOfWork, *, customer_id: int, amount: int) -> d
     return await balances(uow, customer_id=customer_id)
 
 
+def short_of_points(*, usable: int, needed: int) -> str:
+    """Why points cannot pay, for people."""
+    return f"You have {usable:,} usable points; this order needs {needed:,}."
+
+
 async def spend_points(uow: UnitOfWork, *, customer_id: int, points: int, order_id: int) -> None:
     """Debit usable points for an order; 409 `insufficient-points` when usable < points."""
     if points <= 0:
@@ -145,8 +150,9 @@ async def spend_points(uow: UnitOfWork, *, customer_id: int, points: int, order_
         .values(usable=PointBalance.usable - points),
     )
     if spent != 1:
+        usable = (await balances(uow, customer_id=customer_id))["usable"]
         raise Conflict(
-            f"This order needs {points} usable points.",
+            short_of_points(usable=usable, needed=points),
             code="insufficient-points",
             title="Not enough points",
         )

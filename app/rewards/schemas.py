@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, StrictInt, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.responses import Out, Timestamp
 from app.rewards.ledger import CONVERSION_UNIT
@@ -32,12 +33,27 @@ class CampaignRequest(Schema):
     ends_at: AwareDatetime
     valid_days: StrictInt = Field(default=30, ge=1, le=365)
 
+    @field_validator("min_order")
+    @classmethod
+    def _covers_discount(cls, value: int, info: ValidationInfo) -> int:
+        # A discount above the minimum would pay for more than the food: the order would be
+        # free, or the platform would owe the customer.
+        discount = info.data.get("discount")
+        if discount is not None and discount > value:
+            raise PydanticCustomError(
+                "discount_above_min_order",
+                "The minimum order (₩{min_order}) must be at least the discount (₩{discount}): "
+                "raise the minimum order or lower the discount.",
+                {"min_order": f"{value:,}", "discount": f"{discount:,}"},
+            )
+        return value
+
     @field_validator("ends_at")
     @classmethod
     def _after_start(cls, value: AwareDatetime, info: ValidationInfo) -> AwareDatetime:
         starts_at = info.data.get("starts_at")
         if starts_at is not None and value <= starts_at:
-            raise ValueError("must be after starts_at")
+            raise ValueError("The campaign must end after it starts.")
         return value
 
 

@@ -7,13 +7,17 @@ from urllib.parse import quote
 
 from quart import Blueprint, Response, redirect, render_template, request
 from quart_schema import hide
+from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from app.auth.guard import current_principal
 from app.auth.models import Role
+from app.catalog.queries import store_owner_id
 from app.catalog.schemas import CATEGORIES
 from app.container import container
 from app.demo_accounts import demo_sign_ins
+from app.errors import ProblemCode
+from app.problems import problem
 
 bp = Blueprint("web", __name__)
 
@@ -23,7 +27,7 @@ HOME_BY_ROLE = {
     Role.RIDER: "/rider",
     Role.ADMIN: "/docs",
 }
-Page = str | Response | WerkzeugResponse
+Page = str | Response | WerkzeugResponse | tuple[str, int]
 
 
 async def _page(template: str, role: Role, **context: Any) -> Page:
@@ -113,14 +117,76 @@ async def owner_stores() -> Page:
 @hide
 async def owner_store(store_id: int) -> Page:
     """Store settings, the open switch and the menu editor."""
-    return await _page("owner/store.html", Role.OWNER, store_id=store_id)
+    return await _owner_page("owner/store.html", store_id)
 
 
 @bp.get("/owner/stores/<int:store_id>/board")
 @hide
 async def owner_board(store_id: int) -> Page:
     """The live order board of one store."""
-    return await _page("owner/board.html", Role.OWNER, store_id=store_id)
+    return await _owner_page("owner/board.html", store_id)
+
+
+async def _owner_page(template: str, store_id: int) -> Page:
+    """One of the owner's store pages; a page saying so for a store of someone else's (403)
+    or none (404)."""
+    principal = await current_principal()
+    if principal is not None and principal.role == Role.OWNER:
+        async with container().db.uow() as uow:
+            owner = await store_owner_id(uow, store_id)
+        if owner is None:
+            return await _error_page(404), 404
+        if owner != principal.user_id:
+            return await _error_page(403), 403
+    return await _page(template, Role.OWNER, store_id=store_id)
+
+
+ERROR_PAGES = {
+    403: (
+        "This store is not yours",
+        "This page belongs to another owner's store. Your stores are listed on your home page.",
+    ),
+    404: (
+        "Page not found",
+        "There is no page at this address. It may have moved, or the link may be mistyped.",
+    ),
+}
+
+
+async def _error_page(status: int) -> str:
+    """An error page for people, with the way back to their home page."""
+    role = None
+    try:
+        principal = await current_principal()
+        role = principal.role if principal is not None else None
+    except Exception:
+        pass  # the page says what went wrong even when the session store does not answer
+    heading, message = ERROR_PAGES[status]
+    home = HOME_BY_ROLE.get(role, "/") if role is not None else "/"
+    return await render_template(
+        "error.html",
+        role=role.value if role is not None else None,
+        status=status,
+        heading=heading,
+        message=message,
+        home=home,
+        home_label="Back to your home page" if role is not None else "Go to the start page",
+    )
+
+
+def _wants_html() -> bool:
+    path = request.path
+    if path == "/api" or path.startswith(("/api/", "/socket.io", "/static/")):
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+@bp.app_errorhandler(RouteNotFound)
+async def not_found(error: RouteNotFound) -> Response | tuple[str, int]:
+    """A page for a browser asking for a page that is not there; problem+json for the rest."""
+    if _wants_html():
+        return await _error_page(404), 404
+    return problem(404, ProblemCode.NOT_FOUND, "Not found", error.description)
 
 
 @bp.get("/rider")

@@ -26,8 +26,17 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Call the API; JSON in and out; throws ApiError with the problem on failure. */
-export async function api(method, path, { body, form, headers = {} } = {}) {
+// Problems on screen, each with when it was shown: a later successful action clears them.
+const shown = new Map();
+let shownCount = 0;
+
+/**
+ * Call the API; JSON in and out; throws ApiError with the problem on failure. A successful
+ * change (any method but GET and HEAD) clears the problems shown before it started, unless
+ * `quiet` (background work the person did not ask for, like a rider's position).
+ */
+export async function api(method, path, { body, form, headers = {}, quiet = false } = {}) {
+  const startedAfter = shownCount;
   const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
   if (method !== "GET" && method !== "HEAD" && session && session.csrf_token) {
     init.headers["X-CSRF-Token"] = session.csrf_token;
@@ -66,6 +75,7 @@ export async function api(method, path, { body, form, headers = {} } = {}) {
     }
     throw new ApiError(response.status, problem);
   }
+  if (!quiet && method !== "GET" && method !== "HEAD") clearProblemsShownBefore(startedAfter);
   return data;
 }
 
@@ -75,6 +85,12 @@ export function signInAgain() {
   signInAgain.leaving = true;
   session = null;
   location.assign(`/?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+}
+
+function clearProblemsShownBefore(count) {
+  for (const [container, at] of [...shown]) {
+    if (at <= count) showProblem(container, null);
+  }
 }
 
 /** Set the session after sign-in (the login answer carries the CSRF token). */
@@ -93,33 +109,86 @@ export async function signOut() {
   }
 }
 
-/** Show an error (a problem or any exception) in a container meant for people. */
-export function showProblem(container, error) {
+// The messages put next to fields, per problem container, to take away with the problem.
+const besideFields = new Map();
+
+function fieldNamed(scope, path) {
+  if (!scope || !path) return null;
+  const name = path.split(".").pop().replace(/\[\d+\]$/, "");
+  return (
+    scope.querySelector(`[data-field="${CSS.escape(path)}"]`) ||
+    scope.querySelector(`[data-field="${CSS.escape(name)}"]`) ||
+    scope.querySelector(`[name="${CSS.escape(name)}"]:not([type=hidden])`)
+  );
+}
+
+function clearBesideFields(container) {
+  for (const [input, note] of besideFields.get(container) || []) {
+    note.remove();
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+  }
+  besideFields.delete(container);
+}
+
+/**
+ * Show an error (a problem or any exception) in a container meant for people; null clears it.
+ * Each field error's sentence also goes next to its field in `form` (by default the form the
+ * container is in): an input whose `data-field` is the field's path or name, or whose `name`
+ * is the name. `fields` maps problem codes that concern one field to it
+ * (`{"insufficient-points": "use_points"}`).
+ */
+export function showProblem(container, error, { form = null, fields = {} } = {}) {
   if (!container) return;
   container.replaceChildren();
+  clearBesideFields(container);
   if (!error) {
     container.hidden = true;
+    shown.delete(container);
     return;
   }
   const problem = error instanceof ApiError ? error.problem : { title: "Something went wrong", detail: String(error.message || error) };
   const title = document.createElement("strong");
   title.textContent = problem.title || "Something went wrong";
   container.append(title);
-  if (problem.detail && problem.detail !== problem.title) {
+  const detailText = problem.detail && problem.detail !== problem.title ? problem.detail : "";
+  if (detailText) {
     const detail = document.createElement("span");
-    detail.textContent = ` ${problem.detail}`;
+    detail.textContent = ` ${detailText}`;
     container.append(detail);
   }
-  if (Array.isArray(problem.errors) && problem.errors.length) {
+  const scope = form || container.closest("form");
+  const errors = Array.isArray(problem.errors) ? [...problem.errors] : [];
+  if (!errors.length && fields[problem.code]) errors.push({ field: fields[problem.code], message: detailText });
+  const placed = [];
+  const rest = [];
+  for (const item of errors) {
+    const input = fieldNamed(scope, item.field);
+    if (input && item.message) {
+      const note = document.createElement("p");
+      note.className = "field-error";
+      note.id = `${input.id || item.field.replace(/\W+/g, "-")}-error`;
+      note.textContent = item.message;
+      input.insertAdjacentElement("afterend", note);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", note.id);
+      placed.push([input, note]);
+    } else if (item.message && !detailText.includes(item.message)) {
+      rest.push(item.message);
+    }
+  }
+  if (placed.length) besideFields.set(container, placed);
+  if (rest.length) {
     const list = document.createElement("ul");
-    for (const item of problem.errors) {
+    for (const message of rest) {
       const li = document.createElement("li");
-      li.textContent = `${item.field}: ${item.message}`;
+      li.textContent = message;
       list.append(li);
     }
     container.append(list);
   }
   container.hidden = false;
+  shown.set(container, ++shownCount);
 }
 
 const wonFormat = new Intl.NumberFormat("ko-KR", { style: "currency", currency: "KRW" });

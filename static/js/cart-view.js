@@ -1,6 +1,6 @@
 // The cart panel: lines with quantity controls, the minimum-order rule and the fees.
 import { won } from "./api.js";
-import { getCart, lineTotal, setQuantity, subtotal } from "./cart.js";
+import { MAX_QUANTITY, getCart, lineTotal, setQuantity, subtotal } from "./cart.js";
 import { h } from "./ui.js";
 
 /**
@@ -23,7 +23,7 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true, bloc
       h("span", { class: "row" },
         h("button", { type: "button", "aria-label": `One less ${label}`, onclick: change(-1) }, "−"),
         h("span", { "aria-label": "quantity" }, String(line.quantity)),
-        h("button", { type: "button", "aria-label": `One more ${label}`, onclick: change(1) }, "+"),
+        h("button", { type: "button", "aria-label": `One more ${label}`, onclick: change(1), disabled: line.quantity >= MAX_QUANTITY, title: line.quantity >= MAX_QUANTITY ? `At most ${MAX_QUANTITY} per order` : null }, "+"),
         h("span", { class: "price" }, won(lineTotal(line)))));
   });
   const parts = [
@@ -33,9 +33,13 @@ export function renderCart(box, { onChange = () => {}, checkoutLink = true, bloc
     h("div", { class: "totals" }, h("dl", {},
       h("dt", {}, "Subtotal"), h("dd", { id: "cart-subtotal" }, won(sub)),
       h("dt", {}, "Delivery fee"), h("dd", {}, won(cart.store.delivery_fee)),
-      h("dt", { class: "grand" }, "Total"), h("dd", { class: "grand" }, won(sub + cart.store.delivery_fee)))),
+      // At checkout, the server's quote below the form says what is paid after discounts.
+      h("dt", { class: "grand" }, checkoutLink ? "Total" : "Before discounts"), h("dd", { class: "grand" }, won(sub + cart.store.delivery_fee)))),
     short > 0
       ? h("p", { class: "notice", id: "min-order-note" }, `Minimum order is ${won(cart.store.min_order)}: add ${won(short)} more.`)
+      : null,
+    cart.lines.some((line) => line.quantity >= MAX_QUANTITY)
+      ? h("p", { class: "notice", id: "max-quantity-note", role: "status" }, `An order may hold at most ${MAX_QUANTITY} of each item.`)
       : null,
     blocked ? h("p", { class: "notice", id: "cart-blocked", role: "status" }, blocked) : null,
     checkoutLink

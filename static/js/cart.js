@@ -1,6 +1,8 @@
 // The single-store cart and the delivery address, kept in localStorage.
 
 const CART_KEY = "delivery.cart";
+/** The most of one line an order may hold (the server refuses more). */
+export const MAX_QUANTITY = 99;
 const ADDRESS_KEY = "delivery.address";
 export const DEFAULT_ADDRESS = { text: "Seoul City Hall, 110 Sejong-daero", lat: 37.5665, lng: 126.978 };
 
@@ -37,10 +39,10 @@ export function addLine(store, item, options, quantity = 1) {
   const optionIds = options.map((o) => o.id).sort((a, b) => a - b);
   const key = `${item.id}:${optionIds.join(",")}`;
   const existing = cart.lines.find((l) => l.key === key);
-  if (existing) existing.quantity += quantity;
+  if (existing) existing.quantity = Math.min(MAX_QUANTITY, existing.quantity + quantity);
   else
     cart.lines.push({
-      key, menu_item_id: item.id, name: item.name, price: item.price, quantity,
+      key, menu_item_id: item.id, name: item.name, price: item.price, quantity: Math.min(MAX_QUANTITY, quantity),
       option_ids: optionIds, options: options.map((o) => ({ id: o.id, name: o.name, price: o.price })),
     });
   saveCart(cart);
@@ -64,6 +66,7 @@ export function subtotal(cart) {
 export function setQuantity(key, quantity) {
   const cart = getCart();
   if (!cart) return;
+  quantity = Math.min(MAX_QUANTITY, quantity);
   cart.lines = cart.lines.filter((l) => (l.key === key ? ((l.quantity = quantity), quantity > 0) : true));
   saveCart(cart);
 }

@@ -96,7 +96,7 @@ export class LocationSender {
       this.timer = null;
       this.lastSent = Date.now();
       try {
-        await api("PUT", "/api/riders/me/location", { body: this.current() });
+        await api("PUT", "/api/riders/me/location", { body: this.current(), quiet: true });
       } catch (error) {
         this.onError(error);
       }

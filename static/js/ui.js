@@ -25,6 +25,13 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Replace `node`'s children, leaving out null, undefined and false as h() does (the DOM's own
+ * replaceChildren would show them as the text "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  return node;
+}
+
 /** A short message for a few seconds. */
 export function toast(message) {
   const box = document.getElementById("toast");

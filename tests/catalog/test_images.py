@@ -66,7 +66,9 @@ async def test_an_upload_without_the_file_field_is_a_validation_problem(owner: A
         f"/api/stores/{store['id']}/image", files={"photo": ("a.png", image_bytes(), "image/png")}
     )
     body = assert_problem(response, 400, "validation")
-    assert body["errors"] == [{"field": "file", "message": "is required"}]
+    assert body["errors"] == [
+        {"field": "file", "message": "Choose an image file.", "type": "missing"}
+    ]
 
 
 async def test_uploaded_jpeg_loses_its_metadata_and_is_served_with_long_cache_headers(

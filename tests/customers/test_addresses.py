@@ -111,7 +111,13 @@ async def test_patch_changes_only_the_fields_sent_and_an_empty_note_clears_it(
         400,
         "validation",
     )
-    assert refused["errors"] == [{"field": "default", "message": "set default on another address"}]
+    assert refused["errors"] == [
+        {
+            "field": "default",
+            "message": "Make another address the default instead.",
+            "type": "invalid",
+        }
+    ]
     assert "another address the default" in refused["detail"]
     assert [a["default"] for a in await book(me)] == [True]
 

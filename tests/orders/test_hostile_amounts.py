@@ -34,7 +34,13 @@ async def test_an_order_past_the_largest_total_is_refused_and_writes_nothing(
     )
     problem = assert_problem(response, 400, "validation")
     assert "₩10,000,000" in problem["detail"]
-    assert problem["errors"] == [{"field": "items", "message": "the total must be ≤ 10000000"}]
+    assert problem["errors"] == [
+        {
+            "field": "items",
+            "message": "An order may cost at most ₩10,000,000.",
+            "type": "less_than_equal",
+        }
+    ]
     assert infra.query("SELECT COUNT(*) FROM orders") == [(0,)]
     assert infra.query("SELECT COUNT(*) FROM sandbox_charges") == [(0,)]
 

@@ -80,11 +80,19 @@ async def test_every_campaign_field_is_validated(apps: AppPool, app: DeliveryApp
         "/api/coupon-campaigns", json=campaign_body(starts_at=_z(start), ends_at=_z(start))
     )
     assert assert_problem(same, 400, "validation")["errors"] == [
-        {"field": "ends_at", "message": "Value error, must be after starts_at"}
+        {
+            "field": "ends_at",
+            "message": "The campaign must end after it starts.",
+            "type": "value_error",
+        }
     ]
     unknown = await admin.post("/api/coupon-campaigns", json=campaign_body(free_lunch=True))
     assert assert_problem(unknown, 400, "validation")["errors"] == [
-        {"field": "free_lunch", "message": "unknown field"}
+        {
+            "field": "free_lunch",
+            "message": "“free_lunch” is not a field this request takes.",
+            "type": "extra_forbidden",
+        }
     ]
 
 
@@ -233,3 +241,29 @@ async def test_claims_answer_unavailable_while_the_counting_redis_is_down(
     finally:
         own.stop()
     assert infra.query("SELECT COUNT(*) FROM coupons") == [(1,)]
+
+
+async def test_a_campaign_may_not_discount_more_than_its_minimum_order(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
+    admin = await sign_in_admin(apps, app)
+    refused = assert_problem(
+        await admin.post(
+            "/api/coupon-campaigns", json=campaign_body(discount=50_000, min_order=10_000)
+        ),
+        400,
+        "validation",
+    )
+    sentence = (
+        "The minimum order (₩10,000) must be at least the discount (₩50,000): raise the "
+        "minimum order or lower the discount."
+    )
+    assert refused["errors"] == [
+        {"field": "min_order", "message": sentence, "type": "discount_above_min_order"}
+    ]
+    assert refused["detail"] == sentence
+    assert infra.query("SELECT COUNT(*) FROM coupon_campaigns") == [(0,)]
+    equal = await admin.post(
+        "/api/coupon-campaigns", json=campaign_body(discount=10_000, min_order=10_000)
+    )
+    assert equal.status_code == 201, equal.text

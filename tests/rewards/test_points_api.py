@@ -46,7 +46,10 @@ async def test_conversion_amount_must_be_a_positive_multiple_of_5000(api: Api) -
         )
         assert body["errors"][0]["field"] == "amount", body
     body = assert_problem(await api.post("/api/me/points/convert", json={}), 400, "validation")
-    assert body["errors"] == [{"field": "amount", "message": "Field required"}]
+    assert body["errors"] == [
+        {"field": "amount", "message": "Amount is required.", "type": "missing"}
+    ]
+    assert body["detail"] == "Amount is required."
 
 
 async def test_converting_more_than_accrued_is_insufficient_points(

@@ -78,7 +78,9 @@ async def test_code_and_title_given_at_the_raise_win(app: Quart) -> None:
 async def test_field_errors_are_listed(app: Quart) -> None:
     status, body, _ = await call(app, "/fail/fields")
     assert status == 400 and body["code"] == "validation"
-    assert body["errors"] == [{"field": "items[0].quantity", "message": "must be ≥ 1"}]
+    assert body["errors"] == [
+        {"field": "items[0].quantity", "message": "must be ≥ 1", "type": "invalid"}
+    ]
 
 
 async def test_rate_limited_says_when_to_retry_in_whole_seconds(app: Quart) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.errors import Conflict, ValidationFailed
-from app.orders.pricing import ItemRow, OptionRow, StoreRow, price_order
+from app.orders.pricing import Amounts, ItemRow, OptionRow, Priced, StoreRow, price_order, settle
 from app.orders.schemas import PlaceOrderRequest
 
 STORE_ID = 1
@@ -121,7 +121,11 @@ def test_lines_not_on_this_stores_menu_are_each_named() -> None:
         price_order(store(), menu, request((10, 2, []), (12, 1, []), (13, 1, []), (99, 1, [])))
     assert refused.value.code == "validation"
     assert refused.value.errors == [
-        {"field": f"items[{i}].menu_item_id", "message": "not on this store's menu"}
+        {
+            "field": f"items[{i}].menu_item_id",
+            "message": f"Line {i + 1} is not on this store's menu.",
+            "type": "not_on_menu",
+        }
         for i in (1, 2, 3)
     ]
 
@@ -132,17 +136,71 @@ def test_options_must_be_the_items_own_and_chosen_once() -> None:
     assert unknown.value.errors == [
         {
             "field": "items[0].option_ids",
-            "message": "options [998, 999] are not choices of this item",
+            "message": "Options [998, 999] of line 1 are not choices of Bibimbap.",
+            "type": "not_an_option",
         }
     ]
     with pytest.raises(ValidationFailed) as repeated:
         price_order(store(), MENU, request((10, 2, [100, 100])))
     assert repeated.value.errors == [
-        {"field": "items[0].option_ids", "message": "an option may be chosen once"}
+        {
+            "field": "items[0].option_ids",
+            "message": "An option of Bibimbap may be chosen once.",
+            "type": "option_repeated",
+        }
     ]
     # Another item's option is not a choice of this one.
     with pytest.raises(ValidationFailed) as foreign:
         price_order(store(), MENU, request((11, 3, [101])))
     assert foreign.value.errors == [
-        {"field": "items[0].option_ids", "message": "options [101] are not choices of this item"}
+        {
+            "field": "items[0].option_ids",
+            "message": "Options [101] of line 1 are not choices of Kimbap.",
+            "type": "not_an_option",
+        }
     ]
+
+
+def test_a_coupon_above_the_subtotal_leaves_the_delivery_fee_to_pay() -> None:
+    # ₩13,000 of food, a ₩3,000 fee and a ₩13,000 discount (a ₩50,000 coupon capped at the
+    # subtotal): the card pays the fee.
+    amounts = settle(
+        Priced(subtotal=13_000, delivery_fee=3_000),
+        coupon_discount=13_000,
+        use_points=0,
+        all_in_points=False,
+    )
+    assert amounts == Amounts(
+        subtotal=13_000,
+        delivery_fee=3_000,
+        coupon_discount=13_000,
+        points_used=0,
+        total=3_000,
+        paid_amount=3_000,
+    )
+
+
+def test_points_pay_part_or_with_points_alone_all_of_the_total() -> None:
+    priced = Priced(subtotal=12_000, delivery_fee=3_000)
+    part = settle(priced, coupon_discount=2_000, use_points=4_000, all_in_points=False)
+    assert (part.total, part.points_used, part.paid_amount) == (13_000, 4_000, 9_000)
+    whole = settle(priced, coupon_discount=2_000, use_points=0, all_in_points=True)
+    assert (whole.total, whole.points_used, whole.paid_amount) == (13_000, 13_000, 0)
+
+
+def test_points_above_the_total_are_refused_in_a_sentence() -> None:
+    priced = Priced(subtotal=12_000, delivery_fee=3_000)
+    with pytest.raises(ValidationFailed) as refused:
+        settle(priced, coupon_discount=0, use_points=15_001, all_in_points=False)
+    assert refused.value.detail == "Points can pay at most ₩15,000 of this order."
+    assert refused.value.errors == [
+        {
+            "field": "use_points",
+            "message": "Points can pay at most 15,000 of this order.",
+            "type": "less_than_equal",
+        }
+    ]
+    with pytest.raises(ValidationFailed) as partial:
+        settle(priced, coupon_discount=0, use_points=100, all_in_points=True)
+    assert partial.value.errors is not None
+    assert partial.value.errors[0]["field"] == "use_points"

@@ -56,7 +56,8 @@ def test_each_bad_field_is_named_by_its_path() -> None:
         Basket, {"name": "x" * 11, "lines": [{"sku": "a", "quantity": 1}, {"sku": ""}]}
     )
     assert [e["field"] for e in errors] == ["name", "lines[1].sku", "lines[1].quantity"]
-    assert errors[2]["message"] == "Field required"
+    assert errors[2]["message"] == "Quantity (entry 2) is required."
+    assert [e["type"] for e in errors] == ["string_too_long", "string_too_short", "missing"]
 
 
 def test_unknown_fields_are_refused_by_name() -> None:
@@ -64,8 +65,16 @@ def test_unknown_fields_are_refused_by_name() -> None:
         Basket, {"name": "a", "extra": 1, "lines": [{"sku": "a", "quantity": 1, "x": 2}]}
     )
     assert sorted(errors, key=lambda e: e["field"]) == [
-        {"field": "extra", "message": "unknown field"},
-        {"field": "lines[0].x", "message": "unknown field"},
+        {
+            "field": "extra",
+            "message": "“extra” is not a field this request takes.",
+            "type": "extra_forbidden",
+        },
+        {
+            "field": "lines[0].x",
+            "message": "“x” is not a field this request takes.",
+            "type": "extra_forbidden",
+        },
     ]
 
 
@@ -82,8 +91,89 @@ def test_list_positions_are_indexes_in_the_path() -> None:
     }
     errors = errors_of(PlaceOrderRequest, order)
     assert errors == [
-        {"field": "items[0].option_ids[1]", "message": "Input should be greater than 0"}
+        {
+            "field": "items[0].option_ids[1]",
+            "message": "Options (line 1) must be more than 0.",
+            "type": "greater_than",
+        }
     ]
+
+
+CARD_ORDER = {
+    "store_id": 1,
+    "items": [{"menu_item_id": 1, "quantity": 1}],
+    "address": {"text": "here", "lat": 1, "lng": 2},
+    "payment": {"method": "card", "card_number": "4242424242424242"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "sentence", "kind"),
+    [
+        (
+            {"payment": {"method": "card", "card_number": "4242 4242"}},
+            "payment.card.card_number",
+            "Card number must be 16 digits.",
+            "string_pattern_mismatch",
+        ),
+        (
+            {"payment": {"method": "card", "card_number": 4242424242424242}},
+            "payment.card.card_number",
+            "Card number must be 16 digits.",
+            "string_type",
+        ),
+        (
+            {"items": [{"menu_item_id": 1, "quantity": 100}]},
+            "items[0].quantity",
+            "Quantity (line 1) must be at most 99.",
+            "less_than_equal",
+        ),
+        ({"items": []}, "items", "Items need at least one entry.", "too_short"),
+        ({"use_points": -1}, "use_points", "Points must be at least 0.", "greater_than_equal"),
+        ({"use_points": "many"}, "use_points", "Points must be a whole number.", "int_parsing"),
+        (
+            {"address": {"text": "", "lat": 1, "lng": 2}},
+            "address.text",
+            "Address cannot be empty.",
+            "string_too_short",
+        ),
+        (
+            {"address": {"text": "here", "lat": 91, "lng": 2}},
+            "address.lat",
+            "Latitude must be at most 90.",
+            "less_than_equal",
+        ),
+        (
+            {"payment": {"method": "cash"}},
+            "payment",
+            "Payment method must be one of 'card', 'points'.",
+            "union_tag_invalid",
+        ),
+        (
+            {"store_note": "x" * 201},
+            "store_note",
+            "Store note must be at most 200 characters long.",
+            "string_too_long",
+        ),
+    ],
+)
+def test_each_field_error_is_a_sentence_for_people_with_its_machine_type(
+    change: dict[str, Any], field: str, sentence: str, kind: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        load(PlaceOrderRequest, {**CARD_ORDER, **change})
+    assert refused.value.errors == [{"field": field, "message": sentence, "type": kind}]
+    assert refused.value.detail == sentence
+
+
+def test_the_detail_says_the_first_three_faults_and_counts_the_rest() -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        load(Basket, {"name": "x" * 11, "lines": [{"sku": ""}, {"sku": ""}], "more": 1})
+    assert refused.value.errors is not None and len(refused.value.errors) == 6
+    assert refused.value.detail == (
+        "Name must be at most 10 characters long. Sku (entry 1) cannot be empty. "
+        "Quantity (entry 1) is required. (And 3 more.)"
+    )
 
 
 @pytest.fixture
@@ -130,7 +220,9 @@ async def test_malformed_json_is_400_naming_the_body(app: Quart, raw: bytes) -> 
     )
     problem = await response.get_json()
     assert response.status_code == 400
-    assert problem["errors"] == [{"field": "body", "message": "malformed JSON"}]
+    assert problem["errors"] == [
+        {"field": "body", "message": "The body is not valid JSON.", "type": "json_invalid"}
+    ]
 
 
 async def test_query_strings_are_validated_like_bodies(app: Quart) -> None:
@@ -171,7 +263,7 @@ def test_an_id_beyond_the_column_range_is_not_found_naming_it(data: dict[str, An
 
 def test_other_faults_beside_an_id_beyond_the_range_are_a_validation_problem() -> None:
     errors = errors_of(Claim, {"store_id": MAX_ID + 1, "note": 5})
-    assert errors == [{"field": "note", "message": "Input should be a valid string"}]
+    assert errors == [{"field": "note", "message": "Note must be text.", "type": "string_type"}]
 
 
 def test_only_models_with_ids_say_they_may_answer_not_found() -> None:
@@ -185,7 +277,9 @@ async def test_json_nested_deeper_than_the_parser_allows_is_400(app: Quart) -> N
     )
     problem = await response.get_json()
     assert response.status_code == 400
-    assert problem["errors"] == [{"field": "body", "message": "nested too deeply"}]
+    assert problem["errors"] == [
+        {"field": "body", "message": "The body is nested too deeply.", "type": "json_invalid"}
+    ]
 
 
 def _request_models() -> dict[str, type[BaseModel]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.async_api import Page, expect
 
+from app.launcher.cluster import Cluster
 from tests.client import DEFAULT_PASSWORD
 from tests.web.browser import Watched
 
@@ -48,6 +49,16 @@ def photo(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
     path = folder / name
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def node_index(cluster: Cluster, person: Watched) -> int:
+    """Which of the cluster's nodes answered the page's latest subscription."""
+    assert person.socket_nodes, f"{person.name}'s page never subscribed"
+    pid = int(person.socket_nodes[-1].rsplit("/", 1)[1])
+    for index, node in enumerate(cluster.node_list):
+        if node.process is not None and node.process.pid == pid:
+            return index
+    raise AssertionError(f"no node has pid {pid}")
 
 
 async def loaded(page: Page) -> None:

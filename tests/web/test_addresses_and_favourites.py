@@ -243,3 +243,53 @@ async def test_favourite_heart_and_order_again_from_past_orders(
     await page.get_by_role("link", name="Stores").click()
     await loaded(page)
     await expect(page.locator("#favourites")).to_contain_text("No favourites yet")
+
+
+async def test_an_order_without_notes_and_a_reorder_with_nothing_missing_show_no_gaps(
+    node_api: Api, customer: Watched, owner: Watched, rider: Watched
+) -> None:
+    """What is absent is left out: no note lines, no list of missing items, and no "null"."""
+    store_id, email = await open_store(node_api, [{"name": "Mandu", "price": 12000}])
+    await sign_in(owner, email)
+    await owner.page.goto(f"/owner/stores/{store_id}/board")
+    await loaded(owner.page)
+    await sign_up(rider.page, "rider", "Rita Rider")
+    await rider.page.locator("#online-switch").check()
+    await expect(rider.page.locator("#online-label")).to_have_text("Online: receiving offers")
+
+    page = customer.page
+    await add_to_cart(customer, store_id, "Mandu")
+    await page.locator("#to-checkout").click()
+    await loaded(page)
+    await page.get_by_label("Card number").fill("4242424242424242")
+    await page.locator("#place-order").click()
+    await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
+    await loaded(page)
+    order_id = int(page.url.rsplit("/", 1)[1])
+    items = page.locator("#items")
+    await expect(items.locator("p").last).to_have_text("Deliver to 1 Test-ro")
+    await expect(items.locator(".note")).to_have_count(0)
+    await expect(items).not_to_contain_text("null")
+
+    card = owner.page.locator(f'.order-card[data-order-id="{order_id}"]')
+    await card.get_by_role("button", name="Accept").click()
+    await (
+        rider.page.locator(f'.offer[data-order-id="{order_id}"]')
+        .get_by_role("button", name="Accept")
+        .click()
+    )
+    active = rider.page.locator("#active")
+    await expect(rider.page.locator("body")).to_have_attribute("data-active-status", "accepted")
+    await expect(active).to_contain_text("Deliver to 1 Test-ro")
+    await expect(active.locator(".note")).to_have_count(0)
+    await expect(active).not_to_contain_text("null")
+
+    await page.get_by_role("link", name="Orders").click()
+    await loaded(page)
+    await page.get_by_role("button", name=f"Order #{order_id} again").click()
+    await page.wait_for_url(f"**/customer/stores/{store_id}")
+    await loaded(page)
+    await expect(page.locator("#reorder-note")).to_have_text(
+        f"Your cart holds order #{order_id} again: review it and check out."
+    )
+    await expect(page.locator("#cart-subtotal")).to_have_text("₩12,000")

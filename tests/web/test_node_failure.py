@@ -10,11 +10,12 @@ from playwright.async_api import Browser, expect
 
 from app.launcher.cluster import Cluster
 from tests.waiting import wait_until
-from tests.web.browser import Watched, open_watched
+from tests.web.browser import open_watched
 from tests.web.journey import (
     Journey,
     customer_orders,
     loaded,
+    node_index,
     owner_board_rings_and_accepts,
     owner_builds_and_opens_store,
     path_between,
@@ -34,16 +35,6 @@ WATCH_BANNER = """() => {
     .observe(banner, { attributes: true, attributeFilter: ["hidden"] });
   window.__sameDocument = true;
 }"""
-
-
-def node_index(cluster: Cluster, person: Watched) -> int:
-    """Which of the cluster's nodes answered the page's latest subscription."""
-    assert person.socket_nodes, f"{person.name}'s page never subscribed"
-    pid = int(person.socket_nodes[-1].rsplit("/", 1)[1])
-    for index, node in enumerate(cluster.node_list):
-        if node.process is not None and node.process.pid == pid:
-            return index
-    raise AssertionError(f"no node has pid {pid}")
 
 
 async def test_customer_page_reconnects_through_nginx_when_its_node_dies(

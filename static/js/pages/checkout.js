@@ -18,14 +18,21 @@ const picker = new PointPicker(document.getElementById("co-map"), {
 });
 let attempt = null; // {key, body}: a retry of the same body reuses its key, so it is charged once
 let blocked = null; // why the cart cannot be ordered now (the store closed, an item sold out)
+let usablePoints = null; // the customer's usable points, once read
+let quoted = null; // {body, amounts}: the server's quote for the form as it stands
+let quoting = null; // the body being quoted
+let quoteTimer = null;
+const placeButton = document.getElementById("place-order");
+// Problems that concern one field of the form, shown next to it.
+const FIELD_OF = { "insufficient-points": "use_points", "coupon-unusable": "coupon_id" };
 
 function showBlock(store) {
   blocked = cartBlock(store, getCart());
   const note = document.getElementById("order-blocked");
   note.hidden = !blocked;
   note.textContent = blocked || "";
-  document.getElementById("place-order").disabled = Boolean(blocked) || !getCart();
   renderCart(cartBox, { onChange: estimate, checkoutLink: false, blocked });
+  estimate();
 }
 
 /** Follow the cart's store, so that the button says at once when it cannot order. */
@@ -93,14 +100,90 @@ function payMethod() {
   return form.querySelector("input[name=method]:checked").value;
 }
 
+/** What the page can tell without asking: why this cart cannot be ordered as it stands. */
+function localReason(cart) {
+  if (!cart) return "Your cart is empty: add something from a store first.";
+  if (blocked) return blocked;
+  if (subtotal(cart) < cart.store.min_order) return `The minimum order at ${cart.store.name} is ${won(cart.store.min_order)}.`;
+  return null;
+}
+
+function pointsNote(text) {
+  const note = document.getElementById("points-note");
+  note.hidden = !text;
+  note.textContent = text || "";
+  const input = document.getElementById("co-points");
+  if (text) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+/** The points field, checked against what the customer has before anything is asked. */
+function pointsProblem() {
+  const raw = document.getElementById("co-points").value.trim();
+  if (raw === "") return null;
+  const points = Number(raw);
+  if (!Number.isInteger(points) || points < 0) return "Points must be a whole number, 0 or more.";
+  if (usablePoints !== null && points > usablePoints) return `You have ${usablePoints.toLocaleString("en-US")} usable points: use at most that many.`;
+  return null;
+}
+
+function showAmounts(amounts) {
+  const box = document.getElementById("quote");
+  box.hidden = !amounts;
+  if (!amounts) return;
+  for (const key of ["subtotal", "delivery_fee", "total", "paid_amount"]) document.getElementById(`quote-${key}`).textContent = won(amounts[key]);
+  document.getElementById("quote-coupon_discount").textContent = amounts.coupon_discount ? `−${won(amounts.coupon_discount)}` : won(0);
+  document.getElementById("quote-points_used").textContent = amounts.points_used ? `−${won(amounts.points_used)}` : won(0);
+}
+
+function quoteBody(cart) {
+  const body = orderBody(cart);
+  body.payment = { method: body.payment.method }; // the card's number changes nothing
+  return body;
+}
+
+/** Ask the server what the order costs on every change; the button says what it charges. */
 function estimate() {
   const cart = getCart();
-  if (!cart) return;
-  const coupon = coupons.get(Number(document.getElementById("co-coupon").value));
-  const points = Number(document.getElementById("co-points").value) || 0;
-  const gross = subtotal(cart) + cart.store.delivery_fee;
-  const total = Math.max(0, gross - (coupon ? coupon.discount : 0) - points);
-  document.getElementById("place-order").textContent = `Place order · ${won(total)}`;
+  const reason = localReason(cart);
+  const points = pointsProblem();
+  pointsNote(points);
+  if (reason || points) {
+    clearTimeout(quoteTimer);
+    quoted = null;
+    quoting = null;
+    showAmounts(null);
+    placeButton.textContent = "Place order";
+    placeButton.disabled = true;
+    return;
+  }
+  const body = JSON.stringify(quoteBody(cart));
+  if ((quoted && quoted.body === body) || quoting === body) return;
+  quoting = body;
+  placeButton.disabled = true; // until the server says what this order costs
+  clearTimeout(quoteTimer);
+  quoteTimer = setTimeout(() => fetchQuote(body), 150);
+}
+
+async function fetchQuote(body) {
+  try {
+    const amounts = await api("POST", "/api/orders/quote", { body: JSON.parse(body) });
+    if (quoting !== body) return; // the form changed meanwhile: a newer quote is coming
+    quoted = { body, amounts };
+    quoting = null;
+    showAmounts(amounts);
+    placeButton.textContent = `Place order · ${won(amounts.paid_amount)}`;
+    placeButton.disabled = false;
+  } catch (error) {
+    if (quoting !== body) return;
+    quoting = null;
+    quoted = null;
+    showAmounts(null);
+    placeButton.textContent = "Place order";
+    // Refused as placing it would be: fix the form first. Anything else: placing may work.
+    placeButton.disabled = error.status >= 400 && error.status < 500;
+    showProblem(problem, error, { fields: FIELD_OF });
+  }
 }
 
 async function loadRewards() {
@@ -109,6 +192,7 @@ async function loadRewards() {
     const points = await api("GET", "/api/me/points");
     document.getElementById("points-usable").textContent = `(${won(points.usable).replace("₩", "")} usable)`;
     document.getElementById("co-points").max = points.usable;
+    usablePoints = points.usable;
   } catch (error) {
     note.textContent = `Points: ${error.message}`;
   }
@@ -154,12 +238,9 @@ form.addEventListener("change", () => {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const cart = getCart();
-  if (!cart) {
-    showProblem(problem, new Error("Your cart is empty."));
-    return;
-  }
-  if (blocked) {
-    showProblem(problem, new Error(blocked));
+  const reason = localReason(cart) || pointsProblem();
+  if (reason) {
+    showProblem(problem, new Error(reason));
     return;
   }
   const body = orderBody(cart);
@@ -174,7 +255,7 @@ form.addEventListener("submit", async (event) => {
       clearCart();
       location.assign(`/customer/orders/${order.id}`);
     } catch (error) {
-      showProblem(problem, error);
+      showProblem(problem, error, { fields: FIELD_OF });
     }
   });
 });
@@ -182,10 +263,8 @@ form.addEventListener("submit", async (event) => {
 await startPage();
 updateCartLink();
 fill();
-if (!renderCart(cartBox, { onChange: estimate, checkoutLink: false })) {
-  document.getElementById("place-order").disabled = true;
-}
-estimate();
+renderCart(cartBox, { onChange: estimate, checkoutLink: false });
 await Promise.all([loadRewards(), loadAddresses(), showStore()]);
-await watchStore();
+await watchStore(); // first: a closed store or a sold-out item is said without asking
+estimate();
 markReady();

@@ -5,7 +5,7 @@ import { follow, onLocation } from "../live.js";
 import { MiniMap } from "../map.js";
 import { eta, reasonText, STATUS_LABEL, timeline } from "../orders.js";
 import { reviewItem } from "../reviews.js";
-import { busy, h, startPage, toast, markReady } from "../ui.js";
+import { busy, fill, h, startPage, toast, markReady } from "../ui.js";
 
 const orderId = Number(document.body.dataset.orderId);
 const problem = document.getElementById("problem");
@@ -34,7 +34,7 @@ function render() {
     ? `Your rider: ${rider.name}`
     : order.dispatch === "searching" ? "Looking for a rider nearby…" : "";
   drawMap();
-  document.getElementById("items").replaceChildren(
+  fill(document.getElementById("items"),
     ...order.items.map((i) => h("div", { class: "cart-line" },
       h("span", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`), h("span", {}, won(i.line_total)))),
     h("div", { class: "totals" }, h("dl", {},

@@ -5,7 +5,7 @@ import { REORDER_NOTE_KEY } from "../reorder.js";
 import { renderCart } from "../cart-view.js";
 import { ratingLine, reviewList } from "../reviews.js";
 import { cartBlock, followStore, openState } from "../store-live.js";
-import { busy, h, startPage, toast, markReady } from "../ui.js";
+import { busy, fill, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
 const problem = document.getElementById("problem");
@@ -74,7 +74,7 @@ function showReorderNote() {
   const note = JSON.parse(raw);
   if (note.store_id !== storeId) return;
   const box = document.getElementById("reorder-note");
-  box.replaceChildren(
+  fill(box,
     h("strong", {}, `Your cart holds order #${note.order_id} again: review it and check out.`),
     note.unavailable.length
       ? h("ul", {}, ...note.unavailable.map((u) => h("li", {}, `Not added: ${u.name}. ${u.why}`)))

@@ -5,7 +5,7 @@ import { follow, unfollow } from "../live.js";
 import { MiniMap } from "../map.js";
 import { FINISHED, STATUS_LABEL } from "../orders.js";
 import { LocationSender, RiderPosition } from "../position.js";
-import { busy, h, startPage, toast, markReady } from "../ui.js";
+import { busy, fill, h, startPage, toast, markReady } from "../ui.js";
 
 const ONLINE_KEY = "delivery.rider.online";
 // The order shows the customer's delivery fee, not the rider's; the rider's fee comes with the offer.
@@ -172,7 +172,7 @@ function renderActive() {
       show(error);
     }
   });
-  box.replaceChildren(
+  fill(box,
     h("div", { class: "spread" }, h("strong", {}, `Order #${order.id}`), h("span", { class: "badge warn", id: "active-status" }, STATUS_LABEL[order.status])),
     h("p", {}, "Pick up at ", h("strong", {}, storeName), state.activeStore ? ` (${state.activeStore.address})` : ""),
     h("p", {}, "Deliver to ", h("strong", {}, order.address.text)),
