@@ -137,4 +137,11 @@ class RateLimited(DomainError):
 
 
 class Unavailable(DomainError):
+    """503: nothing was changed and the same request may be sent again. It always says when,
+    in `Retry-After` (1 s unless the raiser knows better)."""
+
     status, code, title = 503, ProblemCode.UNAVAILABLE, "A dependency is unavailable; safe to retry"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("Retry-After", str(max(1, int(retry_after))))

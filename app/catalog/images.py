@@ -115,7 +115,7 @@ class ImageDecoder:
         except TimeoutError:
             raise Unavailable(
                 "Too many images are being processed on this server; retry shortly.",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                retry_after=RETRY_AFTER_SECONDS,
             ) from None
         # Decoding is CPU work, off the event loop. The slot is freed when the decode ends,
         # not when the request does: a client that hangs up does not stop the thread.

@@ -232,9 +232,9 @@ async def test_claims_answer_unavailable_while_the_counting_redis_is_down(
         campaign_id = (await admin.post("/api/coupon-campaigns", json=campaign_body())).json()["id"]
         customer = await _customer(apps, app)
         own.stop()
-        assert_problem(
-            await customer.post(f"/api/coupon-campaigns/{campaign_id}/claim"), 503, "unavailable"
-        )
+        down = await customer.post(f"/api/coupon-campaigns/{campaign_id}/claim")
+        assert_problem(down, 503, "unavailable")
+        assert down.headers["Retry-After"] == "1"
         own.start()
         claimed = await customer.post(f"/api/coupon-campaigns/{campaign_id}/claim")
         assert claimed.status_code == 201, claimed.text

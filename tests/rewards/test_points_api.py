@@ -137,6 +137,7 @@ async def test_conversion_answers_unavailable_while_the_lock_redis_is_down(
                 "/api/me/points/convert", json={"amount": 5_000}, headers=customer.headers
             )
             assert_problem(down, 503, "unavailable")
+            assert down.headers["Retry-After"] == "1"
             own.start()
             up = await client.post(
                 "/api/me/points/convert", json={"amount": 5_000}, headers=customer.headers

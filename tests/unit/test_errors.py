@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from sqlalchemy.exc import OperationalError
 
-from app.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from app.errors import Conflict, NotFound, RateLimited, Unavailable, ValidationFailed
 from app.problems import PROBLEM_TYPE, problem, register_error_handlers
 
 FAILURES: dict[str, Exception] = {
@@ -26,6 +26,7 @@ FAILURES: dict[str, Exception] = {
         errors=[{"field": "items[0].quantity", "message": "must be ≥ 1"}],
     ),
     "rate-limited": RateLimited(0.2),
+    "our-503": Unavailable("The coupon counter is unavailable; retry shortly."),
     "redis-down": RedisConnectionError("Connection refused"),
     "redis-error": ResponseError("WRONGTYPE secret-key-name"),
     "database-down": OperationalError("SELECT 1", {}, Exception("server has gone away")),
@@ -101,7 +102,7 @@ async def test_framework_errors_are_problems_too(app: Quart) -> None:
     assert "GET" in headers["Allow"]
 
 
-@pytest.mark.parametrize("name", ["redis-down", "database-down"])
+@pytest.mark.parametrize("name", ["redis-down", "database-down", "our-503"])
 async def test_an_unreachable_dependency_is_503_safe_to_retry(app: Quart, name: str) -> None:
     status, body, headers = await call(app, f"/fail/{name}")
     assert (status, body["code"], headers["Retry-After"]) == (503, "unavailable", "1")
