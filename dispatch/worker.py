@@ -141,6 +141,7 @@ class SearchWorker:
 # How long a node holds the batch turn without renewing it; a node that dies mid-batch delays
 # the next batch by at most this.
 BATCH_LEASE = 5.0
+BATCH_RETRY = 1.0
 
 
 class BatchWorker:
@@ -185,7 +186,9 @@ class BatchWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("dispatch batch failed; the next one is due in %g s", self.period)
+                log.exception("dispatch batch failed; trying again in %g s", BATCH_RETRY)
+                # A dependency that is down is not asked again at every poll.
+                await wait_for_event(self._wake, BATCH_RETRY)
 
     async def tick(self) -> BatchOutcome | None:
         """Run a batch if it is this node's turn; None when it was not."""
