@@ -7,13 +7,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import httpx
-
-from app import create_app
-from app.config import Settings
-from app.migrate import upgrade
 from tests.client import Api
 from tests.customers.test_addresses import HOME
+from tests.embedded import embedded_app
 
 
 def _rows(database: Path, customer_id: int) -> tuple[int, int]:
@@ -29,35 +25,28 @@ def _rows(database: Path, customer_id: int) -> tuple[int, int]:
 async def test_racing_additions_and_default_moves_keep_one_default_and_twenty_at_most(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(var_dir=tmp_path)
-    assert settings.embedded
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
-    app = create_app(settings)
-    async with app.quart.test_app():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            api = Api(http)
-            await api.sign_in_as("customer")
-            assert api.user is not None
-            customer_id = int(api.user["id"])
-            answers = await asyncio.gather(
-                *(
-                    api.post(
-                        "/api/me/addresses",
-                        json={**HOME, "label": f"Racer {i}", "default": i % 2 == 0},
-                    )
-                    for i in range(30)
+    async with embedded_app(tmp_path) as embedded, embedded.client() as http:
+        api = Api(http)
+        await api.sign_in_as("customer")
+        assert api.user is not None
+        customer_id = int(api.user["id"])
+        answers = await asyncio.gather(
+            *(
+                api.post(
+                    "/api/me/addresses",
+                    json={**HOME, "label": f"Racer {i}", "default": i % 2 == 0},
                 )
+                for i in range(30)
             )
-            statuses = sorted(r.status_code for r in answers)
-            assert statuses == [201] * 20 + [409] * 10, [r.text for r in answers]
-            made = [r.json()["id"] for r in answers if r.status_code == 201]
-            moves = await asyncio.gather(
-                *(api.patch(f"/api/me/addresses/{i}", json={"default": True}) for i in made)
-            )
-            assert {r.status_code for r in moves} == {200}, [r.text for r in moves]
-            listed = (await api.get("/api/me/addresses")).json()["addresses"]
-    database = Path(settings.effective_database_url.split("///", 1)[1])
-    assert _rows(database, customer_id) == (20, 1)
+        )
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [201] * 20 + [409] * 10, [r.text for r in answers]
+        made = [r.json()["id"] for r in answers if r.status_code == 201]
+        moves = await asyncio.gather(
+            *(api.patch(f"/api/me/addresses/{i}", json={"default": True}) for i in made)
+        )
+        assert {r.status_code for r in moves} == {200}, [r.text for r in moves]
+        listed = (await api.get("/api/me/addresses")).json()["addresses"]
+    assert _rows(embedded.database, customer_id) == (20, 1)
     assert [a["default"] for a in listed].count(True) == 1
     assert listed[0]["default"] is True
