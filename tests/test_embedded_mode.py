@@ -35,35 +35,31 @@ async def test_an_order_placed_and_accepted_in_embedded_mode_numbers_its_streams
 
 
 async def test_the_batch_dispatcher_offers_and_assigns_in_embedded_mode(tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path, dispatch_strategy="batch", dispatch_batch_seconds=0.1)
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
-    app = create_app(settings)
-    async with app.quart.test_app():
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url="http://t") as owner_http,
-            httpx.AsyncClient(transport=transport, base_url="http://t") as customer_http,
-            httpx.AsyncClient(transport=transport, base_url="http://t") as rider_http,
-        ):
-            owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
-            await owner.sign_in_as("owner")
-            await customer.sign_in_as("customer")
-            await rider.sign_in_as("rider")
-            store_id, item_id = await open_store(owner)
-            store = (await owner.get(f"/api/stores/{store_id}")).json()
-            shift = {"online": True, "lat": store["lat"] + 0.005, "lng": store["lng"]}
-            assert (await rider.put("/api/riders/me/shift", json=shift)).status_code == 200
-            order = await place_order(customer, store_id=store_id, item_id=item_id)
-            await act(owner, order["id"], "accept", {"prep_minutes": 10})
+    async with (
+        embedded_app(tmp_path, dispatch_strategy="batch", dispatch_batch_seconds=0.1) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+        embedded.client() as rider_http,
+    ):
+        owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        await rider.sign_in_as("rider")
+        store_id, item_id = await open_store(owner)
+        store = (await owner.get(f"/api/stores/{store_id}")).json()
+        shift = {"online": True, "lat": store["lat"] + 0.005, "lng": store["lng"]}
+        assert (await rider.put("/api/riders/me/shift", json=shift)).status_code == 200
+        order = await place_order(customer, store_id=store_id, item_id=item_id)
+        await act(owner, order["id"], "accept", {"prep_minutes": 10})
 
-            async def offered() -> list[dict[str, object]]:
-                offers: list[dict[str, object]] = (await rider.get("/api/dispatch/offers")).json()[
-                    "offers"
-                ]
-                return offers
+        async def offered() -> list[dict[str, object]]:
+            offers: list[dict[str, object]] = (await rider.get("/api/dispatch/offers")).json()[
+                "offers"
+            ]
+            return offers
 
-            [offer] = await wait_until(offered, what="the batch's offer")
-            taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
+        [offer] = await wait_until(offered, what="the batch's offer")
+        taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
     assert offer["order_id"] == order["id"]
     assert taken.status_code == 200, taken.text
     assert taken.json()["dispatch"] == "assigned"
