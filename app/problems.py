@@ -150,6 +150,15 @@ class Problem(Out):
     next_open: str | SkipJsonSchema[None] = omitted_when_absent(
         "`store-closed` only: when the store takes orders again (RFC 3339), when it will by itself."
     )
+    distance_km: float | SkipJsonSchema[None] = omitted_when_absent(
+        "`out-of-range` only: how far the address is from the store, km."
+    )
+    radius_km: float | SkipJsonSchema[None] = omitted_when_absent(
+        "`out-of-range` only: how far the store delivers, km."
+    )
+    refundable: int | SkipJsonSchema[None] = omitted_when_absent(
+        "`refund-exceeds-paid` only: the won that can still be refunded on the order."
+    )
 
 
 def problem_body(

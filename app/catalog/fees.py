@@ -40,7 +40,12 @@ def tiers_json(tiers: Sequence[FeeTier]) -> str:
 
 
 def fee_for(tiers: Sequence[FeeTier], radius_km: float, distance_km: float) -> int | None:
-    """The fee of delivering `distance_km` from the store; None beyond its radius."""
+    """The fee of delivering `distance_km` from the store; None beyond its radius.
+
+    Compared to the metre, as the distance is shown: an address shown 1.0 km away is in the
+    tier up to 1 km, whatever the last bits of the float say.
+    """
+    distance_km = round(distance_km, 3)
     if distance_km > radius_km:
         return None
     for tier in tiers:
