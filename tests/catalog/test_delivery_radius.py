@@ -82,7 +82,7 @@ async def test_bad_delivery_settings_are_refused_with_sentences_and_nothing_chan
     # Tiers set, a radius alone that they do not reach is refused; with tiers it is fine.
     assert (
         await owner.patch(
-            path, json={"delivery_fee_tiers": TIERS[:2] + [{"up_to_km": 3, "fee": 3000}]}
+            path, json={"delivery_fee_tiers": [*TIERS[:2], {"up_to_km": 3, "fee": 3000}]}
         )
     ).status_code == 200
     moved = await owner.patch(path, json={"delivery_radius_km": 5})
