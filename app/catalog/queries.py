@@ -83,6 +83,14 @@ async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
             k * k
         )
         stmt = _near(stmt, lat, lng, query.radius_km).order_by(approx, Store.id)
+        min_lng, max_lng = bounding_box(lat, lng, query.radius_km)[2:]
+        if min_lng >= -180 and max_lng <= 180 and max_lng - min_lng < 360:
+            # Only stores whose own radius reaches the point, in SQL too, so that the rows
+            # the limit keeps are ones that can be shown (2% slack for the flat distance; the
+            # haversine below decides). Not across the antimeridian, where the flat distance
+            # of the longitudes is wrong: there the limit may keep fewer.
+            reach = Store.delivery_radius_km * (1.02 / KM_PER_DEGREE_LAT)
+            stmt = stmt.where(approx <= reach * reach)
         candidates = (await uow.session.execute(stmt.limit(query.limit + 20))).all()
     found = []
     for row in candidates:

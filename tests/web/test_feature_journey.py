@@ -388,6 +388,7 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         # --- The owner delivers farther, at fees by distance; a tier that misses the radius
         # is refused with a sentence, and the corrected one is saved.
         delivery = board.locator("#delivery-form")
+        owner.tolerate = re.compile(r"\b400\b.*/api/stores/\d+")
         await delivery.get_by_label("Delivery radius (km)").fill("4")
         await delivery.get_by_role("button", name="Add distance tier").click()
         rows = delivery.locator(".tier-row")
@@ -398,6 +399,8 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         await expect(delivery.locator(".problem")).to_contain_text(
             "The last tier must end at the delivery radius (4 km), not at 3.5 km."
         )
+        owner.tolerate = None
+        assert owner.tolerated, "the refusal never reached the page"
         await rows.nth(1).get_by_label("Up to (km)").fill("4")
         await delivery.get_by_role("button", name="Save delivery").click()
         await expect(board.locator("#toast")).to_contain_text("Delivery area saved")

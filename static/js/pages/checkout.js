@@ -134,7 +134,10 @@ async function showDelivery() {
   }
 }
 
+let started = false; // until the store's state is known, nothing is asked of the server
+
 function destinationChanged() {
+  if (!started) return;
   showDelivery();
   estimate();
 }
@@ -312,6 +315,7 @@ fill();
 renderCart(cartBox, { onChange: estimate, checkoutLink: false });
 await Promise.all([loadRewards(), loadAddresses(), showStore()]);
 await watchStore(); // first: a closed store or a sold-out item is said without asking
+started = true;
 await showDelivery();
 estimate();
 markReady();
