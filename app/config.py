@@ -75,6 +75,10 @@ class Settings(AdminBootstrap):
     store_accept_timeout: float = Field(default=300.0, gt=0)
     dispatch_radius_km: float = Field(default=3.0, gt=0, le=50)
     dispatch_offer_ttl: float = Field(default=30.0, gt=0)
+    # What a rider earns for a delivery, in won: a base plus a part per km from the store to the
+    # customer (fixed for an order when it is first offered).
+    dispatch_fee_base: int = Field(default=3000, ge=0, le=1_000_000)
+    dispatch_fee_per_km: int = Field(default=500, ge=0, le=100_000)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR

@@ -8,8 +8,9 @@ uses), so steps of one order never overlap and never act on a stale view of the 
   `DISPATCH_RADIUS_KM`, bounded by `MAX_RADIUS_KM`) and online idle riders inside it get an
   `offer.created`, nearest first.
 
-Fee for the rider: `BASE_FEE` + `FEE_PER_KM` per km from the store to the customer, rounded
-to 100 won.
+The rider's fee (`dispatch.earnings.FeeSchedule`: `DISPATCH_FEE_BASE` + `DISPATCH_FEE_PER_KM`
+per km from the store to the customer) is fixed on the search row by the order's first round,
+so every later round, and the delivery's earnings entry, use that same fee.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from app.db import Database, UnitOfWork, utcnow
 from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
-from app.orders.schemas import AddressOut
 from app.outbox import emit
+from dispatch.earnings import FeeSchedule
 from dispatch.geo import riders_near
 from dispatch.models import (
     DispatchHistory,
@@ -38,21 +39,14 @@ from dispatch.models import (
     OfferStatus,
     RiderState,
 )
-from dispatch.presenter import offer_view, withdrawn_view
+from dispatch.presenter import dropoff_of, offer_view, withdrawn_view
 from dispatch.schemas import OfferStoreOut, OfferWithdrawnOut
 
-BASE_FEE = 3_000
-FEE_PER_KM = 500
 MAX_RADIUS_KM = 24.0
 MAX_OFFERS_PER_ROUND = 200
 WITHDRAW_BATCH = 25
 SEARCHING_STATUSES = (Status.ACCEPTED, Status.READY)
 P = TypeVar("P")
-
-
-def rider_fee(store_to_customer_km: float) -> int:
-    """What the rider earns for the delivery, in won."""
-    return BASE_FEE + round(FEE_PER_KM * store_to_customer_km / 100.0) * 100
 
 
 def radius_for(round_: int, base_km: float) -> float:
@@ -67,6 +61,7 @@ class Engine:
     geo: Redis
     base_radius_km: float
     offer_ttl: float
+    fees: FeeSchedule
 
 
 def record(
@@ -98,7 +93,6 @@ async def _locked_order(uow: UnitOfWork, order_id: int) -> Any:
                 Order.dispatch,
                 Order.rider_id,
                 Order.store_id,
-                Order.address_text,
                 Order.address_lat,
                 Order.address_lng,
             )
@@ -232,6 +226,12 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
             select(Store.id, Store.name, Store.lat, Store.lng).where(Store.id == order.store_id)
         )
     ).one()
+    fee, trip_km = search.rider_fee, search.trip_km
+    if fee is None or trip_km is None:
+        # The first round fixes the fee: later settings or a moved store change no fee offered.
+        trip = distance_km(store.lat, store.lng, order.address_lat, order.address_lng)
+        fee, trip_km = engine.fees.fee(trip), round(trip, 3)
+        search.rider_fee, search.trip_km = fee, trip_km
     near = await riders_near(
         engine.geo,
         lat=store.lat,
@@ -259,8 +259,7 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
             )
         )
     )
-    fee = rider_fee(distance_km(store.lat, store.lng, order.address_lat, order.address_lng))
-    address = AddressOut(text=order.address_text, lat=order.address_lat, lng=order.address_lng)
+    dropoff = dropoff_of(order.address_lat, order.address_lng)
     offers = [
         Offer(
             order_id=order.id,
@@ -286,5 +285,5 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
         detail=f"radius {search.radius_km:g} km",
     )
     shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
-    views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
+    views = {f"rider:{o.rider_id}": offer_view(o, shop, dropoff, trip_km) for o in offers}
     await emit(uow, "offer.created", list(views), _each(views))

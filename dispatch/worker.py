@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.db import Database, utcnow
 from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
+from dispatch.earnings import FeeSchedule
 from dispatch.models import DispatchSearch
 from dispatch.offers import Engine, step
 from dispatch.schedule import claim_due, schedule
@@ -36,6 +37,7 @@ class SearchWorker:
             geo=redis,
             base_radius_km=settings.dispatch_radius_km,
             offer_ttl=settings.dispatch_offer_ttl,
+            fees=FeeSchedule(base=settings.dispatch_fee_base, per_km=settings.dispatch_fee_per_km),
         )
         self.poll = max(0.05, min(0.25, settings.dispatch_offer_ttl / 5))
         self._wanted: dict[int, datetime] = {}
