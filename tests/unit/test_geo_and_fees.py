@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from app.geo import EARTH_RADIUS_KM, distance_km
 from app.config import Settings
+from app.geo import EARTH_RADIUS_KM, distance_km
 from dispatch.earnings import FeeSchedule
 from dispatch.offers import MAX_RADIUS_KM, radius_for
 
