@@ -95,8 +95,15 @@ class EarningsQuery(Partial):
     """`from` and `to`: ISO dates (whole days in the platform's zone, `to` included) or RFC 3339
     date-times with an offset (`from` included, `to` not); neither: today."""
 
-    from_: Bound | None = Field(default=None, alias="from")
-    to: Bound | None = None
+    from_: Bound | None = Field(
+        default=None,
+        alias="from",
+        description="Start (included): a date (its midnight in Asia/Seoul) or a date-time.",
+    )
+    to: Bound | None = Field(
+        default=None,
+        description="End: a date (included, to its end in Asia/Seoul) or a date-time (excluded).",
+    )
 
     @field_validator("from_", "to", mode="before")
     @classmethod
