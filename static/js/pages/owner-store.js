@@ -1,6 +1,7 @@
 // Store settings, the open/closed switch, pauses, opening hours, the store photo and the menu.
 import { api, showProblem, won } from "../api.js";
 import { confirmAction } from "../confirm.js";
+import { follow } from "../live.js";
 import { ratingLine, reviewList } from "../reviews.js";
 import { DAY_NAMES, followStore, openState, whenText } from "../store-live.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
@@ -287,7 +288,24 @@ document.getElementById("item-form").addEventListener("submit", async (event) =>
 
 await startPage();
 await load();
-await reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true }).reload();
+const reviews = reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true });
+await reviews.reload();
+// A review or a reply written while the page is open shows at once, with the new rating.
+async function reviewsChanged() {
+  await reviews.reload();
+  const fresh = await api("GET", `/api/stores/${storeId}`);
+  document.getElementById("reviews-summary").replaceChildren(ratingLine(fresh));
+  return null;
+}
+if (store) {
+  await follow(`store:${storeId}`, {
+    lastSeq: null,
+    onEvent: (event) => {
+      if (event.type === "review.created" || event.type === "review.replied") reviewsChanged().catch(() => {});
+    },
+    resync: reviewsChanged,
+  });
+}
 if (store) {
   fillHours(store);
   // A pause that runs out, or a change made elsewhere, shows here at once.
