@@ -15,7 +15,7 @@ from app.rewards.models import (
     PointBalance,
     PointLedger,
 )
-from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderState
+from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderEarning, RiderState
 
 __all__ = [
     "Address",
@@ -38,6 +38,7 @@ __all__ = [
     "PointBalance",
     "PointLedger",
     "Review",
+    "RiderEarning",
     "RiderState",
     "Store",
     "StreamHead",
