@@ -81,6 +81,8 @@ class Settings(AdminBootstrap):
     # node of a deployment runs the same one.
     dispatch_strategy: Literal["offers", "batch"] = "offers"
     dispatch_batch_seconds: float = Field(default=5.0, ge=0.05, le=300)
+    # The platform's cut of what a store's delivered orders stay paid (a store's settlement).
+    platform_commission_percent: float = Field(default=6.8, ge=0, le=100)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
