@@ -85,6 +85,8 @@ class Settings(AdminBootstrap):
     # customer (fixed for an order when it is first offered).
     dispatch_fee_base: int = Field(default=3000, ge=0, le=1_000_000)
     dispatch_fee_per_km: int = Field(default=500, ge=0, le=100_000)
+    # The platform's cut of what a store's delivered orders stay paid (a store's settlement).
+    platform_commission_percent: float = Field(default=6.8, ge=0, le=100)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
