@@ -138,7 +138,7 @@ def make_engine(url: str, *, replica: bool = False) -> AsyncEngine:
         return engine
     # READ COMMITTED: conditional updates and optimistic locks re-read the latest committed
     # row instead of a stale REPEATABLE READ snapshot (the seed project's infinite-loop trap).
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=20,
         max_overflow=20,
@@ -154,6 +154,17 @@ def make_engine(url: str, *, replica: bool = False) -> AsyncEngine:
         isolation_level="READ COMMITTED",
         connect_args={"charset": "utf8mb4", **({"connect_timeout": 2} if replica else {})},
     )
+    if replica:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            # `read_only` on the server does not bind an account with SUPER (as root is):
+            # the session refuses writes itself.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.close()
+
+    return engine
 
 
 # MariaDB: 1213 deadlock (this transaction was chosen as the victim), 1205 lock wait timeout.
