@@ -282,6 +282,9 @@ _read_after: ContextVar[str | None] = ContextVar("read_after", default=None)
 CATCH_UP_SECONDS = 0.5
 # How long a replica that failed is left alone before reads try it again.
 REPLICA_DOWN_SECONDS = 3.0
+# How long a read waits for a replica connection (and its ping) before it uses the primary: a
+# replica that hangs rather than refuses must not hold reads up either.
+REPLICA_CONNECT_SECONDS = 2.0
 
 
 @contextmanager
@@ -319,6 +322,15 @@ def caught_up(answer: object) -> bool:
     return answer is not None and int(cast(Any, answer)) == 0
 
 
+async def _close_quietly(session: AsyncSession) -> None:
+    # Its connection may be the one that hung: closing must not hang or fail in its turn.
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await session.invalidate()
+    except (DBAPIError, OSError, TimeoutError) as error:
+        log.warning("could not close a replica session: %s", error)
+
+
 class ReadUnitOfWork(UnitOfWork):
     """A read-only transaction on the replica, or on the primary whenever the replica is down,
     failing, or behind the position the read must see (`reading_after`)."""
@@ -335,21 +347,24 @@ class ReadUnitOfWork(UnitOfWork):
         if replica is None or not health.usable():
             return self
         session = replica()
+        position = _read_after.get()
         try:
-            # The checkout pings the replica, so a dead one fails here, before any read.
-            connection = await session.connection()
-            position = _read_after.get()
-            if position is not None:
-                waited = await connection.scalar(
-                    text("SELECT MASTER_GTID_WAIT(:position, :seconds)"),
-                    {"position": position, "seconds": CATCH_UP_SECONDS},
-                )
-                if not caught_up(waited):
-                    await session.close()
-                    return self
-        except (DBAPIError, OSError) as error:
+            async with asyncio.timeout(
+                REPLICA_CONNECT_SECONDS + (CATCH_UP_SECONDS if position else 0)
+            ):
+                # The checkout pings the replica, so a dead one fails here, before any read.
+                connection = await session.connection()
+                if position is not None:
+                    waited = await connection.scalar(
+                        text("SELECT MASTER_GTID_WAIT(:position, :seconds)"),
+                        {"position": position, "seconds": CATCH_UP_SECONDS},
+                    )
+                    if not caught_up(waited):
+                        await session.close()
+                        return self
+        except (DBAPIError, OSError, TimeoutError) as error:
             health.failed(error)
-            await session.close()
+            await _close_quietly(session)
             return self
         await self.session.close()
         self._session = session

@@ -3,6 +3,8 @@ however far the replica lags, and answered from the primary while the replica is
 
 from __future__ import annotations
 
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -159,3 +161,30 @@ async def test_reads_answer_from_the_primary_while_the_replica_is_down_and_use_i
         return replica_selects(infra) > before
 
     await wait_until(replica_used, timeout=30, what="history reads on the replica again")
+
+
+async def test_a_hung_replica_holds_reads_up_for_two_seconds_at_most(
+    apps: AppPool, infra: Infra
+) -> None:
+    assert infra.replica is not None and infra.replica.process is not None
+    app = await apps.start(apps.settings.model_copy(update={"catalog_cache": False}))
+    owner = await signed_in(apps, app, "owner")
+    customer = await signed_in(apps, app, "customer")
+    shop = await open_shop(owner)
+    order = await place(customer, shop)
+    catch_up(infra)
+    # Connections to it are pooled and alive: the stop is seen only when one is pinged.
+    assert order_ids(await customer.get("/api/orders")) == [order["id"]]
+
+    infra.replica.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert order_ids(await customer.get("/api/orders")) == [order["id"]]
+        page = await customer.get(f"/api/stores/{shop.id}")
+        assert page.status_code == 200 and page.json()["id"] == shop.id
+        # One wait of 2 s, then the primary at once (unbounded, the ping would wait for the
+        # replica to resume); the margin is for a loaded machine.
+        assert time.monotonic() - started < 10
+        assert app.container.db.replica_health.failures == 1
+    finally:
+        infra.replica.process.send_signal(signal.SIGCONT)
