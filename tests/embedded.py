@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -31,9 +32,10 @@ class Embedded:
 
 
 @asynccontextmanager
-async def embedded_app(folder: Path) -> AsyncIterator[Embedded]:
-    """A migrated embedded-mode app in `folder`, serving until the block ends."""
-    settings = Settings(var_dir=folder)
+async def embedded_app(folder: Path, **overrides: Any) -> AsyncIterator[Embedded]:
+    """A migrated embedded-mode app in `folder` (with any other settings), serving until the
+    block ends."""
+    settings = Settings(var_dir=folder, **overrides)
     assert settings.embedded
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     app = create_app(settings)

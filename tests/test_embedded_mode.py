@@ -7,6 +7,7 @@ from pathlib import Path
 from tests.client import Api
 from tests.embedded import embedded_app
 from tests.realtime.flows import act, open_store, place_order
+from tests.waiting import wait_until
 
 
 async def test_an_order_placed_and_accepted_in_embedded_mode_numbers_its_streams_gaplessly(
@@ -31,3 +32,34 @@ async def test_an_order_placed_and_accepted_in_embedded_mode_numbers_its_streams
         first["id"]: "accepted",
         second["id"]: "placed",
     }
+
+
+async def test_the_batch_dispatcher_offers_and_assigns_in_embedded_mode(tmp_path: Path) -> None:
+    async with (
+        embedded_app(tmp_path, dispatch_strategy="batch", dispatch_batch_seconds=0.1) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+        embedded.client() as rider_http,
+    ):
+        owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        await rider.sign_in_as("rider")
+        store_id, item_id = await open_store(owner)
+        store = (await owner.get(f"/api/stores/{store_id}")).json()
+        shift = {"online": True, "lat": store["lat"] + 0.005, "lng": store["lng"]}
+        assert (await rider.put("/api/riders/me/shift", json=shift)).status_code == 200
+        order = await place_order(customer, store_id=store_id, item_id=item_id)
+        await act(owner, order["id"], "accept", {"prep_minutes": 10})
+
+        async def offered() -> list[dict[str, object]]:
+            offers: list[dict[str, object]] = (await rider.get("/api/dispatch/offers")).json()[
+                "offers"
+            ]
+            return offers
+
+        [offer] = await wait_until(offered, what="the batch's offer")
+        taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
+    assert offer["order_id"] == order["id"]
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["dispatch"] == "assigned"
