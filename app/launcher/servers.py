@@ -17,19 +17,24 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     persistent: bool = False
     process: subprocess.Popen[bytes] | None = None
+    # The address it listens on, and what the command is run through (`ip netns exec NAME`:
+    # a host of its own on a network, see app/launcher/netns.py).
+    host: str = "127.0.0.1"
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         args = [
+            *self.prefix,
             find_binary("redis-server"),
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--dir",
             str(self.folder),
             "--save",
@@ -40,9 +45,14 @@ class RedisServer:
             str(self.folder / "redis.log"),
             "--maxclients",
             "10000",
+            # Off the loopback address a Redis without a password refuses everyone unless told
+            # otherwise; the only other address it is given is on a private network of hosts.
+            *([] if self.host.startswith("127.") else ["--protected-mode", "no"]),
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, process=self.process, timeout=15, what="redis-server")
+        wait_for_port(
+            self.port, process=self.process, timeout=15, what="redis-server", host=self.host
+        )
         return self
 
     def stop(self) -> None:
@@ -85,6 +95,9 @@ class MariaDBServer:
     server_id: int = 1
     binlog: bool = False
     primary: MariaDBServer | None = None
+    # The address it listens on, and what the command is run through (see RedisServer).
+    host: str = "127.0.0.1"
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def datadir(self) -> Path:
@@ -96,7 +109,7 @@ class MariaDBServer:
 
     def url(self, database: str, *, user: str = "root", password: str = "") -> str:
         auth = f"{user}:{password}" if password else user
-        return f"mysql+aiomysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
+        return f"mysql+aiomysql://{auth}@{self.host}:{self.port}/{database}?charset=utf8mb4"
 
     def start(self) -> MariaDBServer:
         self.tmpdir.mkdir(parents=True, exist_ok=True)
@@ -118,11 +131,12 @@ class MariaDBServer:
             if result.returncode != 0:
                 raise LaunchError(f"mariadb-install-db failed: {result.stderr.decode()[-800:]}")
         args = [
+            *self.prefix,
             find_binary("mariadbd", "mysqld"),
             "--no-defaults",
             f"--datadir={self.datadir}",
             f"--port={self.port}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={self.host}",
             f"--socket={self.folder / 'mysqld.sock'}",
             f"--pid-file={self.folder / 'mysqld.pid'}",
             f"--log-error={self.folder / 'mariadb.log'}",
@@ -137,7 +151,7 @@ class MariaDBServer:
             f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd")
+        wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd", host=self.host)
         if self.primary is not None:
             self._follow(self.primary)
         return self
@@ -179,7 +193,7 @@ class MariaDBServer:
         # empty (the primary's system tables were made before its binary log was on), so the
         # replica needs no copy of the data first.
         self.sql(
-            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+            f"CHANGE MASTER TO MASTER_HOST='{primary.host}', MASTER_PORT={primary.port}, "
             "MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, "
             "MASTER_CONNECT_RETRY=1"
         )
@@ -189,7 +203,7 @@ class MariaDBServer:
         """Run one statement as root (administration: replication, status) and return its rows."""
         import pymysql
 
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", password="")
         try:
             with conn.cursor() as cursor:
                 cursor.execute(statement)
@@ -204,7 +218,7 @@ class MariaDBServer:
         import pymysql
 
         conn = pymysql.connect(
-            host="127.0.0.1",
+            host=self.host,
             port=self.port,
             user="root",
             password="",
@@ -222,7 +236,7 @@ class MariaDBServer:
         """Create (or recreate empty) the database `name`."""
         import pymysql
 
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", password="")
         try:
             with conn.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
