@@ -19,9 +19,9 @@ import pytest
 from app.launcher.cluster import DATABASE
 from app.launcher.netns import Host, NetnsCluster, NetworkUnavailable, check_privileges, leftovers
 from tests.harness import require_binary
-from tests.system import NODE_ENV
+from tests.system import NODE_ENV, people
 
-__all__ = ["network_cluster", "query", "on_host", "connect_times"]
+__all__ = ["connect_times", "network_cluster", "on_host", "people", "query"]
 
 
 def require_network() -> None:
