@@ -288,6 +288,9 @@ class Network:
         self.delayers.clear()
         for host in self.hosts.values():
             _remove_netns(host.netns)
+            # The kernel frees a namespace, and the cable in it, in the background: removing
+            # the bridge's end now removes both ends at once.
+            ip("link", "del", host.cable, check=False)
         self.hosts.clear()
         if self.bridge_made:
             ip("link", "del", self.bridge, check=False)
@@ -327,6 +330,10 @@ def _remove(run_id: str) -> None:
     for name in _namespaces():
         if name.startswith(f"{PREFIX}{run_id}-"):
             _remove_netns(name)
+    links = json.loads(ip("-j", "link", "show", check=False).stdout or "[]")
+    for link in links:
+        if str(link.get("ifname", "")).startswith(f"{PREFIX}{run_id}c"):
+            ip("link", "del", link["ifname"], check=False)
     ip("link", "del", f"{PREFIX}{run_id}br", check=False)
 
 
