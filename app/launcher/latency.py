@@ -78,6 +78,15 @@ def _attributes(data: bytes) -> dict[int, bytes]:
     return found
 
 
+def due(pending: collections.deque[tuple[float, int]], *, now: float, delay: float) -> int | None:
+    """Take from `pending` (arrival time, packet id; oldest first) the packets that have waited
+    `delay` by `now`; the id of the last of them, which lets them all go (None: none yet)."""
+    last = None
+    while pending and pending[0][0] + delay <= now:
+        last = pending.popleft()[1]
+    return last
+
+
 class Delayer:
     """Holds the packets of one NFQUEUE queue for `delay` seconds each, in their order."""
 
@@ -153,9 +162,7 @@ class Delayer:
     def release(self) -> float | None:
         """Let every packet that has waited long enough go; seconds until the next is due."""
         now = time.monotonic()
-        last = None
-        while self.pending and self.pending[0][0] + self.delay <= now:
-            last = self.pending.popleft()[1]
+        last = due(self.pending, now=now, delay=self.delay)
         if last is not None:
             verdict = _attribute(NFQA_VERDICT_HDR, struct.pack("!II", NF_ACCEPT, last))
             self.sock.send(

@@ -539,7 +539,7 @@ def run_netns(*, nodes: int, port: int, fresh: bool, latency_ms: float) -> int:
     previous = signal.signal(signal.SIGTERM, _on_signal)
     try:
         print(
-            f"starting a network of {nodes + 6} hosts: nginx, MariaDB, three Redis and "
+            f"starting a network of {nodes + 5} hosts: nginx, MariaDB, three Redis and "
             f"{nodes} node(s) …",
             flush=True,
         )

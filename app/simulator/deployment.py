@@ -15,6 +15,7 @@ from typing import Any
 import pymysql
 
 from app.launcher.cluster import DATABASE, Cluster
+from app.launcher.netns import ip
 from app.launcher.supervisor import Event, Supervisor
 from app.simulator.config import NODE_ENV
 
@@ -88,8 +89,6 @@ class Deployment:
     def partition_node(self, index: int, seconds: float) -> str:
         """Pull the cable of node `index`'s host out of the bridge for `seconds`, then plug it
         back in (blocking; run it in a thread). Only on `delivery netns up`'s network."""
-        from app.launcher.netns import ip
-
         nodes = self.state().get("nodes", [])
         node = nodes[index % len(nodes)] if nodes else {}
         if not node.get("cable"):
