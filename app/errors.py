@@ -46,6 +46,8 @@ class ProblemCode(StrEnum):
     UNAVAILABLE = "unavailable"
     LIMIT_REACHED = "limit-reached"
     EMPTY_MENU = "empty-menu"
+    ACCOUNT_SUSPENDED = "account-suspended"
+    STORE_SUSPENDED = "store-suspended"
 
 
 class DomainError(Exception):

@@ -111,6 +111,14 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         409,
         "a store cannot open with no menu item on sale (none, or all sold out or deleted)",
     ),
+    ProblemCode.ACCOUNT_SUSPENDED: (
+        403,
+        "the account is suspended by the platform's operators; it cannot sign in",
+    ),
+    ProblemCode.STORE_SUSPENDED: (
+        409,
+        "the store is suspended by the platform's operators and takes no orders",
+    ),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdType, UTCDateTime
@@ -50,6 +50,10 @@ class Store(Base):
         String(2000), nullable=False, default="[]", server_default=text("'[]'")
     )
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # Set by an admin: hidden from search, ordering refused (`store-suspended`).
+    suspended: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     items: Mapped[list[MenuItem]] = relationship(
         back_populates="store", lazy="raise", order_by="MenuItem.id"

@@ -67,6 +67,8 @@ class StoreLike(Protocol):
     def closed_dates(self) -> str: ...
     @property
     def paused_until(self) -> datetime | None: ...
+    @property
+    def suspended(self) -> bool: ...
 
 
 class OptionLike(Protocol):
@@ -172,7 +174,8 @@ def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more
         ],
         closed_dates=[day.isoformat() for day in sorted(schedule.closed_dates) if day >= today],
         paused_until=state.paused_until,
-        open_now=state.open_now,
+        open_now=state.open_now and not store.suspended,
+        suspended=store.suspended,
         next_open=state.next_open,
         closes_at=state.closes_at,
         **more,

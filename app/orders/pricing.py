@@ -45,6 +45,7 @@ class StoreRow:
     weekly_hours: str = "[]"
     closed_dates: str = "[]"
     paused_until: datetime | None = None
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ _STORE = select(
     Store.weekly_hours,
     Store.closed_dates,
     Store.paused_until,
+    Store.suspended,
 ).where(Store.id == bindparam("store_id"))
 _ITEMS = (
     select(
@@ -119,12 +121,19 @@ async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest | QuoteRequest
             )
         if row.option_id is not None:
             item.options.append(OptionRow(row.option_id, row.option_name, row.option_price))
-    return price_order(StoreRow(*store), items, request)
+    return price_order(StoreRow(**store._mapping), items, request)
 
 
 def check_open(store: StoreRow, at: datetime) -> None:
     """Refuse with 409 `store-closed` (saying when it opens) unless the store takes orders at
-    `at`: its switch on, within its hours, not on a closed date, not paused."""
+    `at`: its switch on, within its hours, not on a closed date, not paused; 409
+    `store-suspended` when the platform suspended it."""
+    if store.suspended:
+        raise Conflict(
+            f"{store.name} is suspended by the platform and takes no orders.",
+            code="store-suspended",
+            title="Store suspended",
+        )
     schedule = schedule_of(store.timezone, store.weekly_hours, store.closed_dates)
     state = store_state(schedule, switch_on=store.open, paused_until=store.paused_until, at=at)
     if state.open_now:
