@@ -186,6 +186,10 @@ def _print_sign_ins() -> None:
     for email, _, role in DEMO_USERS:
         print(f"  {role:<9} {email}")
     print(
+        "The admin runs the platform from the operations console at /admin "
+        "(sign in as admin@demo.delivery)."
+    )
+    print(
         f"Coupon campaign {DEMO_CAMPAIGN!r}: {DEMO_CAMPAIGN_DISCOUNT:,} won off orders from "
         f"{DEMO_CAMPAIGN_MIN_ORDER:,} won; claim it on the customer's Points & coupons page."
     )

@@ -177,6 +177,16 @@ class LocationMessage(Out):
     at: Timestamp
 
 
+class RiderLocationMessage(Out):
+    """Server → client `location` on the `ops` stream: a rider on shift, at most once per 5 s
+    per rider; latest wins, not sequenced."""
+
+    rider_id: int
+    lat: float
+    lng: float
+    at: Timestamp
+
+
 class RevokedMessage(Out):
     """Server → client `revoked`: the socket no longer follows `stream`, because the rights to
     it changed (`not-found`, `forbidden`: no longer the caller's) or could not be re-checked
