@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from app.auth.schemas import UserOut
 from app.orders.schemas import OrderOut
@@ -49,7 +49,8 @@ class CancelRequest(Schema):
 
 
 class SuspendRequest(Schema):
-    suspended: bool
+    # Strict: a suspension is not inferred from "yes" or 1.
+    suspended: StrictBool = Field(description="`true` suspends, `false` restores.")
 
 
 class StatusCounts(Out):
