@@ -96,7 +96,7 @@ async function cancel(order, button) {
 function orderCard(order) {
   const picker = riderPicker(order);
   const canMoveRider = order.status === "accepted" || order.status === "ready";
-  const assignButton = h("button", { type: "button", class: "primary assign" }, order.rider ? "Reassign" : "Assign");
+  const assignButton = h("button", { type: "button", class: "primary assign", disabled: !picker.querySelector("option[value]:not([value=''])") }, order.rider ? "Reassign" : "Assign");
   assignButton.addEventListener("click", () => assign(order, picker, assignButton));
   const cancelButton = h("button", { type: "button", class: "danger cancel" }, "Cancel order");
   cancelButton.addEventListener("click", () => cancel(order, cancelButton));
@@ -141,7 +141,8 @@ function drawMap() {
     map.markers.set(`order-${o.id}`, { point: { lat: o.address.lat, lng: o.address.lng }, kind: "home", label: `#${o.id}` });
   }
   const points = [...map.markers.values()].map((m) => m.point);
-  if (!fitted && points.length) {
+  // Framed again only when something falls outside: the view stays put while riders move.
+  if (points.length && (!fitted || points.some((p) => !map.contains(p)))) {
     map.fit(points);
     fitted = true;
   } else {
