@@ -38,10 +38,12 @@ async def test_manual_assign_against_forty_riders_on_two_instances_has_one_winne
         racing = [r for r in riders if uid(r) not in _busy(infra)]
         order = await desk.accepted_order()
         ids = {uid(r) for r in racing}
-        await wait_until(
-            lambda order=order, ids=ids: ids <= offered_riders(infra, order["id"]),
-            what=f"offers of order {order['id']}",
-        )
+        order_id = int(order["id"])
+
+        def all_offered(ids: set[int] = ids, order_id: int = order_id) -> bool:
+            return ids <= offered_riders(infra, order_id)
+
+        await wait_until(all_offered, what=f"offers of order {order_id}")
         path = f"/api/dispatch/offers/{order['id']}/accept"
         answers = await asyncio.gather(
             admin.post(f"/api/admin/orders/{order['id']}/assign", json={"rider_id": uid(pick)}),

@@ -145,13 +145,14 @@ async def test_reassigning_frees_the_first_rider_and_gives_the_order_to_the_seco
     moved = await desk.admin.post(path, json={"rider_id": uid(second), "from_rider_id": uid(first)})
     assert moved.status_code == 200, moved.text
     assert moved.json()["rider"]["id"] == uid(second)
-    states = dict(
-        infra.query(
+    states = {
+        int(str(rider)): (None if active is None else int(str(active)))
+        for rider, active in infra.query(
             "SELECT rider_id, active_order_id FROM rider_states WHERE rider_id IN (%s, %s)",
             uid(first),
             uid(second),
         )
-    )
+    }
     assert states == {uid(first): None, uid(second): order["id"]}
     assert events_on(infra, f"rider:{uid(first)}", "order.rider_released") == [order["id"]]
     assert events_on(infra, f"rider:{uid(second)}", "order.rider_assigned") == [order["id"]]
