@@ -213,4 +213,22 @@ async def test_an_operator_assigns_a_stuck_order_while_rider_and_customer_watch(
         seen = body(await buyer.get(f"/api/orders/{waiting['id']}"))
         assert seen["status"] == "cancelled"
         assert seen["payment"]["status"] in ("refund_pending", "refunded")
+
+        # Suspending the store, after confirming: its open page says so at once.
+        await customer.page.goto(f"/customer/stores/{store_id}")
+        await loaded(customer.page)
+        await expect(customer.page.locator("#store-state")).to_have_text("Open")
+        suspend = page.locator("#suspend-store")
+        await suspend.get_by_label("Store id").fill(str(store_id))
+        await suspend.get_by_role("button", name="Suspend store").click()
+        confirm = page.get_by_role("alertdialog", name=f"Suspend store {store_id}?")
+        await confirm.get_by_role("button", name="Suspend").click()
+        await expect(page.locator('#audit tr[data-action="store.suspend"]')).to_contain_text(
+            f"suspended store {store_id}"
+        )
+        await expect(customer.page.locator("#store-state")).to_have_text("Suspended")
+        await expect(customer.page.locator("#store-when")).to_contain_text(
+            "Suspended by the platform's operators"
+        )
+        await customer.shot("admin-suspended-store-page")
         await admin.shot("admin-console")
