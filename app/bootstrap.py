@@ -39,7 +39,7 @@ from app.rewards.state import RewardsState
 from app.storage import Storage, storage_from_settings
 from dispatch.hooks import DispatchHooks
 from dispatch.location import LocationSharing
-from dispatch.worker import SearchWorker
+from dispatch.worker import BatchWorker, SearchWorker
 from realtime.control import ControlChannel
 from realtime.eventlog import Replay, replay
 from realtime.fanout import Hub, publish_location
@@ -137,6 +137,12 @@ async def open_services(
     hooks.on_moved(DispatchHooks(worker).order_moved)
     worker.start()
     stack.push_async_callback(worker.stop)
+    if settings.dispatch_strategy == "batch":
+        batches = services.provide(
+            BatchWorker(db=db, redis=services.cache_redis, settings=settings)
+        )
+        batches.start()
+        stack.push_async_callback(batches.stop)
     location = services.provide(
         LocationSharing(
             db,

@@ -126,11 +126,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             find_capacity=args.find_capacity,
             capacity_step=args.step_seconds,
             flat=args.flat,
+            dispatch_strategy=args.dispatch_strategy,
+            dispatch_batch_seconds=args.dispatch_batch_seconds,
         )
     except ValueError as error:
         sys.exit(f"delivery: {error}")
     if config.speed <= 0 or config.peak <= 0:
         sys.exit("delivery: --speed and --peak must be positive")
+    strategy = config.dispatch_strategy or config.dispatch_batch_seconds
+    if strategy is not None and not config.cluster:
+        sys.exit(
+            "delivery: --dispatch-strategy and --dispatch-batch-seconds set the nodes of "
+            "--cluster; a running deployment keeps its own DISPATCH_STRATEGY"
+        )
+    if (
+        config.dispatch_batch_seconds is not None
+        and not 0.05 <= config.dispatch_batch_seconds <= 300
+    ):
+        sys.exit("delivery: --dispatch-batch-seconds must be between 0.05 and 300")
     if config.faults and not (config.cluster or config.cluster_dir):
         sys.exit("delivery: --faults needs --cluster (or --cluster-dir of a running cluster)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -348,6 +361,16 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="wall seconds for open orders to finish after demand stops",
     )
     sim.add_argument("--flat", action="store_true", help="demand constant at --peak")
+    sim.add_argument(
+        "--dispatch-strategy",
+        choices=("offers", "batch"),
+        help="the DISPATCH_STRATEGY of the --cluster's nodes (default: offers)",
+    )
+    sim.add_argument(
+        "--dispatch-batch-seconds",
+        type=float,
+        help="their DISPATCH_BATCH_SECONDS, with --dispatch-strategy batch (default 5)",
+    )
     sim.add_argument(
         "--faults",
         action="store_true",

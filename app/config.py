@@ -75,6 +75,12 @@ class Settings(AdminBootstrap):
     store_accept_timeout: float = Field(default=300.0, gt=0)
     dispatch_radius_km: float = Field(default=3.0, gt=0, le=50)
     dispatch_offer_ttl: float = Field(default=30.0, gt=0)
+    # How riders are found: `offers` (each order offered to the nearest idle riders, first to
+    # accept wins) or `batch` (every DISPATCH_BATCH_SECONDS one node pairs the waiting orders
+    # with the idle riders at least total cost and offers each order to its one rider). Every
+    # node of a deployment runs the same one.
+    dispatch_strategy: Literal["offers", "batch"] = "offers"
+    dispatch_batch_seconds: float = Field(default=5.0, ge=0.05, le=300)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR

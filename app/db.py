@@ -122,6 +122,15 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # The driver would begin a transaction only before the first write, so a unit
+            # of work's reads (a count before a limit, a check before an insert) ran outside
+            # it and two requests could both pass the check. SQLite has no row locks: each
+            # unit of work takes the write lock when it begins, and units of work take turns.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # READ COMMITTED: conditional updates and optimistic locks re-read the latest committed

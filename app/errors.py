@@ -46,6 +46,8 @@ class ProblemCode(StrEnum):
     UNAVAILABLE = "unavailable"
     LIMIT_REACHED = "limit-reached"
     EMPTY_MENU = "empty-menu"
+    OUT_OF_RANGE = "out-of-range"
+    REFUND_EXCEEDS_PAID = "refund-exceeds-paid"
     ACCOUNT_SUSPENDED = "account-suspended"
     STORE_SUSPENDED = "store-suspended"
 

@@ -111,6 +111,16 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         409,
         "a store cannot open with no menu item on sale (none, or all sold out or deleted)",
     ),
+    ProblemCode.OUT_OF_RANGE: (
+        409,
+        "the delivery address is beyond the store's delivery radius; `distance_km` and "
+        "`radius_km` say by how much",
+    ),
+    ProblemCode.REFUND_EXCEEDS_PAID: (
+        409,
+        "a refund would give back more than was paid (card and points, less earlier refunds), "
+        "or more of a line than was ordered; `refundable` says how much is left",
+    ),
     ProblemCode.ACCOUNT_SUSPENDED: (
         403,
         "the account is suspended by the platform's operators; it cannot sign in",
@@ -147,6 +157,15 @@ class Problem(Out):
     )
     next_open: str | SkipJsonSchema[None] = omitted_when_absent(
         "`store-closed` only: when the store takes orders again (RFC 3339), when it will by itself."
+    )
+    distance_km: float | SkipJsonSchema[None] = omitted_when_absent(
+        "`out-of-range` only: how far the address is from the store, km."
+    )
+    radius_km: float | SkipJsonSchema[None] = omitted_when_absent(
+        "`out-of-range` only: how far the store delivers, km."
+    )
+    refundable: int | SkipJsonSchema[None] = omitted_when_absent(
+        "`refund-exceeds-paid` only: the won that can still be refunded on the order."
     )
 
 

@@ -4,6 +4,7 @@ A step locks the order row, then its search row (the same order every writer of 
 uses), so steps of one order never overlap and never act on a stale view of the order:
 - the order no longer needs a rider (assigned, cancelled, rejected): every live offer is
   closed (`lost` for the riders who did not win, `withdrawn` otherwise) with `offer.withdrawn`;
+- (with DISPATCH_STRATEGY=batch, nothing else: the batches offer the order, `dispatch.batch`)
 - the round's deadline has passed: its offers expire, the radius widens (doubling from
   `DISPATCH_RADIUS_KM`, bounded by `MAX_RADIUS_KM`) and online idle riders inside it get an
   `offer.created`, nearest first.
@@ -67,6 +68,9 @@ class Engine:
     geo: Redis
     base_radius_km: float
     offer_ttl: float
+    # DISPATCH_STRATEGY=batch: rounds and offers are the batches' (`dispatch.batch`); a step
+    # only closes the offers of an order that no longer needs a rider.
+    batch: bool = False
 
 
 def record(
@@ -121,7 +125,7 @@ async def live_offers(uow: UnitOfWork, order_id: int, limit: int | None = None) 
     )
 
 
-def _each(payloads: Mapping[str, P]) -> Callable[[str, dict[str, int]], P]:
+def each_stream(payloads: Mapping[str, P]) -> Callable[[str, dict[str, int]], P]:
     """The outbox payload function giving each stream its own payload."""
 
     def pick(stream: str, _seqs: dict[str, int]) -> P:
@@ -160,7 +164,7 @@ async def withdraw(
             )
         )
     for wave in waves:
-        await emit(uow, "offer.withdrawn", list(wave), _each(wave))
+        await emit(uow, "offer.withdrawn", list(wave), each_stream(wave))
 
 
 async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | None:
@@ -190,6 +194,8 @@ async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | Non
             search.active = more
             await uow.commit()
             return utcnow() if more else None
+        if engine.batch:
+            return None
         now = utcnow()
         if search.deadline_at > now:
             return search.deadline_at
@@ -287,4 +293,4 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
     )
     shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
     views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
-    await emit(uow, "offer.created", list(views), _each(views))
+    await emit(uow, "offer.created", list(views), each_stream(views))

@@ -9,7 +9,7 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from app.catalog.schemas import ItemOut, StoreOut
-from app.orders.schemas import OrderDelayedOut, OrderOut
+from app.orders.schemas import OrderDelayedOut, OrderOut, OrderRefundedOut
 from app.responses import Out, Timestamp, omitted_when_absent
 from app.reviews.schemas import ReviewOut
 from dispatch.schemas import OfferOut, OfferWithdrawnOut
@@ -24,7 +24,6 @@ OrderEventType = Literal[
     "order.picked_up",
     "order.delivered",
     "order.cancelled",
-    "order.refunded",
 ]
 Seq = Annotated[int, Field(ge=1, description="Per stream: 1, 2, 3, … with no gap.")]
 # Why a subscription is refused, revoked, or a connection refused.
@@ -60,6 +59,17 @@ class OrderDelayedEvent(Out):
     type: Literal["order.delayed"]
     at: Timestamp
     data: OrderDelayedOut
+
+
+class OrderRefundedEvent(Out):
+    """Money went back to the customer: `data` is the order after it, with `refund`, the refund
+    of part of the order (null when a rejection or cancellation gave back everything)."""
+
+    stream: str = STREAM
+    seq: Seq
+    type: Literal["order.refunded"]
+    at: Timestamp
+    data: OrderRefundedOut
 
 
 class OfferCreatedEvent(Out):
@@ -117,6 +127,7 @@ class ItemEvent(Out):
 Event = Annotated[
     OrderEvent
     | OrderDelayedEvent
+    | OrderRefundedEvent
     | OfferCreatedEvent
     | OfferWithdrawnEvent
     | ReviewEvent

@@ -62,6 +62,7 @@ MATRIX: dict[str, Row] = {
     "PUT /api/stores/<int:store_id>/hours": ("anon=401 owner=ok others=403", "store"),
     "POST /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
     "DELETE /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
+    "GET /api/stores/<int:store_id>/delivery-quote": ("all=ok", "store"),
     # Points and coupons
     "GET /api/me/points": ("anon=401 customer=ok customer2=ok others=403", "bare"),
     "POST /api/me/points/convert": ("anon=401 customer=ok customer2=ok others=403", "bare"),
@@ -107,6 +108,12 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /api/orders/<int:order_id>/delay": (
         "anon=401 owner=ok owner2=404 others=403",
+        "accepted",
+    ),
+    # A refund: the store's owner or an admin (who runs the platform); another owner does not
+    # know the order exists
+    "POST /api/orders/<int:order_id>/refunds": (
+        "anon=401 owner=ok owner2=404 admin=ok others=403",
         "accepted",
     ),
     # Dispatch: only riders; an offer or an order is the rider's own or not found
@@ -334,6 +341,8 @@ def request_for(route: str, world: World) -> Call:
         "name": "socket.io",
     }
     path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule)
+    if rule.endswith("/delivery-quote"):
+        path += "?lat=37.566&lng=126.977"
     bodies: dict[str, Any] = {
         "POST /api/auth/signup": {
             "email": f"new-{new_key()}@example.com",
@@ -366,6 +375,7 @@ def request_for(route: str, world: World) -> Call:
         "POST /api/orders/<int:order_id>/reject": {"reason": "closing"},
         "POST /api/orders/<int:order_id>/cancel": {"reason": "changed my mind"},
         "POST /api/orders/<int:order_id>/delay": {"minutes": 10},
+        "POST /api/orders/<int:order_id>/refunds": {"amount": 100, "reason": "Missing sauce."},
         "PUT /api/riders/me/shift": {"online": True, "lat": 37.566, "lng": 126.977},
         "PUT /api/riders/me/location": {"lat": 37.566, "lng": 126.977},
         "POST /api/me/addresses": MATRIX_ADDRESS,

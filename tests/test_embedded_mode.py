@@ -2,42 +2,64 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import httpx
-
-from app import create_app
-from app.config import Settings
-from app.migrate import upgrade
 from tests.client import Api
+from tests.embedded import embedded_app
 from tests.realtime.flows import act, open_store, place_order
+from tests.waiting import wait_until
 
 
 async def test_an_order_placed_and_accepted_in_embedded_mode_numbers_its_streams_gaplessly(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(var_dir=tmp_path)
-    assert settings.embedded
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
-    app = create_app(settings)
-    async with app.quart.test_app():
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url="http://t") as owner_http,
-            httpx.AsyncClient(transport=transport, base_url="http://t") as customer_http,
-        ):
-            owner, customer = Api(owner_http), Api(customer_http)
-            await owner.sign_in_as("owner")
-            await customer.sign_in_as("customer")
-            store_id, item_id = await open_store(owner)
-            first = await place_order(customer, store_id=store_id, item_id=item_id)
-            second = await place_order(customer, store_id=store_id, item_id=item_id)
-            accepted = await act(owner, first["id"], "accept", {"prep_minutes": 10})
-            board = (await owner.get(f"/api/orders?store_id={store_id}")).json()["orders"]
+    async with (
+        embedded_app(tmp_path) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+    ):
+        owner, customer = Api(owner_http), Api(customer_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        store_id, item_id = await open_store(owner)
+        first = await place_order(customer, store_id=store_id, item_id=item_id)
+        second = await place_order(customer, store_id=store_id, item_id=item_id)
+        accepted = await act(owner, first["id"], "accept", {"prep_minutes": 10})
+        board = (await owner.get(f"/api/orders?store_id={store_id}")).json()["orders"]
     # Each order's own stream starts at 1 and counts its changes; the store stream counts all.
     assert (first["stream_seq"], second["stream_seq"], accepted["stream_seq"]) == (1, 1, 2)
     assert {o["id"]: o["status"] for o in board} == {
         first["id"]: "accepted",
         second["id"]: "placed",
     }
+
+
+async def test_the_batch_dispatcher_offers_and_assigns_in_embedded_mode(tmp_path: Path) -> None:
+    async with (
+        embedded_app(tmp_path, dispatch_strategy="batch", dispatch_batch_seconds=0.1) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+        embedded.client() as rider_http,
+    ):
+        owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        await rider.sign_in_as("rider")
+        store_id, item_id = await open_store(owner)
+        store = (await owner.get(f"/api/stores/{store_id}")).json()
+        shift = {"online": True, "lat": store["lat"] + 0.005, "lng": store["lng"]}
+        assert (await rider.put("/api/riders/me/shift", json=shift)).status_code == 200
+        order = await place_order(customer, store_id=store_id, item_id=item_id)
+        await act(owner, order["id"], "accept", {"prep_minutes": 10})
+
+        async def offered() -> list[dict[str, object]]:
+            offers: list[dict[str, object]] = (await rider.get("/api/dispatch/offers")).json()[
+                "offers"
+            ]
+            return offers
+
+        [offer] = await wait_until(offered, what="the batch's offer")
+        taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
+    assert offer["order_id"] == order["id"]
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["dispatch"] == "assigned"

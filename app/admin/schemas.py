@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from pydantic import Field, StrictBool
 
 from app.auth.schemas import UserOut
 from app.orders.schemas import OrderOut
-from app.responses import Out, Timestamp
+from app.responses import Out
 from app.validation import Id, Partial, Schema
 
 
@@ -113,24 +112,3 @@ class AdminUserOut(Out):
 
     user: UserOut
     suspended: bool
-
-
-class AuditEntryOut(Out):
-    """One admin action, as it was recorded with the action."""
-
-    id: int
-    admin_id: int
-    admin_name: str
-    action: str = Field(
-        description="`order.assign`, `order.reassign`, `order.cancel`, `user.suspend`, "
-        "`user.unsuspend`, `store.suspend` or `store.unsuspend`."
-    )
-    target_type: str = Field(description="`order`, `user` or `store`.")
-    target_id: int
-    details: dict[str, Any]
-    at: Timestamp
-
-
-class AuditListOut(Out):
-    entries: list[AuditEntryOut] = Field(description="Newest first.")
-    next_before_id: int | None = Field(description="Send as `before_id` for older entries.")

@@ -11,7 +11,6 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import Select, func, select
 
-from app.admin import audit
 from app.admin.schemas import (
     AdminOrderOut,
     AdminRiderOut,
@@ -22,6 +21,7 @@ from app.admin.schemas import (
     StatusCounts,
     StuckCounts,
 )
+from app.audit import service as audit
 from app.auth.models import Role, User
 from app.auth.presenter import user_view
 from app.auth.revocation import Revocations

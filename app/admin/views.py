@@ -5,19 +5,20 @@ from __future__ import annotations
 from quart import Blueprint
 from quart_schema import tag
 
-from app.admin import audit, service
+from app.admin import service
 from app.admin.schemas import (
     AdminOrderListOut,
     AdminOrdersQuery,
     AdminRiderListOut,
     AdminUserOut,
     AssignRequest,
-    AuditListOut,
     AuditQuery,
     CancelRequest,
     OverviewOut,
     SuspendRequest,
 )
+from app.audit import service as audit
+from app.audit.schemas import AuditListOut
 from app.auth.guard import login_required
 from app.auth.login import Principal
 from app.auth.models import Role

@@ -28,6 +28,10 @@ from redis.exceptions import RedisError
 log = logging.getLogger("delivery.catalog.cache")
 
 NS = "catalog:"
+# The shape of the cached JSON: raised whenever a cached view gains or loses a field, so that
+# nodes running a new release never serve entries an older one built (and the reverse), while
+# both run side by side during a rolling deploy. 2: stores' delivery radius and fee tiers.
+FORMAT = 2
 # One round trip for a read: the scope's version, then the entry stored under that version.
 _READ = """
 local v = redis.call('GET', KEYS[1]) or '0'
@@ -145,7 +149,7 @@ class CatalogCache:
             self.stats.bypasses += 1
             return dumps(await build()), "bypass"
         digest = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
-        prefix, suffix = f"{NS}{scope}:v", f":{digest}"
+        prefix, suffix = f"{NS}{scope}:v", f":f{FORMAT}:{digest}"
         token = secrets.token_hex(8)
         try:
             async with asyncio.timeout(self.op_timeout):

@@ -50,6 +50,14 @@ class Store(Base):
         String(2000), nullable=False, default="[]", server_default=text("'[]'")
     )
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # Delivery (app/catalog/fees.py): how far from the store it delivers, and the fee by
+    # distance as JSON `[{up_to_km, fee}]`; `[]` is one flat `delivery_fee` up to the radius.
+    delivery_radius_km: Mapped[float] = mapped_column(
+        Double, nullable=False, default=3.0, server_default=text("3")
+    )
+    delivery_fee_tiers: Mapped[str] = mapped_column(
+        String(1000), nullable=False, default="[]", server_default=text("'[]'")
+    )
     # Set by an admin: hidden from search, ordering refused (`store-suspended`).
     suspended: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()

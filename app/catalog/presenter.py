@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from app.catalog.fees import tiers_of
 from app.catalog.hours import Schedule, StoreState, hhmm, schedule_of, store_state
 from app.catalog.schemas import (
     Category,
+    FeeTierOut,
     ImageOut,
     ItemOut,
     ListedStoreOut,
@@ -67,6 +69,10 @@ class StoreLike(Protocol):
     def closed_dates(self) -> str: ...
     @property
     def paused_until(self) -> datetime | None: ...
+    @property
+    def delivery_radius_km(self) -> float: ...
+    @property
+    def delivery_fee_tiers(self) -> str: ...
     @property
     def suspended(self) -> bool: ...
 
@@ -165,6 +171,13 @@ def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more
         delivery_fee=store.delivery_fee,
         open=store.open,
         image_url=image_url_for(store.image_key),
+        delivery_radius_km=store.delivery_radius_km,
+        delivery_fee_tiers=[
+            FeeTierOut(up_to_km=tier.up_to_km, fee=tier.fee)
+            for tier in tiers_of(
+                store.delivery_radius_km, store.delivery_fee_tiers, store.delivery_fee
+            )
+        ],
         rating=store_rating(store.rating_sum, store.review_count),
         review_count=store.review_count,
         timezone=schedule.timezone,

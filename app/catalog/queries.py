@@ -7,9 +7,10 @@ from typing import Any, cast
 
 from sqlalchemy import Select, func, or_, select
 
+from app.catalog.fees import fee_for, tiers_of
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.presenter import listed_store_view, store_page_view
-from app.catalog.schemas import StoreListOut, StorePageOut, StoreQuery
+from app.catalog.schemas import DeliveryQuoteOut, StoreListOut, StorePageOut, StoreQuery
 from app.db import Database, UnitOfWork
 from app.errors import NotFound
 from app.geo import EARTH_RADIUS_KM, KM_PER_DEGREE_LAT, distance_km
@@ -85,11 +86,20 @@ async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
             k * k
         )
         stmt = _near(stmt, lat, lng, query.radius_km).order_by(approx, Store.id)
+        min_lng, max_lng = bounding_box(lat, lng, query.radius_km)[2:]
+        if min_lng >= -180 and max_lng <= 180 and max_lng - min_lng < 360:
+            # Only stores whose own radius reaches the point, in SQL too, so that the rows
+            # the limit keeps are ones that can be shown (2% slack for the flat distance; the
+            # haversine below decides). Not across the antimeridian, where the flat distance
+            # of the longitudes is wrong: there the limit may keep fewer.
+            reach = Store.delivery_radius_km * (1.02 / KM_PER_DEGREE_LAT)
+            stmt = stmt.where(approx <= reach * reach)
         candidates = (await uow.session.execute(stmt.limit(query.limit + 20))).all()
     found = []
     for row in candidates:
         distance = distance_km(lat, lng, row.lat, row.lng)
-        if distance <= query.radius_km:
+        # Only stores that deliver here: within the search's radius and the store's own.
+        if distance <= query.radius_km and distance <= row.delivery_radius_km:
             found.append((distance, row.id, row))
     found.sort(key=lambda entry: (entry[0], entry[1]))
     return StoreListOut(
@@ -124,6 +134,35 @@ async def store_page(*, db: Database, store_id: int) -> StorePageOut:
             ):
                 options[option.item_id].append(option)
     return store_page_view(cast(Any, store), [cast(Any, row) for row in items], options)
+
+
+async def delivery_quote(
+    *, db: Database, store_id: int, lat: float, lng: float
+) -> DeliveryQuoteOut:
+    """What delivering to (`lat`, `lng`) costs from the store, or whether it is out of range."""
+    async with db.uow() as uow:
+        store = (
+            await uow.session.execute(
+                select(
+                    Store.lat,
+                    Store.lng,
+                    Store.delivery_fee,
+                    Store.delivery_radius_km,
+                    Store.delivery_fee_tiers,
+                ).where(Store.id == store_id)
+            )
+        ).first()
+    if store is None:
+        raise NotFound(f"Store {store_id} does not exist.")
+    distance = distance_km(store.lat, store.lng, lat, lng)
+    tiers = tiers_of(store.delivery_radius_km, store.delivery_fee_tiers, store.delivery_fee)
+    fee = fee_for(tiers, store.delivery_radius_km, distance)
+    return DeliveryQuoteOut(
+        distance_km=round(distance, 3),
+        delivery_fee=fee,
+        in_range=fee is not None,
+        radius_km=store.delivery_radius_km,
+    )
 
 
 async def store_owner_id(uow: UnitOfWork, store_id: int) -> int | None:

@@ -10,6 +10,15 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from app.catalog.fees import (
+    DEFAULT_RADIUS_KM as DEFAULT_DELIVERY_RADIUS_KM,
+)
+from app.catalog.fees import (
+    MAX_RADIUS_KM,
+    MAX_TIER_FEE,
+    MAX_TIERS,
+    MIN_RADIUS_KM,
+)
 from app.catalog.hours import DEFAULT_TIMEZONE, minutes_of, zone
 from app.responses import Out, Timestamp, omitted_when_absent
 from app.validation import Id, Partial, Schema
@@ -80,6 +89,42 @@ def _phone(value: str | None) -> str | None:
     return value
 
 
+Radius = Annotated[
+    float,
+    Field(
+        ge=MIN_RADIUS_KM,
+        le=MAX_RADIUS_KM,
+        allow_inf_nan=False,
+        strict=True,
+        description=f"How far from the store it delivers, {MIN_RADIUS_KM:g}–{MAX_RADIUS_KM:g} km.",
+    ),
+]
+
+
+class FeeTierIn(Schema):
+    """Up to `up_to_km` from the store (and beyond the tier before), the fee is `fee`."""
+
+    up_to_km: float = Field(
+        gt=0,
+        le=MAX_RADIUS_KM,
+        allow_inf_nan=False,
+        strict=True,
+        description="Kilometres, in steps of 0.1; ascending; the last equals the radius.",
+    )
+    fee: Annotated[StrictInt, Field(ge=0, le=MAX_TIER_FEE, description="Won.")]
+
+
+FeeTiers = Annotated[
+    list[FeeTierIn],
+    Field(
+        min_length=1,
+        max_length=MAX_TIERS,
+        description=f"1–{MAX_TIERS} tiers from near to far; fees never fall with distance. "
+        "Left out when creating: one flat `delivery_fee` up to the radius.",
+    ),
+]
+
+
 class StoreFields(Schema):
     """Fields shared by create and update; validators apply to both."""
 
@@ -103,6 +148,8 @@ class StoreCreate(StoreFields):
     phone: Phone
     min_order: Money
     delivery_fee: Fee
+    delivery_radius_km: Radius = DEFAULT_DELIVERY_RADIUS_KM
+    delivery_fee_tiers: FeeTiers | None = None
 
 
 class StoreUpdate(StoreFields, Partial):
@@ -115,7 +162,13 @@ class StoreUpdate(StoreFields, Partial):
     lng: Lng | None = None
     phone: Phone | None = None
     min_order: Money | None = None
-    delivery_fee: Fee | None = None
+    delivery_fee: Fee | None = Field(
+        default=None,
+        description="Sent alone: one flat fee up to the radius (the tiers go). With "
+        "`delivery_fee_tiers`: must equal the first tier's fee.",
+    )
+    delivery_radius_km: Radius | None = None
+    delivery_fee_tiers: FeeTiers | None = None
     open: StrictBool | None = None
 
 
@@ -262,6 +315,31 @@ class WeeklyHoursOut(Out):
     closes: str = Field(description="`HH:MM` (`24:00` = midnight); ≤ `opens`: the next day.")
 
 
+class FeeTierOut(Out):
+    """Up to `up_to_km` from the store (and beyond the tier before), the fee is `fee` won."""
+
+    up_to_km: float
+    fee: int
+
+
+class DeliveryQuoteQuery(Partial):
+    """GET /api/stores/{id}/delivery-quote: where the order would go."""
+
+    lat: QueryLat
+    lng: QueryLng
+
+
+class DeliveryQuoteOut(Out):
+    """What delivering to a point costs from this store, by the store's tiers."""
+
+    distance_km: float = Field(
+        description="Straight-line kilometres from the store, to 3 decimals."
+    )
+    delivery_fee: int | None = Field(description="Won; null when out of range.")
+    in_range: bool = Field(description="Whether the point is within the store's radius.")
+    radius_km: float = Field(description="The store's delivery radius, km.")
+
+
 class StoreOut(Out):
     """A store."""
 
@@ -277,6 +355,11 @@ class StoreOut(Out):
     delivery_fee: int = Field(description="Won.")
     open: bool = Field(description="The owner's switch.")
     image_url: str | None
+    delivery_radius_km: float = Field(description="How far from the store it delivers, km.")
+    delivery_fee_tiers: list[FeeTierOut] = Field(
+        description="The fee by distance from the store, near to far; the last tier ends at "
+        "the radius. `delivery_fee` is the first tier's."
+    )
     rating: float | None = Field(
         description="The mean of its reviews' ratings, to one decimal; null below 3 reviews."
     )

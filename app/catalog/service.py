@@ -11,6 +11,7 @@ from sqlalchemy import CursorResult, select, update
 
 from app.catalog.cache import CatalogCache
 from app.catalog.events import emit_item_event, emit_store_event
+from app.catalog.fees import FeeTier, tier_problems, tiers_json, tiers_of
 from app.catalog.hours import schedule_problems
 from app.catalog.images import CleanImage, new_key
 from app.catalog.models import MenuItem, MenuOption, Store
@@ -81,12 +82,66 @@ def _invalidate(uow: UnitOfWork, cache: CatalogCache, *scopes: str) -> None:
     uow.after_commit(bump)
 
 
+def _set_delivery(store: Store, changes: dict[str, Any]) -> None:
+    """Apply the delivery fields of a create or update: radius, flat fee or tiers, checked
+    together (400 with a sentence per problem)."""
+    radius = float(changes.get("delivery_radius_km", store.delivery_radius_km))
+    tiers_in = changes.get("delivery_fee_tiers")
+    fee = changes.get("delivery_fee")
+    problems: list[dict[str, str]] = []
+    if tiers_in is not None:
+        tiers = [FeeTier(up_to_km=float(t["up_to_km"]), fee=int(t["fee"])) for t in tiers_in]
+        problems = tier_problems(radius, tiers)
+        if fee is not None and tiers and fee != tiers[0].fee:
+            problems.append(
+                {
+                    "field": "delivery_fee",
+                    "message": f"The delivery fee is the first tier's (₩{tiers[0].fee:,}); "
+                    "send the same or leave it out.",
+                    "type": "invalid",
+                }
+            )
+        stored = tiers_json(tiers)
+        fee = tiers[0].fee if tiers else fee
+    elif fee is not None:
+        stored = "[]"  # a flat fee alone replaces the tiers
+    else:
+        stored = store.delivery_fee_tiers or "[]"
+        if stored != "[]":
+            # The radius moved under tiers set before: they must still end at it.
+            current = tiers_of(radius, stored, store.delivery_fee)
+            if abs(current[-1].up_to_km - radius) > 1e-9:
+                problems.append(
+                    {
+                        "field": "delivery_radius_km",
+                        "message": f"The fee tiers end at {current[-1].up_to_km:g} km; send "
+                        f"tiers that end at the new radius ({radius:g} km) with it.",
+                        "type": "invalid",
+                    }
+                )
+    if problems:
+        raise ValidationFailed(
+            "The delivery settings are not valid: " + " ".join(p["message"] for p in problems),
+            errors=problems,
+        )
+    store.delivery_radius_km = radius
+    store.delivery_fee_tiers = stored
+    if fee is not None:
+        store.delivery_fee = fee
+
+
+_DELIVERY_FIELDS = ("delivery_radius_km", "delivery_fee_tiers", "delivery_fee")
+
+
 async def create_store(
     *, db: Database, cache: CatalogCache, owner_id: int, data: StoreCreate
 ) -> Store:
     """Open a new store for `owner_id`; it starts closed."""
     async with db.uow() as uow:
-        store = Store(owner_id=owner_id, open=False, **data.model_dump())
+        fields = data.model_dump()
+        delivery = {key: fields.pop(key) for key in _DELIVERY_FIELDS}
+        store = Store(owner_id=owner_id, open=False, delivery_fee_tiers="[]", **fields)
+        _set_delivery(store, delivery)
         uow.session.add(store)
         await uow.flush()
         _invalidate(uow, cache, list_scope())
@@ -101,8 +156,12 @@ async def update_store(
     async with db.uow() as uow:
         store = await _owned_store(uow, owner_id, store_id, lock=True)
         was_open = store.open
-        for field, value in data.model_dump(exclude_unset=True).items():
+        changes = data.model_dump(exclude_unset=True)
+        delivery = {key: changes.pop(key) for key in _DELIVERY_FIELDS if key in changes}
+        for field, value in changes.items():
             setattr(store, field, value)
+        if delivery:
+            _set_delivery(store, delivery)
         if store.open and not was_open and not await _has_item_on_sale(uow, store_id):
             raise Conflict(
                 "Add at least one menu item that is not sold out before opening the store: "

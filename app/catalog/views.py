@@ -16,6 +16,8 @@ from app.catalog import queries, service
 from app.catalog.cache import CatalogCache, Expiring
 from app.catalog.presenter import image_view, menu_item_view, stale_at, store_view
 from app.catalog.schemas import (
+    DeliveryQuoteOut,
+    DeliveryQuoteQuery,
     HoursUpdate,
     ImageOut,
     ItemCreate,
@@ -97,6 +99,19 @@ async def get_store(store_id: int) -> Response:
 
     data, served = await cache.get_or_build(service.store_scope(store_id), "page", build)
     return _json(data, served)
+
+
+@bp.get("/api/stores/<int:store_id>/delivery-quote")
+@tag(["catalog"])
+@returns(DeliveryQuoteOut)
+@problems(ProblemCode.NOT_FOUND)
+@query(DeliveryQuoteQuery)
+async def delivery_quote(store_id: int, query: DeliveryQuoteQuery) -> DeliveryQuoteOut:
+    """What delivery from this store to `lat`/`lng` costs (its fee tiers), or that the point
+    is beyond its radius (`in_range` false, `delivery_fee` null). For checkout; not cached."""
+    return await queries.delivery_quote(
+        db=container().db, store_id=store_id, lat=query.lat, lng=query.lng
+    )
 
 
 @bp.post("/api/stores")

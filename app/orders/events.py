@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.db import UnitOfWork
-from app.orders.models import Order
-from app.orders.presenter import order_view
-from app.orders.schemas import OrderOut
+from app.orders.models import Order, OrderRefund
+from app.orders.presenter import order_view, refund_view
+from app.orders.schemas import OrderOut, OrderRefundedOut
 from app.outbox import emit
 
 
@@ -46,3 +46,14 @@ async def emit_order_event(
     await emit(uow, event_type, order_streams(order) + (extra or []), data)
     assert view is not None
     return view
+
+
+async def emit_refunded(uow: UnitOfWork, order: Order, refund: OrderRefund | None) -> OrderOut:
+    """Record `order.refunded`: the order with `refund` (None: everything paid went back)."""
+    shown = refund_view(refund) if refund is not None else None
+    return await emit_order_event(
+        uow,
+        order,
+        "order.refunded",
+        shape=lambda view: OrderRefundedOut(**dict(view), refund=shown),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Double, ForeignKey, Index, String, Text, UniqueConstraint
@@ -40,6 +41,11 @@ class Order(Base):
     points_used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     total: Mapped[int] = mapped_column(BigInteger, nullable=False)
     paid_amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # The sum of the order's part refunds (points and card), kept with the order so that the
+    # check against what was paid happens under the order's row lock.
+    refunded_amount: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
 
     address_text: Mapped[str] = mapped_column(String(300), nullable=False)
     # Doubles: a single-precision FLOAT moved the point by metres (and a saved address is kept
@@ -74,6 +80,9 @@ class Order(Base):
     )
     payment: Mapped[Payment | None] = relationship(lazy="selectin", uselist=False)
     rider: Mapped[User | None] = relationship(lazy="selectin", foreign_keys=[rider_id])
+    refunds: Mapped[list[OrderRefund]] = relationship(
+        lazy="selectin", order_by="OrderRefund.id", cascade="all, delete-orphan"
+    )
     # Read for the store's name in the order's view; never written through the order.
     store: Mapped[Store] = relationship(lazy="selectin", viewonly=True)
 
@@ -109,6 +118,35 @@ class OrderTimeline(Base):
     )
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+class RefundCardStatus(StrEnum):
+    NONE = "none"  # all of it went back as points
+    # Committed with the refund, before the gateway is asked, so that a crash leaves it for
+    # the sweeper to finish, never a refund promised and forgotten.
+    PENDING = "pending"
+    REFUNDED = "refunded"
+
+
+class OrderRefund(Base):
+    """A refund of part of an order: points first, the rest to the card."""
+
+    __tablename__ = "order_refunds"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    points: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    card: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # JSON list of {menu_item_id, name, quantity, amount}; NULL for a refund of an amount.
+    lines_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str] = mapped_column(String(300), nullable=False)
+    # Ours, sent to the gateway with the card part so that a retry refunds it once.
+    reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    card_status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    refunded_by: Mapped[int] = mapped_column(IdType, nullable=False)
 
 
 class IdempotencyRecord(Base):

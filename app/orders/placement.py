@@ -178,8 +178,8 @@ async def _place(
     # more node CPU than the round trips themselves (README, Benchmarks). The ORM objects
     # below are never added to the session; they only carry the new order to its view.
     async with db.uow() as uow:
-        priced = await price_lines(uow, request)
         destination = await _destination(uow, customer_id, request)
+        priced = await price_lines(uow, request, (destination.lat, destination.lng))
         now = utcnow()
         order = Order(
             customer_id=customer_id,
@@ -227,6 +227,7 @@ async def _place(
                 _INSERTS[type(rows[0])], [row_values(row, now) for row in rows]
             )
         order.payment = payment
+        order.refunds = []
         # Only its name is shown: the view reads the store from the order.
         order.store = Store(id=order.store_id, name=priced.store_name)
 

@@ -7,13 +7,15 @@ import json
 from app.db import utcnow
 from app.orders.eta import minutes_until
 from app.orders.lifecycle import REFUNDING, DispatchState, Status
-from app.orders.models import Order, OrderItem
+from app.orders.models import Order, OrderItem, OrderRefund
 from app.orders.schemas import (
     AddressOut,
     OrderLineOut,
     OrderOut,
     PaymentMethod,
     PaymentOut,
+    RefundLineOut,
+    RefundOut,
     RiderOut,
     TimelineEntryOut,
 )
@@ -39,6 +41,30 @@ def line_view(line: OrderItem) -> OrderLineOut:
         # The options were copied as JSON when ordered; validated straight into `OptionOut`s.
         options=json.loads(line.options_json),
         line_total=line.line_total,
+    )
+
+
+def refund_view(refund: OrderRefund) -> RefundOut:
+    """The API's `refund`."""
+    lines = None
+    if refund.lines_json is not None:
+        lines = [
+            RefundLineOut(
+                menu_item_id=line["menu_item_id"],
+                name=line["name"],
+                quantity=line["quantity"],
+                amount=line["amount"],
+            )
+            for line in json.loads(refund.lines_json)
+        ]
+    return RefundOut(
+        id=refund.id,
+        amount=refund.amount,
+        points=refund.points,
+        card=refund.card,
+        lines=lines,
+        reason=refund.reason,
+        at=refund.created_at,
     )
 
 
@@ -82,4 +108,8 @@ def order_view(order: Order) -> OrderOut:
         eta_minutes=eta_minutes,
         ready_by=order.ready_by if eta is not None else None,
         delay_minutes=order.delay_minutes or 0,
+        # Ended rejected or cancelled, everything paid goes back (the card part perhaps still
+        # on its way: `payment.status` says).
+        refunded_amount=order.total if order.status in REFUNDING else order.refunded_amount or 0,
+        refunds=[refund_view(refund) for refund in order.refunds],
     )

@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from app.catalog.fees import DEFAULT_RADIUS_KM, fee_for, tiers_of
 from app.catalog.hours import DEFAULT_TIMEZONE, closed_detail, schedule_of, store_state
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.db import UnitOfWork, rfc3339, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.geo import distance_km
 from app.orders.schemas import PlaceOrderRequest, QuoteRequest
 
 # The most one order may cost, in won: far above any real meal, and a bound that keeps every
@@ -45,6 +47,10 @@ class StoreRow:
     weekly_hours: str = "[]"
     closed_dates: str = "[]"
     paused_until: datetime | None = None
+    lat: float = 0.0
+    lng: float = 0.0
+    delivery_radius_km: float = DEFAULT_RADIUS_KM
+    delivery_fee_tiers: str = "[]"
     suspended: bool = False
 
 
@@ -81,6 +87,10 @@ _STORE = select(
     Store.weekly_hours,
     Store.closed_dates,
     Store.paused_until,
+    Store.lat,
+    Store.lng,
+    Store.delivery_radius_km,
+    Store.delivery_fee_tiers,
     Store.suspended,
 ).where(Store.id == bindparam("store_id"))
 _ITEMS = (
@@ -101,8 +111,13 @@ _ITEMS = (
 )
 
 
-async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest | QuoteRequest) -> Priced:
-    """Check the store and every line against the catalog and compute the totals.
+async def price_lines(
+    uow: UnitOfWork,
+    request: PlaceOrderRequest | QuoteRequest,
+    destination: tuple[float, float] | None = None,
+) -> Priced:
+    """Check the store and every line against the catalog and compute the totals; the
+    delivery fee is the store's for the distance to `destination` (lat, lng).
 
     Two plain reads (the store; the items with their options in one join), not ORM loads:
     nothing here is written back, and loading objects cost an order more than the reads.
@@ -121,7 +136,7 @@ async def price_lines(uow: UnitOfWork, request: PlaceOrderRequest | QuoteRequest
             )
         if row.option_id is not None:
             item.options.append(OptionRow(row.option_id, row.option_name, row.option_price))
-    return price_order(StoreRow(**store._mapping), items, request)
+    return price_order(StoreRow(**store._mapping), items, request, destination=destination)
 
 
 def check_open(store: StoreRow, at: datetime) -> None:
@@ -151,10 +166,15 @@ def price_order(
     items: Mapping[int, ItemRow],
     request: PlaceOrderRequest | QuoteRequest,
     now: datetime | None = None,
+    destination: tuple[float, float] | None = None,
 ) -> Priced:
-    """Price `request` at `store` from its menu items by id (the rules, without the reads)."""
+    """Price `request` at `store` from its menu items by id (the rules, without the reads).
+
+    The delivery fee is the tier of the distance to `destination`; without one (a quote
+    with no address) it is the first tier's, the least the store charges.
+    """
     check_open(store, now or utcnow())
-    priced = Priced(delivery_fee=store.delivery_fee, store_name=store.name)
+    priced = Priced(delivery_fee=delivery_fee(store, destination), store_name=store.name)
     errors: list[dict[str, str]] = []
     for index, line in enumerate(request.items):
         item = items.get(line.menu_item_id)
@@ -224,6 +244,24 @@ def price_order(
             title="Below the minimum order",
         )
     return priced
+
+
+def delivery_fee(store: StoreRow, destination: tuple[float, float] | None) -> int:
+    """The store's fee for delivering to `destination`; 409 `out-of-range` beyond its radius."""
+    tiers = tiers_of(store.delivery_radius_km, store.delivery_fee_tiers, store.delivery_fee)
+    if destination is None:
+        return tiers[0].fee
+    distance = distance_km(store.lat, store.lng, *destination)
+    fee = fee_for(tiers, store.delivery_radius_km, distance)
+    if fee is None:
+        raise Conflict(
+            f"{store.name} delivers up to {store.delivery_radius_km:g} km away; this address "
+            f"is {distance:.1f} km away. Choose an address nearer the store.",
+            code="out-of-range",
+            title="Address out of delivery range",
+            extra={"distance_km": round(distance, 3), "radius_km": store.delivery_radius_km},
+        )
+    return fee
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
@@ -131,6 +131,29 @@ class TimelineEntryOut(Out):
     at: Timestamp
 
 
+class RefundLineOut(Out):
+    """Part of an order line given back: how many, at the unit price paid (options included)."""
+
+    menu_item_id: int
+    name: str = Field(description="The item's name as it was ordered.")
+    quantity: int
+    amount: int = Field(description="Won: unit price with options × quantity.")
+
+
+class RefundOut(Out):
+    """A refund of part of an order. Points paid go back first, then money to the card."""
+
+    id: int
+    amount: int = Field(description="Won given back in all: `points` + `card`.")
+    points: int = Field(description="Points restored to the customer's usable balance.")
+    card: int = Field(description="Won refunded to the card.")
+    lines: list[RefundLineOut] | None = Field(
+        description="The lines given back; null for a refund of an amount."
+    )
+    reason: str
+    at: Timestamp
+
+
 class OrderOut(Out):
     """An order, as the REST API and its events show it."""
 
@@ -182,6 +205,12 @@ class OrderOut(Out):
     delay_minutes: int = Field(
         ge=0, description="Minutes the store pushed the kitchen's time back, in all."
     )
+    refunded_amount: int = Field(
+        ge=0,
+        description="Won given back (card and points): the sum of `refunds`; once rejected or "
+        "cancelled, the whole of what was paid (`total`).",
+    )
+    refunds: list[RefundOut] = Field(description="Refunds of part of the order, oldest first.")
 
 
 class OrderListOut(Out):
@@ -219,6 +248,52 @@ class OrderDelayedOut(OrderOut):
     minutes: int = Field(description="This delay's minutes (`delay_minutes` holds them all).")
 
 
+class OrderRefundedOut(OrderOut):
+    """An `order.refunded` event's data: the order after the refund, and the refund."""
+
+    refund: RefundOut | None = Field(
+        description="This refund of part of the order; null when the order was rejected or "
+        "cancelled and everything paid went back."
+    )
+
+
+MAX_REFUND = 10_000_000
+
+
+class RefundLineIn(Schema):
+    menu_item_id: Id
+    quantity: int = Field(ge=1, le=99)
+
+
+class RefundRequest(Schema):
+    """`POST /api/orders/{id}/refunds`: lines of the order, or an amount; exactly one."""
+
+    lines: list[RefundLineIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Items to give back, each at the unit price paid (options included).",
+    )
+    amount: Annotated[StrictInt, Field(ge=1, le=MAX_REFUND)] | None = Field(
+        default=None, description="Won to give back, when not by lines."
+    )
+    reason: str = Field(min_length=1, max_length=300, description="Why, for the customer.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RefundRequest:
+        if (self.lines is None) == (self.amount is None):
+            raise ValueError(
+                "Refund either lines of the order or an amount, not both"
+                if self.lines is not None
+                else "Say what to refund: lines of the order, or an amount"
+            )
+        if self.lines is not None:
+            ids = [line.menu_item_id for line in self.lines]
+            if len(set(ids)) != len(ids):
+                raise ValueError("List each item once, with the quantity to refund")
+        return self
+
+
 class QuotePayment(Schema):
     """How the order would be paid: by card (the number is not needed) or with points alone."""
 
@@ -239,8 +314,15 @@ class QuoteRequest(Schema):
     )
     use_points: int = Field(default=0, ge=0, le=100_000_000)
     coupon_id: Id | None = None
-    address: Address | None = Field(default=None, description="Accepted and not used.")
-    address_id: Id | None = Field(default=None, description="Accepted and not used.")
+    address: Address | None = Field(
+        default=None,
+        description="Where it would go: the delivery fee is the store's for the distance "
+        "(409 `out-of-range` beyond its radius). Left out (and no `address_id`): the fee of "
+        "the store's first tier.",
+    )
+    address_id: Id | None = Field(
+        default=None, description="A saved address of the caller's, instead of `address`."
+    )
     store_note: str | None = Field(
         default=None, max_length=NOTE_MAX, description="Accepted and not used."
     )

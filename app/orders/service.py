@@ -15,7 +15,7 @@ from app.catalog.queries import store_owner_id
 from app.db import Database, UnitOfWork, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.orders import clock
-from app.orders.events import emit_order_event
+from app.orders.events import emit_order_event, emit_refunded
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import (
     EVENT_OF,
@@ -231,7 +231,7 @@ async def _transition_once(
         await hooks.moved(uow, order, target)
         view = await emit_order_event(uow, order, EVENT_OF[target])
         if target in REFUNDING and not refund_owed:
-            view = await emit_order_event(uow, order, "order.refunded")
+            view = await emit_refunded(uow, order, None)
         if also is not None:
             await also(uow, order)
         await uow.commit(stale=stale)
@@ -239,18 +239,23 @@ async def _transition_once(
 
 
 async def _refund(uow: UnitOfWork, order: Order) -> bool:
-    """Give back points and coupon now; True when card money is owed (marked pending)."""
+    """Give back points and coupon now; True when card money is owed (marked pending).
+
+    What part refunds gave back already is not given again: the points they restored are left
+    out here, and the gateway refunds only what is still captured.
+    """
     owed = False
     payment = order.payment
+    card_back = sum(refund.card for refund in order.refunds)
     if payment is not None and payment.status == PaymentStatus.CAPTURED:
-        owed = payment.method == "card" and payment.amount > 0
+        owed = payment.method == "card" and payment.amount - card_back > 0
         payment.status = PaymentStatus.REFUND_PENDING if owed else PaymentStatus.REFUNDED
     await ledger.restore_for_order(
         uow,
         customer_id=order.customer_id,
         order_id=order.id,
         coupon_id=order.coupon_id,
-        points=order.points_used,
+        points=order.points_used - sum(refund.points for refund in order.refunds),
     )
     return owed
 
@@ -293,7 +298,7 @@ async def settle_refund(*, db: Database, gateway: PaymentGateway, order_id: int)
                 return None
             if order.payment is not None:
                 await uow.session.refresh(order.payment)
-            view = await emit_order_event(uow, order, "order.refunded")
+            view = await emit_refunded(uow, order, None)
             await uow.commit()
             return view
 

@@ -13,6 +13,7 @@ from app.db import Database, utcnow
 from app.lifecycle import CANCEL_TIMEOUT, STOP_GRACE, run_to_end, stop_task
 from app.orders.hooks import OrderHooks
 from app.orders.models import IdempotencyRecord
+from app.orders.refunds import settle_pending_part_refunds
 from app.orders.service import reject_unanswered, settle_pending_refunds
 from app.orders.superseded import void_superseded_charges
 from app.payments.gateway import PaymentGateway
@@ -50,6 +51,7 @@ class Sweeper:
         expired keys."""
         await reject_unanswered(db=self.db, gateway=self.gateway, hooks=self.hooks)
         await settle_pending_refunds(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
+        await settle_pending_part_refunds(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
         await void_superseded_charges(db=self.db, gateway=self.gateway, older_than=REFUND_GRACE)
         async with self.db.uow() as uow:
             await uow.session.execute(

@@ -12,7 +12,7 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, ValidationFailed
-from app.orders import delays, placement, quote, reorder, service
+from app.orders import delays, placement, quote, refunds, reorder, service
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.placement import PlacementLimits
@@ -27,6 +27,8 @@ from app.orders.schemas import (
     QuoteOut,
     QuoteRequest,
     ReasonRequest,
+    RefundOut,
+    RefundRequest,
     ReorderOut,
 )
 from app.orders.service import Actor
@@ -66,6 +68,7 @@ def _actor(principal: Principal) -> Actor:
     ProblemCode.ITEM_UNAVAILABLE,
     ProblemCode.INSUFFICIENT_POINTS,
     ProblemCode.COUPON_UNUSABLE,
+    ProblemCode.OUT_OF_RANGE,
     ProblemCode.IDEMPOTENCY_IN_PROGRESS,
     ProblemCode.IDEMPOTENCY_MISMATCH,
     ProblemCode.RATE_LIMITED,
@@ -286,6 +289,7 @@ async def delay(principal: Principal, order_id: int, data: DelayRequest) -> Orde
     ProblemCode.ITEM_UNAVAILABLE,
     ProblemCode.INSUFFICIENT_POINTS,
     ProblemCode.COUPON_UNUSABLE,
+    ProblemCode.OUT_OF_RANGE,
 )
 @login_required(role=Role.CUSTOMER)
 @body(QuoteRequest)
@@ -297,3 +301,33 @@ async def quote_order(principal: Principal, data: QuoteRequest) -> QuoteOut:
     no payment is sent).
     """
     return await quote.quote_order(db=container().db, customer_id=principal.user_id, request=data)
+
+
+@bp.post("/api/orders/<int:order_id>/refunds")
+@tag(["orders"])
+@returns(RefundOut, 201)
+@problems(
+    ProblemCode.FORBIDDEN,
+    ProblemCode.NOT_FOUND,
+    ProblemCode.INVALID_TRANSITION,
+    ProblemCode.REFUND_EXCEEDS_PAID,
+)
+@login_required(role=(Role.OWNER, Role.ADMIN))
+@body(RefundRequest)
+async def refund_part(principal: Principal, order_id: int, data: RefundRequest) -> RefundOut:
+    """Give back part of an order: lines (each at the unit price paid, options included) or
+    an amount (its store's owner, or an admin; once accepted, delivered included).
+
+    Points paid go back first, then money to the card. Refunds never add up to more than was
+    paid (409 `refund-exceeds-paid`, with `refundable`); the order gets `order.refunded` with
+    the refund. Each call is a new refund: a retry after a lost answer refunds again, so read
+    the order's `refunds` first.
+    """
+    services = container()
+    return await refunds.refund_part(
+        db=services.db,
+        gateway=services.get(PaymentGateway),
+        actor=_actor(principal),
+        order_id=order_id,
+        request=data,
+    )

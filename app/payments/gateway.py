@@ -22,6 +22,8 @@ class Charge:
     provider_reference: str
     amount: int
     status: str  # captured | declined | voided | refunded
+    # Won given back by part refunds while the charge stayed captured.
+    refunded_part: int = 0
 
 
 class PaymentGateway(Protocol):
@@ -37,4 +39,9 @@ class PaymentGateway(Protocol):
         """Cancel a charge made under `reference` (if any) so that nothing stays charged."""
 
     async def refund(self, *, reference: str) -> Charge:
-        """Give the full amount back; refunding twice refunds once."""
+        """Give back all that is still captured; refunding twice refunds once."""
+
+    async def refund_part(self, *, reference: str, refund_reference: str, amount: int) -> Charge:
+        """Give `amount` of the charge back, once per `refund_reference`; a charge already
+        refunded in full has nothing more to give and answers as it is. Raises GatewayError
+        when it cannot (unknown charge, more than is left, no answer)."""

@@ -57,3 +57,15 @@ class SandboxCharge(GatewayBase):
     card_last4: Mapped[str] = mapped_column(String(4), nullable=False)
     # captured | declined | voided | refunded
     status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class SandboxRefund(GatewayBase):
+    """A part refund of a sandbox charge, once per refund reference (the gateway's side)."""
+
+    __tablename__ = "sandbox_refunds"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    charge_reference: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -11,23 +11,24 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import Database
 from app.payments.gateway import CardDeclined, Charge, GatewayError
-from app.payments.models import GatewayBase, SandboxCharge
+from app.payments.models import GatewayBase, SandboxCharge, SandboxRefund
 
 DECLINED_CARD = "4000000000000002"
 TIMEOUT_CARD = "4000000000000119"
 
 
-def _as_charge(row: SandboxCharge) -> Charge:
+def _as_charge(row: SandboxCharge, refunded_part: int = 0) -> Charge:
     return Charge(
         reference=row.reference,
         provider_reference=row.provider_reference,
         amount=row.amount,
         status=row.status,
+        refunded_part=refunded_part,
     )
 
 
@@ -108,9 +109,46 @@ class SandboxCardGateway:
         return await self._set_status(reference, "voided", ("captured",))
 
     async def refund(self, *, reference: str) -> Charge:
-        """Refund in full; refunding twice refunds once."""
+        """Refund all that is still captured (the charge less its part refunds); refunding
+        twice refunds once."""
         await self._pause()
         charge = await self._set_status(reference, "refunded", ("captured",))
         if charge is None:
             raise GatewayError(f"no charge under {reference}")
         return charge
+
+    async def refund_part(self, *, reference: str, refund_reference: str, amount: int) -> Charge:
+        """Give `amount` back under `refund_reference` (a second call refunds nothing more)."""
+        await self._pause()
+        async with self._db.uow() as uow:
+            # The charge's row lock queues part refunds of one charge, so their sum is checked
+            # against the charge with nothing slipping in between.
+            row = await uow.session.scalar(
+                select(SandboxCharge).where(SandboxCharge.reference == reference).with_for_update()
+            )
+            if row is None:
+                raise GatewayError(f"no charge under {reference}")
+            done = await uow.session.scalar(
+                select(SandboxRefund.id).where(SandboxRefund.reference == refund_reference)
+            )
+            given = int(
+                await uow.session.scalar(
+                    select(func.coalesce(func.sum(SandboxRefund.amount), 0)).where(
+                        SandboxRefund.charge_reference == reference
+                    )
+                )
+                or 0
+            )
+            if done is not None or row.status != "captured":
+                # A retry, or a charge refunded in full since (which gave back all that was
+                # left, this part included): nothing more moves.
+                return _as_charge(row, given)
+            if amount <= 0 or given + amount > row.amount:
+                raise GatewayError(
+                    f"cannot refund {amount} of {reference}: {row.amount - given} is left"
+                )
+            uow.session.add(
+                SandboxRefund(charge_reference=reference, reference=refund_reference, amount=amount)
+            )
+            await uow.commit()
+            return _as_charge(row, given + amount)

@@ -64,8 +64,10 @@ async def _ledger(
     order_id: int | None,
     accrued: int = 0,
     usable: int = 0,
+    refund_id: int = 0,
 ) -> bool:
-    """Write a ledger row; False when this order already has a row for `reason`."""
+    """Write a ledger row; False when this order already has a row for `reason` (and
+    `refund_id`)."""
     inserted = await _rowcount(
         uow,
         insert_ignore(
@@ -75,6 +77,7 @@ async def _ledger(
             order_id=order_id,
             accrued_delta=accrued,
             usable_delta=usable,
+            refund_id=refund_id,
         ),
     )
     return inserted == 1
@@ -205,6 +208,24 @@ async def restore_for_order(
             ),
             execution_options={"synchronize_session": False},
         )
+
+
+async def restore_for_part_refund(
+    uow: UnitOfWork, *, customer_id: int, order_id: int, refund_id: int, points: int
+) -> None:
+    """Give back `points` of an order's refund of part of it, once per refund."""
+    if points <= 0:
+        return
+    await _add(uow, customer_id, usable=points)
+    if not await _ledger(
+        uow,
+        customer_id=customer_id,
+        reason=LedgerReason.PART_REFUND,
+        order_id=order_id,
+        usable=points,
+        refund_id=refund_id,
+    ):
+        await _add(uow, customer_id, usable=-points)  # this refund already restored them
 
 
 async def accrue_for_delivery(

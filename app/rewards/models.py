@@ -16,6 +16,7 @@ class LedgerReason(StrEnum):
     CONVERSION = "conversion"
     ORDER = "order"
     REFUND = "refund"
+    PART_REFUND = "part_refund"
 
 
 class CouponStatus(StrEnum):
@@ -37,11 +38,14 @@ class PointBalance(Base):
 
 
 class PointLedger(Base):
-    """One movement of points; (order_id, reason) is unique so order movements apply once."""
+    """One movement of points; (order_id, reason, refund_id) is unique so order movements apply
+    once (and each part refund once)."""
 
     __tablename__ = "point_ledger"
     __table_args__ = (
-        UniqueConstraint("order_id", "reason", name="uq_point_ledger_order_id_reason"),
+        UniqueConstraint(
+            "order_id", "reason", "refund_id", name="uq_point_ledger_order_id_reason_refund_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -52,6 +56,11 @@ class PointLedger(Base):
     order_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
     accrued_delta: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     usable_delta: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # The part refund that restored these points; 0 for every other movement (an order may
+    # have several part refunds, and each restores its points once).
+    refund_id: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
 
 
 class CouponCampaign(Base):

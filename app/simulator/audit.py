@@ -262,7 +262,12 @@ def refunds_pending(db: Database | None, customer_ids: list[int]) -> int:
         "SELECT COUNT(*) FROM payments p JOIN orders o ON o.id = p.order_id "
         f"WHERE p.status = 'refund_pending' AND o.customer_id IN ({_in(customer_ids)})"
     )
-    return int(count)
+    # And the card parts of part refunds still on their way to the gateway.
+    [(parts,)] = db.rows(
+        "SELECT COUNT(*) FROM order_refunds r JOIN orders o ON o.id = r.order_id "
+        f"WHERE r.card_status = 'pending' AND o.customer_id IN ({_in(customer_ids)})"
+    )
+    return int(count) + int(parts)
 
 
 def check_money(db: Database | None, recorder: Recorder, customer_ids: list[int]) -> Check:
@@ -273,13 +278,32 @@ def check_money(db: Database | None, recorder: Recorder, customer_ids: list[int]
         )
     rows = db.rows(
         "SELECT o.id, o.status, o.paid_amount, p.method, p.amount, p.status, p.reference, "
-        "s.amount, s.status FROM orders o LEFT JOIN payments p ON p.order_id = o.id "
+        "s.amount, s.status, o.total, o.refunded_amount FROM orders o "
+        "LEFT JOIN payments p ON p.order_id = o.id "
         "LEFT JOIN sandbox_charges s ON s.reference = p.reference "
         f"WHERE o.customer_id IN ({_in(customer_ids)})"
     )
+    # Part refunds: ours per order (all, and the card's share), the gateway's per charge.
+    parts = {
+        int(oid): (int(n), int(amount), int(card))
+        for oid, n, amount, card in db.rows(
+            "SELECT r.order_id, COUNT(*), SUM(r.amount), SUM(r.card) FROM order_refunds r "
+            f"JOIN orders o ON o.id = r.order_id WHERE o.customer_id IN ({_in(customer_ids)}) "
+            "GROUP BY r.order_id"
+        )
+    }
+    gateway_parts = {
+        str(ref): int(amount)
+        for ref, amount in db.rows(
+            "SELECT g.charge_reference, SUM(g.amount) FROM sandbox_refunds g "
+            "JOIN payments p ON p.reference = g.charge_reference "
+            f"JOIN orders o ON o.id = p.order_id WHERE o.customer_id IN ({_in(customer_ids)}) "
+            "GROUP BY g.charge_reference"
+        )
+    }
     bad: list[str] = []
-    charged = refunded = ledger_charged = ledger_refunded = 0
-    for oid, status, paid, method, amount, pstatus, _ref, samount, sstatus in rows:
+    charged = refunded = ledger_charged = ledger_refunded = part_refunds = 0
+    for oid, status, paid, method, amount, pstatus, ref, samount, sstatus, total, back in rows:
         if method is None:
             bad.append(f"order {oid} has no payment")
             continue
@@ -293,20 +317,32 @@ def check_money(db: Database | None, recorder: Recorder, customer_ids: list[int]
         should_refund = status in ("rejected", "cancelled")
         if (pstatus == "refunded") != should_refund:
             bad.append(f"order {oid} is {status} but its payment is {pstatus}")
+        n_parts, parts_amount, parts_card = parts.get(int(oid), (0, 0, 0))
+        part_refunds += n_parts
+        if parts_amount != back or back > total:
+            bad.append(f"order {oid}: refunds of ₩{parts_amount:,}, refunded_amount {back}")
         if method != "card" or amount == 0:
             continue
         charged += amount
-        refunded += amount if pstatus == "refunded" else 0
+        # Refunded in full, the card got everything back; else what part refunds gave.
+        ours = amount if pstatus == "refunded" else parts_card
+        refunded += ours
         if samount is None:
             bad.append(f"order {oid}: no charge in the gateway's ledger")
             continue
         ledger_charged += samount
-        ledger_refunded += samount if sstatus == "refunded" else 0
-        if (
-            samount != amount
-            or {"captured": "captured", "refunded": "refunded"}.get(pstatus) != sstatus
-        ):
-            bad.append(f"order {oid}: payment {amount} {pstatus}, gateway {samount} {sstatus}")
+        theirs = samount if sstatus == "refunded" else gateway_parts.get(str(ref), 0)
+        ledger_refunded += theirs
+        # A cancellation after part refunds gave all the card money back leaves the charge
+        # captured at the gateway, fully refunded in parts.
+        status_agrees = {"captured": "captured", "refunded": "refunded"}.get(
+            pstatus
+        ) == sstatus or (pstatus == "refunded" and sstatus == "captured" and theirs == samount)
+        if samount != amount or not status_agrees or amount - ours != samount - theirs:
+            bad.append(
+                f"order {oid}: payment {amount} {pstatus} less ₩{ours:,}, gateway {samount} "
+                f"{sstatus} less ₩{theirs:,}"
+            )
     orphans = db.rows(
         "SELECT s.reference, s.amount, s.status FROM sandbox_charges s LEFT JOIN payments p "
         "ON p.reference = s.reference WHERE p.id IS NULL AND s.status IN ('captured', 'refunded') "
@@ -318,7 +354,8 @@ def check_money(db: Database | None, recorder: Recorder, customer_ids: list[int]
         "money: charges and refunds match the orders and the gateway",
         _verdict(not bad),
         [
-            f"orders: charged ₩{charged:,}, refunded ₩{refunded:,}, net ₩{charged - refunded:,}",
+            f"orders: charged ₩{charged:,}, refunded ₩{refunded:,}, net ₩{charged - refunded:,} "
+            f"({part_refunds} part refunds)",
             f"gateway: charged ₩{ledger_charged:,}, refunded ₩{ledger_refunded:,}, "
             f"net ₩{ledger_charged - ledger_refunded:,}; charges without an order: {len(orphans)}",
         ]
@@ -357,6 +394,20 @@ def check_points(db: Database | None, customer_ids: list[int]) -> Check:
         want = paid * ACCRUAL_PERCENT // 100 if status == "delivered" else None
         if (delta is None and want) or (delta is not None and delta != want):
             bad.append(f"order {oid} ({status}, paid {paid}): accrued {delta}, expected {want}")
+    # Points given back per order (in full, and by part refunds) never exceed the points it
+    # used, and a rejected or cancelled order got them all back.
+    restored = db.rows(
+        "SELECT o.id, o.status, o.points_used, COALESCE(SUM(l.usable_delta), 0), "
+        "(SELECT COALESCE(SUM(r.points), 0) FROM order_refunds r WHERE r.order_id = o.id) "
+        "FROM orders o LEFT JOIN point_ledger l ON l.order_id = o.id "
+        "AND l.reason IN ('refund', 'part_refund') "
+        f"WHERE o.customer_id IN ({ids}) GROUP BY o.id, o.status, o.points_used"
+    )
+    for oid, status, used, back, parts in restored:
+        if back > used or (status in ("rejected", "cancelled") and back != used):
+            bad.append(f"order {oid} ({status}) used {used} points, {back} came back")
+        if status not in ("rejected", "cancelled") and back != parts:
+            bad.append(f"order {oid}: part refunds gave {parts} points, the ledger {back}")
     totals = db.rows(
         f"SELECT reason, COUNT(*), SUM(accrued_delta), SUM(usable_delta) FROM point_ledger "
         f"WHERE customer_id IN ({ids}) GROUP BY reason"

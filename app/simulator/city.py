@@ -123,6 +123,9 @@ async def _store(api: ApiClient, rng: random.Random, n: int) -> Store:
                 "phone": "02-123-4567",
                 "min_order": 0,
                 "delivery_fee": fee,
+                # Customers live up to 3.5 km from City Hall and stores 2.5 km: every store
+                # delivers to every customer.
+                "delivery_radius_km": 8,
             },
         ),
         "creating a store",

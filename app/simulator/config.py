@@ -53,11 +53,24 @@ class SimConfig:
     find_capacity: bool = False
     capacity_step: float = 60.0  # wall seconds per capacity step
     flat: bool = False  # constant demand at --peak instead of the day's curve
+    # The DISPATCH_STRATEGY (and batch period) of the --cluster's nodes; None: the default.
+    dispatch_strategy: str | None = None
+    dispatch_batch_seconds: float | None = None
 
     @property
     def wall_seconds(self) -> float:
         """How long demand lasts in wall-clock seconds."""
         return self.duration / self.speed
+
+
+def cluster_env(config: SimConfig) -> dict[str, str]:
+    """The settings of the nodes of a cluster the simulator starts for `config`."""
+    env = dict(NODE_ENV)
+    if config.dispatch_strategy is not None:
+        env["DISPATCH_STRATEGY"] = config.dispatch_strategy
+    if config.dispatch_batch_seconds is not None:
+        env["DISPATCH_BATCH_SECONDS"] = f"{config.dispatch_batch_seconds:g}"
+    return env
 
 
 def parse_clock(text: str) -> float:

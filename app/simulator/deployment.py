@@ -128,9 +128,10 @@ class OwnCluster(Deployment):
     events: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, folder: Path, nodes: int) -> OwnCluster:
+    def start(cls, folder: Path, nodes: int, node_env: dict[str, str] | None = None) -> OwnCluster:
         """MariaDB, three Redis, `nodes` nodes and nginx, with the simulation's settings."""
-        cluster = Cluster(folder=folder, nodes=nodes, node_env=dict(NODE_ENV)).start()
+        env = dict(NODE_ENV if node_env is None else node_env)
+        cluster = Cluster(folder=folder, nodes=nodes, node_env=env).start()
         own = cls(url=cluster.url, cluster=cluster)
         own.supervisor = cluster.supervisor(report=own._report)
         own._thread = threading.Thread(target=own._supervise, name="supervisor", daemon=True)

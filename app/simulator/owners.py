@@ -1,5 +1,5 @@
 """Store owners: each watches its store's stream live, accepts (with a prep time) or rejects,
-marks orders ready when the kitchen is done, and now and then cancels."""
+marks orders ready when the kitchen is done, and now and then cancels or refunds part of one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from app.simulator.city import Store
 from app.simulator.context import FINAL, Context, act
 from app.simulator.sockets import Socket
 
-REJECT, CANCEL = 0.04, 0.02
+REJECT, CANCEL, REFUND = 0.04, 0.02, 0.05
+# A part refund gives back this much (every order costs more: its items are ₩8,000 up).
+REFUND_AMOUNT = 1_000
 
 
 class Owner:
@@ -70,6 +72,15 @@ class Owner:
         if rng.random() < CANCEL:
             await act(api, order_id, "cancel", {"reason": "Out of ingredients"})
             return
+        if rng.random() < REFUND:
+            # Something was missing from the bag: points first, then the card (the audit
+            # checks both against the ledger and the gateway).
+            await api.call(
+                "refund",
+                "POST",
+                f"/api/orders/{order_id}/refunds",
+                json={"amount": REFUND_AMOUNT, "reason": "A side dish ran out."},
+            )
         await act(api, order_id, "ready", {})
 
     async def finish(self) -> None:

@@ -18,7 +18,7 @@ import aiohttp
 
 from app.simulator import audit, report
 from app.simulator.city import build_city
-from app.simulator.config import NODE_ENV, SimConfig, clock_text
+from app.simulator.config import NODE_ENV, SimConfig, clock_text, cluster_env
 from app.simulator.context import Context
 from app.simulator.deployment import Deployment, OwnCluster, RunningCluster
 from app.simulator.faults import inject
@@ -35,9 +35,10 @@ def open_deployment(config: SimConfig, out: Path) -> Deployment:
     """Start a cluster of our own, read a running one's cluster.json, or take the URL alone."""
     if config.cluster:
         say(
-            f"starting MariaDB, three Redis, {config.nodes} node(s) and nginx in {out / 'cluster'} …"
+            f"starting MariaDB, three Redis, {config.nodes} node(s) and nginx in {out / 'cluster'} "
+            f"(dispatch: {config.dispatch_strategy or 'offers'}) …"
         )
-        own = OwnCluster.start(out / "cluster", config.nodes)
+        own = OwnCluster.start(out / "cluster", config.nodes, cluster_env(config))
         config.url = own.url
         say(f"cluster up: {own.url}")
         return own

@@ -30,8 +30,9 @@ async def _city(owner: Api) -> dict[str, dict[str, Any]]:
     for name in ("Edge", "Far", "Near", "Middle"):
         lat, lng = _north(NORTH_KM[name])
         category = "chicken" if name in ("Near", "Edge") else "pizza"
+        # Each delivers far enough for the search's own radius to decide.
         made[name] = await create_store(
-            owner, name=f"{name} Store", lat=lat, lng=lng, category=category
+            owner, name=f"{name} Store", lat=lat, lng=lng, category=category, delivery_radius_km=15
         )
     return made
 
@@ -96,27 +97,37 @@ async def test_nearby_search_over_many_stores_matches_an_exact_scan(
         # Spread over roughly 40 km x 40 km around City Hall.
         lat = CITY_HALL[0] + rng.uniform(-0.18, 0.18)
         lng = CITY_HALL[1] + rng.uniform(-0.23, 0.23)
-        rows.append((owner.user["id"], f"Store {n}", "korean", "addr", lat, lng, "02-000-0000"))  # type: ignore[index]
+        # Each store's own delivery radius: only those reaching the point are listed.
+        reach = rng.choice([1.0, 3.0, 8.0, 15.0])
+        rows.append(
+            (owner.user["id"], f"Store {n}", "korean", "addr", lat, lng, "02-000-0000", reach)
+        )  # type: ignore[index]
     conn = pymysql.connect(**infra.sync_db)  # type: ignore[arg-type]
     try:
         with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO stores (owner_id, name, category, address, lat, lng, phone, "
-                "min_order, delivery_fee, open, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, 1, UTC_TIMESTAMP(), UTC_TIMESTAMP())",
+                "delivery_radius_km, min_order, delivery_fee, open, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 1, UTC_TIMESTAMP(), "
+                "UTC_TIMESTAMP())",
                 rows,
             )
         conn.commit()
     finally:
         conn.close()
-    for lat, lng, radius in [(37.5665, 126.978, 3), (37.60, 127.05, 2), (37.45, 126.85, 5)]:
+    for lat, lng, radius in [
+        (37.5665, 126.978, 3),
+        (37.60, 127.05, 2),
+        (37.45, 126.85, 5),
+        (37.5665, 126.978, 12),
+    ]:
         body = (
             await api.get(f"/api/stores?lat={lat}&lng={lng}&radius_km={radius}&limit=200")
         ).json()
         expected = sorted(
             (distance_km(lat, lng, r[4], r[5]), r[1])
             for r in rows
-            if distance_km(lat, lng, r[4], r[5]) <= radius
+            if distance_km(lat, lng, r[4], r[5]) <= min(radius, r[7])
         )[:200]
         assert len(expected) > 10
         assert [s["name"] for s in body["stores"]] == [name for _, name in expected]

@@ -30,6 +30,8 @@ async def test_owner_creates_a_closed_store_that_anyone_can_read(
         "delivery_fee",
         "open",
         "image_url",
+        "delivery_radius_km",
+        "delivery_fee_tiers",
         "rating",
         "review_count",
         "timezone",

@@ -116,6 +116,16 @@ def test_the_socketio_redis_fanout_needs_an_events_redis() -> None:
     assert with_redis.realtime_fanout == "socketio-redis"
 
 
+def test_the_dispatch_strategy_is_offers_unless_batch_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (Settings().dispatch_strategy, Settings().dispatch_batch_seconds) == ("offers", 5.0)
+    monkeypatch.setenv("DISPATCH_STRATEGY", "batch")
+    monkeypatch.setenv("DISPATCH_BATCH_SECONDS", "2.5")
+    assert (Settings().dispatch_strategy, Settings().dispatch_batch_seconds) == ("batch", 2.5)
+    assert "dispatch_strategy" in refused(dispatch_strategy="nearest")
+
+
 @pytest.mark.parametrize(
     ("field", "bad", "good"),
     [
@@ -123,6 +133,8 @@ def test_the_socketio_redis_fanout_needs_an_events_redis() -> None:
         ("dispatch_radius_km", 50.1, 0.1),
         ("store_accept_timeout", 0, 0.5),
         ("dispatch_offer_ttl", -1, 30),
+        ("dispatch_batch_seconds", 0.04, 0.05),
+        ("dispatch_batch_seconds", 301, 300),
         ("realtime_max_client_queue", 9, 10),
         ("realtime_max_client_queue", 1_000_001, 1_000_000),
         ("session_absolute_seconds", 299, 300),

@@ -8,10 +8,18 @@ from typing import Any
 
 import pytest
 
+from app.cli import build_parser
 from app.launcher.nodes import Node
 from app.launcher.supervisor import ServiceExited, Supervisor
 from app.simulator.audit import check_deliveries, check_retries
-from app.simulator.config import clock_text, parse_clock, parse_duration
+from app.simulator.config import (
+    NODE_ENV,
+    SimConfig,
+    clock_text,
+    cluster_env,
+    parse_clock,
+    parse_duration,
+)
 from app.simulator.demand import arrivals, shape
 from app.simulator.recorder import Recorder
 from app.simulator.sockets import StreamLog, committed_at
@@ -36,6 +44,24 @@ def test_arrivals_follow_the_rate_and_repeat_with_the_seed() -> None:
     night = draw(1, peak_per_minute=30, start=parse_clock("02:00"))
     assert len(night) < len(flat) / 5
     assert all(0 <= t < 600 for t in flat) and flat == sorted(flat)
+
+
+def test_the_dispatch_strategy_flags_reach_the_nodes_of_the_simulators_cluster() -> None:
+    args = build_parser().parse_args(
+        ["simulate", "--cluster", "--dispatch-strategy", "batch", "--dispatch-batch-seconds", "2"]
+    )
+    config = SimConfig(
+        cluster=True,
+        dispatch_strategy=args.dispatch_strategy,
+        dispatch_batch_seconds=args.dispatch_batch_seconds,
+    )
+    env = cluster_env(config)
+    assert (env["DISPATCH_STRATEGY"], env["DISPATCH_BATCH_SECONDS"]) == ("batch", "2")
+    assert env["STORE_ACCEPT_TIMEOUT"] == NODE_ENV["STORE_ACCEPT_TIMEOUT"]
+    # Unasked, the nodes keep their default.
+    assert "DISPATCH_STRATEGY" not in cluster_env(SimConfig(cluster=True))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--dispatch-strategy", "nearest"])
 
 
 def test_clock_and_duration_flags() -> None:

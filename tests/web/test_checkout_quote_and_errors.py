@@ -48,6 +48,8 @@ async def test_checkout_shows_what_the_server_will_charge_with_a_coupon_above_th
     await loaded(page)
     await page.get_by_role("button", name="Claim Grand opening").click()
     await expect(page.locator("#my-coupons")).to_contain_text("Grand opening")
+    # The campaigns are read again after a claim: leave the page only once they are shown.
+    await expect(page.locator("#campaigns .badge.ok")).to_have_text("Claimed")
 
     await _checkout(customer, store_id, "Tuna gimbap")
     await page.get_by_label("Card number").fill("4242424242424242")

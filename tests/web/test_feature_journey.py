@@ -39,6 +39,7 @@ KITCHEN_NOTE = "No onions, please"
 RIDER_NOTE = "Call me from the lobby, gate code 1234"
 REVIEW = "Hot, quick, and the rider found the gate."
 REPLY = "Thank you, see you again soon!"
+REFUND_REASON = "The fried egg was missing."
 SIGN_OUT_LEFT = re.compile(r"request failed: POST \S+/api/auth/logout net::ERR_ABORTED$")
 TRIES = 16  # sign-ins until a socket lands on the wanted node: each is a coin toss of nginx's hash
 
@@ -258,6 +259,10 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         await page.get_by_label("Note for the rider").fill(RIDER_NOTE)
         await page.get_by_label("Card number").fill("4242 4242 4242 4242")
         await expect(page.locator("#place-order")).to_have_text("Place order · ₩15,000")
+        # The server's fee for Home, by its distance from the store.
+        await expect(page.locator("#delivery-note")).to_have_text(
+            re.compile(rf"^\d+\.\d km from {journey.store_name}: delivery ₩3,000\.$")
+        )
         await customer.shot("journey-customer-checkout-saved-address")
         await page.locator("#place-order").click()
         await page.wait_for_url(re.compile(r"/customer/orders/\d+$"))
@@ -332,6 +337,30 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         await expect(board.locator("#done")).to_contain_text(f"#{journey.order_id}")
         await expect(rider.page.locator("#delivered-count")).to_have_text("1")
 
+        # --- The owner refunds part of the delivered order; the customer's page shows it live.
+        await board.get_by_role("button", name=f"Refund part of order {journey.order_id}").click()
+        dialog = board.locator("dialog.refund-dialog")
+        await expect(dialog).to_be_visible()
+        await dialog.get_by_label("An amount").check()
+        await dialog.get_by_label("Amount to refund (₩)").fill("2000")
+        await dialog.get_by_label("Reason the customer sees").fill(REFUND_REASON)
+        await owner.shot("journey-owner-refund-dialog")
+        await dialog.get_by_role("button", name="Review refund").click()
+        sure = board.get_by_role("alertdialog", name="Refund ₩2,000?")
+        await expect(sure).to_contain_text("goes back to the customer")
+        await owner.shot("journey-owner-refund-confirm")
+        await sure.get_by_role("button", name="Refund ₩2,000").click()
+        await expect(board.locator("#toast")).to_contain_text("Refunded ₩2,000")
+        await expect(board.locator("#done")).to_contain_text("Refunded ₩2,000")
+        refunds = page.locator("#refunds")
+        await expect(refunds).to_contain_text("Refunded ₩2,000")
+        await expect(refunds).to_contain_text(REFUND_REASON)
+        await expect(refunds).to_contain_text("₩2,000 to your card")
+        await expect(page.locator("#toast")).to_contain_text(
+            f"The store refunded ₩2,000: {REFUND_REASON}"
+        )
+        await customer.shot("journey-customer-order-refunded")
+
         # --- The customer reviews the delivered order on its page.
         form = page.locator("#review-form")
         await expect(form).to_be_visible()
@@ -355,6 +384,33 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         await review.get_by_role("button", name="Reply").click()
         await expect(review.locator(".reply")).to_contain_text(REPLY)
         await owner.shot("journey-owner-review-replied")
+
+        # --- The owner delivers farther, at fees by distance; a tier that misses the radius
+        # is refused with a sentence, and the corrected one is saved.
+        delivery = board.locator("#delivery-form")
+        owner.tolerate = re.compile(r"\b400\b.*/api/stores/\d+")
+        await delivery.get_by_label("Delivery radius (km)").fill("4")
+        await delivery.get_by_role("button", name="Add distance tier").click()
+        rows = delivery.locator(".tier-row")
+        await rows.nth(0).get_by_label("Up to (km)").fill("1.5")
+        await rows.nth(1).get_by_label("Up to (km)").fill("3.5")
+        await rows.nth(1).get_by_label("Fee (₩)").fill("4500")
+        await delivery.get_by_role("button", name="Save delivery").click()
+        await expect(delivery.locator(".problem")).to_contain_text(
+            "The last tier must end at the delivery radius (4 km), not at 3.5 km."
+        )
+        owner.tolerate = None
+        assert owner.tolerated, "the refusal never reached the page"
+        await rows.nth(1).get_by_label("Up to (km)").fill("4")
+        await delivery.get_by_role("button", name="Save delivery").click()
+        await expect(board.locator("#toast")).to_contain_text("Delivery area saved")
+        await owner.shot("journey-owner-delivery-tiers")
+        saved = await (await board.request.get(f"/api/stores/{journey.store_id}")).json()
+        assert saved["delivery_radius_km"] == 4
+        assert saved["delivery_fee_tiers"] == [
+            {"up_to_km": 1.5, "fee": 3000},
+            {"up_to_km": 4, "fee": 4500},
+        ]
 
         # --- The customer orders it again (the cart is filled), sees the reply, and keeps
         # the store as a favourite.

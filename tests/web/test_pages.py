@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
-from app import create_app
-from app.config import Settings
 from app.demo import DEMO_PASSWORD
-from app.migrate import upgrade
 from tests.client import Api
+from tests.embedded import embedded_app
 from tests.orders.helpers import open_shop
 
 ROLE_PAGES = {
@@ -72,14 +68,8 @@ async def test_each_role_opens_its_own_pages_and_is_sent_home_from_others(
 
 
 async def test_embedded_landing_page_lists_the_demo_sign_ins(tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path)
-    assert settings.embedded
-    await asyncio.to_thread(upgrade, settings.effective_database_url)
-    app = create_app(settings)
-    async with app.quart.test_app():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            page = (await http.get("/")).text
+    async with embedded_app(tmp_path) as embedded, embedded.client() as http:
+        page = (await http.get("/")).text
     assert "Demo sign-ins" in page and DEMO_PASSWORD in page
     assert "owner@demo.delivery" in page and "rider1@demo.delivery" in page
     assert "admin@demo.delivery" in page

@@ -1,5 +1,6 @@
 """Reviews in the web UI on one real node: the customer rates a delivered order on its page,
-a store's page shows its rating and reviews with replies, page by page, and its owner replies."""
+a store's page shows its rating and reviews with replies, page by page, and its owner replies
+(and sees a new review arrive live)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,14 @@ async def test_store_page_shows_rating_and_reviews_and_the_owner_replies(
         await expect(target.locator(".reply-form")).to_have_count(0)
         await expect(owner_page.locator("#reviews .reply-form")).to_have_count(4)
         await person.shot("owner-store-reviews")
+        # A review written while the owner's page is open shows there at once, rating and all.
+        late = await deliver(await place(diners[1], shop), owner, rider)
+        made = await diners[1].post(review_path(late), json={"rating": 1, "text": "Cold soup."})
+        assert made.status_code == 201, made.text
+        # (23 + 1) / 7 = 3.43…
+        await expect(owner_page.locator("#reviews-summary")).to_have_text("★ 3.4 · 7 reviews")
+        await expect(listed.first).to_contain_text("Cold soup.")
+        await expect(listed).to_have_count(7)
     finally:
         await person.context.close()
     person.assert_clean()

@@ -1,7 +1,7 @@
 """accounts and stores can be suspended; the admins' audit log
 
 Revision ID: 0017_admin
-Revises: 0014_store_hours
+Revises: 0015_fee_refunds
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision = "0017_admin"
-down_revision = "0014_store_hours"
+down_revision = "0015_fee_refunds"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,10 @@ const saved = new Map();
 const savedSelect = document.getElementById("co-saved");
 const picker = new PointPicker(document.getElementById("co-map"), {
   label: "Map: click where the order should go; arrow keys move the point",
-  onChange: (point) => { document.getElementById("co-point").textContent = coordinates(point); },
+  onChange: (point) => {
+    document.getElementById("co-point").textContent = coordinates(point);
+    destinationChanged();
+  },
 });
 let attempt = null; // {key, body}: a retry of the same body reuses its key, so it is charged once
 let blocked = null; // why the cart cannot be ordered now (the store closed, an item sold out)
@@ -94,6 +97,49 @@ async function showStore() {
   } catch {
     // The map works without the store's marker.
   }
+}
+
+let deliveryAsked = null; // the destination last asked about, so each is asked once
+
+/** Where the order would go, as coordinates: the saved address chosen, or the map's point. */
+function destination() {
+  const address = chosenSaved();
+  if (address) return { lat: address.lat, lng: address.lng };
+  return picker.point || null;
+}
+
+/** The store's fee for this destination by its distance, or why it cannot deliver there. */
+async function showDelivery() {
+  const cart = getCart();
+  const note = document.getElementById("delivery-note");
+  const point = destination();
+  if (!cart || !point) {
+    note.hidden = true;
+    return;
+  }
+  const asked = `${cart.store.id}:${point.lat}:${point.lng}`;
+  if (asked === deliveryAsked) return;
+  deliveryAsked = asked;
+  try {
+    const quote = await api("GET", `/api/stores/${cart.store.id}/delivery-quote?lat=${point.lat}&lng=${point.lng}`);
+    if (asked !== deliveryAsked) return;
+    const km = quote.distance_km.toFixed(1);
+    note.classList.toggle("notice", !quote.in_range);
+    note.textContent = quote.in_range
+      ? `${km} km from ${cart.store.name}: delivery ${won(quote.delivery_fee)}.`
+      : `Out of range: ${cart.store.name} delivers up to ${quote.radius_km} km away and this address is ${km} km away. Choose an address nearer the store.`;
+    note.hidden = false;
+  } catch {
+    note.hidden = true; // the order quote says what is wrong
+  }
+}
+
+let started = false; // until the store's state is known, nothing is asked of the server
+
+function destinationChanged() {
+  if (!started) return;
+  showDelivery();
+  estimate();
 }
 
 function payMethod() {
@@ -228,7 +274,10 @@ function orderBody(cart) {
   return body;
 }
 
-savedSelect.addEventListener("change", showDestination);
+savedSelect.addEventListener("change", () => {
+  showDestination();
+  destinationChanged();
+});
 form.addEventListener("input", estimate);
 form.addEventListener("change", () => {
   document.getElementById("card-field").hidden = payMethod() !== "card";
@@ -266,5 +315,7 @@ fill();
 renderCart(cartBox, { onChange: estimate, checkoutLink: false });
 await Promise.all([loadRewards(), loadAddresses(), showStore()]);
 await watchStore(); // first: a closed store or a sold-out item is said without asking
+started = true;
+await showDelivery();
 estimate();
 markReady();

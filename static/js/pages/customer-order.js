@@ -43,9 +43,26 @@ function render() {
       order.coupon_discount ? [h("dt", {}, "Coupon"), h("dd", {}, `−${won(order.coupon_discount)}`)] : null,
       order.points_used ? [h("dt", {}, "Points"), h("dd", {}, `−${won(order.points_used)}`)] : null,
       h("dt", { class: "grand" }, "Total"), h("dd", { class: "grand", id: "order-total" }, won(order.total)))),
+    refundsBlock(order),
     h("p", { class: "muted" }, `Deliver to ${order.address.text}`),
     order.store_note ? h("p", { class: "note", id: "store-note" }, `For the kitchen: ${order.store_note}`) : null,
     order.rider_note ? h("p", { class: "note", id: "rider-note" }, `For the rider: ${order.rider_note}`) : null);
+}
+
+/** What went back to the customer, refund by refund: how much, why, and how (points, card). */
+function refundsBlock(current) {
+  const refunds = current.refunds || [];
+  if (!refunds.length) return null;
+  return h("div", { class: "refunds", id: "refunds", "aria-label": "Refunds" },
+    h("h3", {}, `Refunded ${won(current.refunded_amount)}`),
+    h("ul", {}, ...refunds.map((r) => h("li", { class: "refund", dataset: { refundId: r.id } },
+      h("strong", {}, won(r.amount)), ` · ${r.reason}`,
+      h("div", { class: "muted" }, [
+        r.lines ? r.lines.map((l) => `${l.quantity} × ${l.name}`).join(", ") : null,
+        r.points ? `${won(r.points).replace("₩", "")} points back` : null,
+        r.card ? `${won(r.card)} to your card` : null,
+        clock(r.at),
+      ].filter(Boolean).join(" · "))))));
 }
 
 function showEta() {
@@ -157,6 +174,7 @@ if (order) {
         if (event.data && event.data.id === orderId && event.data.status) {
           order = event.data;
           render();
+          if (event.type === "order.refunded" && event.data.refund) toast(`The store refunded ${won(event.data.refund.amount)}: ${event.data.refund.reason}`);
           if (event.type === "order.delayed") toast(`The store needs ${event.data.minutes} more minutes; now arriving around ${clock(order.eta)}.`);
           if (order.status === "delivered" && !reviewState) loadReview().catch((error) => showProblem(problem, error));
         }

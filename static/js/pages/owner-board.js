@@ -4,6 +4,7 @@ import { ring, soundAllowed, unlockSound } from "../chime.js";
 import { confirmAction } from "../confirm.js";
 import { follow } from "../live.js";
 import { countdown, reasonText, STATUS_LABEL } from "../orders.js";
+import { refundable, refundDialog } from "../refund-dialog.js";
 import { busy, h, startPage, toast, markReady } from "../ui.js";
 
 const storeId = Number(document.body.dataset.storeId);
@@ -48,6 +49,26 @@ function tick() {
   for (const line of document.querySelectorAll(".accept-countdown")) line.textContent = answerIn(line.dataset.acceptBy);
 }
 
+const REFUNDABLE = new Set(["accepted", "ready", "picked_up", "delivered"]);
+
+function refundButton(order) {
+  return h("button", {
+    type: "button",
+    class: "refund-part",
+    "aria-label": `Refund part of order ${order.id}`,
+    onclick: async () => {
+      const refund = await refundDialog(orders.get(order.id) || order);
+      if (refund) toast(`Refunded ${won(refund.amount)}`);
+    },
+  }, "Refund part of this order");
+}
+
+function refundedLine(order) {
+  return order.refunded_amount && !["rejected", "cancelled"].includes(order.status)
+    ? h("div", { class: "muted refunded" }, `Refunded ${won(order.refunded_amount)}`)
+    : null;
+}
+
 function card(order) {
   const fresh = order.status === "placed" && !acknowledged.has(order.id);
   const items = h("ul", {}, ...order.items.map((i) => h("li", {}, `${i.quantity} × ${[i.name, ...(i.options || []).map((o) => o.name)].join(" + ")}`)));
@@ -89,6 +110,7 @@ function card(order) {
       }),
     }, "Cancel"));
   }
+  if (REFUNDABLE.has(order.status) && refundable(order) > 0) actions.push(refundButton(order));
   const rider = order.rider ? `Rider: ${order.rider.name}` : order.dispatch === "searching" ? "Finding a rider…" : "";
   return h("article", { class: `order-card${fresh ? " new" : ""}`, dataset: { orderId: order.id, status: order.status }, "aria-label": `Order ${order.id}` },
     h("div", { class: "spread" }, h("strong", {}, `#${order.id}`), h("span", { class: "muted" }, clock(order.created_at))),
@@ -103,6 +125,7 @@ function card(order) {
       ? h("div", { class: "muted kitchen-clock" }, `Ready by ${clock(order.ready_by)} · arrives ${clock(order.eta)}${order.delay_minutes ? ` · delayed ${order.delay_minutes} min` : ""}`)
       : null,
     rider ? h("div", { class: "muted rider" }, rider) : null,
+    refundedLine(order),
     ...actions);
 }
 
@@ -114,7 +137,8 @@ function render() {
   const today = [...orders.values()].filter((o) => isToday(o.created_at));
   const done = today.filter((o) => ["delivered", "rejected", "cancelled"].includes(o.status)).sort((a, b) => b.id - a.id);
   document.getElementById("done").replaceChildren(...done.map((o) => h("tr", {},
-    h("td", {}, `#${o.id}`), h("td", {}, clock(o.created_at)), h("td", {}, STATUS_LABEL[o.status], reasonText(o) ? h("div", { class: "muted reason" }, reasonText(o)) : null), h("td", {}, won(o.total)))));
+    h("td", {}, `#${o.id}`), h("td", {}, clock(o.created_at)), h("td", {}, STATUS_LABEL[o.status], reasonText(o) ? h("div", { class: "muted reason" }, reasonText(o)) : null), h("td", {}, won(o.total), refundedLine(o)),
+    h("td", {}, o.status === "delivered" && refundable(o) > 0 ? refundButton(o) : null))));
   const counted = today.filter((o) => !["rejected", "cancelled"].includes(o.status));
   document.getElementById("today-count").textContent = String(counted.length);
   document.getElementById("today-sales").textContent = won(counted.reduce((sum, o) => sum + o.total, 0));

@@ -1,6 +1,7 @@
 // Store settings, the open/closed switch, pauses, opening hours, the store photo and the menu.
 import { api, showProblem, won } from "../api.js";
 import { confirmAction } from "../confirm.js";
+import { follow } from "../live.js";
 import { ratingLine, reviewList } from "../reviews.js";
 import { DAY_NAMES, followStore, openState, whenText } from "../store-live.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
@@ -155,6 +156,49 @@ function renderClosedDates() {
     h("li", {}, h("button", { type: "button", class: "chip", "aria-label": `Remove closed date ${date}`, onclick: () => { closedDates = closedDates.filter((d) => d !== date); renderClosedDates(); } }, `${date} ✕`))));
 }
 
+const tierRows = document.getElementById("tier-rows");
+
+function tierRow(tier = { up_to_km: "", fee: "" }) {
+  const row = h("tr", { class: "tier-row" },
+    h("td", {}, h("input", { type: "number", name: "up_to_km", min: 0.1, max: 15, step: 0.1, value: tier.up_to_km, "aria-label": "Up to (km)", required: true })),
+    h("td", {}, h("input", { type: "number", name: "fee", min: 0, max: 100000, step: 100, value: tier.fee, "aria-label": "Fee (₩)", required: true })),
+    h("td", {}, h("button", { type: "button", class: "danger", "aria-label": "Remove this tier", onclick: () => row.remove() }, "✕")));
+  return row;
+}
+
+function fillDelivery(current) {
+  document.getElementById("delivery-radius").value = current.delivery_radius_km;
+  tierRows.replaceChildren(...current.delivery_fee_tiers.map(tierRow));
+}
+
+// A number as typed, or the text itself: the server names what is wrong with it.
+const numberOr = (text) => (text.trim() !== "" && Number.isFinite(Number(text)) ? Number(text) : text);
+
+document.getElementById("add-tier").addEventListener("click", () => {
+  const radius = document.getElementById("delivery-radius").value;
+  tierRows.append(tierRow({ up_to_km: radius, fee: "" }));
+});
+
+document.getElementById("delivery-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const body = {
+    delivery_radius_km: numberOr(document.getElementById("delivery-radius").value),
+    delivery_fee_tiers: [...tierRows.querySelectorAll(".tier-row")].map((row) => ({
+      up_to_km: numberOr(row.querySelector("[name=up_to_km]").value),
+      fee: numberOr(row.querySelector("[name=fee]").value),
+    })),
+  };
+  try {
+    store = { ...store, ...(await busy(form.querySelector("button[type=submit]"), () => api("PATCH", `/api/stores/${storeId}`, { body }))) };
+    showProblem(form.querySelector(".problem"), null);
+    fillDelivery(store);
+    toast("Delivery area saved");
+  } catch (error) {
+    showProblem(form.querySelector(".problem"), error);
+  }
+});
+
 function fillHours(current) {
   document.getElementById("hours-timezone").value = current.timezone;
   hoursRows.replaceChildren(...current.hours.map(hoursRow));
@@ -206,7 +250,7 @@ function render() {
   if (store.image_url) image.src = store.image_url;
   renderState(store);
   const settings = document.getElementById("settings-form");
-  for (const key of ["name", "category", "address", "phone", "min_order", "delivery_fee"]) settings.elements[key].value = store[key];
+  for (const key of ["name", "category", "address", "phone", "min_order"]) settings.elements[key].value = store[key];
   const groups = store.menu || [];
   document.getElementById("menu-groups").replaceChildren(...groups.map((g) => h("option", { value: g.group })));
   const onSale = groups.some((g) => g.items.some((i) => !i.sold_out));
@@ -256,7 +300,7 @@ document.getElementById("settings-form").addEventListener("submit", async (event
   event.preventDefault();
   const form = event.currentTarget;
   const data = formData(form);
-  for (const key of ["min_order", "delivery_fee"]) data[key] = Number(data[key]);
+  data.min_order = Number(data.min_order);
   try {
     await api("PATCH", `/api/stores/${storeId}`, { body: data });
     showProblem(form.querySelector(".problem"), null);
@@ -287,9 +331,27 @@ document.getElementById("item-form").addEventListener("submit", async (event) =>
 
 await startPage();
 await load();
-await reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true }).reload();
+const reviews = reviewList(document.getElementById("reviews"), storeId, { limit: 10, canReply: true });
+await reviews.reload();
+// A review or a reply written while the page is open shows at once, with the new rating.
+async function reviewsChanged() {
+  await reviews.reload();
+  const fresh = await api("GET", `/api/stores/${storeId}`);
+  document.getElementById("reviews-summary").replaceChildren(ratingLine(fresh));
+  return null;
+}
+if (store) {
+  await follow(`store:${storeId}`, {
+    lastSeq: null,
+    onEvent: (event) => {
+      if (event.type === "review.created" || event.type === "review.replied") reviewsChanged().catch(() => {});
+    },
+    resync: reviewsChanged,
+  });
+}
 if (store) {
   fillHours(store);
+  fillDelivery(store);
   // A pause that runs out, or a change made elsewhere, shows here at once.
   await followStore(store, (next) => {
     store = { ...store, ...next };

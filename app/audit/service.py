@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.admin.models import AuditEntry
-from app.admin.schemas import AuditEntryOut, AuditListOut
+from app.audit.models import AuditEntry
+from app.audit.schemas import AuditEntryOut, AuditListOut
 from app.auth.models import User
 from app.db import Database, UnitOfWork, utcnow
 
