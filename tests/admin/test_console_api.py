@@ -458,3 +458,33 @@ async def test_an_order_nobody_knows_is_not_found(apps: AppPool, app: DeliveryAp
     assert_problem(missing, 404, "not-found")
     gone = await desk.admin.post("/api/admin/orders/987654/cancel", json={"reason": "x"})
     assert_problem(gone, 404, "not-found")
+
+
+async def test_an_admins_part_refund_is_in_the_audit_log_and_an_owners_is_not(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
+    desk = await console(apps, app)
+    order = await desk.kitchen.accepted_order()
+    path = f"/api/orders/{order['id']}/refunds"
+    by_admin = await desk.admin.post(
+        path, json={"lines": None, "amount": 1000, "reason": "Cold fries, told by phone."}
+    )
+    assert by_admin.status_code == 201, by_admin.text
+    by_owner = await desk.kitchen.owner.post(
+        path, json={"lines": None, "amount": 500, "reason": "Sorry"}
+    )
+    assert by_owner.status_code == 201, by_owner.text
+    assert audit_rows(infra) == [
+        (
+            "order.refund",
+            "order",
+            order["id"],
+            {"amount": 1000, "lines": None, "reason": "Cold fries, told by phone."},
+        )
+    ]
+    # A refused refund (more than was paid) records nothing.
+    too_much = await desk.admin.post(
+        path, json={"lines": None, "amount": 1_000_000, "reason": "Everything"}
+    )
+    assert_problem(too_much, 409, "refund-exceeds-paid")
+    assert len(audit_rows(infra)) == 1
