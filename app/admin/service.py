@@ -183,7 +183,8 @@ async def cancel(
             action="order.cancel",
             target_type="order",
             target_id=order.id,
-            details={"reason": reason, "refund": order.paid_amount + order.points_used},
+            # What goes back now: the whole of what was paid, less earlier part refunds.
+            details={"reason": reason, "refund": order.total - (order.refunded_amount or 0)},
         )
 
     return await transition(

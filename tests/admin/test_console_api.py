@@ -488,3 +488,9 @@ async def test_an_admins_part_refund_is_in_the_audit_log_and_an_owners_is_not(
     )
     assert_problem(too_much, 409, "refund-exceeds-paid")
     assert len(audit_rows(infra)) == 1
+    # Cancelled afterwards, the rest goes back: the record says how much that was.
+    cancelled = await desk.admin.post(
+        f"/api/admin/orders/{order['id']}/cancel", json={"reason": "Kitchen closed"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert audit_rows(infra)[-1][3] == {"reason": "Kitchen closed", "refund": order["total"] - 1500}

@@ -72,7 +72,7 @@ async function assign(order, picker, button) {
 }
 
 async function cancel(order, button) {
-  const paid = order.paid_amount + order.points_used;
+  const paid = order.total - (order.refunded_amount || 0);
   const answer = await confirmAction({
     title: `Cancel order ${order.id}?`,
     message: `The customer gets ${won(paid)} back in full (card, points and coupon). This cannot be undone.`,
