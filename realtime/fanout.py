@@ -38,7 +38,7 @@ from app.lifecycle import stop_tasks, wait_for_event
 from realtime.control import CONTROL_CHANNEL, Control
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
 from realtime.ops import OPS_LOCATION_CHANNEL, OPS_STREAM, carried
-from realtime.schemas import LocationMessage
+from realtime.schemas import LocationMessage, RevokedMessage
 
 log = logging.getLogger("delivery.realtime.fanout")
 
@@ -284,7 +284,16 @@ class Hub:
                     await self.control.recheck_all()
                 except Exception:
                     log.exception("could not re-check this node's sockets")
+        await self._drop_ops()
         await self.reconcile()
+
+    async def _drop_ops(self) -> None:
+        """Tell this node's `ops` subscribers they may have missed events: `ops` keeps no log
+        to fill from, so each is dropped as `unavailable`, subscribes again and re-reads."""
+        revoked = RevokedMessage(stream=OPS_STREAM, code="unavailable").model_dump()
+        for sid in list(self.members.get(OPS_STREAM, ())):
+            self.leave(sid, OPS_STREAM)
+            await self.sio.emit("revoked", revoked, to=sid, namespace=NAMESPACE)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         try:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 import app.models  # noqa: F401  (every mapper, so that relationships resolve)
 from app.auth.passwords import Passwords
@@ -38,6 +39,17 @@ async def sockets() -> AsyncIterator[list[StreamClient]]:
     finally:
         for client in made:
             await client.close()
+
+
+@pytest.fixture
+async def events_redis(cluster: Cluster) -> AsyncIterator[Redis]:
+    """The cluster's events Redis, as one more node would reach it."""
+    assert cluster.events_redis is not None
+    client = Redis.from_url(cluster.events_redis.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -208,3 +220,19 @@ async def test_the_ops_stream_brings_every_stores_order_events_and_throttled_pos
     assert set(from_busy[0]) == {"rider_id", "lat", "lng", "at"}
     # Nobody but the admin heard any of it.
     assert stranger.locations == [] and stranger.received == []
+
+
+async def test_an_ops_subscriber_is_told_to_read_again_when_its_node_may_have_missed_events(
+    cluster: Cluster, admin: Api, sockets: list[StreamClient], events_redis: Redis
+) -> None:
+    watcher = await StreamClient(cluster.node_list[0].url, session_cookie(admin)).connect()
+    sockets.append(watcher)
+    assert (await watcher.subscribe("ops"))["ok"] is True
+    # Every node's listener loses the events Redis for a moment: what was published then is
+    # not handed on, and `ops` has no log to fill it from.
+    await events_redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    await wait_until(lambda: watcher.revoked, what="the ops subscription dropped as unavailable")
+    assert watcher.revoked == [{"stream": "ops", "code": "unavailable"}]
+    assert watcher.sio.connected
+    again = await watcher.subscribe("ops")
+    assert again["ok"] is True and again["recovered"] is False
