@@ -81,6 +81,10 @@ class Settings(AdminBootstrap):
     # node of a deployment runs the same one.
     dispatch_strategy: Literal["offers", "batch"] = "offers"
     dispatch_batch_seconds: float = Field(default=5.0, ge=0.05, le=300)
+    # What a rider earns for a delivery, in won: a base plus a part per km from the store to the
+    # customer (fixed for an order when it is first offered).
+    dispatch_fee_base: int = Field(default=3000, ge=0, le=1_000_000)
+    dispatch_fee_per_km: int = Field(default=500, ge=0, le=100_000)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR

@@ -16,7 +16,7 @@ from app.rewards.models import (
     PointBalance,
     PointLedger,
 )
-from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderState
+from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderEarning, RiderState
 
 __all__ = [
     "Address",
@@ -40,6 +40,7 @@ __all__ = [
     "PointBalance",
     "PointLedger",
     "Review",
+    "RiderEarning",
     "RiderState",
     "Store",
     "StreamHead",

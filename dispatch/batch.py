@@ -29,11 +29,10 @@ from sqlalchemy import exists, select
 
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
-from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
-from app.orders.schemas import AddressOut
 from app.outbox import emit
+from dispatch.earnings import FeeSchedule
 from dispatch.geo import RIDERS_KEY, riders_near
 from dispatch.models import (
     DispatchHistory,
@@ -47,12 +46,12 @@ from dispatch.offers import (
     MAX_OFFERS_PER_ROUND,
     SEARCHING_STATUSES,
     each_stream,
+    fixed_fee,
     radius_for,
     record,
-    rider_fee,
 )
 from dispatch.optimiser import IdleRider, Pair, WaitingOrder, assign
-from dispatch.presenter import offer_view
+from dispatch.presenter import dropoff_of, offer_view
 from dispatch.schemas import OfferStoreOut
 
 # The oldest waiting orders one batch considers (the rest wait for the next one).
@@ -68,6 +67,7 @@ class BatchConfig:
     geo: Redis
     base_radius_km: float
     offer_ttl: float
+    fees: FeeSchedule
 
 
 @dataclass(frozen=True)
@@ -323,13 +323,14 @@ async def _offer(
     for pair in pairs:
         order, search = orders[pair.order_id], searches[pair.order_id]
         store = stores[order.store_id]
+        fee, trip_km = fixed_fee(config.fees, search, store, order)
         offer = Offer(
             order_id=order.id,
             rider_id=pair.rider_id,
             round=search.round,
             status=OfferStatus.OFFERED,
             distance_km=round(pair.to_store_km, 3),
-            fee=rider_fee(distance_km(store.lat, store.lng, order.address_lat, order.address_lng)),
+            fee=fee,
             expires_at=expires_at,
         )
         uow.session.add(offer)
@@ -343,7 +344,7 @@ async def _offer(
             detail=f"batch, radius {search.radius_km:g} km, cost {pair.cost:.0f} s",
         )
         shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
-        address = AddressOut(text=order.address_text, lat=order.address_lat, lng=order.address_lng)
-        views[f"rider:{pair.rider_id}"] = offer_view(offer, shop, address)
+        dropoff = dropoff_of(order.address_lat, order.address_lng)
+        views[f"rider:{pair.rider_id}"] = offer_view(offer, shop, dropoff, trip_km)
     # Each rider is in one pair, so one event carries every offer of the batch.
     await emit(uow, "offer.created", list(views), each_stream(views))

@@ -10,25 +10,29 @@ from sqlalchemy import update
 from app.db import UnitOfWork, utcnow
 from app.orders.lifecycle import Status
 from app.orders.models import Order
+from dispatch.earnings import earn_delivery
 from dispatch.models import DispatchSearch, HistoryKind, RiderState
 from dispatch.offers import record
 from dispatch.worker import SearchWorker
 
 
 class DispatchHooks:
-    """Dispatch's reaction to order transitions; wakes this node's search worker after commit."""
+    """Dispatch's reaction to order transitions (offers, the rider freed and paid); wakes this
+    node's search worker after commit."""
 
     def __init__(self, worker: SearchWorker) -> None:
         self.worker = worker
 
     async def order_moved(self, uow: UnitOfWork, order: Order, status: Status) -> None:
-        """React to `order` having just reached `status` (offers, rider freed, offers withdrawn)."""
+        """React to `order` having just reached `status` (offers, rider freed and credited with
+        the fee, offers withdrawn)."""
         if status == Status.ACCEPTED:
             await _start_search(uow, order, self.worker)
         elif status in (Status.REJECTED, Status.CANCELLED):
             await _free_rider(uow, order)
             await _stop_search(uow, order, self.worker)
         elif status == Status.DELIVERED:
+            await earn_delivery(uow, order, self.worker.engine.fees)
             await _free_rider(uow, order)
 
 

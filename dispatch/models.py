@@ -1,11 +1,12 @@
-"""Dispatch tables: rider states, the search of each order, offers and the history."""
+"""Dispatch tables: rider states, the search of each order, offers, the history and the
+riders' earnings."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdType
@@ -63,6 +64,11 @@ class DispatchSearch(Base):
     radius_km: Mapped[float] = mapped_column(nullable=False, default=0.0)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     deadline_at: Mapped[datetime] = mapped_column(nullable=False)
+    # The rider's fee and the store-to-customer trip, fixed when the order is first offered:
+    # a later change of the fee settings (or of the store's position) changes no fee already
+    # offered, and the delivery earns exactly what the offers showed.
+    rider_fee: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    trip_km: Mapped[float | None] = mapped_column(nullable=True)
 
 
 class Offer(Base):
@@ -102,3 +108,36 @@ class DispatchHistory(Base):
     round: Mapped[int] = mapped_column(nullable=False, default=0)
     at: Mapped[datetime] = mapped_column(nullable=False)
     detail: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class EarningKind(StrEnum):
+    DELIVERY = "delivery"
+    CORRECTION = "correction"
+
+
+class RiderEarning(Base):
+    """One entry of a rider's earnings ledger: never edited, corrected by further entries.
+
+    `delivery_of` is the order id on a `delivery` entry and NULL on a correction: its unique
+    index lets one order's delivery be earned once, whichever node records it, while an order
+    may have any number of corrections (NULLs never collide in a unique index).
+    """
+
+    __tablename__ = "rider_earnings"
+    __table_args__ = (
+        Index("ix_rider_earnings_rider_id_at", "rider_id", "at"),
+        UniqueConstraint("delivery_of", name="uq_rider_earnings_delivery_of"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    rider_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    order_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    at: Mapped[datetime] = mapped_column(nullable=False)
+    delivery_of: Mapped[int | None] = mapped_column(IdType, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -9,8 +9,9 @@ uses), so steps of one order never overlap and never act on a stale view of the 
   `DISPATCH_RADIUS_KM`, bounded by `MAX_RADIUS_KM`) and online idle riders inside it get an
   `offer.created`, nearest first.
 
-Fee for the rider: `BASE_FEE` + `FEE_PER_KM` per km from the store to the customer, rounded
-to 100 won.
+The rider's fee (`dispatch.earnings.FeeSchedule`: `DISPATCH_FEE_BASE` + `DISPATCH_FEE_PER_KM`
+per km from the store to the customer) is fixed on the search row by the order's first round,
+so every later round, and the delivery's earnings entry, use that same fee.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from app.db import Database, UnitOfWork, utcnow
 from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
-from app.orders.schemas import AddressOut
 from app.outbox import emit
+from dispatch.earnings import FeeSchedule
 from dispatch.geo import riders_near
 from dispatch.models import (
     DispatchHistory,
@@ -39,21 +40,14 @@ from dispatch.models import (
     OfferStatus,
     RiderState,
 )
-from dispatch.presenter import offer_view, withdrawn_view
+from dispatch.presenter import dropoff_of, offer_view, withdrawn_view
 from dispatch.schemas import OfferStoreOut, OfferWithdrawnOut
 
-BASE_FEE = 3_000
-FEE_PER_KM = 500
 MAX_RADIUS_KM = 24.0
 MAX_OFFERS_PER_ROUND = 200
 WITHDRAW_BATCH = 25
 SEARCHING_STATUSES = (Status.ACCEPTED, Status.READY)
 P = TypeVar("P")
-
-
-def rider_fee(store_to_customer_km: float) -> int:
-    """What the rider earns for the delivery, in won."""
-    return BASE_FEE + round(FEE_PER_KM * store_to_customer_km / 100.0) * 100
 
 
 def radius_for(round_: int, base_km: float) -> float:
@@ -68,6 +62,7 @@ class Engine:
     geo: Redis
     base_radius_km: float
     offer_ttl: float
+    fees: FeeSchedule
     # DISPATCH_STRATEGY=batch: rounds and offers are the batches' (`dispatch.batch`); a step
     # only closes the offers of an order that no longer needs a rider.
     batch: bool = False
@@ -102,7 +97,6 @@ async def _locked_order(uow: UnitOfWork, order_id: int) -> Any:
                 Order.dispatch,
                 Order.rider_id,
                 Order.store_id,
-                Order.address_text,
                 Order.address_lat,
                 Order.address_lng,
             )
@@ -232,12 +226,24 @@ async def _expire(uow: UnitOfWork, search: DispatchSearch, now: datetime) -> Non
         )
 
 
+def fixed_fee(
+    fees: FeeSchedule, search: DispatchSearch, store: Any, order: Any
+) -> tuple[int, float]:
+    """The order's rider fee and trip (km), fixed on its search when it is first offered: later
+    settings or a moved store change no fee offered (both strategies offer through this)."""
+    if search.rider_fee is None or search.trip_km is None:
+        trip = distance_km(store.lat, store.lng, order.address_lat, order.address_lng)
+        search.rider_fee, search.trip_km = fees.fee(trip), round(trip, 3)
+    return int(search.rider_fee), float(search.trip_km)
+
+
 async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: DispatchSearch) -> None:
     store = (
         await uow.session.execute(
             select(Store.id, Store.name, Store.lat, Store.lng).where(Store.id == order.store_id)
         )
     ).one()
+    fee, trip_km = fixed_fee(engine.fees, search, store, order)
     near = await riders_near(
         engine.geo,
         lat=store.lat,
@@ -265,8 +271,7 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
             )
         )
     )
-    fee = rider_fee(distance_km(store.lat, store.lng, order.address_lat, order.address_lng))
-    address = AddressOut(text=order.address_text, lat=order.address_lat, lng=order.address_lng)
+    dropoff = dropoff_of(order.address_lat, order.address_lng)
     offers = [
         Offer(
             order_id=order.id,
@@ -292,5 +297,5 @@ async def _offer(uow: UnitOfWork, engine: Engine, order: Row[Any], search: Dispa
         detail=f"radius {search.radius_km:g} km",
     )
     shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
-    views = {f"rider:{o.rider_id}": offer_view(o, shop, address) for o in offers}
+    views = {f"rider:{o.rider_id}": offer_view(o, shop, dropoff, trip_km) for o in offers}
     await emit(uow, "offer.created", list(views), each_stream(views))

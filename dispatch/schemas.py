@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
-from app.orders.schemas import AddressOut
 from app.responses import Out, Timestamp
-from app.validation import Schema
+from app.validation import Partial, Schema
+from dispatch.models import EarningKind
+from dispatch.period import Bound, parse_bound
 
 
 class ShiftRequest(Schema):
@@ -45,14 +46,27 @@ class OfferStoreOut(Out):
     lng: float
 
 
+class DropoffOut(Out):
+    """Roughly where the order goes: the customer's point rounded to 0.01° (about 1 km), enough
+    to judge the direction and the ride, not to find the door."""
+
+    lat: float
+    lng: float
+
+
 class OfferOut(Out):
-    """An order offered to the rider until `expires_at`."""
+    """An order offered to the rider until `expires_at`. The street address and the
+    customer's note come with the order once the rider has accepted it."""
 
     order_id: int
     store: OfferStoreOut
-    address: AddressOut
+    dropoff: DropoffOut
+    trip_km: float = Field(description="Kilometres from the store to the customer, straight.")
     distance_km: float = Field(description="Kilometres from the rider to the store.")
-    fee: int = Field(description="Won the rider earns for the delivery.")
+    fee: int = Field(
+        description="Won the rider earns for the delivery: fixed for the order when it was "
+        "first offered, and exactly what its delivery adds to the rider's earnings."
+    )
     expires_at: Timestamp
     round: int = Field(description="The search round (the radius widens each round).")
 
@@ -75,3 +89,49 @@ class OfferWithdrawnOut(Out):
         description="`assigned`, `off-shift`, or the order's status that ended the search "
         "(`cancelled`, `rejected`, …)."
     )
+
+
+class EarningsQuery(Partial):
+    """`from` and `to`: ISO dates (whole days in the platform's zone, `to` included) or RFC 3339
+    date-times with an offset (`from` included, `to` not); neither: today."""
+
+    from_: Bound | None = Field(
+        default=None,
+        alias="from",
+        description="Start (included): a date (its midnight in Asia/Seoul) or a date-time.",
+    )
+    to: Bound | None = Field(
+        default=None,
+        description="End: a date (included, to its end in Asia/Seoul) or a date-time (excluded).",
+    )
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _bound(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_bound(value)
+        return value
+
+
+class EarningEntryOut(Out):
+    """One entry of the rider's earnings ledger."""
+
+    order_id: int
+    fee: int = Field(
+        description="Won: the delivery's fee, or the amount of a correction (either sign)."
+    )
+    kind: EarningKind = Field(
+        description="`delivery`: the order's fee; `correction`: a later adjustment."
+    )
+    at: Timestamp
+
+
+class EarningsOut(Out):
+    """A rider's earnings in a period: the entries newest first, their sum and deliveries."""
+
+    time_zone: str = Field(description="The zone dates are whole days in (`Asia/Seoul`).")
+    start: Timestamp = Field(description="The period's start (included).")
+    end: Timestamp = Field(description="The period's end (excluded).")
+    total: int = Field(description="Won: the sum of every entry's `fee`.")
+    deliveries: int = Field(description="How many of the entries are deliveries.")
+    entries: list[EarningEntryOut]

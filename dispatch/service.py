@@ -13,12 +13,13 @@ from app.auth.revocation import Revocations
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
+from app.geo import distance_km
 from app.orders import clock
 from app.orders.events import emit_order_event
 from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
 from app.orders.presenter import order_view
-from app.orders.schemas import AddressOut, OrderOut
+from app.orders.schemas import OrderOut
 from dispatch.models import (
     DispatchSearch,
     HistoryKind,
@@ -27,7 +28,7 @@ from dispatch.models import (
     RiderState,
 )
 from dispatch.offers import SEARCHING_STATUSES, record, withdraw
-from dispatch.presenter import offer_view
+from dispatch.presenter import dropoff_of, offer_view
 from dispatch.schemas import OfferOut, OfferStoreOut, ShiftOut
 from dispatch.worker import SearchWorker
 
@@ -97,15 +98,16 @@ async def list_offers(*, db: Database, rider_id: int) -> list[OfferOut]:
             await uow.session.execute(
                 select(
                     Offer,
-                    Order.address_text,
                     Order.address_lat,
                     Order.address_lng,
+                    DispatchSearch.trip_km,
                     Store.id,
                     Store.name,
                     Store.lat,
                     Store.lng,
                 )
                 .join(Order, Order.id == Offer.order_id)
+                .join(DispatchSearch, DispatchSearch.order_id == Offer.order_id)
                 .join(Store, Store.id == Order.store_id)
                 .join(RiderState, RiderState.rider_id == Offer.rider_id)
                 .where(
@@ -123,9 +125,10 @@ async def list_offers(*, db: Database, rider_id: int) -> list[OfferOut]:
         offer_view(
             offer,
             OfferStoreOut(id=store_id, name=name, lat=lat, lng=lng),
-            AddressOut(text=text, lat=address_lat, lng=address_lng),
+            dropoff_of(address_lat, address_lng),
+            trip_km if trip_km is not None else distance_km(lat, lng, address_lat, address_lng),
         )
-        for offer, text, address_lat, address_lng, store_id, name, lat, lng in rows
+        for offer, address_lat, address_lng, trip_km, store_id, name, lat, lng in rows
     ]
 
 

@@ -10,14 +10,24 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.auth.revocation import Revocations
 from app.container import container
+from app.db import utcnow
 from app.errors import ProblemCode
 from app.orders.schemas import OrderOut
 from app.responses import no_content, problems, returns
-from app.validation import body
+from app.validation import body, query
 from dispatch import service
+from dispatch.earnings import rider_earnings
 from dispatch.geo import place_rider, remove_rider, rider_position
 from dispatch.location import LocationSharing
-from dispatch.schemas import LocationRequest, OfferListOut, ShiftOut, ShiftRequest
+from dispatch.period import period_of
+from dispatch.schemas import (
+    EarningsOut,
+    EarningsQuery,
+    LocationRequest,
+    OfferListOut,
+    ShiftOut,
+    ShiftRequest,
+)
 from dispatch.service import Position
 from dispatch.worker import SearchWorker
 
@@ -54,6 +64,17 @@ async def put_location(principal: Principal, data: LocationRequest) -> tuple[str
     sharing = container().get(LocationSharing)
     await sharing.update(rider_id=principal.user_id, lat=data.lat, lng=data.lng)
     return "", 204
+
+
+@bp.get("/api/riders/me/earnings")
+@tag(["dispatch"])
+@returns(EarningsOut)
+@login_required(role=Role.RIDER)
+@query(EarningsQuery)
+async def get_earnings(principal: Principal, query: EarningsQuery) -> EarningsOut:
+    """The rider's earnings ledger from `from` to `to` (default: today, in Asia/Seoul)."""
+    period = period_of(query.from_, query.to, now=utcnow())
+    return await rider_earnings(db=container().db, rider_id=principal.user_id, period=period)
 
 
 @bp.get("/api/dispatch/offers")

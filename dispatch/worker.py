@@ -23,6 +23,7 @@ from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from app.orders.lifecycle import DispatchState
 from app.orders.models import Order
 from dispatch.batch import BatchConfig, BatchOutcome, run_batch
+from dispatch.earnings import FeeSchedule
 from dispatch.models import DispatchSearch
 from dispatch.offers import SEARCHING_STATUSES, Engine, step
 from dispatch.schedule import (
@@ -53,6 +54,7 @@ class SearchWorker:
             base_radius_km=settings.dispatch_radius_km,
             offer_ttl=settings.dispatch_offer_ttl,
             batch=settings.dispatch_strategy == "batch",
+            fees=FeeSchedule(base=settings.dispatch_fee_base, per_km=settings.dispatch_fee_per_km),
         )
         self.poll = max(0.05, min(0.25, settings.dispatch_offer_ttl / 5))
         self._wanted: dict[int, datetime] = {}
@@ -154,6 +156,7 @@ class BatchWorker:
             geo=redis,
             base_radius_km=settings.dispatch_radius_km,
             offer_ttl=settings.dispatch_offer_ttl,
+            fees=FeeSchedule(base=settings.dispatch_fee_base, per_km=settings.dispatch_fee_per_km),
         )
         self.period = settings.dispatch_batch_seconds
         self.poll = max(0.02, min(0.5, self.period / 4))

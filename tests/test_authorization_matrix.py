@@ -120,6 +120,7 @@ MATRIX: dict[str, Row] = {
     "PUT /api/riders/me/shift": ("anon=401 rider=ok rider2=ok others=403", "bare"),
     "PUT /api/riders/me/location": ("anon=401 rider=ok rider2=ok others=403", "bare"),
     "GET /api/dispatch/offers": ("anon=401 rider=ok rider2=ok others=403", "bare"),
+    "GET /api/riders/me/earnings": ("anon=401 rider=ok rider2=ok others=403", "bare"),
     "POST /api/dispatch/offers/<int:order_id>/accept": (
         "anon=401 rider=ok rider2=404 others=403",
         "offered",

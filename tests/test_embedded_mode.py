@@ -63,3 +63,41 @@ async def test_the_batch_dispatcher_offers_and_assigns_in_embedded_mode(tmp_path
     assert offer["order_id"] == order["id"]
     assert taken.status_code == 200, taken.text
     assert taken.json()["dispatch"] == "assigned"
+
+
+async def test_a_delivery_in_embedded_mode_is_earned_at_the_offered_fee(tmp_path: Path) -> None:
+    async with (
+        embedded_app(tmp_path) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+        embedded.client() as rider_http,
+    ):
+        owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        await rider.sign_in_as("rider")
+        shift = await rider.put(
+            "/api/riders/me/shift", json={"online": True, "lat": 37.5655, "lng": 126.9779}
+        )
+        assert shift.status_code == 200, shift.text
+        store_id, item_id = await open_store(owner)
+        order = await place_order(customer, store_id=store_id, item_id=item_id)
+        await act(owner, order["id"], "accept", {"prep_minutes": 10})
+
+        async def offers() -> list[dict[str, object]]:
+            listed: list[dict[str, object]] = (await rider.get("/api/dispatch/offers")).json()[
+                "offers"
+            ]
+            return listed
+
+        await wait_until(offers, what="the offer")
+        [offer] = await offers()
+        assert offer["dropoff"] == {"lat": 37.57, "lng": 126.98}
+        taken = await rider.post(f"/api/dispatch/offers/{order['id']}/accept")
+        assert taken.status_code == 200, taken.text
+        await act(owner, order["id"], "ready")
+        await act(rider, order["id"], "pickup")
+        await act(rider, order["id"], "deliver")
+        earnings = (await rider.get("/api/riders/me/earnings")).json()
+    assert earnings["total"] == offer["fee"] and earnings["deliveries"] == 1
+    assert [e["order_id"] for e in earnings["entries"]] == [order["id"]]

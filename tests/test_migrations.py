@@ -60,6 +60,8 @@ def test_every_column_holding_a_sum_of_money_is_64_bit(infra: Infra) -> None:
         ("order_items", "line_total"),
         ("payments", "amount"),
         ("offers", "fee"),
+        ("dispatch_searches", "rider_fee"),
+        ("rider_earnings", "amount"),
     }
     rows = infra.query(
         "SELECT table_name, column_name, data_type FROM information_schema.columns "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from app.db import Base, IdType, UTCDateTime, utcnow
 
@@ -24,3 +25,9 @@ class AuditEntry(Base):
     # What the action said and changed, as JSON (a reason, the riders before and after, …).
     details: Mapped[str] = mapped_column(Text, nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _append_only(_mapper: Mapper[Any], _conn: Any, entry: AuditEntry) -> None:
+    raise TypeError(f"audit entry {entry.id} is part of an append-only log: add an entry instead")

@@ -253,6 +253,48 @@ def check_dispatch(db: Database | None, customer_ids: list[int]) -> Check:
     )
 
 
+def check_earnings(db: Database | None, recorder: Recorder, customer_ids: list[int]) -> Check:
+    """Each delivered order earned once, by its rider, the fee its offers showed; nothing else
+    earned; no offer told a rider the street or a note before assignment."""
+    name = "earnings: one entry per delivery, the fee offered"
+    if db is None:
+        return Check(name, "SKIP", ["no database"])
+    rows = db.rows(
+        "SELECT o.id, o.status, o.rider_id, e.rider_id, e.amount, e.kind, f.fee "
+        "FROM orders o LEFT JOIN rider_earnings e ON e.order_id = o.id "
+        "LEFT JOIN offers f ON f.order_id = o.id AND f.rider_id = o.rider_id "
+        "AND f.status = 'accepted' "
+        f"WHERE o.customer_id IN ({_in(customer_ids)})"
+    )
+    bad: list[str] = []
+    seen: Counter[int] = Counter()
+    earned = 0
+    for oid, status, rider, earner, amount, kind, accepted_fee in rows:
+        if kind is None:
+            if status == "delivered":
+                bad.append(f"order {oid} delivered but not earned")
+            continue
+        if kind != "delivery":
+            continue
+        seen[int(oid)] += 1
+        earned += int(amount)
+        if status != "delivered" or earner != rider:
+            bad.append(f"order {oid} ({status}) earned by rider {earner}, carried by {rider}")
+        if accepted_fee is not None and int(amount) != int(accepted_fee):
+            bad.append(f"order {oid} earned {amount}, its accepted offer showed {accepted_fee}")
+        shown = recorder.offered_fees.get((int(earner), int(oid)))
+        if shown is not None and shown != int(amount):
+            bad.append(f"order {oid} earned {amount}, the rider was offered {shown}")
+    bad += [f"order {o} earned {n} times" for o, n in seen.items() if n > 1]
+    bad += [f"the offer of order {o} named the street or a note" for o in recorder.revealing_offers]
+    return Check(
+        name,
+        _verdict(not bad),
+        [f"{len(seen)} deliveries earned, {earned:,} won in all"]
+        + ["problems: " + _sample(bad)] * bool(bad),
+    )
+
+
 def refunds_pending(db: Database | None, customer_ids: list[int]) -> int:
     """How many of these customers' payments still wait for their refund (settled by the
     cancelling request, or by a node's sweeper a few seconds later)."""

@@ -79,6 +79,10 @@ class Recorder:
     rider_online: Counter[int] = field(default_factory=Counter)
     rider_busy: Counter[int] = field(default_factory=Counter)
     offers_seen: int = 0
+    # The fee each offer showed its rider, by (rider id, order id); and offers that named more
+    # than the rough drop-off (a street address or a note) before the rider was assigned.
+    offered_fees: dict[tuple[int, int], int] = field(default_factory=dict)
+    revealing_offers: list[int] = field(default_factory=list)
     assignments_won: int = 0
     placements: list[tuple[float, float]] = field(default_factory=list)  # (at, latency s)
     notes: list[str] = field(default_factory=list)

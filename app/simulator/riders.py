@@ -87,7 +87,12 @@ class Rider:
         """An offer arrives (or an order of ours changes)."""
         kind, data = event["type"], event["data"]
         if kind == "offer.created":
-            self.ctx.recorder.offers_seen += 1
+            recorder = self.ctx.recorder
+            recorder.offers_seen += 1
+            order_id = int(data["order_id"])
+            recorder.offered_fees[(int(self.api.user["id"]), order_id)] = int(data["fee"])
+            if {"address", "rider_note", "store_note"} & set(data):
+                recorder.revealing_offers.append(order_id)
             if self.online and self.order_id is None and not self.deciding:
                 self.deciding = True
                 self.ctx.spawn(self.decide(int(data["order_id"])))

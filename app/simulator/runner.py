@@ -156,6 +156,7 @@ async def _audit(run: Run) -> list[audit.Check]:
                 audit.check_idempotency(recorder, db, customers),
                 audit.check_final(db, customers, accept_timeout),
                 audit.check_dispatch(db, customers),
+                audit.check_earnings(db, recorder, customers),
                 audit.check_money(db, recorder, customers),
                 audit.check_points(db, customers),
                 audit.check_coupons(db, population.city.campaign_id),

@@ -53,7 +53,13 @@ async def test_accepted_order_is_offered_to_online_idle_riders_in_range_nearest_
         "lat": k.shop.store["lat"],
         "lng": k.shop.store["lng"],
     }
-    assert offer["address"] == CITY_HALL
+    # Before winning it the rider sees roughly where it goes (0.01°) and how far, not the street.
+    assert "address" not in offer
+    assert offer["dropoff"] == {
+        "lat": round(CITY_HALL["lat"], 2),
+        "lng": round(CITY_HALL["lng"], 2),
+    }
+    assert offer["trip_km"] == 0.1
     assert abs(offer["distance_km"] - 0.2) < 0.01
     assert offer["fee"] == 3_000 + 100  # 500 won per km over ~0.1 km, rounded to 100 won
     assert offer["expires_at"].endswith("Z")

@@ -46,7 +46,7 @@ async def test_a_minute_of_dinner_rush_with_every_fault_passes_the_audit(tmp_pat
 
     run, report = _report(tmp_path)
     verdicts = {check["check"]: check["verdict"] for check in report["audit"]}
-    assert len(verdicts) == 11 and set(verdicts.values()) == {"PASS"}, report["audit"]
+    assert len(verdicts) == 12 and set(verdicts.values()) == {"PASS"}, report["audit"]
     assert status == 0
     assert [f["name"] for f in report["faults"]] == [fault.name for fault in SCHEDULE]
     assert all(f["detail"] and "skipped" not in f["detail"] for f in report["faults"]), report

@@ -7,6 +7,15 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+import app.models  # noqa: F401  (every mapper, so that relationships resolve)
+from app.audit.models import AuditEntry
+from app.auth.models import User
+from app.db import Base
+
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_PARTY = ("app", "realtime", "dispatch")
 WRITER = ROOT / "app" / "audit" / "service.py"
@@ -52,3 +61,28 @@ def test_entries_are_made_only_by_the_audit_record_function() -> None:
             ):
                 makers.append(path)
     assert makers == [WRITER]
+
+
+def test_the_orm_refuses_to_change_or_remove_an_entry() -> None:
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine, tables=[User.__table__, AuditEntry.__table__])
+    with Session(engine) as session:
+        admin = User(email="a@example.com", password_hash="x", name="A", role="admin")
+        session.add(admin)
+        session.flush()
+        entry = AuditEntry(
+            admin_id=admin.id,
+            action="store.suspend",
+            target_type="store",
+            target_id=1,
+            details="{}",
+        )
+        session.add(entry)
+        session.commit()
+        entry.details = '{"forged": true}'
+        with pytest.raises(TypeError, match="append-only"):
+            session.commit()
+        session.rollback()
+        session.delete(entry)
+        with pytest.raises(TypeError, match="append-only"):
+            session.commit()

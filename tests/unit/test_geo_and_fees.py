@@ -6,8 +6,10 @@ import math
 
 import pytest
 
+from app.config import Settings
 from app.geo import EARTH_RADIUS_KM, distance_km
-from dispatch.offers import BASE_FEE, MAX_RADIUS_KM, radius_for, rider_fee
+from dispatch.earnings import FeeSchedule
+from dispatch.offers import MAX_RADIUS_KM, radius_for
 
 CITY_HALL = (37.5665, 126.9780)
 BUSAN = (35.1798, 129.0750)
@@ -37,14 +39,27 @@ def test_distance_is_symmetric_and_across_the_date_line_short() -> None:
     ("km", "fee"), [(0, 3_000), (0.19, 3_100), (1, 3_500), (2.34, 4_200), (10, 8_000)]
 )
 def test_the_rider_fee_is_the_base_and_500_won_a_km_rounded_to_100(km: float, fee: int) -> None:
-    assert rider_fee(km) == fee
+    assert FeeSchedule().fee(km) == fee
 
 
 def test_the_rider_fee_never_falls_as_the_distance_grows() -> None:
-    fees = [rider_fee(step / 100) for step in range(0, 3_000)]
-    assert fees[0] == BASE_FEE
+    fees = [FeeSchedule().fee(step / 100) for step in range(0, 3_000)]
+    assert fees[0] == FeeSchedule().base == 3_000
     assert all(fee % 100 == 0 for fee in fees)
     assert fees == sorted(fees)
+
+
+def test_the_fee_settings_default_to_3000_won_and_500_won_a_km_and_set_the_schedule() -> None:
+    fields = Settings.model_fields
+    assert (fields["dispatch_fee_base"].default, fields["dispatch_fee_per_km"].default) == (
+        3_000,
+        500,
+    )
+    for bad in ({"dispatch_fee_base": -1}, {"dispatch_fee_per_km": 10**9}):
+        with pytest.raises(ValueError, match="dispatch_fee"):
+            Settings(**bad)  # type: ignore[arg-type]
+    assert FeeSchedule(base=4_000, per_km=1_000).fee(2.34) == 4_000 + 2_300
+    assert FeeSchedule(base=0, per_km=0).fee(50) == 0
 
 
 def test_the_radius_doubles_each_round_up_to_the_bound() -> None:

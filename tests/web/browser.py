@@ -108,13 +108,13 @@ async def open_watched(
     browser: Browser, name: str, base_url: str, **context_options: Any
 ) -> Watched:
     """A fresh browser context (own cookies and storage) with one watched page."""
-    context = await browser.new_context(
-        base_url=base_url,
-        viewport={"width": 1280, "height": 900},
-        locale="en-US",
-        timezone_id="Asia/Seoul",
+    options: dict[str, Any] = {
+        "viewport": {"width": 1280, "height": 900},
+        "locale": "en-US",
+        "timezone_id": "Asia/Seoul",
         **context_options,
-    )
+    }
+    context = await browser.new_context(base_url=base_url, **options)
     page = await context.new_page()
     page.set_default_timeout(20_000)
     return Watched(name=name, context=context, page=page).attach()

@@ -446,7 +446,7 @@ async def test_hours_pause_notes_delay_delivery_review_reply_reorder_and_favouri
         assert node_index(cluster, owner) == kitchen == node_index(cluster, rider)
 
         await rider.page.locator("#online-switch").uncheck()
-        await expect(rider.page.locator("#online-label")).to_have_text("Offline")
+        await expect(rider.page.locator("#online-label")).to_have_text("Offline: no offers")
     finally:
         for person in people:
             print(f"{person.name}'s browser reported:", *person.problems, sep="\n  ")

@@ -116,7 +116,7 @@ async def test_order_from_new_store_to_delivery_updates_every_screen_live(
         await expect(customer.page.locator("#orders")).to_contain_text("Delivered")
         await customer.shot("customer-order-history")
         await rider.page.locator("#online-switch").uncheck()
-        await expect(rider.page.locator("#online-label")).to_have_text("Offline")
+        await expect(rider.page.locator("#online-label")).to_have_text("Offline: no offers")
     finally:
         for person in people:
             print(f"{person.name}'s browser reported:", *person.problems, sep="\n  ")

@@ -102,7 +102,7 @@ async def test_customer_page_reconnects_through_nginx_when_its_node_dies(
             == await customer.page.locator("#timeline").inner_text()
         )
         await rider.page.locator("#online-switch").uncheck()
-        await expect(rider.page.locator("#online-label")).to_have_text("Offline")
+        await expect(rider.page.locator("#online-label")).to_have_text("Offline: no offers")
     finally:
         for person in people:
             print(f"{person.name}'s browser reported:", *person.problems, sep="\n  ")

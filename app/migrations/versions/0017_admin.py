@@ -1,7 +1,7 @@
 """accounts and stores can be suspended; the admins' audit log
 
 Revision ID: 0017_admin
-Revises: 0015_fee_refunds
+Revises: 0016_rider_earnings
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision = "0017_admin"
-down_revision = "0015_fee_refunds"
+down_revision = "0016_rider_earnings"
 branch_labels = None
 depends_on = None
 

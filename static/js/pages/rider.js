@@ -8,14 +8,12 @@ import { LocationSender, RiderPosition } from "../position.js";
 import { busy, fill, h, startPage, toast, markReady } from "../ui.js";
 
 const ONLINE_KEY = "delivery.rider.online";
-// The order shows the customer's delivery fee, not the rider's; the rider's fee comes with the offer.
-const FEES_KEY = "delivery.rider.fees";
+// Earnings come from the server's ledger, the same on every device; this device's old copy goes.
+localStorage.removeItem("delivery.rider.fees");
 const problem = document.getElementById("problem");
 const onlineSwitch = document.getElementById("online-switch");
 const offers = new Map();
 const state = { online: false, position: null, active: null, activeStore: null };
-const fees = JSON.parse(localStorage.getItem(FEES_KEY) || "{}");
-const feeOf = (order) => fees[order.id] ?? order.delivery_fee;
 let session = null;
 
 const show = (error) => showProblem(problem, error);
@@ -41,8 +39,17 @@ const map = new MiniMap(document.getElementById("map"), {
 
 function rememberOffer(offer) {
   offers.set(offer.order_id, offer);
-  fees[offer.order_id] = offer.fee;
-  localStorage.setItem(FEES_KEY, JSON.stringify(fees));
+}
+
+const COMPASS = ["north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west"];
+
+/** Which way the drop-off lies from the store, in words (the offer's point is rounded to ~1 km). */
+function heading(from, to) {
+  const dy = to.lat - from.lat;
+  const dx = (to.lng - from.lng) * Math.cos((from.lat * Math.PI) / 180);
+  if (Math.hypot(dx, dy) * 111.2 < 0.6) return "close to the store";
+  const degrees = (Math.atan2(dx, dy) * 180) / Math.PI;
+  return `${COMPASS[Math.round(((degrees + 360) % 360) / 45) % 8]} of the store`;
 }
 
 function nextStop() {
@@ -62,7 +69,12 @@ function drawMap() {
   map.set("store", order ? state.activeStore : null, { kind: "store", label: state.activeStore ? state.activeStore.name : "" });
   map.set("home", order ? order.address : null, { kind: "home", label: "Customer" });
   for (const name of [...map.markers.keys()]) if (name.startsWith("offer-")) map.remove(name);
-  if (!order) for (const offer of offers.values()) map.set(`offer-${offer.order_id}`, offer.store, { kind: "store", label: offer.store.name });
+  if (!order) {
+    for (const offer of offers.values()) {
+      map.set(`offer-${offer.order_id}`, offer.store, { kind: "store", label: offer.store.name });
+      map.set(`offer-drop-${offer.order_id}`, offer.dropoff, { kind: "home", label: "Drop-off (about)" });
+    }
+  }
   const points = [state.position, ...[...map.markers.values()].map((m) => m.point)];
   if (points.some((p) => !map.contains(p))) map.fit(points, { minKm: 2 });
   map.routeThrough(order ? (order.status === "picked_up" ? ["me", "home"] : ["me", "store", "home"]) : []);
@@ -74,7 +86,11 @@ function renderShift() {
   onlineSwitch.title = onlineSwitch.disabled ? "Finish the active delivery before going offline" : "";
   onlineSwitch.checked = state.online;
   onlineSwitch.setAttribute("aria-checked", String(state.online));
-  document.getElementById("online-label").textContent = state.online ? "Online: receiving offers" : "Offline";
+  document.body.dataset.online = String(state.online);
+  document.getElementById("online-label").textContent = state.online ? "Online: receiving offers" : "Offline: no offers";
+  document.getElementById("online-hint").textContent = onlineSwitch.disabled
+    ? "Deliver or give back the active order before going offline."
+    : state.online ? "Switch off to end your shift." : "Switch on to start your shift and receive offers.";
 }
 
 async function setOnline(online) {
@@ -103,8 +119,9 @@ function renderOffers() {
   box.replaceChildren(...(list.length
     ? list.map((offer) => h("article", { class: "offer", dataset: { orderId: offer.order_id }, "aria-label": `Offer for order ${offer.order_id}` },
         h("div", { class: "spread" }, h("strong", {}, offer.store.name), h("span", { class: "countdown", "aria-label": "seconds left" }, `${secondsLeft(offer)} s`)),
-        h("div", {}, `To ${offer.address.text || ""}`),
-        h("div", { class: "muted" }, `${offer.distance_km.toFixed(1)} km away · fee ${won(offer.fee)}`),
+        h("div", { class: "fee" }, `fee ${won(offer.fee)}`),
+        h("div", { class: "trip" }, `Store ${offer.distance_km.toFixed(1)} km away · drop-off ${offer.trip_km.toFixed(1)} km from it, ${heading(offer.store, offer.dropoff)}`),
+        h("div", { class: "muted" }, "The address and the customer's note show once you accept."),
         h("button", { type: "button", class: "primary", onclick: (e) => accept(e.currentTarget, offer) }, "Accept")))
     : [h("p", { class: "empty" }, state.active ? "Finish the active delivery to get offers." : state.online ? "Waiting for offers…" : "Go online to receive offers.")]));
   drawMap();
@@ -167,7 +184,11 @@ function renderActive() {
       const updated = await api("POST", path);
       show(null);
       applyOrder(updated);
-      if (updated.status === "delivered") toast(`Delivered. You earned ${won(feeOf(updated))}.`);
+      if (updated.status === "delivered") {
+        const { entries } = await loadEarnings();
+        const earned = entries.find((e) => e.order_id === updated.id && e.kind === "delivery");
+        toast(earned ? `Delivered. You earned ${won(earned.fee)}.` : "Delivered.");
+      }
     } catch (error) {
       show(error);
     }
@@ -206,19 +227,25 @@ async function loadOffers() {
   renderOffers();
 }
 
-async function loadHistory() {
-  const { orders } = await api("GET", "/api/orders?limit=200");
-  const delivered = orders.filter((o) => o.status === "delivered");
-  document.getElementById("delivered-count").textContent = String(delivered.length);
-  document.getElementById("earned").textContent = won(delivered.reduce((sum, o) => sum + feeOf(o), 0));
-  document.getElementById("history").replaceChildren(...(delivered.length
-    ? delivered.map((o) => { const at = (o.timeline || []).find((t) => t.status === "delivered"); return h("li", {}, `#${o.id} · ${o.address.text} · ${won(feeOf(o))}${at ? ` · ${clock(at.at)}` : ""}`); })
-    : [h("li", { class: "empty" }, "No deliveries yet.")]));
-  return orders;
+/** Today's earnings from the ledger (`GET /api/riders/me/earnings`). */
+async function loadEarnings() {
+  const earnings = await api("GET", "/api/riders/me/earnings");
+  document.getElementById("delivered-count").textContent = String(earnings.deliveries);
+  document.getElementById("earned").textContent = won(earnings.total);
+  document.getElementById("history").replaceChildren(...(earnings.entries.length
+    ? earnings.entries.map((e) => h("li", { dataset: { orderId: e.order_id } },
+        `#${e.order_id} · ${won(e.fee)} · ${clock(e.at)}`,
+        e.kind === "correction" ? h("span", { class: "kind" }, " · correction") : ""))
+    : [h("li", { class: "empty" }, "No deliveries yet today.")]));
+  return earnings;
+}
+
+function loadHistory() {
+  return loadEarnings().catch(show);
 }
 
 async function snapshot() {
-  const orders = await loadHistory();
+  const [{ orders }] = await Promise.all([api("GET", "/api/orders?limit=50"), loadEarnings()]);
   await setActive(orders.find((o) => !FINISHED.has(o.status)) || null);
   if (state.online) await loadOffers();
   return null;
