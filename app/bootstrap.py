@@ -56,7 +56,7 @@ async def open_platform(
     settings: Settings, stack: AsyncExitStack, *, metrics: Metrics | None = None
 ) -> Container:
     """The database, the Redis clients and the account services (what the CLI needs too)."""
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, read_url=settings.database_read_url)
     stack.push_async_callback(db.close)
     session_redis = _redis(stack, settings.session_redis_url)
     cache_redis = _redis(stack, settings.cache_redis_url)
@@ -107,7 +107,12 @@ async def open_catalog(services: Container, stack: AsyncExitStack) -> None:
     )
     cache = services.provide(
         CatalogCache(
-            services.cache_redis, enabled=settings.catalog_cache, ttl=settings.catalog_cache_ttl
+            services.cache_redis,
+            enabled=settings.catalog_cache,
+            ttl=settings.catalog_cache_ttl,
+            # With a replica, a write's version bump carries the primary's position, so that
+            # no rebuild reads a replica that has not applied the write yet.
+            write_position=services.db.write_position if services.db.read_engine else None,
         )
     )
     # Ends pauses that ran out (announcing each once across the nodes).

@@ -92,7 +92,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     # The nodes would each refuse to start; say so before starting MariaDB and the rest.
     _settings(AdminBootstrap)
-    return run_cluster(nodes=args.nodes, port=args.port, fresh=args.fresh)
+    return run_cluster(nodes=args.nodes, port=args.port, fresh=args.fresh, replica=args.replica)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -263,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--nodes", type=int, default=2)
     cluster.add_argument("--port", type=int, default=8080)
     cluster.add_argument("--fresh", action="store_true", help="start from an empty database")
+    cluster.add_argument(
+        "--replica",
+        action="store_true",
+        help="also run a MariaDB read replica for catalog and order-history reads",
+    )
     cluster.set_defaults(func=cmd_cluster)
 
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")

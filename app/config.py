@@ -65,6 +65,8 @@ class Settings(AdminBootstrap):
     """Every setting (README.md lists them); unset service URLs fall back to the embedded mode."""
 
     database_url: str | None = None
+    # A MariaDB read replica of DATABASE_URL for catalog and order-history reads (optional).
+    database_read_url: str | None = None
     session_redis_url: str | None = None
     cache_redis_url: str | None = None
     events_redis_url: str | None = None
@@ -85,6 +87,8 @@ class Settings(AdminBootstrap):
     # customer (fixed for an order when it is first offered).
     dispatch_fee_base: int = Field(default=3000, ge=0, le=1_000_000)
     dispatch_fee_per_km: int = Field(default=500, ge=0, le=100_000)
+    # The platform's cut of what a store's delivered orders stay paid (a store's settlement).
+    platform_commission_percent: float = Field(default=6.8, ge=0, le=100)
 
     # Operational knobs (sane defaults; README.md lists them).
     var_dir: Path = VAR_DIR
@@ -148,6 +152,7 @@ class Settings(AdminBootstrap):
 
     @field_validator(
         "database_url",
+        "database_read_url",
         "session_redis_url",
         "cache_redis_url",
         "events_redis_url",
@@ -185,6 +190,21 @@ class Settings(AdminBootstrap):
         if value is not None and not value.startswith(("mysql+aiomysql://", "sqlite+aiosqlite://")):
             raise ValueError("DATABASE_URL must be mysql+aiomysql://… or sqlite+aiosqlite://…")
         return value
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_is_mariadb(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("mysql+aiomysql://"):
+            raise ValueError("DATABASE_READ_URL must be mysql+aiomysql://… (a MariaDB replica)")
+        return value
+
+    @model_validator(mode="after")
+    def _replica_of_mariadb(self) -> Settings:
+        if self.database_read_url and not (self.database_url or "").startswith("mysql+"):
+            raise ValueError(
+                "DATABASE_READ_URL needs DATABASE_URL to name the MariaDB primary it replicates"
+            )
+        return self
 
     @field_validator("session_redis_url", "cache_redis_url", "events_redis_url")
     @classmethod

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -110,8 +113,8 @@ def row_values(row: Base, now: datetime | None = None) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """Create the async engine with settings suited to each backend."""
+def make_engine(url: str, *, replica: bool = False) -> AsyncEngine:
+    """Create the async engine with settings suited to each backend (and to a read replica)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -135,7 +138,7 @@ def make_engine(url: str) -> AsyncEngine:
         return engine
     # READ COMMITTED: conditional updates and optimistic locks re-read the latest committed
     # row instead of a stale REPEATABLE READ snapshot (the seed project's infinite-loop trap).
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=20,
         max_overflow=20,
@@ -144,10 +147,24 @@ def make_engine(url: str) -> AsyncEngine:
         # a tenth of a read request's CPU, measured). A connection the server dropped fails its
         # first statement instead; SQLAlchemy then invalidates the whole pool, so one request
         # per node answers 503 `unavailable` (safe to retry) and the next ones reconnect.
-        pool_pre_ping=False,
+        # A replica is pinged at checkout: a dead one must be found before the read starts, so
+        # that the read goes to the primary instead of failing (the primary's reasoning above
+        # trades that for a round trip; losing the replica must never cost a request).
+        pool_pre_ping=replica,
         isolation_level="READ COMMITTED",
-        connect_args={"charset": "utf8mb4"},
+        connect_args={"charset": "utf8mb4", **({"connect_timeout": 2} if replica else {})},
     )
+    if replica:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            # `read_only` on the server does not bind an account with SUPER (as root is):
+            # the session refuses writes itself.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            cursor.close()
+
+    return engine
 
 
 # MariaDB: 1213 deadlock (this transaction was chosen as the victim), 1205 lock wait timeout.
@@ -258,15 +275,135 @@ class UnitOfWork:
         self.committed = True
 
 
-class Database:
-    """The engine and a factory of units of work."""
+# The replica position a read must not be older than (a GTID position of the primary), set
+# around a cache rebuild; `read_uow()` waits for the replica to reach it or reads the primary.
+_read_after: ContextVar[str | None] = ContextVar("read_after", default=None)
+# How long a read waits for a lagging replica to reach that position before using the primary.
+CATCH_UP_SECONDS = 0.5
+# How long a replica that failed is left alone before reads try it again.
+REPLICA_DOWN_SECONDS = 3.0
+# How long a read waits for a replica connection (and its ping) before it uses the primary: a
+# replica that hangs rather than refuses must not hold reads up either.
+REPLICA_CONNECT_SECONDS = 2.0
 
-    def __init__(self, url: str) -> None:
+
+@contextmanager
+def reading_after(position: str | None) -> Iterator[None]:
+    """Within the block, reads see at least the primary's state at `position` (a GTID position)."""
+    token = _read_after.set(position or None)
+    try:
+        yield
+    finally:
+        _read_after.reset(token)
+
+
+class ReplicaHealth:
+    """Whether reads may go to the replica: a failure sends them to the primary for a while."""
+
+    def __init__(self, *, down_seconds: float = REPLICA_DOWN_SECONDS) -> None:
+        self.down_seconds = down_seconds
+        self._down_until = 0.0
+        self.failures = 0
+
+    def usable(self, now: float | None = None) -> bool:
+        """True unless the replica failed less than `down_seconds` ago."""
+        return (time.monotonic() if now is None else now) >= self._down_until
+
+    def failed(self, error: BaseException, now: float | None = None) -> None:
+        """Note a failure: reads use the primary until `down_seconds` from now."""
+        self.failures += 1
+        self._down_until = (time.monotonic() if now is None else now) + self.down_seconds
+        log.warning("read replica unavailable, reading the primary: %s", error)
+
+
+def caught_up(answer: object) -> bool:
+    """Whether MASTER_GTID_WAIT said the replica reached the position (0; -1 is a timeout,
+    NULL that the server is not replicating)."""
+    return answer is not None and int(cast(Any, answer)) == 0
+
+
+async def _close_quietly(session: AsyncSession) -> None:
+    # Its connection may be the one that hung: closing must not hang or fail in its turn.
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await session.invalidate()
+    except (DBAPIError, OSError, TimeoutError) as error:
+        log.warning("could not close a replica session: %s", error)
+
+
+class ReadUnitOfWork(UnitOfWork):
+    """A read-only transaction on the replica, or on the primary whenever the replica is down,
+    failing, or behind the position the read must see (`reading_after`)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.sessionmaker)
+        self._db = db
+        self.on_replica = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        await super().__aenter__()
+        replica = self._db.read_sessionmaker
+        health = self._db.replica_health
+        if replica is None or not health.usable():
+            return self
+        session = replica()
+        position = _read_after.get()
+        try:
+            async with asyncio.timeout(
+                REPLICA_CONNECT_SECONDS + (CATCH_UP_SECONDS if position else 0)
+            ):
+                # The checkout pings the replica, so a dead one fails here, before any read.
+                connection = await session.connection()
+                if position is not None:
+                    waited = await connection.scalar(
+                        text("SELECT MASTER_GTID_WAIT(:position, :seconds)"),
+                        {"position": position, "seconds": CATCH_UP_SECONDS},
+                    )
+                    if not caught_up(waited):
+                        await session.close()
+                        return self
+        except (DBAPIError, OSError, TimeoutError) as error:
+            health.failed(error)
+            await _close_quietly(session)
+            return self
+        await self.session.close()
+        self._session = session
+        self.on_replica = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.on_replica and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # Lost in the middle of a read: the next reads go to the primary straight away.
+            self._db.replica_health.failed(exc)
+        await super().__aexit__(exc_type, exc, tb)
+
+    async def commit(self, *, stale: DomainError | None = None) -> None:
+        """Refused: a read unit of work never writes."""
+        raise RuntimeError("a read unit of work does not commit")
+
+
+class Database:
+    """The engines (the primary, and a read replica if configured) and units of work."""
+
+    def __init__(self, url: str, *, read_url: str | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # Called (synchronously) after any commit that wrote outbox events.
         self.event_listeners: list[Callable[[], None]] = []
+        self.read_url = read_url
+        self.read_engine = make_engine(read_url, replica=True) if read_url else None
+        self.read_sessionmaker = (
+            async_sessionmaker(self.read_engine, expire_on_commit=False)
+            if self.read_engine is not None
+            else None
+        )
+        self.replica_health = ReplicaHealth()
 
     @property
     def dialect(self) -> str:
@@ -274,13 +411,27 @@ class Database:
         return self.engine.dialect.name
 
     def uow(self) -> UnitOfWork:
-        """A fresh unit of work."""
+        """A fresh unit of work on the primary."""
         return UnitOfWork(self.sessionmaker, self.event_listeners)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work for reads that may lag a little (catalog, history): on the replica
+        when one is configured and healthy, else on the primary. Never for decisions."""
+        if self.read_sessionmaker is None:
+            return self.uow()
+        return ReadUnitOfWork(self)
+
+    async def write_position(self) -> str | None:
+        """The primary's binary log position (GTIDs) after everything committed so far, or None
+        without a replica (nothing then needs to wait for it)."""
+        if self.read_engine is None:
+            return None
+        async with self.engine.connect() as conn:
+            position = await conn.scalar(text("SELECT @@gtid_binlog_pos"))
+        return str(position) if position else None
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""
-        from sqlalchemy import text
-
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
@@ -291,4 +442,8 @@ class Database:
             # dispose() leaves them open, with their transactions and row locks: whatever
             # holds them was not stopped before the database was closed.
             log.warning("%d database connections still checked out while closing", held)
+        if self.read_engine is not None:
+            await close_within(
+                self.read_engine.dispose(), seconds=CLOSE_TIMEOUT, what="read replica close"
+            )
         await close_within(self.engine.dispose(), seconds=CLOSE_TIMEOUT, what="database close")

@@ -59,6 +59,8 @@ class Infra:
     cache_redis: RedisServer
     mariadb: MariaDBServer | None
     description: list[str] = field(default_factory=list)
+    # A read replica of `mariadb` (DATABASE_READ_URL), when the run asked for one.
+    replica: MariaDBServer | None = None
     nodes: list[Node] = field(default_factory=list)
 
     def settings(self, **overrides: object) -> Settings:
@@ -72,6 +74,8 @@ class Infra:
             "storage_url": f"file://{self.folder / 'media'}",
             **FAST_ARGON2,
         }
+        if self.replica is not None:
+            values["database_read_url"] = self.replica.url(self.database_name)
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 
@@ -139,6 +143,8 @@ class Infra:
             node.stop()
         self.session_redis.stop()
         self.cache_redis.stop()
+        if self.replica is not None:
+            self.replica.stop()
         if self.mariadb is not None:
             self.mariadb.stop()
 
@@ -160,18 +166,24 @@ def _external_database(url: str, folder: Path) -> tuple[str, str, dict[str, obje
     return new_url, name, {**sync, "database": name}
 
 
-def start_infra(folder: Path) -> Infra:
-    """Start (or connect to) MariaDB, start two redis-servers, migrate a fresh database."""
+def start_infra(folder: Path, *, replica: bool = False) -> Infra:
+    """Start (or connect to) MariaDB, start two redis-servers, migrate a fresh database.
+
+    `replica`: a mariadbd primary of our own and a read-only replica of it (never an external
+    server: the test stops and kills the replica)."""
     redis_bin = require_binary("redis-server")
     description = []
-    external = os.environ.get("TEST_DATABASE_URL")
+    external = None if replica else os.environ.get("TEST_DATABASE_URL")
     mariadb: MariaDBServer | None = None
+    follower: MariaDBServer | None = None
     if external:
         database_url, name, sync = _external_database(external, folder)
         description.append(f"database: MariaDB/MySQL from TEST_DATABASE_URL, fresh database {name}")
     else:
         mariadbd = require_binary("mariadbd", "mysqld")
-        mariadb = MariaDBServer(folder / "mariadb", durable=False).start()
+        mariadb = MariaDBServer(folder / "mariadb", durable=False, binlog=replica).start()
+        if replica:
+            follower = mariadb.replica_of(folder / "mariadb-replica").start()
         name = "delivery_test"
         mariadb.create_database(name)
         database_url = mariadb.url(name)
@@ -185,6 +197,10 @@ def start_infra(folder: Path) -> Infra:
         description.append(
             f"database: {_version(mariadbd)} — mariadbd started by the harness on 127.0.0.1:{mariadb.port}"
         )
+        if follower is not None:
+            description.append(
+                f"read replica: mariadbd replicating it (GTID) on 127.0.0.1:{follower.port}"
+            )
     session_redis = RedisServer(folder / "redis-session").start()
     cache_redis = RedisServer(folder / "redis-cache").start()
     description.append(
@@ -202,4 +218,5 @@ def start_infra(folder: Path) -> Infra:
         cache_redis=cache_redis,
         mariadb=mariadb,
         description=description,
+        replica=follower,
     )

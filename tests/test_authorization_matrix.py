@@ -63,6 +63,8 @@ MATRIX: dict[str, Row] = {
     "POST /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
     "DELETE /api/stores/<int:store_id>/pause": ("anon=401 owner=ok others=403", "store"),
     "GET /api/stores/<int:store_id>/delivery-quote": ("all=ok", "store"),
+    # A store's money: its owner, or an admin (who runs the platform); another owner 403
+    "GET /api/stores/<int:store_id>/settlement": ("anon=401 owner=ok admin=ok others=403", "store"),
     # Points and coupons
     "GET /api/me/points": ("anon=401 customer=ok customer2=ok others=403", "bare"),
     "POST /api/me/points/convert": ("anon=401 customer=ok customer2=ok others=403", "bare"),

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.client import Api
+from tests.dispatch.helpers import go_on_shift
 from tests.embedded import embedded_app
+from tests.orders.helpers import open_shop, place
 from tests.realtime.flows import act, open_store, place_order
+from tests.reviews.helpers import deliver
 from tests.waiting import wait_until
 
 
@@ -101,3 +104,31 @@ async def test_a_delivery_in_embedded_mode_is_earned_at_the_offered_fee(tmp_path
         earnings = (await rider.get("/api/riders/me/earnings")).json()
     assert earnings["total"] == offer["fee"] and earnings["deliveries"] == 1
     assert [e["order_id"] for e in earnings["entries"]] == [order["id"]]
+
+
+async def test_a_stores_settlement_counts_its_delivered_order_in_embedded_mode(
+    tmp_path: Path,
+) -> None:
+    async with (
+        embedded_app(tmp_path) as embedded,
+        embedded.client() as owner_http,
+        embedded.client() as customer_http,
+        embedded.client() as rider_http,
+    ):
+        owner, customer, rider = Api(owner_http), Api(customer_http), Api(rider_http)
+        await owner.sign_in_as("owner")
+        await customer.sign_in_as("customer")
+        await rider.sign_in_as("rider")
+        shop = await open_shop(owner)
+        await go_on_shift(rider)
+        order = await deliver(await place(customer, shop), owner, rider)
+        refunded = await owner.post(
+            f"/api/orders/{order['id']}/refunds", json={"amount": 1_000, "reason": "Cold."}
+        )
+        assert refunded.status_code == 201, refunded.text
+        report = (await owner.get(f"/api/stores/{shop.id}/settlement")).json()
+    # 6.8 % of 22,000 is 1,496.
+    assert [(d["orders"], d["gross"], d["refunds"], d["commission"]) for d in report["days"]] == [
+        (1, order["total"], 1_000, 1_496)
+    ]
+    assert report["payout"] == order["total"] - 1_000 - 1_496

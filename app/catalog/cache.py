@@ -6,6 +6,13 @@ simply expire. A value that changes by itself at a known instant (a store's `ope
 hours begin or end, or a pause runs out) is built as `Expiring`: Redis drops it at that instant,
 so the next read builds it afresh. A miss is rebuilt by one caller at a time (a short Redis lock); the others wait
 briefly for the value. Any Redis failure degrades to the database, never to an error.
+
+With a read replica (DATABASE_READ_URL), builds read the replica, which may lag the primary: a
+rebuild under a new version must never cache data older than the write that bumped it. So a bump
+also records the primary's GTID position after the write (`catalog:pos:<scope>`, merged so it
+only moves forward, in the same script as the version), and a rebuild first has the replica
+wait for that position (`MASTER_GTID_WAIT`, at most half a second) or reads the primary
+instead (`app.db.reading_after`). Reads that do not store anything (bypass) are not held to it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
+
+from app.db import reading_after
 
 log = logging.getLogger("delivery.catalog.cache")
 
@@ -32,12 +42,37 @@ NS = "catalog:"
 # nodes running a new release never serve entries an older one built (and the reverse), while
 # both run side by side during a rolling deploy. 2: stores' delivery radius and fee tiers.
 FORMAT = 2
-# One round trip for a read: the scope's version, then the entry stored under that version.
+# One round trip for a read: the scope's version, then the entry stored under that version;
+# on a miss, the write position a rebuild must see (empty when none was recorded).
 _READ = """
 local v = redis.call('GET', KEYS[1]) or '0'
 local value = redis.call('GET', ARGV[1] .. v .. ARGV[2])
 if value then return {v, value} end
-return {v}
+return {v, '', redis.call('GET', KEYS[2]) or ''}
+"""
+# A bump with a write position: the new version and the position together, the position
+# merged per GTID domain so that a bump arriving late never moves it back.
+_BUMP = """
+local merged, order = {}, {}
+local function add(position)
+  for gtid in string.gmatch(position, '[^,]+') do
+    local domain, server, seq = string.match(gtid, '^%s*(%d+)%-(%d+)%-(%d+)%s*$')
+    if domain then
+      local old = merged[domain]
+      if not old then table.insert(order, domain) end
+      if not old or tonumber(seq) > tonumber(old[2]) then merged[domain] = {server, seq} end
+    end
+  end
+end
+add(redis.call('GET', KEYS[2]) or '')
+add(ARGV[1])
+table.sort(order, function(a, b) return tonumber(a) < tonumber(b) end)
+local parts = {}
+for _, domain in ipairs(order) do
+  table.insert(parts, domain .. '-' .. merged[domain][1] .. '-' .. merged[domain][2])
+end
+redis.call('SET', KEYS[2], table.concat(parts, ','))
+return redis.call('INCR', KEYS[1])
 """
 # After a miss: the value if a rebuild finished meanwhile, else try to become the rebuilder.
 # One script, so no caller can miss the value and then take a lock released after it was set.
@@ -95,6 +130,7 @@ class CatalogCache:
         wait_seconds: float = 2.0,
         down_seconds: float = 2.0,
         op_timeout: float = 1.5,
+        write_position: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         self.redis = redis
         self.enabled = enabled
@@ -109,9 +145,13 @@ class CatalogCache:
         self._read = redis.register_script(_READ)
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+        self._bump = redis.register_script(_BUMP)
         self._down_until = 0.0
-        # Version bumps that could not reach Redis; sent before the cache is trusted again.
-        self._pending: set[str] = set()
+        # The primary's position after a write, when builds may read a lagging replica.
+        self.write_position = write_position
+        # Version bumps that could not reach Redis (with the position each must carry); sent
+        # before the cache is trusted again.
+        self._pending: dict[str, str] = {}
 
     def _usable(self) -> bool:
         return self.enabled and time.monotonic() >= self._down_until
@@ -123,13 +163,34 @@ class CatalogCache:
 
     async def _flush_pending(self) -> None:
         while self._pending:
-            scope = next(iter(self._pending))
-            await self.redis.incr(f"{NS}ver:{scope}")
-            self._pending.discard(scope)
+            scope, position = next(iter(self._pending.items()))
+            if position:
+                await self._bump(keys=[f"{NS}ver:{scope}", f"{NS}pos:{scope}"], args=[position])
+            else:
+                await self.redis.incr(f"{NS}ver:{scope}")
+            # A bump of the same scope that arrived meanwhile is sent on the next turn.
+            if self._pending.get(scope) == position:
+                del self._pending[scope]
+
+    async def _position(self) -> str:
+        if self.write_position is None:
+            return ""
+        try:
+            return await self.write_position() or ""
+        except (DBAPIError, OSError) as error:
+            # The write committed; without its position a rebuild may read a lagging replica
+            # for as long as it lags, which is what reads without the cache get anyway.
+            log.warning("primary's write position unknown after a catalog write: %s", error)
+            return ""
 
     async def bump(self, *scopes: str) -> None:
         """Invalidate everything cached under `scopes` (call after the write commits)."""
-        self._pending.update(scopes)
+        if self.enabled:
+            # Read after the commit: a later position covers every earlier one.
+            position = await self._position()
+            for scope in scopes:
+                if position or scope not in self._pending:
+                    self._pending[scope] = position
         if not self.enabled:
             self._pending.clear()
             return
@@ -154,9 +215,11 @@ class CatalogCache:
         try:
             async with asyncio.timeout(self.op_timeout):
                 await self._flush_pending()
-                found = await self._read(keys=[f"{NS}ver:{scope}"], args=[prefix, suffix])
+                found = await self._read(
+                    keys=[f"{NS}ver:{scope}", f"{NS}pos:{scope}"], args=[prefix, suffix]
+                )
                 key = f"{prefix}{found[0].decode()}{suffix}"
-                if len(found) > 1:
+                if len(found) == 2:
                     self.stats.hits += 1
                     return bytes(found[1]), "hit"
                 self.stats.misses += 1
@@ -169,7 +232,8 @@ class CatalogCache:
             self.stats.waits += 1
             return bytes(claim[1]), "wait"
         if claim[1] == 1:
-            return await self._rebuild(key, token, build), "miss"
+            with reading_after(found[2].decode()):
+                return await self._rebuild(key, token, build), "miss"
         value = await self._wait_for(key)
         if value is not None:
             self.stats.waits += 1

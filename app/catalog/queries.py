@@ -72,7 +72,7 @@ def _near(stmt: Select[Any], lat: float, lng: float, radius_km: float) -> Select
 async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
     """The stores found: nearest first with `distance_km` when a position is given."""
     stmt = _filtered(query)
-    async with db.uow() as uow:
+    async with db.read_uow() as uow:
         if query.lat is None or query.lng is None:
             rows = (await uow.session.execute(stmt.order_by(Store.id).limit(query.limit))).all()
             return StoreListOut(stores=[listed_store_view(cast(Any, row)) for row in rows])
@@ -112,7 +112,7 @@ async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
 
 async def store_page(*, db: Database, store_id: int) -> StorePageOut:
     """The store with its live menu, or 404."""
-    async with db.uow() as uow:
+    async with db.read_uow() as uow:
         store = (
             await uow.session.execute(select(*STORE_COLUMNS).where(Store.id == store_id))
         ).first()

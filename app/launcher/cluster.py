@@ -1,6 +1,6 @@
 """The production topology on one machine: `delivery cluster`, the system tests and benchmarks.
 
-MariaDB, a session Redis, a cache Redis, an events Redis, N Hypercorn nodes and nginx, all from
+MariaDB (with `replica=True`, a primary and a read-only replica of it), a session Redis, a cache Redis, an events Redis, N Hypercorn nodes and nginx, all from
 installed binaries, started in order with health checks, with their data and logs in one folder.
 What runs where (pids, ports, folders) is written to `cluster.json` in that folder, for tools
 that act on a running cluster (`delivery simulate --faults`).
@@ -44,7 +44,10 @@ class Cluster:
     port: int | None = None
     fresh: bool = False
     node_env: dict[str, str] = field(default_factory=dict)
+    # A MariaDB replica that serves the nodes' catalog and history reads (DATABASE_READ_URL).
+    replica: bool = False
     mariadb: MariaDBServer | None = None
+    mariadb_replica: MariaDBServer | None = None
     session_redis: RedisServer | None = None
     cache_redis: RedisServer | None = None
     events_redis: RedisServer | None = None
@@ -66,6 +69,11 @@ class Cluster:
         assert self.mariadb is not None
         return self.mariadb.url(DATABASE)
 
+    @property
+    def database_read_url(self) -> str | None:
+        """The replica's URL, or None without one."""
+        return self.mariadb_replica.url(DATABASE) if self.mariadb_replica else None
+
     def node_port(self, index: int) -> int:
         return self.port + 1 + index if self.port else free_port()
 
@@ -81,8 +89,10 @@ class Cluster:
         """The environment of every node."""
         assert self.session_redis is not None and self.cache_redis is not None
         assert self.events_redis is not None
+        replica = {"DATABASE_READ_URL": url} if (url := self.database_read_url) else {}
         return {
             "DATABASE_URL": self.database_url,
+            **replica,
             "SESSION_REDIS_URL": self.session_redis.url,
             "CACHE_REDIS_URL": self.cache_redis.url,
             "EVENTS_REDIS_URL": self.events_redis.url,
@@ -108,6 +118,7 @@ class Cluster:
         if self.fresh and self.folder.exists():
             for name in (
                 "mariadb",
+                "mariadb-replica",
                 "redis-session",
                 "redis-cache",
                 "redis-events",
@@ -117,7 +128,12 @@ class Cluster:
                 shutil.rmtree(self.folder / name, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.mariadb = MariaDBServer(self.folder / "mariadb").start()
+        self.mariadb = MariaDBServer(self.folder / "mariadb", binlog=self.replica)
+        if self.replica:
+            self._check_replicable(self.mariadb)
+        self.mariadb.start()
+        if self.replica:
+            self.mariadb_replica = self.mariadb.replica_of(self.folder / "mariadb-replica").start()
         self._ensure_database()
         self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
         self.cache_redis = RedisServer(self.folder / "redis-cache", persistent=True).start()
@@ -139,6 +155,18 @@ class Cluster:
             proxy_bind=PROXY_ADDRESS,
         ).start()
         self.write_state()
+
+    def _check_replicable(self, primary: MariaDBServer) -> None:
+        replica_data = self.folder / "mariadb-replica" / "data"
+        # A new replica copies nothing: it replays the primary's binary log from its start,
+        # which holds everything only if the primary has written one from its first day.
+        started = (primary.datadir / "mysql").exists()
+        logged = (primary.datadir / "binlog.index").exists()
+        if started and not logged and not (replica_data / "mysql").exists():
+            raise LaunchError(
+                f"the database in {primary.folder} was made without a replica, which would "
+                "start empty; start with --fresh to add one"
+            )
 
     @property
     def state_path(self) -> Path:
@@ -182,6 +210,14 @@ class Cluster:
             }
             if self.mariadb
             else None,
+            "mariadb_replica": {
+                "pid": pid(self.mariadb_replica),
+                "port": self.mariadb_replica.port,
+                "database": DATABASE,
+                "folder": str(self.mariadb_replica.folder),
+            }
+            if self.mariadb_replica
+            else None,
             "session_redis": redis(self.session_redis),
             "cache_redis": redis(self.cache_redis),
             "events_redis": redis(self.events_redis),
@@ -214,7 +250,13 @@ class Cluster:
             self.nginx.stop()
         for node in self.node_list:
             node.stop()
-        for server in (self.events_redis, self.cache_redis, self.session_redis, self.mariadb):
+        for server in (
+            self.events_redis,
+            self.cache_redis,
+            self.session_redis,
+            self.mariadb_replica,
+            self.mariadb,
+        ):
             if server is not None:
                 server.stop()
         self.state_path.unlink(missing_ok=True)
@@ -283,12 +325,14 @@ def _reporter(cluster: Cluster) -> Callable[[Event], None]:
     return report
 
 
-def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
+def run_cluster(*, nodes: int, port: int, fresh: bool, replica: bool = False) -> int:
     """`delivery cluster`: run and restart nodes that exit until Ctrl-C or SIGTERM, then stop."""
     if nodes < 1:
         print("delivery: --nodes must be at least 1", file=sys.stderr)
         return 2
-    cluster = Cluster(folder=Path("var/cluster").resolve(), nodes=nodes, port=port, fresh=fresh)
+    cluster = Cluster(
+        folder=Path("var/cluster").resolve(), nodes=nodes, port=port, fresh=fresh, replica=replica
+    )
     stopping = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -297,10 +341,14 @@ def run_cluster(*, nodes: int, port: int, fresh: bool) -> int:
 
     previous = signal.signal(signal.SIGTERM, _on_signal)
     try:
-        print(f"starting MariaDB, three Redis, {nodes} node(s) and nginx …", flush=True)
+        database = "MariaDB and a replica" if replica else "MariaDB"
+        print(f"starting {database}, three Redis, {nodes} node(s) and nginx …", flush=True)
         cluster.start()
         print(f"delivery cluster is up (data and logs in {cluster.folder}):", flush=True)
         print(f"  nginx   {cluster.url}", flush=True)
+        for role, server in (("mariadb", cluster.mariadb), ("replica", cluster.mariadb_replica)):
+            if server is not None:
+                print(f"  {role:<7} 127.0.0.1:{server.port} ({server.folder})", flush=True)
         for node in cluster.node_list:
             print(f"  {node.name:<7} {node.url}", flush=True)
         print("A node that exits is started again. Ctrl-C stops everything.", flush=True)

@@ -80,6 +80,11 @@ class MariaDBServer:
     # False trades the last second of commits on an OS crash for speed (tests, benchmarks of
     # the app rather than of the disk); the cluster keeps full durability.
     durable: bool = True
+    # Replication: a primary writes the binary log (GTIDs are always on in MariaDB); a replica
+    # is read-only and follows `primary` (see `replica_of`). Each server of a pair has its own id.
+    server_id: int = 1
+    binlog: bool = False
+    primary: MariaDBServer | None = None
 
     @property
     def datadir(self) -> Path:
@@ -123,7 +128,7 @@ class MariaDBServer:
             f"--log-error={self.folder / 'mariadb.log'}",
             f"--tmpdir={self.tmpdir}",
             "--user=root",
-            "--skip-log-bin",
+            *self._replication_args(),
             "--skip-name-resolve",
             "--max-connections=1000",
             "--innodb-buffer-pool-size=256M",
@@ -133,7 +138,85 @@ class MariaDBServer:
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd")
+        if self.primary is not None:
+            self._follow(self.primary)
         return self
+
+    def replica_of(self, folder: Path) -> MariaDBServer:
+        """A read-only replica of this primary, with its own data in `folder` (not started)."""
+        if not self.binlog:
+            raise LaunchError("a replica needs a primary that writes the binary log")
+        return MariaDBServer(
+            folder, durable=self.durable, server_id=self.server_id + 1, primary=self
+        )
+
+    def _replication_args(self) -> list[str]:
+        if self.primary is not None:
+            # The relay log is the replica's copy of the primary's binary log; `read_only`
+            # refuses writes from clients (replication itself still applies).
+            return [
+                "--skip-log-bin",
+                f"--server-id={self.server_id}",
+                f"--relay-log={self.folder / 'relay-bin'}",
+                "--read-only=1",
+            ]
+        if self.binlog:
+            return [
+                f"--log-bin={self.datadir / 'binlog'}",
+                f"--server-id={self.server_id}",
+                "--binlog-format=ROW",
+                f"--sync-binlog={1 if self.durable else 0}",
+            ]
+        return ["--skip-log-bin"]
+
+    def _follow(self, primary: MariaDBServer) -> None:
+        # Started once; afterwards the replica remembers its primary and position (master.info,
+        # gtid_slave_pos) and resumes replicating by itself when it starts again.
+        status = self.sql("SHOW SLAVE STATUS")
+        if status:
+            return
+        # An empty gtid_slave_pos replicates from the primary's first binary log: both start
+        # empty (the primary's system tables were made before its binary log was on), so the
+        # replica needs no copy of the data first.
+        self.sql(
+            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+            "MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, "
+            "MASTER_CONNECT_RETRY=1"
+        )
+        self.sql("START SLAVE")
+
+    def sql(self, statement: str) -> list[tuple[object, ...]]:
+        """Run one statement as root (administration: replication, status) and return its rows."""
+        import pymysql
+
+        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(statement)
+                rows = list(cursor.fetchall())
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+
+    def replication(self) -> dict[str, object]:
+        """This replica's `SHOW SLAVE STATUS`, by column name (empty if it follows nothing)."""
+        import pymysql
+
+        conn = pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            password="",
+            cursorclass=pymysql.cursors.DictCursor,
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SHOW SLAVE STATUS")
+                row = cursor.fetchone()
+            return dict(row) if row else {}
+        finally:
+            conn.close()
 
     def create_database(self, name: str) -> None:
         """Create (or recreate empty) the database `name`."""

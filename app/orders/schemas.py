@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    Field,
+    PlainValidator,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from app.catalog.schemas import OptionOut
 from app.orders.lifecycle import DispatchState, Status
@@ -340,3 +350,81 @@ class QuoteOut(Out):
     points_used: int = Field(description="Points (1 point = 1 won).")
     total: int = Field(description="Won: subtotal + delivery fee − coupon discount.")
     paid_amount: int = Field(description="Won the card would be charged: total − points used.")
+
+
+# Settlements start no earlier than this and end no later than that: every day between maps to
+# UTC instants the database can hold, whatever the store's zone.
+SETTLEMENT_FIRST_DAY = date(2000, 1, 1)
+SETTLEMENT_LAST_DAY = date(2999, 12, 31)
+
+
+def _settlement_day(value: object) -> date:
+    if not isinstance(value, str) or not _DAY.match(value):
+        raise PydanticCustomError("date_parsing", "must be a date, like 2026-01-31")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "day_unknown", "must be a day of the calendar ({value} is not)", {"value": value}
+        ) from None
+    if not SETTLEMENT_FIRST_DAY <= day <= SETTLEMENT_LAST_DAY:
+        raise PydanticCustomError(
+            "day_out_of_range",
+            "must be a day from {first} to {last}",
+            {"first": SETTLEMENT_FIRST_DAY.isoformat(), "last": SETTLEMENT_LAST_DAY.isoformat()},
+        )
+    return day
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SettlementDay = Annotated[
+    date,
+    PlainValidator(_settlement_day, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+
+
+class SettlementQuery(Partial):
+    """GET /api/stores/{id}/settlement: the days, in the store's time zone, both included."""
+
+    from_: SettlementDay | None = Field(
+        default=None,
+        alias="from",
+        description="First day (`YYYY-MM-DD`, the store's zone); omitted: the first of `to`'s "
+        "month.",
+    )
+    to: SettlementDay | None = Field(
+        default=None, description="Last day, included; omitted: today in the store's zone."
+    )
+
+
+class SettlementDayOut(Out):
+    """One day's delivered orders and what they come to."""
+
+    date: str = Field(description="The day (`YYYY-MM-DD`) in the store's time zone.")
+    orders: int = Field(description="Orders delivered that day.")
+    gross: int = Field(description="Won: the sum of those orders' `total`.")
+    refunds: int = Field(description="Won: the part refunds of those orders.")
+    commission: int = Field(
+        description="Won: the commission rate × (gross − refunds), rounded half up to the won."
+    )
+    payout: int = Field(description="Won: gross − refunds − commission.")
+
+
+class SettlementOut(Out):
+    """What the store's delivered orders come to over a range of days (docs/api.md)."""
+
+    store_id: int
+    first_day: str = Field(description="The range's first day (`YYYY-MM-DD`, the store's zone).")
+    last_day: str = Field(description="Its last day, included.")
+    timezone: str = Field(description="The store's IANA time zone the days are counted in.")
+    commission_percent: float = Field(description="The platform's commission rate, percent.")
+    orders: int = Field(description="Orders delivered in the range.")
+    gross: int = Field(description="Won: the days' gross added up.")
+    refunds: int = Field(description="Won: the days' refunds added up.")
+    commission: int = Field(description="Won: the days' commissions added up.")
+    payout: int = Field(description="Won: gross − refunds − commission.")
+    days: list[SettlementDayOut] = Field(
+        description="The days with at least one delivered order, oldest first (days with none "
+        "are left out)."
+    )

@@ -92,7 +92,9 @@ async def list_orders(
 ) -> list[OrderOut]:
     """The caller's orders, newest first (customer: own; owner: own stores'; rider: assigned)."""
     query = select(Order).order_by(Order.id.desc()).limit(limit)
-    async with db.uow() as uow:
+    # History may lag the primary by a moment (a replica, if configured); what an order's
+    # parties act on (GET of one order, transitions) reads the primary.
+    async with db.read_uow() as uow:
         if actor.role == Role.CUSTOMER:
             query = query.where(Order.customer_id == actor.user_id)
         elif actor.role == Role.RIDER:

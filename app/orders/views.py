@@ -12,7 +12,7 @@ from app.auth.login import Principal
 from app.auth.models import Role
 from app.container import container
 from app.errors import ProblemCode, ValidationFailed
-from app.orders import delays, placement, quote, refunds, reorder, service
+from app.orders import delays, placement, quote, refunds, reorder, service, settlement
 from app.orders.hooks import OrderHooks
 from app.orders.lifecycle import Action
 from app.orders.placement import PlacementLimits
@@ -30,6 +30,8 @@ from app.orders.schemas import (
     RefundOut,
     RefundRequest,
     ReorderOut,
+    SettlementOut,
+    SettlementQuery,
 )
 from app.orders.service import Actor
 from app.payments.gateway import PaymentGateway
@@ -330,4 +332,33 @@ async def refund_part(principal: Principal, order_id: int, data: RefundRequest) 
         actor=_actor(principal),
         order_id=order_id,
         request=data,
+    )
+
+
+@bp.get("/api/stores/<int:store_id>/settlement")
+@tag(["orders"])
+@returns(SettlementOut)
+@problems(ProblemCode.NOT_FOUND)
+@login_required(role=(Role.OWNER, Role.ADMIN))
+@query(SettlementQuery)
+async def store_settlement(
+    principal: Principal, store_id: int, query: SettlementQuery
+) -> SettlementOut:
+    """What the store's delivered orders come to per day and in all, and what it is paid (its
+    owner, or an admin): `gross`, `refunds`, `commission` (`PLATFORM_COMMISSION_PERCENT`) and
+    `payout`.
+
+    `from` and `to` are days (`YYYY-MM-DD`) in the store's time zone, both included, at most
+    366 apart; `to` defaults to today there and `from` to the first of `to`'s month. An order
+    counts on the day it was delivered, with its `total` and all its part refunds; days with
+    no delivered order are left out. See docs/api.md, Settlement.
+    """
+    services = container()
+    return await settlement.store_settlement(
+        db=services.db,
+        user_id=principal.user_id,
+        role=principal.role,
+        store_id=store_id,
+        query=query,
+        commission_percent=services.settings.platform_commission_percent,
     )

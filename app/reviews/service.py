@@ -188,7 +188,7 @@ async def reply_to_review(
 
 async def store_reviews(*, db: Database, store_id: int, query: ReviewPageQuery) -> ReviewPageOut:
     """A page of the store's reviews, newest first, below `query.before_id`; 404 if no store."""
-    async with db.uow() as uow:
+    async with db.read_uow() as uow:
         if await uow.session.scalar(select(Store.id).where(Store.id == store_id)) is None:
             raise NotFound(f"Store {store_id} does not exist.")
         stmt = _with_names().where(Review.store_id == store_id)

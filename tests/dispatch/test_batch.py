@@ -206,7 +206,8 @@ async def test_a_node_that_dies_holding_the_turn_delays_the_next_batch_only_by_i
     assert time.monotonic() - died >= 1.9
     since = [start for start, _, _ in batches(app).runs if start > died]
     assert since and min(since) >= died + 1.9
-    assert await redis.get(BATCH_HOLDER_KEY) is None
+    # The turn is this node's now (or free between its batches), never the dead one's again.
+    assert await redis.get(BATCH_HOLDER_KEY) in (None, batches(app).token.encode())
 
 
 async def test_an_unanswered_offer_lapses_and_the_next_batch_offers_another_rider(

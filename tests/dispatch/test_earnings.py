@@ -134,12 +134,15 @@ async def test_the_fee_is_fixed_when_first_offered_whatever_the_settings_or_the_
     k = await kitchen(await apps.client(cheap), await apps.client(cheap))
     offer = await offered(infra, rider, k, address=address(1.0))
     assert offer["fee"] == 2_000 + 100
-    # Every node now pays far more per km, and the store moves 2 km away: the order's next
+    # Every node now pays far more per km, and the store moves 2 km away (its radius widened to
+    # keep the address): the order's next
     # offers, from a node with the new settings, still show the fee first offered.
     dear = await apps.start(
         apps.settings.model_copy(update={"dispatch_fee_base": 9_000, "dispatch_fee_per_km": 5_000})
     )
-    moved = await k.owner.patch(f"/api/stores/{k.shop.id}", json={"lat": STORE_LAT + 0.018})
+    moved = await k.owner.patch(
+        f"/api/stores/{k.shop.id}", json={"lat": STORE_LAT + 0.018, "delivery_radius_km": 5}
+    )
     assert moved.status_code == 200, moved.text
     assert (await rider.post(f"/api/dispatch/offers/{offer['order_id']}/accept")).status_code == 200
     released = await rider.post(f"/api/dispatch/offers/{offer['order_id']}/release")

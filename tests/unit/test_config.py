@@ -150,6 +150,8 @@ def test_the_dispatch_strategy_is_offers_unless_batch_is_asked_for(
         ("order_window_seconds", 86_401, 86_400),
         ("card_declines_max", 0, 1),
         ("card_declines_window_seconds", 0, 1),
+        ("platform_commission_percent", -0.1, 0),
+        ("platform_commission_percent", 100.1, 100),
     ],
 )
 def test_numbers_outside_their_bounds_are_refused(field: str, bad: float, good: float) -> None:

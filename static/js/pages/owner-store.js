@@ -1,8 +1,10 @@
-// Store settings, the open/closed switch, pauses, opening hours, the store photo and the menu.
+// Store settings, the open/closed switch, pauses, opening hours, the store photo, the menu and
+// the settlement.
 import { api, showProblem, won } from "../api.js";
 import { confirmAction } from "../confirm.js";
 import { follow } from "../live.js";
 import { ratingLine, reviewList } from "../reviews.js";
+import { settlementCard } from "../settlement.js";
 import { DAY_NAMES, followStore, openState, whenText } from "../store-live.js";
 import { busy, formData, h, startPage, toast, markReady } from "../ui.js";
 
@@ -349,6 +351,7 @@ if (store) {
     resync: reviewsChanged,
   });
 }
+if (store) await settlementCard(document.getElementById("settlement"), storeId).load();
 if (store) {
   fillHours(store);
   fillDelivery(store);
