@@ -80,7 +80,7 @@ async def store_settlement(
 ) -> SettlementOut:
     """The settlement of `store_id` over the query's days (its owner, or an admin)."""
     percent = Decimal(str(commission_percent))
-    async with db.uow() as uow:
+    async with db.read_uow() as uow:
         row = (
             await uow.session.execute(
                 select(Store.owner_id, Store.timezone).where(Store.id == store_id)
