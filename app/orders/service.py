@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.auth.models import Role
 from app.catalog.models import Store
 from app.catalog.queries import store_owner_id
-from app.db import Database, UnitOfWork, retrying, utcnow
+from app.db import Database, UnitOfWork, replica_fallback, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.orders import clock
 from app.orders.events import emit_order_event, emit_refunded
@@ -87,6 +87,7 @@ async def get_order(*, db: Database, actor: Actor, order_id: int) -> OrderOut:
         return order_view(order)
 
 
+@replica_fallback
 async def list_orders(
     *, db: Database, actor: Actor, store_id: int | None, limit: int
 ) -> list[OrderOut]:
