@@ -115,7 +115,8 @@ class Rider:
     async def decide(self, order_id: int) -> None:
         """Take the offer (most of the time) after a moment's thought."""
         try:
-            await asyncio.sleep(self.rng.uniform(0.3, 2.0))
+            # A few seconds to read the offer, on the city's clock.
+            await self.ctx.sleep_sim(self.rng.uniform(5.0, 20.0))
             if self.rng.random() > TAKE or self.order_id is not None or not self.online:
                 return
             reply = await self.api.call(
