@@ -39,7 +39,7 @@ def start_network_cluster(folder: Path, node_env: dict[str, str]) -> NetnsCluste
     return NetnsCluster(folder=folder, nodes=2, node_env=node_env).start()
 
 
-def assert_removed(cluster: NetnsCluster, run_id: str) -> None:
+def assert_removed(run_id: str) -> None:
     """Nothing of the topology `run_id` is left on the machine."""
     assert run_id not in leftovers(), f"topology {run_id} left behind"
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
@@ -56,7 +56,7 @@ def network_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetnsC
         yield running
     finally:
         running.stop()
-    assert_removed(running, run_id)
+    assert_removed(run_id)
 
 
 def query(cluster: NetnsCluster, sql: str, *args: object) -> list[tuple[Any, ...]]:

@@ -50,7 +50,7 @@ async def test_a_host_cut_off_for_ten_seconds_during_the_rush_loses_nothing(
         status = await simulate(config)
     finally:
         cluster.stop()
-    assert_removed(cluster, run_id)
+    assert_removed(run_id)
 
     report = _report(config.out)
     verdicts = {check["check"]: check["verdict"] for check in report["audit"]}
