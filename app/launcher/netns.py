@@ -62,6 +62,9 @@ ADDRESSES = {
     "redis-events": 13,
 }
 APP_BASE = 20
+# App hosts take .21 to .254 of the subnet; a cable's delay of a second is already absurd.
+MAX_NODES = 254 - APP_BASE
+MAX_LATENCY_MS = 1000.0
 HTTP_PORT = 80
 NODE_PORT = 8000
 MARIADB_PORT = 3306
@@ -520,8 +523,11 @@ class NetnsCluster(Cluster):
 
 def run_netns(*, nodes: int, port: int, fresh: bool, latency_ms: float) -> int:
     """`delivery netns up`: the topology in namespaces until Ctrl-C or SIGTERM, then removed."""
-    if nodes < 1:
-        print("delivery: --nodes must be at least 1", file=sys.stderr)
+    if not 1 <= nodes <= MAX_NODES:
+        print(f"delivery: --nodes must be between 1 and {MAX_NODES}", file=sys.stderr)
+        return 2
+    if not 0 <= latency_ms <= MAX_LATENCY_MS:
+        print(f"delivery: --latency-ms must be between 0 and {MAX_LATENCY_MS:g}", file=sys.stderr)
         return 2
     cluster = NetnsCluster(
         folder=Path("var/netns").resolve(),

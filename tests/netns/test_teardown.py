@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from app.launcher.netns import NetnsCluster, Network, leftovers
+from app.launcher.netns import (
+    NetnsCluster,
+    Network,
+    NetworkUnavailable,
+    check_privileges,
+    leftovers,
+)
 from app.launcher.processes import LaunchError
 from tests.netns.conftest import require_network
 from tests.system import NODE_ENV
@@ -19,6 +25,11 @@ from tests.system import NODE_ENV
 pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
+# `delivery netns up` refuses to start without an admin to create (as `delivery cluster`).
+ADMIN = {
+    "DELIVERY_ADMIN_EMAIL": "admin@example.com",
+    "DELIVERY_ADMIN_PASSWORD": "a-long-admin-pw-1",
+}
 HOLDER = """
 import sys, time
 from app.launcher.netns import Network
@@ -104,3 +115,36 @@ def test_netns_down_removes_what_a_killed_owner_left_and_spares_a_live_ones() ->
         live.wait(timeout=10)
         netns_down()
     assert live_id not in leftovers()
+
+
+def test_without_root_it_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(NetworkUnavailable, match=r"network namespaces need root \(CAP_NET_ADMIN\)"):
+        check_privileges()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nodes", "0"], "--nodes must be between 1 and 234"),
+        (["--nodes", "235"], "--nodes must be between 1 and 234"),
+        (["--latency-ms", "-1"], "--latency-ms must be between 0 and 1000"),
+        (["--latency-ms", "1e9"], "--latency-ms must be between 0 and 1000"),
+    ],
+)
+def test_netns_up_refuses_impossible_settings_before_making_anything(
+    args: list[str], message: str
+) -> None:
+    before = set(leftovers())
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "netns", "up", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, **ADMIN},
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"delivery: {message}" in result.stderr
+    assert set(leftovers()) == before
