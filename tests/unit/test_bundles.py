@@ -203,7 +203,7 @@ def test_in_a_city_short_of_riders_bundles_serve_more_orders_than_riders() -> No
         order(i, (s := rng.choice(stores)), customer_km=s + rng.uniform(0.5, 3), radius_km=3.0)
         for i in range(40)
     ]
-    riders = [rider(1000 + i, rng.uniform(-1, 5)) for i in range(25)]
+    riders = [rider(1000 + i, rng.uniform(0, 4)) for i in range(25)]
     result = plan(orders, riders, NOW, RULES)
     taken = [p.order_id for p in result.pairs] + [o for b in result.bundles for o in b.order_ids]
     used = [p.rider_id for p in result.pairs] + [b.rider_id for b in result.bundles]
