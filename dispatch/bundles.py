@@ -190,16 +190,16 @@ def _bundles_of(
             total = door[a.id] + door[b.id]
             better = ok & (total < best_total)
             best_total = np.where(better, total, best_total)
-            for j in np.flatnonzero(better):
-                best_route[j] = route
+            for k in np.flatnonzero(better):
+                best_route[int(k)] = route
     waited = _waited(a, now) + _waited(b, now)
     found: list[Bundle] = []
-    for j in np.flatnonzero(np.isfinite(best_total)):
-        route = best_route[j]
-        assert route is not None
-        pickups, dropoffs = route
+    for j in [int(x) for x in np.flatnonzero(np.isfinite(best_total))]:
+        chosen = best_route[j]
+        assert chosen is not None
+        pickups, dropoffs = chosen
         first_km = float(to_store_a[j] if pickups[0] == a.id else to_store_b[j])
-        door = arrivals[route]
+        door = arrivals[chosen]
         found.append(
             Bundle(
                 order_ids=(a.id, b.id),
@@ -253,7 +253,7 @@ def plan(
     costs, km = cost_matrix(rows, columns, now)
     feasible = costs < INFEASIBLE
     bundles = [] if rules is None else candidate_bundles(rows, columns, now, rules, feasible, km)
-    if not bundles:
+    if rules is None or not bundles:
         return Plan(pairs=tuple(assign(rows, columns, now)), bundles=())
     solved, optimal = _solve(rows, columns, costs, km, feasible, bundles, rules.time_limit_s)
     if optimal and solved is not None:

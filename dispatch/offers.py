@@ -184,6 +184,14 @@ async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | Non
                 status=OfferStatus.LOST if assigned else OfferStatus.WITHDRAWN,
                 reason="assigned" if assigned else str(order.status),
             )
+            # A bundle is both orders or neither: the other order's offer of a bundle closed
+            # here closes too, and that order waits for the next batch.
+            await withdraw(
+                uow,
+                await _bundle_partners(uow, batch[:WITHDRAW_BATCH]),
+                status=OfferStatus.WITHDRAWN,
+                reason="bundle",
+            )
             more = len(batch) > WITHDRAW_BATCH
             search.active = more
             await uow.commit()
@@ -209,6 +217,20 @@ async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | Non
         await _offer(uow, engine, order, search)
         await uow.commit()
         return search.deadline_at
+
+
+async def _bundle_partners(uow: UnitOfWork, offers: list[Offer]) -> list[Offer]:
+    """The still open offers bundled with any of `offers`."""
+    bundles = {o.bundle_id for o in offers if o.bundle_id is not None}
+    if not bundles:
+        return []
+    return list(
+        await uow.session.scalars(
+            select(Offer)
+            .where(Offer.bundle_id.in_(bundles), Offer.status == OfferStatus.OFFERED)
+            .order_by(Offer.id)
+        )
+    )
 
 
 async def _expire(uow: UnitOfWork, search: DispatchSearch, now: datetime) -> None:

@@ -13,7 +13,7 @@ import time
 from app.geo import KM_PER_DEGREE_LAT
 from dispatch.bundles import Bundle, BundleRules, plan, same_way
 from dispatch.optimiser import WaitingOrder
-from tests.unit.test_batch_optimiser import LNG, NOW, lat, order, rider
+from tests.unit.test_batch_optimiser import LNG, NOW, order, rider
 
 RULES = BundleRules()
 
