@@ -27,14 +27,14 @@ from dispatch.offers import record
 from dispatch.schemas import BundleAcceptedOut
 from dispatch.service import (
     Position,
-    _check_needs_rider,
     _closed,
-    _full_order,
     _is_open,
     _offline,
     _refuse_if_unable,
-    _search_due_now,
     _take_offer,
+    check_needs_rider,
+    full_order,
+    search_due_now,
 )
 from dispatch.worker import SearchWorker
 
@@ -74,7 +74,7 @@ async def accept_bundle(
             )
             if holders != {rider_id}:
                 raise
-            orders = [order_view(await _full_order(uow, order_id)) for order_id in ids]
+            orders = [order_view(await full_order(uow, order_id)) for order_id in ids]
             return BundleAcceptedOut(bundle_id=bundle_id, orders=orders)
 
 
@@ -117,7 +117,7 @@ async def _accept_once(
             )
         )
         for order in orders:
-            _check_needs_rider(order, taken)
+            check_needs_rider(order, taken)
         await _refuse_if_unable(uow, rider_id)
         now = utcnow()
         for offer in offers:
@@ -147,7 +147,7 @@ async def _accept_once(
             await _take_offer(uow, offer, now)
         views = []
         for offer in offers:
-            order = await _full_order(uow, offer.order_id)
+            order = await full_order(uow, offer.order_id)
             record(
                 uow,
                 offer.order_id,
@@ -162,6 +162,6 @@ async def _accept_once(
                     uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"]
                 )
             )
-            await _search_due_now(uow, worker, offer.order_id)
+            await search_due_now(uow, worker, offer.order_id)
         await uow.commit(stale=taken)
         return BundleAcceptedOut(bundle_id=bundle_id, orders=views)

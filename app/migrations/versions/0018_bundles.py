@@ -1,7 +1,7 @@
 """bundled offers: two orders offered to one rider as one, and a rider carrying both
 
 Revision ID: 0018_bundles
-Revises: 0016_rider_earnings
+Revises: 0017_admin
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision = "0018_bundles"
-down_revision = "0016_rider_earnings"
+down_revision = "0017_admin"
 branch_labels = None
 depends_on = None
 
