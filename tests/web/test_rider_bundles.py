@@ -143,7 +143,8 @@ async def test_the_rider_takes_a_bundle_with_one_button_and_delivers_both_orders
         await expect(page.locator('#map [data-marker^="store-"]')).to_have_count(1)
         for order_id in ids:
             await expect(page.locator(f'#map [data-marker="home-{order_id}"]')).to_have_count(1)
-        await screen(page, "rider-two-deliveries")
+        await expect(page.locator("#toast.show")).to_have_count(0, timeout=10_000)
+        await rider.shot("rider-two-deliveries")
 
         # A reload shows both again (from the rider's assigned orders).
         await page.reload()
