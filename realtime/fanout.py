@@ -35,8 +35,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.lifecycle import stop_tasks, wait_for_event
+from app.redis_clients import is_cluster
 from realtime.control import CONTROL_CHANNEL, Control
-from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
+from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, location_channel, read_heads
 from realtime.schemas import LocationMessage
 
 log = logging.getLogger("delivery.realtime.fanout")
@@ -90,6 +91,15 @@ class Hub:
         """Start buffering live events of `stream` for `sid` (before its replay is read)."""
         self.pending.setdefault(stream, {})[sid] = []
 
+    async def listen_for(self, stream: str) -> None:
+        """Make sure this node hears `stream`'s live events (after `begin`, before the replay).
+
+        Every node hears every stream here; a hub on a Redis Cluster subscribes per stream.
+        """
+
+    def unused(self, stream: str) -> None:
+        """Told when no socket of this node follows `stream` or waits to (after `leave`/`abort`)."""
+
     def finish(self, sid: str, stream: str, replay: Replay) -> Replay:
         """Merge the replay with what arrived meanwhile and join the room (no await inside)."""
         buffered = self.pending.get(stream, {}).pop(sid, [])
@@ -125,6 +135,8 @@ class Hub:
                 self.members.pop(stream, None)
                 self.skip_upto.pop(stream, None)
                 self.last.pop(stream, None)
+                if stream not in self.pending:
+                    self.unused(stream)
 
     def disconnect(self, sid: str) -> None:
         """Forget every subscription of a closed socket."""
@@ -136,6 +148,8 @@ class Hub:
     def _forget_pending(self, stream: str) -> None:
         if stream in self.pending and not self.pending[stream]:
             del self.pending[stream]
+        if stream not in self.pending and stream not in self.members:
+            self.unused(stream)
 
     # Delivery ------------------------------------------------------------------------------
 
@@ -197,7 +211,7 @@ class Hub:
         streams = list(self.last)
         if not streams:
             return
-        heads = await self.redis.mget([head_key(s) for s in streams])
+        heads = await read_heads(self.redis, streams)
         for stream, raw in zip(streams, heads, strict=True):
             current = self.last.get(stream)
             if raw is not None and current is not None and int(raw) > current:
@@ -287,7 +301,10 @@ class Hub:
         except (TypeError, ValueError):
             return
         channel = message["channel"]
-        if channel in (CONTROL_CHANNEL, CONTROL_CHANNEL.encode()):
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        # By prefix: a hub on a Redis Cluster hears per-stream channels (`rt:events:{<stream>}`).
+        if channel.startswith(CONTROL_CHANNEL):
             if self.control is not None and isinstance(payload, dict):
                 async with self._lock:
                     try:
@@ -296,7 +313,7 @@ class Hub:
                         # A fault in acting on one message must not stop this node's delivery.
                         log.exception("could not act on the control message %s", payload)
             return
-        if channel in (LOCATION_CHANNEL, LOCATION_CHANNEL.encode()):
+        if channel.startswith(LOCATION_CHANNEL):
             room = f"order:{payload.get('order_id')}"
             if room in self.members:
                 await self._send(room, "location", payload)
@@ -352,4 +369,8 @@ class Hub:
 async def publish_location(redis: Redis, *, order_id: int, lat: float, lng: float, at: str) -> None:
     """Send a rider's position to the `order:{id}` subscribers on every node (latest wins)."""
     message = LocationMessage(order_id=order_id, lat=lat, lng=lng, at=datetime.fromisoformat(at))
+    if is_cluster(redis):
+        # Only the nodes serving the order's stream listen to its shard (`realtime.sharded`).
+        await redis.spublish(location_channel(f"order:{order_id}"), message.model_dump_json())
+        return
     await redis.publish(LOCATION_CHANNEL, message.model_dump_json())

@@ -173,6 +173,7 @@ class Realtime:
                 hub.leave(sid, stream)
             hub.begin(sid, stream)
             try:
+                await hub.listen_for(stream)
                 missed = await replay(
                     db=serving.db, redis=serving.events_redis, stream=stream, after=after
                 )
