@@ -45,9 +45,9 @@ from realtime.eventlog import Replay, replay
 from realtime.fanout import Hub, publish_location
 from realtime.gate import Gate
 from realtime.manager_fanout import ManagerFanout
-from realtime.sharded import ShardedHub
 from realtime.relay import Relay
 from realtime.server import Realtime, Serving
+from realtime.sharded import ShardedHub
 
 log = logging.getLogger("delivery")
 

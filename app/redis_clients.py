@@ -8,6 +8,9 @@ that they live on one slot; on a single server the braces are only characters of
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -44,12 +47,20 @@ class ClusterUnavailable(RedisConnectionError):
     """The cluster cannot serve a command now (a slot without a master during a failover)."""
 
 
+# Per node, as the single server's pool: commands beyond it wait for one to finish.
+CLUSTER_MAX_CONNECTIONS = 128
+# How long a command may wait for its turn before it fails as unavailable.
+CLUSTER_QUEUE_TIMEOUT = 20.0
+
+
 class _Pipeline(ClusterPipeline):
     async def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
-        try:
-            return await super().execute(*args, **kwargs)
-        except (ClusterDownError, RedisClusterException) as error:
-            raise ClusterUnavailable(str(error)) from error
+        cluster = cast(_Cluster, self.cluster_client)
+        async with cluster.turn():
+            try:
+                return await super().execute(*args, **kwargs)
+            except (ClusterDownError, RedisClusterException) as error:
+                raise ClusterUnavailable(str(error)) from error
 
 
 class _Cluster(RedisCluster):
@@ -60,16 +71,39 @@ class _Cluster(RedisCluster):
     shortly" (503 with Retry-After, or the database instead of the cache), which is what they are.
     """
 
-    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+    _turns: asyncio.Semaphore | None = None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for one of `CLUSTER_MAX_CONNECTIONS` turns.
+
+        redis-py's cluster pool fails at once ("Too many connections") when a node's pool is
+        full; bounding the commands in flight to the per-node size makes a burst queue instead,
+        as the single server's blocking pool does.
+        """
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(CLUSTER_MAX_CONNECTIONS)
         try:
-            return await super().execute_command(*args, **kwargs)
-        except (ClusterDownError, RedisClusterException) as error:
-            raise ClusterUnavailable(str(error)) from error
+            async with asyncio.timeout(CLUSTER_QUEUE_TIMEOUT):
+                await self._turns.acquire()
+        except TimeoutError as error:
+            raise ClusterUnavailable("no connection to the Redis Cluster came free") from error
+        try:
+            yield
+        finally:
+            self._turns.release()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.turn():
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except (ClusterDownError, RedisClusterException) as error:
+                raise ClusterUnavailable(str(error)) from error
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:
             raise RedisClusterException("shard_hint is deprecated in cluster mode")
-        return _Pipeline(self, transaction)
+        return _Pipeline(self, transaction)  # type: ignore[abstract]
 
 
 def is_cluster(client: Any) -> bool:
@@ -83,8 +117,7 @@ def connect(url: str | None) -> Redis:
         assert url is not None
         cluster = _Cluster(
             startup_nodes=[ClusterNode(host, port) for host, port in cluster_nodes(url)],
-            # Per node; a burst beyond it fails fast (503) rather than queueing.
-            max_connections=256,
+            max_connections=CLUSTER_MAX_CONNECTIONS,
             decode_responses=False,
             socket_connect_timeout=2,
             socket_timeout=5,

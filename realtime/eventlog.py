@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -29,8 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database
-from app.redis_clients import is_cluster
 from app.outbox import OutboxEvent, current_seq, envelope_of
+from app.redis_clients import is_cluster
 
 log = logging.getLogger("delivery.realtime")
 
@@ -101,7 +101,7 @@ async def read_heads(redis: Redis, streams: Sequence[str]) -> list[bytes | None]
     if is_cluster(redis):
         # The heads live on every shard: one MGET per slot, sent to their nodes in parallel.
         return list(await redis.mget_nonatomic(keys))  # type: ignore[attr-defined]
-    return list(await redis.mget(keys))
+    return cast(list[bytes | None], await redis.mget(keys))
 
 
 def encode(envelope: dict[str, Any]) -> str:

@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database, table_of, utcnow
 from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
-from app.redis_clients import is_cluster
 from app.outbox import OutboxEvent, envelope_of
+from app.redis_clients import is_cluster
 from realtime.eventlog import APPENDED, GAP, append_many, read_head, read_heads
 
 log = logging.getLogger("delivery.realtime.relay")

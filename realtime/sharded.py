@@ -31,9 +31,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException, RedisError
-from redis.retry import Retry
+from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 
 from app.lifecycle import stop_tasks
 from realtime.control import CONTROL_CHANNEL, stream_control_channel
@@ -113,13 +113,17 @@ class ShardedHub(Hub):
     def unused(self, stream: str) -> None:
         """No socket here follows `stream` any more: unsubscribe (unless one comes back first)."""
         if stream in self.listening:
-            task = asyncio.create_task(self._drop(stream), name="realtime-sunsubscribe")
+            task = asyncio.create_task(
+                self._unsubscribe_unused(stream), name="realtime-sunsubscribe"
+            )
             self._syncs.add(task)
             task.add_done_callback(self._syncs.discard)
 
     async def _subscribe(self, stream: str) -> None:
         channels = stream_channels(stream)
         node = self.cluster.get_node_from_key(channels[0])
+        if node is None:
+            raise SlotNotCoveredError(f"no master holds the slot of {stream}")
         pubsub = await self._shard(node)
         self._confirmed[stream].clear()
         self.listening[stream] = node.name
@@ -129,7 +133,7 @@ class ShardedHub(Hub):
                 self._read(pubsub), name=f"realtime-shard-{node.name}"
             )
 
-    async def _drop(self, stream: str) -> None:
+    async def _unsubscribe_unused(self, stream: str) -> None:
         async with self._subscribing:
             if stream in self.wanted() or stream not in self.listening:
                 return
@@ -156,7 +160,7 @@ class ShardedHub(Hub):
         # slots' current masters (a reconnection to the same address would find a dead one).
         return Redis(
             host=node.host,
-            port=node.port,
+            port=int(node.port),
             socket_connect_timeout=2,
             socket_timeout=5,
             health_check_interval=15,
