@@ -26,7 +26,9 @@ def _counter(redis_cluster: RedisCluster, campaign_id: int) -> tuple[int, set[in
 
 async def test_counter_keys_of_a_campaign_share_one_slot(redis_cluster: RedisCluster) -> None:
     for campaign_id in (1, 7, 2**62):
-        slots = {redis_cluster.servers[0].command("CLUSTER", "KEYSLOT", k) for k in keys(campaign_id)}
+        slots = {
+            redis_cluster.servers[0].command("CLUSTER", "KEYSLOT", k) for k in keys(campaign_id)
+        }
         assert len(slots) == 1
 
 
