@@ -91,11 +91,13 @@ class Hub:
         """Start buffering live events of `stream` for `sid` (before its replay is read)."""
         self.pending.setdefault(stream, {})[sid] = []
 
-    async def listen_for(self, stream: str) -> None:
+    async def listen_for(self, stream: str) -> bool:
         """Make sure this node hears `stream`'s live events (after `begin`, before the replay).
 
+        True when it only starts to now, and so may have missed a change of rights to it.
         Every node hears every stream here; a hub on a Redis Cluster subscribes per stream.
         """
+        return False
 
     def unused(self, stream: str) -> None:
         """Told when no socket of this node follows `stream` or waits to (after `leave`/`abort`)."""

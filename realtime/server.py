@@ -173,7 +173,9 @@ class Realtime:
                 hub.leave(sid, stream)
             hub.begin(sid, stream)
             try:
-                await hub.listen_for(stream)
+                if await hub.listen_for(stream):
+                    # This node just began to hear the stream's changes of rights: read them again.
+                    attempt.changed = True
                 missed = await replay(
                     db=serving.db, redis=serving.events_redis, stream=stream, after=after
                 )

@@ -93,11 +93,16 @@ class ShardedHub(Hub):
         """The streams some socket of this node follows or is about to."""
         return set(self.members) | set(self.pending)
 
-    async def listen_for(self, stream: str) -> None:
-        """SSUBSCRIBE to `stream`'s channels unless this node already does, and wait for it."""
+    async def listen_for(self, stream: str) -> bool:
+        """SSUBSCRIBE to `stream`'s channels unless this node already does, and wait for it.
+
+        True when this node was not listening: a change of rights published before the
+        subscription went unheard, so the caller reads the rights again.
+        """
         async with self._subscribing:
             confirmed = self._confirmed.get(stream)
-            if confirmed is None or stream not in self.listening:
+            fresh = confirmed is None or stream not in self.listening
+            if fresh:
                 confirmed = self._confirmed.setdefault(stream, asyncio.Event())
                 try:
                     await self._subscribe(stream)
@@ -105,10 +110,12 @@ class ShardedHub(Hub):
                     # The listener subscribes again to every stream served here, then fills.
                     log.warning("could not subscribe to %s: %s", stream, error)
                     self._lost.set()
-                    return
+                    return True
+        assert confirmed is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CONFIRM_TIMEOUT):
                 await confirmed.wait()
+        return fresh
 
     def unused(self, stream: str) -> None:
         """No socket here follows `stream` any more: unsubscribe (unless one comes back first)."""
