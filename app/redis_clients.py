@@ -53,6 +53,24 @@ CLUSTER_MAX_CONNECTIONS = 128
 CLUSTER_QUEUE_TIMEOUT = 20.0
 
 
+def _lost_connection(error: BaseException) -> bool:
+    """True for an AttributeError/TypeError raised inside a connection's write or read.
+
+    When redis-py's cluster client refreshes its slot map (after a failover, say) it recycles
+    its connections, and a command already on one of them can meet the socket's internals
+    half torn down: such an error is a lost connection, not a fault of the caller.
+    """
+    tb = error.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last is not None and (
+        last.endswith(("redis/asyncio/connection.py", "asyncio/streams.py"))
+        or last.endswith(("asyncio/selector_events.py", "asyncio/transports.py"))
+    )
+
+
 class _Pipeline(ClusterPipeline):
     async def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
         cluster = cast(_Cluster, self.cluster_client)
@@ -61,6 +79,10 @@ class _Pipeline(ClusterPipeline):
                 return await super().execute(*args, **kwargs)
             except (ClusterDownError, RedisClusterException) as error:
                 raise ClusterUnavailable(str(error)) from error
+            except (AttributeError, TypeError) as error:
+                if _lost_connection(error):
+                    raise ClusterUnavailable(f"connection lost: {error}") from error
+                raise
 
 
 class _Cluster(RedisCluster):
@@ -99,6 +121,10 @@ class _Cluster(RedisCluster):
                 return await super().execute_command(*args, **kwargs)
             except (ClusterDownError, RedisClusterException) as error:
                 raise ClusterUnavailable(str(error)) from error
+            except (AttributeError, TypeError) as error:
+                if _lost_connection(error):
+                    raise ClusterUnavailable(f"connection lost: {error}") from error
+                raise
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:

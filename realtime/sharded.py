@@ -215,7 +215,7 @@ class ShardedHub(Hub):
         while not self._stopping:
             self._lost.clear()
             try:
-                pubsub = await self._open()
+                pubsub = await self._open(refresh=failures > 0)
                 if failures:
                     log.info("fan-out listener back on every shard of the events Redis")
                     await self._catch_up()
@@ -236,10 +236,15 @@ class ShardedHub(Hub):
             finally:
                 await self._close()
 
-    async def _open(self) -> PubSub:
-        """Read the slots afresh, subscribe to the broadcast channel and every stream served."""
-        # After a failover the slot map this client holds may still name a dead master.
-        await self.cluster.nodes_manager.initialize()
+    async def _open(self, *, refresh: bool) -> PubSub:
+        """Subscribe to the broadcast channel and every stream served (`refresh`: after a loss,
+        reading the slots afresh first)."""
+        if refresh:
+            # After a failover the slot map this client holds may still name a dead master.
+            # (Not otherwise: redis-py then recycles every connection of the client.)
+            await self.cluster.nodes_manager.initialize()
+        else:
+            await self.cluster.initialize()
         async with self._subscribing:
             primary = self.cluster.get_primaries()[0]
             client = self._clients["broadcast"] = self._client(primary)

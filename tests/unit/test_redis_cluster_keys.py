@@ -92,3 +92,21 @@ def test_a_catalog_scopes_keys_share_one_slot(scope: str) -> None:
 def test_coupon_counters_and_batch_turn_keys_share_one_slot() -> None:
     assert len(_slots(*coupon_keys(12345))) == 1
     assert len(_slots(BATCH_HOLDER_KEY, BATCH_NEXT_KEY)) == 1
+
+
+def test_only_errors_from_inside_a_connection_count_as_a_lost_connection() -> None:
+    from app.redis_clients import _lost_connection
+
+    try:
+        None.writelines  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as ours:
+        assert not _lost_connection(ours)
+    namespace: dict[str, object] = {}
+    exec(  # a frame whose code lives in redis-py's connection module
+        compile("def write(w):\n    w.writelines([])\n", "redis/asyncio/connection.py", "exec"),
+        namespace,
+    )
+    try:
+        namespace["write"](None)  # type: ignore[operator]
+    except AttributeError as theirs:
+        assert _lost_connection(theirs)
