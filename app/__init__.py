@@ -12,6 +12,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
 from app import ops
+from app.admin.views import bp as admin_bp
 from app.auth.views import bp as auth_bp
 from app.bootstrap import open_services
 from app.catalog.views import bp as catalog_bp
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     orders_bp,
     reviews_bp,
     dispatch_bp,
+    admin_bp,
     web_bp,
     customers_bp,
 )

@@ -45,6 +45,7 @@ from realtime.eventlog import Replay, replay
 from realtime.fanout import Hub, publish_location
 from realtime.gate import Gate
 from realtime.manager_fanout import ManagerFanout
+from realtime.ops import publish_rider_location
 from realtime.relay import Relay
 from realtime.server import Realtime, Serving
 from realtime.sharded import ShardedHub
@@ -150,7 +151,10 @@ async def open_services(
         stack.push_async_callback(batches.stop)
     location = services.provide(
         LocationSharing(
-            db, services.cache_redis, functools.partial(publish_location, services.events_redis)
+            db,
+            services.cache_redis,
+            functools.partial(publish_location, services.events_redis),
+            functools.partial(publish_rider_location, services.events_redis),
         )
     )
     stack.push_async_callback(location.close)

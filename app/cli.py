@@ -105,6 +105,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulated city against a deployment, then audit it."""
     from app.launcher.processes import LaunchError
     from app.simulator.capacity import find_capacity
+    from app.simulator.compare import compare_dispatch
     from app.simulator.config import SimConfig, parse_clock, parse_duration
     from app.simulator.deployment import Unsupported
     from app.simulator.runner import simulate
@@ -153,7 +154,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if config.faults and not (config.cluster or config.cluster_dir):
         sys.exit("delivery: --faults needs --cluster (or --cluster-dir of a running cluster)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    run = find_capacity if config.find_capacity else simulate
+    if args.compare_dispatch and not config.cluster:
+        sys.exit("delivery: --compare-dispatch starts a cluster per strategy: add --cluster")
+    if args.compare_dispatch and (config.find_capacity or config.dispatch_strategy):
+        sys.exit(
+            "delivery: --compare-dispatch runs every strategy; drop --find-capacity and --dispatch-strategy"
+        )
+    run = (
+        compare_dispatch
+        if args.compare_dispatch
+        else find_capacity
+        if config.find_capacity
+        else simulate
+    )
     try:
         return asyncio.run(run(config))
     except KeyboardInterrupt:
@@ -398,6 +411,11 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="raise the demand step by step until a latency bound breaks",
     )
     sim.add_argument("--step-seconds", type=float, default=60.0, help="wall seconds per step")
+    sim.add_argument(
+        "--compare-dispatch",
+        action="store_true",
+        help="with --cluster: the same city under each DISPATCH_STRATEGY in turn, and a table",
+    )
     sim.add_argument(
         "--out",
         type=Path,

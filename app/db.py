@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -11,11 +12,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +32,7 @@ from app.errors import Conflict, DomainError
 from app.lifecycle import close_within
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = logging.getLogger("delivery.db")
 # Closing the pool sends each connection a goodbye; a server that does not answer gets this.
 CLOSE_TIMEOUT = 2.0
@@ -297,6 +299,25 @@ def reading_after(position: str | None) -> Iterator[None]:
         _read_after.reset(token)
 
 
+class ReplicaLost(Exception):
+    """The replica failed in the middle of a read (it is marked down); nothing was written."""
+
+
+def replica_fallback(read: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Decorator for a use case that only reads through `read_uow()`: when the replica fails
+    in the middle of it, the whole read runs again (on the primary, the replica being down),
+    so losing the replica never costs a reader an error."""
+
+    @functools.wraps(read)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await read(*args, **kwargs)
+        except ReplicaLost:
+            return await read(*args, **kwargs)
+
+    return wrapper
+
+
 class ReplicaHealth:
     """Whether reads may go to the replica: a failure sends them to the primary for a while."""
 
@@ -377,10 +398,23 @@ class ReadUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.on_replica and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        lost = self.on_replica and (
+            isinstance(exc, OperationalError | InterfaceError | OSError)
+            or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        )
+        if lost:
             # Lost in the middle of a read: the next reads go to the primary straight away.
+            assert exc is not None
             self._db.replica_health.failed(exc)
-        await super().__aexit__(exc_type, exc, tb)
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        except (DBAPIError, OSError) as closing:
+            if not lost:
+                raise
+            log.warning("could not close a lost replica session: %s", closing)
+        if lost:
+            # `replica_fallback` runs the read again, on the primary.
+            raise ReplicaLost(str(exc)) from exc
 
     async def commit(self, *, stale: DomainError | None = None) -> None:
         """Refused: a read unit of work never writes."""

@@ -185,6 +185,10 @@ def _print_sign_ins() -> None:
     print(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
     for email, _, role in DEMO_USERS:
         print(f"  {role:<9} {email}")
+    admin = next(email for email, _, role in DEMO_USERS if role == "admin")
+    print(
+        f"The admin runs the platform from the operations console at /admin (sign in as {admin})."
+    )
     print(
         f"Coupon campaign {DEMO_CAMPAIGN!r}: {DEMO_CAMPAIGN_DISCOUNT:,} won off orders from "
         f"{DEMO_CAMPAIGN_MIN_ORDER:,} won; claim it on the customer's Points & coupons page."

@@ -48,6 +48,8 @@ class ProblemCode(StrEnum):
     EMPTY_MENU = "empty-menu"
     OUT_OF_RANGE = "out-of-range"
     REFUND_EXCEEDS_PAID = "refund-exceeds-paid"
+    ACCOUNT_SUSPENDED = "account-suspended"
+    STORE_SUSPENDED = "store-suspended"
 
 
 class DomainError(Exception):

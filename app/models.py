@@ -1,5 +1,6 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.customers.models import Address, Favourite
@@ -19,6 +20,7 @@ from dispatch.models import DispatchHistory, DispatchSearch, Offer, RiderEarning
 
 __all__ = [
     "Address",
+    "AuditEntry",
     "Base",
     "Coupon",
     "CouponCampaign",

@@ -61,6 +61,11 @@ TAGS = [
     {"name": "operations", "description": "Health, readiness and metrics."},
     {"name": "addresses", "description": "The customer's saved delivery addresses."},
     {"name": "favourites", "description": "The customer's favourite stores."},
+    {
+        "name": "admin",
+        "description": "The operations console (admins only): queues, manual assignment, "
+        "cancellation with refund, suspensions and the audit log.",
+    },
 ]
 DESCRIPTION = (
     "The HTTP API of the delivery platform. Sign in with `POST /api/auth/login`: the session "

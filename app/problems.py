@@ -121,6 +121,14 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         "a refund would give back more than was paid (card and points, less earlier refunds), "
         "or more of a line than was ordered; `refundable` says how much is left",
     ),
+    ProblemCode.ACCOUNT_SUSPENDED: (
+        403,
+        "the account is suspended by the platform's operators; it cannot sign in",
+    ),
+    ProblemCode.STORE_SUSPENDED: (
+        409,
+        "the store is suspended by the platform's operators and takes no orders",
+    ),
 }
 
 

@@ -162,11 +162,14 @@ def no_dependencies(func: F) -> F:
     return func
 
 
-def header(name: str, description: str, schema: dict[str, Any]) -> Callable[[F], F]:
-    """Decorator: the operation requires request header `name`."""
+def header(
+    name: str, description: str, schema: dict[str, Any], *, required: bool = True
+) -> Callable[[F], F]:
+    """Decorator: the operation takes request header `name` (required unless said)."""
 
     def decorator(func: F) -> F:
-        _add(func, HEADERS_ATTRIBUTE, **{name: {"description": description, "schema": schema}})
+        spec = {"description": description, "schema": schema, "required": required}
+        _add(func, HEADERS_ATTRIBUTE, **{name: spec})
         return func
 
     return decorator

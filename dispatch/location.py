@@ -8,6 +8,9 @@ pending position (latest wins, nothing older is sent after it).
 A position goes out only while its rider carries the order: the write that records it on the
 order is conditional on that, and the position is published before that write commits, so no
 position reaches the order's stream after the release or delivery that ends the carrying.
+
+Operators see every rider on shift: at most one position per rider every 5 s goes to the `ops`
+stream, gated the same way (one key per rider) and never written to the database.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ log = logging.getLogger("delivery.dispatch")
 
 GATE_MS = 1000
 PENDING_MS = 10_000
+# Per rider, at most one position every 5 s goes to the operators' map.
+OPS_GATE_MS = 5000
 # The statuses in which an assigned rider carries the order (to the store, then to the door).
 CARRYING = (Status.ACCEPTED, Status.READY, Status.PICKED_UP)
 
@@ -44,10 +49,20 @@ def _pending_key(order_id: int) -> str:
     return f"dispatch:loc:pending:{order_id}"
 
 
+def _ops_gate_key(rider_id: int) -> str:
+    return f"dispatch:loc:ops-gate:{rider_id}"
+
+
 class PublishLocation(Protocol):
     """Sends a position to the subscribers of `order:{order_id}` on every node."""
 
     def __call__(self, *, order_id: int, lat: float, lng: float, at: str) -> Awaitable[None]: ...
+
+
+class PublishRiderLocation(Protocol):
+    """Sends a rider's position to the operators (the `ops` stream) on every node."""
+
+    def __call__(self, *, rider_id: int, lat: float, lng: float, at: str) -> Awaitable[None]: ...
 
 
 # Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
@@ -59,11 +74,18 @@ _RIDER_STATE = select(RiderState.online, RiderState.active_order_id).where(
 class LocationSharing:
     """Sends riders' positions to their orders' subscribers, throttled per order."""
 
-    def __init__(self, db: Database, cache: Redis, publish: PublishLocation) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache: Redis,
+        publish: PublishLocation,
+        publish_to_operators: PublishRiderLocation | None = None,
+    ) -> None:
         self.db = db
         self.cache = cache
         # How a position reaches the order's subscribers (the realtime fan-out's, in practice).
         self.publish = publish
+        self.publish_to_operators = publish_to_operators
         self._trailing: dict[int, asyncio.Task[None]] = {}
         self._closed = False
 
@@ -76,8 +98,21 @@ class LocationSharing:
         online, order_id = row
         if online:
             await place_rider(self.cache, rider_id, lat, lng)
+            await self.share_with_operators(rider_id=rider_id, lat=lat, lng=lng)
         if order_id is not None:
             await self.share(order_id=order_id, rider_id=rider_id, lat=lat, lng=lng)
+
+    async def share_with_operators(self, *, rider_id: int, lat: float, lng: float) -> None:
+        """Send an on-shift rider's position to the operators, if none went in the last 5 s.
+
+        One SET NX per ping decides, on whichever node: no database write, and positions
+        between two sends are dropped (the map needs the rider's whereabouts, not the path).
+        """
+        if self.publish_to_operators is None:
+            return
+        if await self.cache.set(_ops_gate_key(rider_id), b"1", nx=True, px=OPS_GATE_MS):
+            at = utcnow().isoformat()
+            await self.publish_to_operators(rider_id=rider_id, lat=lat, lng=lng, at=at)
 
     async def share(self, *, order_id: int, rider_id: int, lat: float, lng: float) -> None:
         """Send the position now if the order's gate is open, else park it as pending."""

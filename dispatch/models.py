@@ -31,6 +31,8 @@ class HistoryKind(StrEnum):
     RELEASED = "released"
     WIDENED = "widened"
     FREED = "freed"
+    # An operator gave the order to a rider (`POST /api/admin/orders/{id}/assign`).
+    ASSIGNED = "assigned"
 
 
 class RiderState(Base):

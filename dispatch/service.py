@@ -134,7 +134,7 @@ async def list_offers(*, db: Database, rider_id: int) -> list[OfferOut]:
 
 async def _refuse_if_unable(uow: UnitOfWork, rider_id: int) -> None:
     # A cheap early answer for a rider carrying an order or off shift, before racing for the
-    # order row; `_claim_rider` stays the authoritative check.
+    # order row; `claim_rider` stays the authoritative check.
     state = (
         await uow.session.execute(
             select(RiderState.active_order_id, RiderState.online).where(
@@ -187,7 +187,8 @@ async def _take_offer(uow: UnitOfWork, offer: Offer, now: datetime) -> None:
         raise _closed(offer)
 
 
-async def _claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
+async def claim_rider(uow: UnitOfWork, rider_id: int, order_id: int) -> None:
+    """Make the rider carry the order: 409 `rider-busy` or `rider-offline` otherwise."""
     # One conditional write decides "busy": of two accepts by one rider, the second waits on
     # the row lock, then finds active_order_id set and matches nothing.
     claimed = await uow.session.execute(
@@ -246,7 +247,7 @@ async def accept_offer(
             holder = await uow.session.scalar(select(Order.rider_id).where(Order.id == order_id))
             if holder != rider_id:
                 raise
-            return order_view(await _full_order(uow, order_id))
+            return order_view(await full_order(uow, order_id))
 
 
 async def _accept_once(
@@ -273,40 +274,54 @@ async def _accept_once(
             select(Order).where(Order.id == order_id).options(lazyload("*"))
         )
         assert order is not None
-        _check_needs_rider(order, taken)
+        check_needs_rider(order, taken)
         await _refuse_if_unable(uow, rider_id)
         now = utcnow()
         if not _is_open(offer, now):
             raise _closed(offer)
-        order.rider_id = rider_id
-        order.dispatch = next_dispatch(order.dispatch, DispatchEvent.ASSIGN)
-        if position is not None:
-            order.rider_lat, order.rider_lng, order.rider_located_at = (
-                position.lat,
-                position.lng,
-                now,
-            )
-        # The rider's way to the store is known now: the estimate moves with the assignment.
-        where = (position.lat, position.lng) if position is not None else None
-        await clock.on_assigned(uow, order, where, now)
-        # The versioned UPDATE: of all riders racing, one matches the version; every other
-        # waits for its commit, then matches no row and gets 409 already-assigned. The order
-        # row is locked before the rider's row, as every lifecycle transition does, so an
-        # accept and a cancellation of the same order cannot deadlock.
-        await uow.flush(stale=taken)
-        await _claim_rider(uow, rider_id, order_id)
+        await put_rider_on(uow, order, rider_id, position, now, taken)
         await _take_offer(uow, offer, now)
-        order = await _full_order(uow, order_id)
+        order = await full_order(uow, order_id)
         record(uow, order_id, HistoryKind.ACCEPTED, riders=[rider_id], round_=offer.round, at=now)
         assigned = await emit_order_event(
             uow, order, "order.rider_assigned", extra=[f"rider:{rider_id}"]
         )
-        await _search_due_now(uow, worker, order_id)
+        await search_due_now(uow, worker, order_id)
         await uow.commit(stale=taken)
         return assigned
 
 
-def _check_needs_rider(order: Order, taken: Conflict) -> None:
+async def put_rider_on(
+    uow: UnitOfWork,
+    order: Order,
+    rider_id: int,
+    position: Position | None,
+    now: datetime,
+    taken: Conflict,
+) -> None:
+    """Give the order (searching, its row loaded) to the rider: the optimistic lock every
+    assignment goes through, a rider's accept and an operator's alike."""
+    order.rider_id = rider_id
+    order.dispatch = next_dispatch(order.dispatch, DispatchEvent.ASSIGN)
+    if position is not None:
+        order.rider_lat, order.rider_lng, order.rider_located_at = (
+            position.lat,
+            position.lng,
+            now,
+        )
+    # The rider's way to the store is known now: the estimate moves with the assignment.
+    where = (position.lat, position.lng) if position is not None else None
+    await clock.on_assigned(uow, order, where, now)
+    # The versioned UPDATE: of all riders racing, one matches the version; every other
+    # waits for its commit, then matches no row and gets 409 already-assigned. The order
+    # row is locked before the rider's row, as every lifecycle transition does, so an
+    # accept and a cancellation of the same order cannot deadlock.
+    await uow.flush(stale=taken)
+    await claim_rider(uow, rider_id, order.id)
+
+
+def check_needs_rider(order: Order, taken: Conflict) -> None:
+    """409 `already-assigned` (as `taken`) or `invalid-transition` unless the order is searching."""
     if order.rider_id is not None or order.dispatch == DispatchState.ASSIGNED:
         raise taken
     if order.dispatch != DispatchState.SEARCHING or order.status not in SEARCHING_STATUSES:
@@ -317,7 +332,7 @@ def _check_needs_rider(order: Order, taken: Conflict) -> None:
         )
 
 
-async def _full_order(uow: UnitOfWork, order_id: int) -> Order:
+async def full_order(uow: UnitOfWork, order_id: int) -> Order:
     """The order with everything its view shows, as this transaction now sees it."""
     order = await uow.session.scalar(
         select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
@@ -326,7 +341,7 @@ async def _full_order(uow: UnitOfWork, order_id: int) -> Order:
     return order
 
 
-async def _search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) -> None:
+async def search_due_now(uow: UnitOfWork, worker: SearchWorker, order_id: int) -> None:
     """Make the order's search step at once (close losing offers, or search again)."""
     now = utcnow()
     await uow.session.execute(
@@ -388,7 +403,7 @@ async def release_order(
         search = await uow.session.get(DispatchSearch, order_id, with_for_update=True)
         if search is not None:
             search.active, search.round, search.radius_km = True, 0, 0.0
-        await _search_due_now(uow, worker, order_id)
+        await search_due_now(uow, worker, order_id)
         released = await emit_order_event(
             uow, order, "order.rider_released", extra=[f"rider:{rider_id}"]
         )

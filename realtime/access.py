@@ -4,7 +4,8 @@ Whatever the caller may not know exists is `not-found`, whether it exists or not
 party's order, another rider's stream. Only a store, which anyone may look up
 (`GET /api/stores/{id}`), is `forbidden` to whoever does not own it, as its REST writes are.
 A store's public stream (`store-public:{id}`) carries only what its page shows anyone, so
-anyone signed in may follow it.
+anyone signed in may follow it. The operators' stream `ops` is for admins; anyone else is
+`forbidden` (the stream is no secret).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from app.orders.models import Order
 from app.orders.service import Actor, party_role
 
 STREAM = re.compile(r"^(order|store|rider|store-public):([1-9][0-9]{0,17})$")
+# The operators' stream (`realtime.ops`): admins only.
+OPS_STREAM = "ops"
 
 
 class Refused(Exception):
@@ -34,7 +37,9 @@ class Refused(Exception):
 
 
 def parse_stream(stream: object) -> tuple[str, int]:
-    """Split `kind:id`; anything else is a stream that does not exist."""
+    """Split `kind:id` (`ops` is `("ops", 0)`); anything else is a stream that does not exist."""
+    if stream == OPS_STREAM:
+        return OPS_STREAM, 0
     match = STREAM.match(stream) if isinstance(stream, str) else None
     if match is None:
         raise Refused("not-found")
@@ -44,7 +49,10 @@ def parse_stream(stream: object) -> tuple[str, int]:
 async def authorize(uow: UnitOfWork, principal: Principal, stream: str) -> None:
     """Raise `Refused` unless `principal` may follow `stream` now."""
     kind, ident = parse_stream(stream)
-    if kind == "rider":
+    if kind == OPS_STREAM:
+        if principal.role != Role.ADMIN:
+            raise Refused("forbidden")
+    elif kind == "rider":
         if principal.role != Role.RIDER or principal.user_id != ident:
             raise Refused("not-found")
     elif kind == "store-public":

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db import Database
 from app.outbox import OutboxEvent, current_seq, envelope_of
 from app.redis_clients import is_cluster
+from realtime.ops import OPS_EVENTS_CHANNEL, carried
 
 log = logging.getLogger("delivery.realtime")
 
@@ -71,6 +72,7 @@ for i, entry in ipairs(oldest) do
   end
 end
 redis.call(ARGV[9], ARGV[8], ARGV[2])
+if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[2]) end
 return {1, seq}
 """
 
@@ -141,6 +143,7 @@ async def append_many(
                 LOG_MAX_AGE_MS,
                 stream_channel(stream) if sharded else CHANNEL,
                 "SPUBLISH" if sharded else "PUBLISH",
+                OPS_EVENTS_CHANNEL if sharded and carried(stream) else "",
             )
         results = await pipe.execute()
     return [(int(state), int(head)) for state, head in results]

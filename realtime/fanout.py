@@ -38,7 +38,8 @@ from app.lifecycle import stop_tasks, wait_for_event
 from app.redis_clients import is_cluster
 from realtime.control import CONTROL_CHANNEL, Control
 from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, location_channel, read_heads
-from realtime.schemas import LocationMessage
+from realtime.ops import OPS_LOCATION_CHANNEL, OPS_STREAM, carried
+from realtime.schemas import LocationMessage, RevokedMessage
 
 log = logging.getLogger("delivery.realtime.fanout")
 
@@ -54,7 +55,7 @@ class Hub:
     """This node's subscriptions and the delivery of events to them."""
 
     # The events Redis channels this node listens on.
-    channels: tuple[str, ...] = (CHANNEL, LOCATION_CHANNEL, CONTROL_CHANNEL)
+    channels: tuple[str, ...] = (CHANNEL, LOCATION_CHANNEL, OPS_LOCATION_CHANNEL, CONTROL_CHANNEL)
 
     def __init__(
         self,
@@ -159,6 +160,7 @@ class Hub:
         """Deliver one event from the events Redis to this node's subscribers, in seq order."""
         async with self._lock:
             stream, seq = event["stream"], int(event["seq"])
+            await self._hand_to_ops(event)
             for buffer in self.pending.get(stream, {}).values():
                 buffer.append(event)
             current = self.last.get(stream)
@@ -167,6 +169,12 @@ class Hub:
             if seq > current + 1:
                 await self._fill(stream, current, upto=seq - 1)
             await self._emit(event)
+
+    async def _hand_to_ops(self, event: dict[str, Any]) -> None:
+        if OPS_STREAM in self.members and carried(event["stream"]):
+            # Live only, as it arrives (each event reaches each node once): `ops` keeps no
+            # position per store to fill gaps from.
+            await self._send(OPS_STREAM, "event", event)
 
     async def _fill(self, stream: str, after: int, *, upto: int | None = None) -> None:
         missed = await self.replay(stream, after)
@@ -295,7 +303,16 @@ class Hub:
                     await self.control.recheck_all()
                 except Exception:
                     log.exception("could not re-check this node's sockets")
+        await self._drop_ops()
         await self.reconcile()
+
+    async def _drop_ops(self) -> None:
+        """Tell this node's `ops` subscribers they may have missed events: `ops` keeps no log
+        to fill from, so each is dropped as `unavailable`, subscribes again and re-reads."""
+        revoked = RevokedMessage(stream=OPS_STREAM, code="unavailable").model_dump()
+        for sid in list(self.members.get(OPS_STREAM, ())):
+            self.leave(sid, OPS_STREAM)
+            await self.sio.emit("revoked", revoked, to=sid, namespace=NAMESPACE)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         try:
@@ -314,6 +331,10 @@ class Hub:
                     except Exception:
                         # A fault in acting on one message must not stop this node's delivery.
                         log.exception("could not act on the control message %s", payload)
+            return
+        if channel == OPS_LOCATION_CHANNEL:
+            if OPS_STREAM in self.members:
+                await self._send(OPS_STREAM, "location", payload)
             return
         if channel.startswith(LOCATION_CHANNEL):
             room = f"order:{payload.get('order_id')}"

@@ -22,6 +22,7 @@ from app.lifecycle import stop_task
 from realtime.control import CONTROL_CHANNEL
 from realtime.eventlog import LOCATION_CHANNEL, Replay
 from realtime.fanout import NAMESPACE, Hub
+from realtime.ops import OPS_LOCATION_CHANNEL, OPS_STREAM, carried
 
 MANAGER_CHANNEL = "rt:socketio"
 
@@ -29,7 +30,7 @@ MANAGER_CHANNEL = "rt:socketio"
 class ManagerFanout(Hub):
     """Room membership and delivery left to python-socketio's `AsyncRedisManager`."""
 
-    channels = (LOCATION_CHANNEL, CONTROL_CHANNEL)
+    channels = (LOCATION_CHANNEL, OPS_LOCATION_CHANNEL, CONTROL_CHANNEL)
 
     def begin(self, sid: str, stream: str) -> None:
         """Join the room first: a live event racing with the replay arrives, maybe twice."""
@@ -50,6 +51,8 @@ class ManagerFanout(Hub):
         """Called by this node's relay after it appended `events` to their logs."""
         for event in events:
             await self.sio.emit("event", event, room=event["stream"], namespace=NAMESPACE)
+            if carried(event["stream"]):
+                await self.sio.emit("event", event, room=OPS_STREAM, namespace=NAMESPACE)
 
     async def reconcile(self) -> None:
         """Nothing: the manager keeps no per-stream position to catch up from."""

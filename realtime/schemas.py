@@ -34,8 +34,20 @@ STREAM = Field(
     description="`order:{id}`, `store:{id}`, `rider:{id}` or `store-public:{id}`",
     pattern=r"^(order|store|rider|store-public):[1-9][0-9]*$",
 )
+# What a socket may follow: a stream above, or the operators' `ops` (which has no events of
+# its own: it hands on those of the store streams).
+FOLLOWED = Field(
+    description="`order:{id}`, `store:{id}`, `rider:{id}`, `store-public:{id}` or `ops`",
+    pattern=r"^(ops|(order|store|rider|store-public):[1-9][0-9]*)$",
+)
 StoreEventType = Literal[
-    "store.opened", "store.closed", "store.paused", "store.resumed", "store.hours_changed"
+    "store.opened",
+    "store.closed",
+    "store.paused",
+    "store.resumed",
+    "store.hours_changed",
+    "store.suspended",
+    "store.unsuspended",
 ]
 
 
@@ -140,7 +152,7 @@ Event = Annotated[
 class SubscribeRequest(Out):
     """Client → server `subscribe`."""
 
-    stream: str = STREAM
+    stream: str = FOLLOWED
     after_seq: int | SkipJsonSchema[None] = omitted_when_absent(
         "Replay the events after this seq (omit it for none; 0 for all that are kept)."
     )
@@ -188,12 +200,22 @@ class LocationMessage(Out):
     at: Timestamp
 
 
+class RiderLocationMessage(Out):
+    """Server → client `location` on the `ops` stream: a rider on shift, at most once per 5 s
+    per rider; latest wins, not sequenced."""
+
+    rider_id: int
+    lat: float
+    lng: float
+    at: Timestamp
+
+
 class RevokedMessage(Out):
     """Server → client `revoked`: the socket no longer follows `stream`, because the rights to
     it changed (`not-found`, `forbidden`: no longer the caller's) or could not be re-checked
     (`unavailable`: subscribe again)."""
 
-    stream: str = STREAM
+    stream: str = FOLLOWED
     code: RevocationCode
 
 
@@ -212,6 +234,7 @@ PROTOCOL_SHAPES: tuple[type[Out], ...] = (
     UnsubscribeRequest,
     UnsubscribedAck,
     LocationMessage,
+    RiderLocationMessage,
     RevokedMessage,
     ConnectRefusal,
 )

@@ -24,9 +24,10 @@ from app.auth.models import Role
 from app.auth.sessions import SessionStore
 from app.db import Database
 from realtime.access import Refused, authorize
-from realtime.eventlog import replay
+from realtime.eventlog import Replay, replay
 from realtime.fanout import Hub
 from realtime.gate import Gate
+from realtime.ops import OPS_STREAM
 from realtime.packets import BoundedServer
 from realtime.schemas import (
     ConnectRefusal,
@@ -176,8 +177,13 @@ class Realtime:
                 if await hub.listen_for(stream):
                     # This node just began to hear the stream's changes of rights: read them again.
                     attempt.changed = True
-                missed = await replay(
-                    db=serving.db, redis=serving.events_redis, stream=stream, after=after
+                # `ops` has no log: nothing to replay, and never proof that nothing was missed.
+                missed = (
+                    Replay([], False, 0)
+                    if stream == OPS_STREAM
+                    else await replay(
+                        db=serving.db, redis=serving.events_redis, stream=stream, after=after
+                    )
                 )
                 while attempt.changed and refused is None:
                     attempt.changed = False

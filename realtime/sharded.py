@@ -13,7 +13,10 @@ them: adding masters adds publishing capacity.
 
 A stream's events and its control messages share its master's connection, so a node still acts
 on a change of rights before any event published after it. Ended sessions and users (no stream
-to name) go on the broadcast channel `rt:control`, as on a single server.
+to name) go on the broadcast channel `rt:control`, as on a single server, and so do riders'
+positions for the operators (`rt:ops-location`). The operators' `ops` stream hands on every
+store's events, which no node hears all of here: the append script also publishes those on
+the broadcast channel `rt:ops-events`, which a node listens to while it has an `ops` subscriber.
 
 Any lost subscription (a master killed, a failover that moved its slots, which Redis announces
 with an unrequested SUNSUBSCRIBE) makes the node read the cluster's slots again, subscribe
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -39,6 +43,7 @@ from app.lifecycle import stop_tasks
 from realtime.control import CONTROL_CHANNEL, stream_control_channel
 from realtime.eventlog import location_channel, stream_channel
 from realtime.fanout import Hub
+from realtime.ops import OPS_EVENTS_CHANNEL, OPS_LOCATION_CHANNEL, OPS_STREAM
 
 log = logging.getLogger("delivery.realtime.sharded")
 
@@ -67,7 +72,7 @@ def stream_of(channel: bytes | str) -> str:
 class ShardedHub(Hub):
     """The hub on a Redis Cluster: per-stream shard channels, subscribed while followed here."""
 
-    channels = (CONTROL_CHANNEL,)
+    channels = (CONTROL_CHANNEL, OPS_LOCATION_CHANNEL)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,6 +87,8 @@ class ShardedHub(Hub):
         self._subscribing = asyncio.Lock()
         self._lost = asyncio.Event()
         self._syncs: set[asyncio.Task[None]] = set()
+        # Whether this node listens to the operators' events (it has an `ops` subscriber).
+        self._ops = False
 
     @property
     def cluster(self) -> RedisCluster:
@@ -99,6 +106,8 @@ class ShardedHub(Hub):
         True when this node was not listening: a change of rights published before the
         subscription went unheard, so the caller reads the rights again.
         """
+        if stream == OPS_STREAM:
+            return await self._listen_for_ops()
         async with self._subscribing:
             confirmed = self._confirmed.get(stream)
             fresh = confirmed is None or stream not in self.listening
@@ -119,7 +128,7 @@ class ShardedHub(Hub):
 
     def unused(self, stream: str) -> None:
         """No socket here follows `stream` any more: unsubscribe (unless one comes back first)."""
-        if stream in self.listening:
+        if stream in self.listening or (stream == OPS_STREAM and self._ops):
             task = asyncio.create_task(
                 self._unsubscribe_unused(stream), name="realtime-sunsubscribe"
             )
@@ -140,8 +149,30 @@ class ShardedHub(Hub):
                 self._read(pubsub), name=f"realtime-shard-{node.name}"
             )
 
+    async def _listen_for_ops(self) -> bool:
+        async with self._subscribing:
+            if self._ops:
+                return False
+            try:
+                if self._pubsub is not None:
+                    await self._pubsub.subscribe(OPS_EVENTS_CHANNEL)
+                    self._ops = True
+            except LOST as error:
+                log.warning("could not subscribe to the operators' events: %s", error)
+                self._lost.set()
+            return True
+
     async def _unsubscribe_unused(self, stream: str) -> None:
         async with self._subscribing:
+            if stream == OPS_STREAM:
+                if OPS_STREAM not in self.wanted() and self._ops and self._pubsub is not None:
+                    self._ops = False
+                    try:
+                        await self._pubsub.unsubscribe(OPS_EVENTS_CHANNEL)
+                    except LOST as error:
+                        log.warning("could not unsubscribe from the operators' events: %s", error)
+                        self._lost.set()
+                return
             if stream in self.wanted() or stream not in self.listening:
                 return
             pubsub = self._shards.get(self.listening.pop(stream))
@@ -186,6 +217,22 @@ class ShardedHub(Hub):
             if not self._stopping:
                 log.warning("lost a shard of the events Redis: %s", error)
                 self._lost.set()
+
+    async def _hand_to_ops(self, event: dict[str, Any]) -> None:
+        """Nothing from the shards: the operators' events come on their own channel."""
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        if channel in (OPS_EVENTS_CHANNEL, OPS_EVENTS_CHANNEL.encode()):
+            try:
+                event = json.loads(message["data"])
+            except (TypeError, ValueError):
+                return
+            async with self._lock:
+                if OPS_STREAM in self.members:
+                    await self._send(OPS_STREAM, "event", event)
+            return
+        await super()._on_message(message)
 
     async def _on_shard_message(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -249,8 +296,10 @@ class ShardedHub(Hub):
             primary = self.cluster.get_primaries()[0]
             client = self._clients["broadcast"] = self._client(primary)
             broadcast = self._pubsub = client.pubsub()
-            await broadcast.subscribe(*self.channels)
-            for stream in sorted(self.wanted()):
+            wanted = self.wanted()
+            self._ops = OPS_STREAM in wanted
+            await broadcast.subscribe(*self.channels, *([OPS_EVENTS_CHANNEL] if self._ops else []))
+            for stream in sorted(wanted - {OPS_STREAM}):
                 self._confirmed.setdefault(stream, asyncio.Event())
                 await self._subscribe(stream)
         return broadcast
@@ -263,6 +312,7 @@ class ShardedHub(Hub):
         broadcast, self._pubsub = self._pubsub, None
         self.listening.clear()
         self._leaving.clear()
+        self._ops = False
         for pubsub in [*shards, *([broadcast] if broadcast is not None else [])]:
             if pubsub.connection is not None:
                 # Ends a read that would otherwise wait out its timeout (or miss its cancel).

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from app import DeliveryApp
-from realtime.access import STREAM
+from realtime.access import OPS_STREAM, STREAM
 from tests.catalog.conftest import image_bytes
 from tests.client import DEFAULT_PASSWORD, Api
 from tests.conftest import AppPool
@@ -188,6 +188,16 @@ MATRIX: dict[str, Row] = {
     "GET /owner/stores/<int:store_id>": ("owner=200 owner2=403 others=302", "store"),
     "GET /owner/stores/<int:store_id>/board": ("owner=200 owner2=403 others=302", "store"),
     "GET /rider": ("rider=200 rider2=200 others=302", "bare"),
+    "GET /admin": ("admin=200 others=302", "bare"),
+    # The operations console: admins only, on anyone's data
+    "GET /api/admin/overview": ("anon=401 admin=ok others=403", "bare"),
+    "GET /api/admin/orders": ("anon=401 admin=ok others=403", "accepted"),
+    "GET /api/admin/riders": ("anon=401 admin=ok others=403", "bare"),
+    "GET /api/admin/audit": ("anon=401 admin=ok others=403", "bare"),
+    "POST /api/admin/orders/<int:order_id>/assign": ("anon=401 admin=ok others=403", "offered"),
+    "POST /api/admin/orders/<int:order_id>/cancel": ("anon=401 admin=ok others=403", "accepted"),
+    "PATCH /api/admin/users/<int:user_id>": ("anon=401 admin=ok others=403", "bare"),
+    "PATCH /api/admin/stores/<int:store_id>": ("anon=401 admin=ok others=403", "store"),
 }
 
 
@@ -199,6 +209,8 @@ STREAMS: dict[str, Row] = {
     "rider": ("anon=unauthenticated rider=ok others=not-found", "bare"),
     # A store's public stream carries only what its page shows anyone: anyone signed in
     "store-public": ("anon=unauthenticated others=ok", "store"),
+    # Every store's order events and riders' positions: the operators' only
+    "ops": ("anon=unauthenticated admin=ok others=forbidden", "bare"),
 }
 MATRIX_ADDRESS = {"label": "Home", "text": "1 Sejong-daero", "lat": 37.566, "lng": 126.977}
 SOCKET_EVENTS = {"connect", "disconnect", "subscribe", "unsubscribe"}
@@ -326,6 +338,7 @@ def request_for(route: str, world: World) -> Call:
         "campaign_id": world.campaign["id"] if world.campaign else 1,
         "address_id": world.values.get("address_id", 1),
         "review_id": world.review["id"] if world.review else 1,
+        "user_id": (world.api("customer2").user or {}).get("id", 1),
         "key": world.media.removeprefix("/media/"),
         "filename": "css/app.css" if rule.startswith("/static") else "socket.io.min.js",
         "name": "socket.io",
@@ -372,6 +385,12 @@ def request_for(route: str, world: World) -> Call:
         "PATCH /api/me/addresses/<int:address_id>": {"label": "Work"},
         "POST /api/orders/<int:order_id>/review": {"rating": 5, "text": "Lovely"},
         "POST /api/reviews/<int:review_id>/reply": {"text": "Thank you!"},
+        "POST /api/admin/orders/<int:order_id>/assign": {
+            "rider_id": (world.api("rider").user or {}).get("id", 1)
+        },
+        "POST /api/admin/orders/<int:order_id>/cancel": {"reason": "fraud"},
+        "PATCH /api/admin/users/<int:user_id>": {"suspended": True},
+        "PATCH /api/admin/stores/<int:store_id>": {"suspended": True},
     }
     if route in ("PUT /api/stores/<int:store_id>/image", "PUT /api/menu-items/<int:item_id>/image"):
         files = {"file": ("p.png", image_bytes(), "image/png")}
@@ -433,11 +452,13 @@ async def test_every_route_answers_every_caller_as_the_matrix_says(
 
 def test_every_stream_kind_and_socket_event_has_a_row(app: DeliveryApp) -> None:
     kinds = set(STREAM.pattern.split("(", 1)[1].split(")", 1)[0].split("|"))
-    assert kinds == set(STREAMS)
+    assert kinds | {OPS_STREAM} == set(STREAMS)
     assert set(app.realtime.sio.handlers["/"]) == SOCKET_EVENTS
 
 
 def _stream_of(kind: str, world: World) -> str:
+    if kind == OPS_STREAM:
+        return OPS_STREAM
     if kind == "order":
         return f"order:{_order_id(world)}"
     if kind == "store":

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.db import Database
-from app.errors import Conflict, Unauthenticated
+from app.errors import Conflict, Forbidden, ProblemCode, Unauthenticated
 
 
 def normalize_email(email: str) -> str:
@@ -48,7 +48,26 @@ async def verify_login(*, db: Database, passwords: Passwords, email: str, passwo
         user = await uow.session.scalar(select(User).where(User.email == email))
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("Wrong email or password.", title="Sign-in failed")
+    # Told only to whoever knows the password: a stranger learns nothing of the account.
+    if user.suspended:
+        raise suspended_account()
     return user
+
+
+def suspended_account() -> Forbidden:
+    """403 `account-suspended`: the answer to a suspended account's sign-in."""
+    return Forbidden(
+        "This account is suspended. Contact the platform's support to have it restored.",
+        code=ProblemCode.ACCOUNT_SUSPENDED,
+        title="Account suspended",
+    )
+
+
+async def is_suspended(*, db: Database, user_id: int) -> bool:
+    """Whether the account is suspended now (a missing one counts as suspended)."""
+    async with db.uow() as uow:
+        flag = await uow.session.scalar(select(User.suspended).where(User.id == user_id))
+    return flag is None or bool(flag)
 
 
 async def get_user(*, db: Database, user_id: int) -> User | None:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from redis.asyncio import Redis
 
 KEY_PREFIX = "session:"
+# Per user, the ids of the sessions it started, so that a suspension can end them all.
+USER_PREFIX = "user-sessions:"
 
 SessionEnded = Callable[[str], Awaitable[None]]
 
@@ -83,8 +85,35 @@ class SessionStore:
             name=name,
         )
         payload = json.dumps({k: v for k, v in asdict(data).items() if k != "session_id"})
-        await self._redis.set(self.key(data.session_id), payload, ex=min(self._ttl, self._absolute))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key(data.session_id), payload, ex=min(self._ttl, self._absolute))
+            pipe.sadd(self.user_key(user_id), data.session_id)
+            # No session outlives its absolute end, so neither does the index of them.
+            pipe.expire(self.user_key(user_id), self._absolute)
+            await pipe.execute()
         return data
+
+    @staticmethod
+    def user_key(user_id: int) -> str:
+        """The Redis key of the set of a user's session ids."""
+        return f"{USER_PREFIX}{user_id}"
+
+    async def destroy_all(self, user_id: int) -> int:
+        """End every session of a user at once (a suspension); returns how many there were.
+
+        Their sockets are not told one by one: the caller announces the user's end once.
+        """
+        key = self.user_key(user_id)
+        members = await self._redis.smembers(key)
+        ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        if not ids:
+            return 0
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for session_id in ids:
+                pipe.delete(self.key(session_id))
+            pipe.srem(key, *ids)
+            found = await pipe.execute()
+        return sum(int(n) for n in found[: len(ids)])
 
     async def get(self, session_id: str) -> SessionData | None:
         """The live session with this id, or None; reading it slides its expiry (never past

@@ -12,6 +12,7 @@ from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.auth.presenter import user_view
 from app.auth.schemas import LoginRequest, SessionOut, SignupOut, SignupRequest, UserOut
+from app.auth.sessions import SessionStore
 from app.auth.throttle import LoginThrottle
 from app.container import container
 from app.errors import ProblemCode, Unauthenticated
@@ -66,7 +67,7 @@ async def signup(data: SignupRequest) -> SignupOut:
 @bp.post("/api/auth/login")
 @tag(["accounts"])
 @returns(SessionOut, headers=SESSION_COOKIE)
-@problems(ProblemCode.UNAUTHENTICATED, ProblemCode.RATE_LIMITED)
+@problems(ProblemCode.UNAUTHENTICATED, ProblemCode.ACCOUNT_SUSPENDED, ProblemCode.RATE_LIMITED)
 @body(LoginRequest)
 async def login(data: LoginRequest) -> Response:
     """Sign in: a new session cookie (ending the one sent, if any) and the CSRF token."""
@@ -82,6 +83,12 @@ async def login(data: LoginRequest) -> Response:
     principal = await res.get(LoginMechanism).start(
         response, user_id=user.id, role=Role(user.role), email=user.email, name=user.name
     )
+    # A suspension that committed after the password was checked may have swept the user's
+    # sessions before this one existed: asked again now, it cannot miss this one.
+    if await service.is_suspended(db=res.db, user_id=user.id):
+        if principal.session_id:
+            await res.get(SessionStore).destroy(principal.session_id)
+        raise service.suspended_account()
     response.set_data(_session(user, principal).model_dump_json())
     return response
 

@@ -24,8 +24,8 @@ def public_stream(store_id: int) -> str:
     return f"store-public:{store_id}"
 
 
-# The store events the owner's stream carries as well.
-OWNER_EVENTS = frozenset({"store.paused", "store.resumed"})
+# The store events the owner's stream carries as well (a pause, a suspension and their ends).
+OWNER_EVENTS = frozenset({"store.paused", "store.resumed", "store.suspended", "store.unsuspended"})
 
 
 async def emit_store_event(uow: UnitOfWork, store: Store, event_type: str) -> StoreOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, Double, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, IdType, UTCDateTime
@@ -57,6 +57,10 @@ class Store(Base):
     )
     delivery_fee_tiers: Mapped[str] = mapped_column(
         String(1000), nullable=False, default="[]", server_default=text("'[]'")
+    )
+    # Set by an admin: hidden from search, ordering refused (`store-suspended`).
+    suspended: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
     )
 
     items: Mapped[list[MenuItem]] = relationship(

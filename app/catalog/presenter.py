@@ -73,6 +73,8 @@ class StoreLike(Protocol):
     def delivery_radius_km(self) -> float: ...
     @property
     def delivery_fee_tiers(self) -> str: ...
+    @property
+    def suspended(self) -> bool: ...
 
 
 class OptionLike(Protocol):
@@ -185,7 +187,8 @@ def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more
         ],
         closed_dates=[day.isoformat() for day in sorted(schedule.closed_dates) if day >= today],
         paused_until=state.paused_until,
-        open_now=state.open_now,
+        open_now=state.open_now and not store.suspended,
+        suspended=store.suspended,
         next_open=state.next_open,
         closes_at=state.closes_at,
         **more,

@@ -11,7 +11,7 @@ from app.catalog.fees import fee_for, tiers_of
 from app.catalog.models import MenuItem, MenuOption, Store
 from app.catalog.presenter import listed_store_view, store_page_view
 from app.catalog.schemas import DeliveryQuoteOut, StoreListOut, StorePageOut, StoreQuery
-from app.db import Database, UnitOfWork
+from app.db import Database, UnitOfWork, replica_fallback
 from app.errors import NotFound
 from app.geo import EARTH_RADIUS_KM, KM_PER_DEGREE_LAT, distance_km
 
@@ -43,6 +43,9 @@ ITEM_COLUMNS = tuple(c for c in MenuItem.__table__.c if c.name not in _NOT_SHOWN
 
 def _filtered(query: StoreQuery) -> Select[Any]:
     stmt = select(*STORE_COLUMNS)
+    # A suspended store is hidden from search; its owner still lists it among their own.
+    if query.owner_id is None:
+        stmt = stmt.where(Store.suspended.is_(False))
     if query.category:
         stmt = stmt.where(Store.category == query.category)
     if query.owner_id is not None:
@@ -66,6 +69,7 @@ def _near(stmt: Select[Any], lat: float, lng: float, radius_km: float) -> Select
     return stmt.where(Store.lng.between(min_lng, max_lng))
 
 
+@replica_fallback
 async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
     """The stores found: nearest first with `distance_km` when a position is given."""
     stmt = _filtered(query)
@@ -107,6 +111,7 @@ async def search_stores(*, db: Database, query: StoreQuery) -> StoreListOut:
     )
 
 
+@replica_fallback
 async def store_page(*, db: Database, store_id: int) -> StorePageOut:
     """The store with its live menu, or 404."""
     async with db.read_uow() as uow:

@@ -370,7 +370,10 @@ class StoreOut(Out):
     paused_until: Timestamp | None = Field(description="While a pause runs: when it ends.")
     open_now: bool = Field(
         description="Takes orders at this moment: the switch on, within the hours, not on a "
-        "closed date, not paused."
+        "closed date, not paused, not suspended."
+    )
+    suspended: bool = Field(
+        description="Suspended by the platform's operators: hidden from search, takes no orders."
     )
     next_open: Timestamp | None = Field(
         description="When closed: when it takes orders again by itself (null: not known, "

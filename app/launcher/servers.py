@@ -276,9 +276,31 @@ class MariaDBServer:
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd")
+        self._wait_ready(timeout=60)
         if self.primary is not None:
             self._follow(self.primary)
         return self
+
+    def _wait_ready(self, *, timeout: float) -> None:
+        # The port opens before the server answers: on a busy machine a client connecting
+        # then is dropped during the handshake ("Lost connection … during query").
+        import pymysql
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pymysql.connect(
+                    host="127.0.0.1", port=self.port, user="root", password="", connect_timeout=5
+                ).close()
+                return
+            except pymysql.err.OperationalError as error:
+                if self.process is not None and self.process.poll() is not None:
+                    raise LaunchError(f"mariadbd exited while starting: {error}") from error
+                if time.monotonic() > deadline:
+                    raise LaunchError(
+                        f"mariadbd did not answer within {timeout:g} s: {error}"
+                    ) from error
+                time.sleep(0.2)
 
     def replica_of(self, folder: Path) -> MariaDBServer:
         """A read-only replica of this primary, with its own data in `folder` (not started)."""

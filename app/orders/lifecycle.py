@@ -28,6 +28,9 @@ class Party(StrEnum):
     OWNER = "owner"
     RIDER = "rider"
     SYSTEM = "system"
+    # An admin acting from the operations console (`/api/admin/...`), never through the
+    # parties' own routes.
+    OPERATOR = "operator"
 
 
 class Action(StrEnum):
@@ -39,13 +42,17 @@ class Action(StrEnum):
     CANCEL = "cancel"
 
 
-# `system` is the platform itself (the automatic rejection of unanswered orders).
+# `system` is the platform itself (the automatic rejection of unanswered orders); `operator`
+# an admin in the operations console.
 TRANSITIONS: dict[tuple[Status, Action, Party], Status] = {
     (Status.PLACED, Action.ACCEPT, Party.OWNER): Status.ACCEPTED,
     (Status.PLACED, Action.REJECT, Party.OWNER): Status.REJECTED,
     (Status.PLACED, Action.REJECT, Party.SYSTEM): Status.REJECTED,
     (Status.PLACED, Action.CANCEL, Party.CUSTOMER): Status.CANCELLED,
     (Status.PLACED, Action.CANCEL, Party.OWNER): Status.CANCELLED,
+    (Status.PLACED, Action.CANCEL, Party.OPERATOR): Status.CANCELLED,
+    (Status.ACCEPTED, Action.CANCEL, Party.OPERATOR): Status.CANCELLED,
+    (Status.READY, Action.CANCEL, Party.OPERATOR): Status.CANCELLED,
     (Status.ACCEPTED, Action.READY, Party.OWNER): Status.READY,
     (Status.ACCEPTED, Action.CANCEL, Party.OWNER): Status.CANCELLED,
     (Status.READY, Action.CANCEL, Party.OWNER): Status.CANCELLED,

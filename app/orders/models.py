@@ -132,6 +132,11 @@ class OrderRefund(Base):
     """A refund of part of an order: points first, the rest to the card."""
 
     __tablename__ = "order_refunds"
+    __table_args__ = (
+        UniqueConstraint(
+            "order_id", "idempotency_key", name="uq_order_refunds_order_id_idempotency_key"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     order_id: Mapped[int] = mapped_column(
@@ -147,6 +152,10 @@ class OrderRefund(Base):
     reference: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     card_status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     refunded_by: Mapped[int] = mapped_column(IdType, nullable=False)
+    # The caller's `Idempotency-Key` (one refund per key and order) and a digest of the request
+    # sent with it, so that a retry gets this refund and another request under the key is told.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class IdempotencyRecord(Base):

@@ -51,6 +51,7 @@ class StoreRow:
     lng: float = 0.0
     delivery_radius_km: float = DEFAULT_RADIUS_KM
     delivery_fee_tiers: str = "[]"
+    suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ _STORE = select(
     Store.lng,
     Store.delivery_radius_km,
     Store.delivery_fee_tiers,
+    Store.suspended,
 ).where(Store.id == bindparam("store_id"))
 _ITEMS = (
     select(
@@ -134,12 +136,19 @@ async def price_lines(
             )
         if row.option_id is not None:
             item.options.append(OptionRow(row.option_id, row.option_name, row.option_price))
-    return price_order(StoreRow(*store), items, request, destination=destination)
+    return price_order(StoreRow(**store._mapping), items, request, destination=destination)
 
 
 def check_open(store: StoreRow, at: datetime) -> None:
     """Refuse with 409 `store-closed` (saying when it opens) unless the store takes orders at
-    `at`: its switch on, within its hours, not on a closed date, not paused."""
+    `at`: its switch on, within its hours, not on a closed date, not paused; 409
+    `store-suspended` when the platform suspended it."""
+    if store.suspended:
+        raise Conflict(
+            f"{store.name} is suspended by the platform and takes no orders.",
+            code="store-suspended",
+            title="Store suspended",
+        )
     schedule = schedule_of(store.timezone, store.weekly_hours, store.closed_dates)
     state = store_state(schedule, switch_on=store.open, paused_until=store.paused_until, at=at)
     if state.open_now:

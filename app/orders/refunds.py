@@ -8,6 +8,7 @@ pending for the sweeper (as a cancellation's refund is).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -16,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from app.audit import service as audit
 from app.auth.models import Role
 from app.db import Database, UnitOfWork, retrying, utcnow
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, IdempotencyMismatch, NotFound
 from app.orders.events import emit_refunded
 from app.orders.lifecycle import REFUNDING, Party, Status
 from app.orders.models import Order, OrderRefund, RefundCardStatus
@@ -133,11 +135,14 @@ async def refund_part(
     actor: Actor,
     order_id: int,
     request: RefundRequest,
+    idempotency_key: str | None = None,
 ) -> RefundOut:
     """Give back lines of the order or an amount (its store's owner, or an admin), never
-    more than was paid in all; points first, then the card."""
+    more than was paid in all; points first, then the card. Under an `idempotency_key`, the
+    order gets one refund: a retry of the same request gets it again, another request 422."""
     if actor.role not in (Role.OWNER, Role.ADMIN):
         raise Forbidden("Only the store's owner or an admin can refund an order.")
+    digest = hashlib.sha256(request.model_dump_json().encode()).hexdigest()
     stale = Conflict(
         "The order changed at the same moment; reload it.",
         code="invalid-transition",
@@ -147,6 +152,21 @@ async def refund_part(
     async def attempt() -> OrderRefund:
         async with db.uow() as uow:
             order = await _load_refundable(uow, order_id, actor)
+            if idempotency_key is not None:
+                # Under the order's lock: a retry racing its first attempt waits for it here.
+                done = await uow.session.scalar(
+                    select(OrderRefund).where(
+                        OrderRefund.order_id == order_id,
+                        OrderRefund.idempotency_key == idempotency_key,
+                    )
+                )
+                if done is not None:
+                    if done.request_digest != digest:
+                        raise IdempotencyMismatch(
+                            "This Idempotency-Key was used for another refund of this order; "
+                            "send a new key for a new refund."
+                        )
+                    return done
             lines: list[dict[str, Any]] | None = None
             if request.lines is not None:
                 amount, lines = _lines_amount(order, request)
@@ -174,6 +194,8 @@ async def refund_part(
                 card_status=RefundCardStatus.PENDING if card else RefundCardStatus.NONE,
                 refunded_by=actor.user_id,
                 created_at=utcnow(),
+                idempotency_key=idempotency_key,
+                request_digest=digest if idempotency_key is not None else None,
             )
             order.refunds.append(refund)
             order.refunded_amount = already + amount
@@ -190,6 +212,15 @@ async def refund_part(
                 points=points,
             )
             await emit_refunded(uow, order, refund)
+            if actor.role == Role.ADMIN:
+                audit.record(
+                    uow,
+                    admin_id=actor.user_id,
+                    action="order.refund",
+                    target_type="order",
+                    target_id=order.id,
+                    details={"amount": amount, "lines": lines, "reason": request.reason},
+                )
             await uow.commit(stale=stale)
             return refund
 

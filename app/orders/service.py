@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from app.auth.models import Role
 from app.catalog.models import Store
 from app.catalog.queries import store_owner_id
-from app.db import Database, UnitOfWork, retrying, utcnow
+from app.db import Database, UnitOfWork, replica_fallback, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.orders import clock
 from app.orders.events import emit_order_event, emit_refunded
@@ -45,7 +46,12 @@ class Actor:
 
     user_id: int
     role: Role | None
+    # An admin acting from the operations console: the order's `operator` party.
+    console: bool = False
 
+
+# Called inside a transition's transaction once the change is made (an audit record, say).
+InTransaction = Callable[[UnitOfWork, Order], Awaitable[None]]
 
 SYSTEM_ACTOR = Actor(user_id=0, role=None)
 
@@ -54,6 +60,8 @@ async def party_role(uow: UnitOfWork, order: Order, actor: Actor) -> Party | Non
     """The caller's part in this order (customer, owner, rider, system), or None."""
     if actor.role is None:
         return Party.SYSTEM
+    if actor.console and actor.role == Role.ADMIN:
+        return Party.OPERATOR
     if actor.role == Role.CUSTOMER and order.customer_id == actor.user_id:
         return Party.CUSTOMER
     if actor.role == Role.RIDER and order.rider_id == actor.user_id:
@@ -79,6 +87,7 @@ async def get_order(*, db: Database, actor: Actor, order_id: int) -> OrderOut:
         return order_view(order)
 
 
+@replica_fallback
 async def list_orders(
     *, db: Database, actor: Actor, store_id: int | None, limit: int
 ) -> list[OrderOut]:
@@ -114,15 +123,24 @@ async def transition(
     action: Action,
     prep_minutes: int | None = None,
     reason: str | None = None,
+    also: InTransaction | None = None,
 ) -> OrderOut:
-    """Move an order by the lifecycle table; refunds in full when it ends rejected or cancelled."""
+    """Move an order by the lifecycle table; refunds in full when it ends rejected or cancelled.
+
+    `also` runs in the transaction that moves the order (not for a repeat that moves nothing).
+    """
     stale = Conflict(
         "The order changed at the same moment; reload it.",
         code="invalid-transition",
         title="Not possible in this status",
     )
-    # Compared by value: a role that is never a party of an order (an admin) is simply refused.
-    if actor.role is not None and actor.role.value not in PARTIES_FOR_ACTION[action]:
+    # Compared by value: a role that is never a party of an order (an admin outside the
+    # console) is simply refused.
+    if (
+        actor.role is not None
+        and not actor.console
+        and actor.role.value not in PARTIES_FOR_ACTION[action]
+    ):
         raise Forbidden(f"A {actor.role} cannot {action} an order.")
 
     async def attempt() -> tuple[OrderOut, bool]:
@@ -135,6 +153,7 @@ async def transition(
             prep_minutes=prep_minutes,
             reason=reason,
             stale=stale,
+            also=also,
         )
 
     try:
@@ -177,6 +196,7 @@ async def _transition_once(
     prep_minutes: int | None,
     reason: str | None,
     stale: Conflict,
+    also: InTransaction | None,
 ) -> tuple[OrderOut, bool]:
     refund_owed = False
     async with db.uow() as uow:
@@ -215,6 +235,8 @@ async def _transition_once(
         view = await emit_order_event(uow, order, EVENT_OF[target])
         if target in REFUNDING and not refund_owed:
             view = await emit_refunded(uow, order, None)
+        if also is not None:
+            await also(uow, order)
         await uow.commit(stale=stale)
         return view, refund_owed
 

@@ -17,7 +17,7 @@ from sqlalchemy import case, func, literal, select
 from app.auth.models import Role
 from app.catalog.hours import zone
 from app.catalog.models import Store
-from app.db import Database, utcnow
+from app.db import Database, replica_fallback, utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.orders.lifecycle import Status
 from app.orders.models import Order, OrderTimeline
@@ -69,6 +69,7 @@ def settlement_range(query: SettlementQuery, today: date) -> Range:
     return Range(first, last)
 
 
+@replica_fallback
 async def store_settlement(
     *,
     db: Database,

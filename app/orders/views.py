@@ -48,6 +48,38 @@ IDEMPOTENCY_KEY = header(
     "gets the first answer for 24 h (charged once).",
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
 )
+REFUND_KEY = header(
+    "Idempotency-Key",
+    "Optional, any 1–255 printable characters: one refund per key and order, so a retry with "
+    "the same key and body gets the first refund again (never a second one); the same key with "
+    "another body is 422 `idempotency-mismatch`.",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    required=False,
+)
+
+
+def _idempotency_key(*, required: bool, what: str) -> str | None:
+    """The request's `Idempotency-Key`, checked; None when absent and not required."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None and not required:
+        return None
+    key = (raw or "").strip()
+    if not key or len(key) > 255 or not key.isprintable():
+        raise ValidationFailed(
+            f"Send an Idempotency-Key header (1–255 printable characters) with {what}.",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": "The Idempotency-Key header is required."
+                    if raw is None
+                    else "The Idempotency-Key header must be 1–255 printable characters.",
+                    "type": "missing" if raw is None else "value_error",
+                }
+            ],
+        )
+    return key
+
+
 # Every move can find the order gone from the caller's view, or in a status that forbids it.
 move_problems = problems(
     ProblemCode.FORBIDDEN, ProblemCode.NOT_FOUND, ProblemCode.INVALID_TRANSITION
@@ -66,6 +98,7 @@ def _actor(principal: Principal) -> Actor:
     ProblemCode.PAYMENT_DECLINED,
     ProblemCode.NOT_FOUND,
     ProblemCode.STORE_CLOSED,
+    ProblemCode.STORE_SUSPENDED,
     ProblemCode.ITEM_UNAVAILABLE,
     ProblemCode.INSUFFICIENT_POINTS,
     ProblemCode.COUPON_UNUSABLE,
@@ -79,18 +112,8 @@ def _actor(principal: Principal) -> Actor:
 @body(PlaceOrderRequest)
 async def place_order(principal: Principal, data: PlaceOrderRequest) -> Response:
     """Place and pay an order; requires an `Idempotency-Key` header."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key or len(key) > 255 or not key.isprintable():
-        raise ValidationFailed(
-            "Send an Idempotency-Key header (1–255 printable characters) with every order.",
-            errors=[
-                {
-                    "field": "Idempotency-Key",
-                    "message": "The Idempotency-Key header is required.",
-                    "type": "missing",
-                }
-            ],
-        )
+    key = _idempotency_key(required=True, what="every order")
+    assert key is not None
     services = container()
     settings = services.settings
     outcome = await placement.place_order(
@@ -286,6 +309,7 @@ async def delay(principal: Principal, order_id: int, data: DelayRequest) -> Orde
     ProblemCode.BELOW_MINIMUM_ORDER,
     ProblemCode.NOT_FOUND,
     ProblemCode.STORE_CLOSED,
+    ProblemCode.STORE_SUSPENDED,
     ProblemCode.ITEM_UNAVAILABLE,
     ProblemCode.INSUFFICIENT_POINTS,
     ProblemCode.COUPON_UNUSABLE,
@@ -311,7 +335,9 @@ async def quote_order(principal: Principal, data: QuoteRequest) -> QuoteOut:
     ProblemCode.NOT_FOUND,
     ProblemCode.INVALID_TRANSITION,
     ProblemCode.REFUND_EXCEEDS_PAID,
+    ProblemCode.IDEMPOTENCY_MISMATCH,
 )
+@REFUND_KEY
 @login_required(role=(Role.OWNER, Role.ADMIN))
 @body(RefundRequest)
 async def refund_part(principal: Principal, order_id: int, data: RefundRequest) -> RefundOut:
@@ -320,9 +346,10 @@ async def refund_part(principal: Principal, order_id: int, data: RefundRequest) 
 
     Points paid go back first, then money to the card. Refunds never add up to more than was
     paid (409 `refund-exceeds-paid`, with `refundable`); the order gets `order.refunded` with
-    the refund. Each call is a new refund: a retry after a lost answer refunds again, so read
-    the order's `refunds` first.
+    the refund. Send an `Idempotency-Key` to make a retry after a lost answer safe: without
+    one, each call is a new refund.
     """
+    key = _idempotency_key(required=False, what="a refund")
     services = container()
     return await refunds.refund_part(
         db=services.db,
@@ -330,6 +357,7 @@ async def refund_part(principal: Principal, order_id: int, data: RefundRequest) 
         actor=_actor(principal),
         order_id=order_id,
         request=data,
+        idempotency_key=key,
     )
 
 

@@ -17,7 +17,7 @@ from app.auth.models import User
 from app.catalog.cache import CatalogCache
 from app.catalog.models import Store
 from app.catalog.service import list_scope, store_scope
-from app.db import Database, UnitOfWork, retrying, utcnow
+from app.db import Database, UnitOfWork, replica_fallback, retrying, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ProblemCode
 from app.orders.lifecycle import Status
 from app.orders.models import Order, OrderTimeline
@@ -186,6 +186,7 @@ async def reply_to_review(
     return await retrying(attempt)
 
 
+@replica_fallback
 async def store_reviews(*, db: Database, store_id: int, query: ReviewPageQuery) -> ReviewPageOut:
     """A page of the store's reviews, newest first, below `query.before_id`; 404 if no store."""
     async with db.read_uow() as uow:

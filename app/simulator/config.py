@@ -56,6 +56,7 @@ class SimConfig:
     # The DISPATCH_STRATEGY (and batch period) of the --cluster's nodes; None: the default.
     dispatch_strategy: str | None = None
     dispatch_batch_seconds: float | None = None
+    dispatch_offer_ttl: float | None = None
 
     @property
     def wall_seconds(self) -> float:
@@ -70,6 +71,8 @@ def cluster_env(config: SimConfig) -> dict[str, str]:
         env["DISPATCH_STRATEGY"] = config.dispatch_strategy
     if config.dispatch_batch_seconds is not None:
         env["DISPATCH_BATCH_SECONDS"] = f"{config.dispatch_batch_seconds:g}"
+    if config.dispatch_offer_ttl is not None:
+        env["DISPATCH_OFFER_TTL"] = f"{config.dispatch_offer_ttl:g}"
     return env
 
 

@@ -4,6 +4,7 @@ marks orders ready when the kitchen is done, and now and then cancels or refunds
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 from app.simulator.city import Store
@@ -68,6 +69,7 @@ class Owner:
         prep = rng.randint(8, 25)
         if await act(api, order_id, "accept", {"prep_minutes": prep}) != "accepted":
             return
+        ctx.recorder.accepted_at.setdefault(order_id, time.time())
         await ctx.sleep_sim(prep * 60 * rng.uniform(0.7, 1.1))
         if rng.random() < CANCEL:
             await act(api, order_id, "cancel", {"reason": "Out of ingredients"})

@@ -84,6 +84,11 @@ class Recorder:
     offered_fees: dict[tuple[int, int], int] = field(default_factory=dict)
     revealing_offers: list[int] = field(default_factory=list)
     assignments_won: int = 0
+    # For comparing dispatch strategies: when each order was accepted by its store and last
+    # assigned to a rider (epoch seconds), and the kilometres riders rode in all.
+    accepted_at: dict[int, float] = field(default_factory=dict)
+    assigned_at: dict[int, float] = field(default_factory=dict)
+    rider_km: float = 0.0
     placements: list[tuple[float, float]] = field(default_factory=list)  # (at, latency s)
     notes: list[str] = field(default_factory=list)
     # Calls retried after a 503 or a dropped connection: (op, path, final status, final code).

@@ -25,6 +25,34 @@ def _ms(values: list[float], q: float) -> float | None:
     return None if not values else round(percentile(values, q) * 1000, 1)
 
 
+# An order that waited longer than this for a rider (simulated) counts as waiting too long.
+LONG_WAIT_MIN = 5.0
+
+
+def dispatch_figures(recorder: Recorder, speed: float, doors: list[float]) -> dict[str, Any]:
+    """What a dispatch strategy is judged by: time to the door (mean, p95, simulated minutes),
+    rider kilometres per delivery, deliveries per rider-hour on shift, and the share of
+    assigned orders that waited more than `LONG_WAIT_MIN` for their rider after acceptance."""
+    delivered = len(doors)
+    # Riders on shift are sampled once a wall second: rider-seconds, times the city's speed.
+    rider_hours = sum(recorder.rider_online.values()) * speed / 3600
+    waits = [
+        (recorder.assigned_at[order] - accepted) * speed / 60
+        for order, accepted in recorder.accepted_at.items()
+        if order in recorder.assigned_at
+    ]
+    return {
+        "delivered": delivered,
+        "to_door_mean_min": round(sum(doors) / delivered, 1) if delivered else None,
+        "to_door_p95_min": round(percentile(doors, 0.95), 1) if delivered else None,
+        "rider_km_per_delivery": round(recorder.rider_km / delivered, 2) if delivered else None,
+        "deliveries_per_rider_hour": round(delivered / rider_hours, 2) if rider_hours else None,
+        "waited_over_5_min": round(sum(w > LONG_WAIT_MIN for w in waits) / len(waits), 3)
+        if waits
+        else None,
+    }
+
+
 def build(
     config: SimConfig,
     recorder: Recorder,
@@ -119,6 +147,7 @@ def build(
         "rider_utilisation": round(
             sum(recorder.rider_busy.values()) / max(1, sum(recorder.rider_online.values())), 3
         ),
+        "dispatch": dispatch_figures(recorder, config.speed, doors),
         "answers": len(recorder.answers),
         "simulator_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

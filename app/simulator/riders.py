@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 from app.simulator.city import Person, Store, km_between
@@ -114,7 +115,8 @@ class Rider:
     async def decide(self, order_id: int) -> None:
         """Take the offer (most of the time) after a moment's thought."""
         try:
-            await asyncio.sleep(self.rng.uniform(0.3, 2.0))
+            # A few seconds to read the offer, on the city's clock.
+            await self.ctx.sleep_sim(self.rng.uniform(5.0, 20.0))
             if self.rng.random() > TAKE or self.order_id is not None or not self.online:
                 return
             reply = await self.api.call(
@@ -126,6 +128,7 @@ class Rider:
                 return
             self.order_id = order_id
             self.ctx.recorder.assignments_won += 1
+            self.ctx.recorder.assigned_at[order_id] = time.time()
         finally:
             self.deciding = False
         self.ctx.spawn(self.ride(reply.body))
@@ -188,6 +191,7 @@ class Rider:
     async def travel(self, to: tuple[float, float]) -> None:
         """Ride to `to` at this rider's speed, on the city's clock."""
         distance = km_between(self.position, to)
+        self.ctx.recorder.rider_km += distance
         ride = self.ctx.sim_seconds(distance / self.speed_kmh * 3600)
         steps = max(1, int(ride / LOCATION_EVERY))
         start = self.position

@@ -192,6 +192,12 @@ def _offers_per_assignment(run: Run) -> float | None:
 
 async def simulate(config: SimConfig) -> int:
     """`delivery simulate`: run the day's window, drain, audit, report; 1 on any FAIL."""
+    code, _report = await simulate_once(config)
+    return code
+
+
+async def simulate_once(config: SimConfig) -> tuple[int, dict[str, Any]]:
+    """One simulated run with its audit: the exit code (1 on any FAIL) and the report."""
     async with started(config) as run:
         background = [
             run.ctx.spawn(run.progress(config.progress_every)),
@@ -254,4 +260,4 @@ async def simulate(config: SimConfig) -> int:
             f"audit: {len(checks) - len(failed)} of {len(checks)} checks did not fail"
             + (f"; FAILED: {', '.join(c.name for c in failed)}" if failed else "")
         )
-        return 1 if failed else 0
+        return (1 if failed else 0), data

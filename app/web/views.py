@@ -25,7 +25,7 @@ HOME_BY_ROLE = {
     Role.CUSTOMER: "/customer",
     Role.OWNER: "/owner",
     Role.RIDER: "/rider",
-    Role.ADMIN: "/docs",
+    Role.ADMIN: "/admin",
 }
 Page = str | Response | WerkzeugResponse | tuple[str, int]
 
@@ -194,3 +194,10 @@ async def not_found(error: RouteNotFound) -> Response | tuple[str, int]:
 async def rider_home() -> Page:
     """Shift, position, offers, the active delivery and earnings."""
     return await _page("rider/home.html", Role.RIDER)
+
+
+@bp.get("/admin")
+@hide
+async def admin_console() -> Page:
+    """The operations console: live map, queues, assignment, cancellation, suspensions, audit."""
+    return await _page("admin/console.html", Role.ADMIN)

@@ -163,7 +163,19 @@ export class RealtimeClient {
 
   _onEvent(event) {
     const entry = this.streams.get(event.stream);
-    if (!entry) return;
+    if (!entry) {
+      // The operators' stream `ops` hands on other streams' events as they come (no seq of
+      // its own): each goes to its handler as is, once the subscription is answered.
+      const ops = this.streams.get("ops");
+      if (ops && !ops.pending && event.stream !== "ops") {
+        try {
+          ops.onEvent(event);
+        } catch (error) {
+          console.error("realtime: an event handler failed", error);
+        }
+      }
+      return;
+    }
     if (entry.pending) {
       entry.pending.push(event); // applied after the replay, in order
       return;

@@ -27,6 +27,9 @@ export function whenText(instant, timeZone) {
 /** The store's state for people: {open, label, detail}, from the server's fields. */
 export function openState(store) {
   const zone = store.timezone || "Asia/Seoul";
+  if (store.suspended) {
+    return { open: false, label: "Suspended", detail: "Suspended by the platform's operators: not taking orders" };
+  }
   if (store.open_now) {
     return { open: true, label: "Open", detail: store.closes_at ? `Open until ${whenText(store.closes_at, zone).replace(/^today at /, "")}` : "Open now" };
   }

@@ -34,6 +34,7 @@ async def test_demo_city_is_complete_and_loading_it_again_adds_nothing(
         for email in ("customer@", "owner@", "rider1@", "rider2@", "admin@"):
             assert f"{email}demo.delivery" in run
         assert DEMO_PASSWORD in run and "one browser profile" in run
+        assert "operations console at /admin" in run
 
     lat, lng = CITY_HALL
     stores = (await api.get(f"/api/stores?lat={lat}&lng={lng}&radius_km=3")).json()["stores"]

@@ -41,7 +41,9 @@ async def test_owner_creates_a_closed_store_that_anyone_can_read(
         "open_now",
         "next_open",
         "closes_at",
+        "suspended",
     }
+    assert store["suspended"] is False
     assert store["rating"] is None and store["review_count"] == 0
     # A new store has no schedule and no pause; closed by its switch, with no time to give.
     assert (store["timezone"], store["hours"], store["closed_dates"]) == ("Asia/Seoul", [], [])

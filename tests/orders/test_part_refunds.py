@@ -397,3 +397,46 @@ async def test_a_node_dying_before_the_card_part_leaves_it_pending_for_the_sweep
     assert sum(await asyncio.gather(*sweeps)) == 1
     assert infra.query("SELECT amount FROM sandbox_refunds") == [(4_000,)]
     assert infra.query("SELECT card_status FROM order_refunds") == [("refunded",)]
+
+
+async def test_a_refund_retried_under_its_idempotency_key_is_given_once_across_two_instances(
+    apps: AppPool, infra: Infra
+) -> None:
+    node_a, node_b = await apps.start(), await apps.start()
+    owner_a, owner_b = await apps.client(node_a), await apps.client(node_b)
+    customer = await apps.client(node_a)
+    await owner_a.sign_in_as("owner")
+    owner_a.share_session_with(owner_b)
+    await customer.sign_in_as("customer")
+    shop = await open_shop(owner_a)
+    order = await _accepted_order(owner_a, customer, shop)
+    path = f"/api/orders/{order['id']}/refunds"
+    body = {"amount": 1_500, "reason": "Cold fries."}
+    # The same request sent twenty times at once, half to each node, as retries after lost
+    # answers would be: one refund, and every answer is that refund.
+    answers = await asyncio.gather(
+        *(
+            (owner_a, owner_b)[i % 2].post(path, json=body, headers={"Idempotency-Key": "fries-1"})
+            for i in range(20)
+        )
+    )
+    assert {r.status_code for r in answers} == {201}, [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    # The key with another request is refused and changes nothing; a new key is a new refund.
+    other = await owner_b.post(
+        path,
+        json={"amount": 2_000, "reason": "Cold fries."},
+        headers={"Idempotency-Key": "fries-1"},
+    )
+    assert_problem(other, 422, "idempotency-mismatch")
+    again = await owner_a.post(path, json=body, headers={"Idempotency-Key": "fries-2"})
+    assert again.status_code == 201, again.text
+    assert infra.query(
+        "SELECT COUNT(*), SUM(amount) FROM order_refunds WHERE order_id = %s", order["id"]
+    ) == [(2, 3_000)]
+    assert infra.query("SELECT refunded_amount FROM orders WHERE id = %s", order["id"]) == [
+        (3_000,)
+    ]
+    for bad in ("", " ", "x" * 256, "tab\there"):
+        refused = await owner_a.post(path, json=body, headers={"Idempotency-Key": bad})
+        assert_problem(refused, 400, "validation")

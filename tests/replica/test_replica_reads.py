@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app import DeliveryApp
-from app.db import ReadUnitOfWork
+from app.db import ReadUnitOfWork, replica_fallback
 from tests.catalog.conftest import create_store, item_body
 from tests.client import Api
 from tests.conftest import AppPool
@@ -188,3 +188,33 @@ async def test_a_hung_replica_holds_reads_up_for_two_seconds_at_most(
         assert app.container.db.replica_health.failures == 1
     finally:
         infra.replica.process.send_signal(signal.SIGCONT)
+
+
+async def test_a_replica_lost_in_the_middle_of_a_read_costs_the_reader_nothing(
+    apps: AppPool, infra: Infra
+) -> None:
+    app = await apps.start()
+    owner = await signed_in(apps, app, "owner")
+    store = await create_store(owner, name="Midway Kimbap")
+    catch_up(infra)
+    db = app.container.db
+    failures = db.replica_health.failures
+    attempts: list[bool] = []
+
+    @replica_fallback
+    async def read_name() -> object:
+        async with db.read_uow() as uow:
+            assert isinstance(uow, ReadUnitOfWork)
+            attempts.append(uow.on_replica)
+            if len(attempts) == 1:
+                # The replica drops this very connection between its ping and the read.
+                [(connection,)] = (await uow.session.execute(text("SELECT CONNECTION_ID()"))).all()
+                replica_query(infra, f"KILL CONNECTION {int(connection)}")
+            return await uow.session.scalar(
+                text("SELECT name FROM stores WHERE id = :id"), {"id": store["id"]}
+            )
+
+    assert await read_name() == "Midway Kimbap"
+    # Read once on the replica (lost), then again on the primary, the replica marked down.
+    assert attempts == [True, False]
+    assert db.replica_health.failures == failures + 1

@@ -17,13 +17,16 @@ ALLOWED: dict[tuple[Status, Action, str], Status] = {
     (S.PLACED, A.REJECT, "system"): S.REJECTED,
     (S.PLACED, A.CANCEL, "customer"): S.CANCELLED,
     (S.PLACED, A.CANCEL, "owner"): S.CANCELLED,
+    (S.PLACED, A.CANCEL, "operator"): S.CANCELLED,
+    (S.ACCEPTED, A.CANCEL, "operator"): S.CANCELLED,
+    (S.READY, A.CANCEL, "operator"): S.CANCELLED,
     (S.ACCEPTED, A.READY, "owner"): S.READY,
     (S.ACCEPTED, A.CANCEL, "owner"): S.CANCELLED,
     (S.READY, A.CANCEL, "owner"): S.CANCELLED,
     (S.READY, A.PICKUP, "rider"): S.PICKED_UP,
     (S.PICKED_UP, A.DELIVER, "rider"): S.DELIVERED,
 }
-ROLES = ("customer", "owner", "rider", "admin", "system")
+ROLES = ("customer", "owner", "rider", "admin", "system", "operator")
 # The roles that may take each action in some status; any other role is refused outright.
 MAY_TAKE = {
     A.ACCEPT: {"owner"},
@@ -31,7 +34,7 @@ MAY_TAKE = {
     A.READY: {"owner"},
     A.PICKUP: {"rider"},
     A.DELIVER: {"rider"},
-    A.CANCEL: {"customer", "owner"},
+    A.CANCEL: {"customer", "owner", "operator"},
 }
 # A person repeating an action whose status the order already has: a retry, answered with the
 # order (the sweepers, party "system", count what they did and never repeat).
@@ -40,6 +43,7 @@ REPEATS = {
     (S.REJECTED, A.REJECT, "owner"),
     (S.CANCELLED, A.CANCEL, "customer"),
     (S.CANCELLED, A.CANCEL, "owner"),
+    (S.CANCELLED, A.CANCEL, "operator"),
     (S.READY, A.READY, "owner"),
     (S.PICKED_UP, A.PICKUP, "rider"),
     (S.DELIVERED, A.DELIVER, "rider"),

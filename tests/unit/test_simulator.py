@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from app.cli import build_parser
+from app.cli import build_parser, main
 from app.launcher.nodes import Node
 from app.launcher.supervisor import ServiceExited, Supervisor
 from app.simulator.audit import check_deliveries, check_retries
+from app.simulator.compare import table
 from app.simulator.config import (
     NODE_ENV,
     SimConfig,
@@ -22,6 +23,7 @@ from app.simulator.config import (
 )
 from app.simulator.demand import arrivals, shape
 from app.simulator.recorder import Recorder
+from app.simulator.report import dispatch_figures
 from app.simulator.sockets import StreamLog, committed_at
 
 
@@ -157,3 +159,46 @@ def test_the_retry_check_fails_only_on_a_retry_refused_for_what_it_did() -> None
     recorder.refused_retries.append("accept /api/orders/8/accept: order accepted")
     failed = check_retries(recorder)
     assert failed.verdict == "FAIL" and "accept /api/orders/8/accept" in failed.evidence[-1]
+
+
+def test_dispatch_figures_are_read_from_what_the_riders_and_owners_saw() -> None:
+    recorder = Recorder()
+    # Two deliveries of 20 and 40 simulated minutes; 30 km ridden in all.
+    doors = [20.0, 40.0]
+    recorder.rider_km = 30.0
+    # Three riders on shift for 60 wall seconds each: at ×60, three rider-hours.
+    recorder.rider_online.update({second: 3 for second in range(60)})
+    # At ×60 a wall second is a simulated minute: waits of 2 and 9 minutes.
+    recorder.accepted_at.update({1: 100.0, 2: 100.0, 3: 100.0})
+    recorder.assigned_at.update({1: 102.0, 2: 109.0})
+    figures = dispatch_figures(recorder, 60.0, doors)
+    assert figures == {
+        "delivered": 2,
+        "to_door_mean_min": 30.0,
+        "to_door_p95_min": 40.0,
+        "rider_km_per_delivery": 15.0,
+        "deliveries_per_rider_hour": 0.67,
+        "waited_over_5_min": 0.5,
+    }
+    assert dispatch_figures(Recorder(), 60.0, [])["to_door_mean_min"] is None
+
+
+def test_the_dispatch_comparison_is_a_table_of_every_strategy() -> None:
+    figures = {
+        "delivered": 10,
+        "to_door_mean_min": 25.04,
+        "to_door_p95_min": 41.0,
+        "rider_km_per_delivery": 3.456,
+        "deliveries_per_rider_hour": 1.5,
+        "waited_over_5_min": 0.125,
+    }
+    text = table([("offers", figures), ("batch", {**figures, "waited_over_5_min": None})])
+    lines = text.splitlines()
+    assert lines[0].startswith("| strategy | delivered | order→door mean (min)")
+    assert lines[2] == "| `offers` | 10 | 25.0 | 41.0 | 3.46 | 1.50 | 12.5% |"
+    assert lines[3].endswith("| 1.50 | — |")
+
+
+def test_comparing_dispatch_needs_a_cluster_of_its_own() -> None:
+    with pytest.raises(SystemExit, match="add --cluster"):
+        main(["simulate", "--compare-dispatch"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 
 from app.config import Settings
 from app.launcher.nodes import Node
@@ -51,6 +51,8 @@ async def customer(browser: Browser, node: Node, node_api: Api) -> AsyncIterator
     await person.page.locator("#addr-lat").fill("37.5660")
     await person.page.locator("#addr-lng").fill("126.9770")
     await person.page.get_by_role("button", name="Use this address").click()
+    # The stores near the new address are read at once: leave the page only once they are.
+    await expect(person.page.locator("body")).to_have_attribute("data-stores-at", "37.566,126.977")
     try:
         yield person
     finally:

@@ -1,6 +1,7 @@
-"""Checkout shows the server's quote; problems are sentences next to their fields and go once a
-later action succeeds; the cart and the points keep within what the server takes; browsers get
-pages for a missing page and for another owner's store."""
+"""Checkout shows the server's quote and refuses an address beyond the store's radius;
+problems are sentences next to their fields and go once a later action succeeds; the cart and
+the points keep within what the server takes; browsers get pages for a missing page and for
+another owner's store."""
 
 from __future__ import annotations
 
@@ -212,3 +213,25 @@ async def test_a_missing_page_and_another_owners_store_are_pages_for_people(
         owner.assert_clean()
     finally:
         await owner.context.close()
+
+
+async def test_an_address_beyond_the_stores_radius_is_refused_before_the_order(
+    node_api: Api, customer: Watched, infra: Infra
+) -> None:
+    # The customer's address is 37.5660, 126.9770; the store is 2.2 km north and delivers 1 km.
+    store_id, _ = await open_store(
+        node_api, [{"name": "Tuna gimbap", "price": 13000}], lat=37.5860, delivery_radius_km=1
+    )
+    customer.tolerate = re.compile(r"\b409\b")
+    await _checkout(customer, store_id, "Tuna gimbap")
+    page = customer.page
+    await page.get_by_label("Card number").fill("4242424242424242")
+    note = page.locator("#delivery-note")
+    await expect(note).to_have_text(
+        "Out of range: Gimbap Corner delivers up to 1 km away and this address is 2.2 km away. "
+        "Choose an address nearer the store."
+    )
+    await expect(page.locator("#problem")).to_contain_text("delivers up to 1 km away")
+    await expect(page.locator("#place-order")).to_be_disabled()
+    await customer.shot("checkout-out-of-range")
+    assert infra.query("SELECT COUNT(*) FROM orders WHERE store_id = %s", store_id) == [(0,)]

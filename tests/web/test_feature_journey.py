@@ -127,7 +127,12 @@ async def customer_saves_an_address(customer: Watched) -> dict[str, float]:
     await page.get_by_role("button", name="Use my location").click()
     await expect(page.locator("#addr-lat")).not_to_have_value("")
     await page.locator("#addr-text").fill("Seongsu-dong")
+    here = [float(await page.locator(f"#addr-{axis}").input_value()) for axis in ("lat", "lng")]
     await page.get_by_role("button", name="Use this address").click()
+    # The stores near it are read at once: go on once they are (leaving cuts the read off).
+    await expect(page.locator("body")).to_have_attribute(
+        "data-stores-at", f"{here[0]!r},{here[1]!r}"
+    )
 
     await page.get_by_role("link", name="Addresses").click()
     await page.wait_for_url("**/customer/addresses")

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("reference", sa.String(64), nullable=False),
         sa.Column("card_status", sa.String(16), nullable=False),
         sa.Column("refunded_by", app.db.IdType, nullable=False),
+        sa.Column("idempotency_key", sa.String(255), nullable=True),
+        sa.Column("request_digest", sa.String(64), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", app.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_refunds")),
@@ -56,6 +58,11 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.UniqueConstraint("reference", name=op.f("uq_order_refunds_reference")),
+        sa.UniqueConstraint(
+            "order_id",
+            "idempotency_key",
+            name=op.f("uq_order_refunds_order_id_idempotency_key"),
+        ),
     )
     op.create_index(op.f("ix_order_refunds_order_id"), "order_refunds", ["order_id"])
     op.create_index(op.f("ix_order_refunds_card_status"), "order_refunds", ["card_status"])

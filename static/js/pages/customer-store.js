@@ -40,7 +40,7 @@ function itemRow(store, item) {
       : null,
     item.sold_out
       ? h("span", { class: "badge bad" }, "Sold out")
-      : h("button", { type: "submit", class: "primary", disabled: !store.open_now }, store.open_now ? "Add to cart" : openState(store).label === "Paused" ? "Paused" : "Store closed"));
+      : h("button", { type: "submit", class: "primary", disabled: !store.open_now }, store.open_now ? "Add to cart" : ["Paused", "Suspended"].includes(openState(store).label) ? openState(store).label : "Store closed"));
   return h("div", { class: `menu-item${item.sold_out ? " sold-out" : ""}`, dataset: { itemId: item.id } },
     item.image_url ? h("img", { class: "thumb small", src: item.image_url, alt: "" }) : h("div", { class: "thumb small", "aria-hidden": "true" }),
     form);

@@ -51,6 +51,8 @@ async function load() {
     showProblem(problem, error);
     list.replaceChildren();
   }
+  // Where the list shown was found for (pages and tests can tell a fresh list from an old one).
+  document.body.dataset.storesAt = `${a.lat},${a.lng}`;
 }
 
 async function loadFavourites() {

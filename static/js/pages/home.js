@@ -2,7 +2,7 @@
 import { api, showProblem } from "../api.js";
 import { formData } from "../ui.js";
 
-const HOME = { customer: "/customer", owner: "/owner", rider: "/rider", admin: "/docs" };
+const HOME = { customer: "/customer", owner: "/owner", rider: "/rider", admin: "/admin" };
 
 /**
  * Where to go after signing in: back to `next` when it is a page of this site in the role's own
