@@ -35,7 +35,7 @@ run: install
 	$(BIN)/delivery demo --if-empty
 	$(BIN)/delivery serve --host $(HOST) --port $(PORT)
 
-## redis-server, MariaDB, nginx, Chromium, npm, docker-compose, python3-venv: apt-get installs any missing
+## redis-server, MariaDB, nginx, Chromium, wrk, iproute2, iptables, npm, docker-compose, python3-venv: apt-get installs any missing
 system-packages:
 	@$(SYSTEM_PACKAGES) test
 

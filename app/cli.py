@@ -101,6 +101,16 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_netns(args: argparse.Namespace) -> int:
+    """Run the topology with every service on a host of its own, or remove what is left."""
+    from app.launcher.netns import run_netns, run_netns_down
+
+    if args.action == "down":
+        return run_netns_down(everything=args.all)
+    _settings(AdminBootstrap)
+    return run_netns(nodes=args.nodes, port=args.port, fresh=args.fresh, latency_ms=args.latency_ms)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulated city against a deployment, then audit it."""
     from app.launcher.processes import LaunchError
@@ -123,6 +133,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             duration=parse_duration(args.duration),
             drain=args.drain,
             faults=args.faults,
+            partition=args.partition,
             cluster=args.cluster,
             cluster_dir=args.cluster_dir,
             nodes=args.nodes,
@@ -153,6 +164,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.exit("delivery: --dispatch-batch-seconds must be between 0.05 and 300")
     if config.faults and not (config.cluster or config.cluster_dir):
         sys.exit("delivery: --faults needs --cluster (or --cluster-dir of a running cluster)")
+    if config.partition and not config.cluster_dir:
+        sys.exit("delivery: --partition needs --cluster-dir of `delivery netns up` (var/netns)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.compare_dispatch and not config.cluster:
         sys.exit("delivery: --compare-dispatch starts a cluster per strategy: add --cluster")
@@ -294,6 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cluster.set_defaults(func=cmd_cluster)
 
+    netns = sub.add_parser(
+        "netns",
+        help="the cluster on a real network: each service in a Linux network namespace (root)",
+        description="`up`: nginx, the nodes, MariaDB and each Redis on hosts of their own (network "
+        "namespaces on one bridge, with latency on every cable), until Ctrl-C; `down`: remove "
+        "the namespaces and bridges a stopped or killed `up` left behind.",
+    )
+    netns.add_argument("action", choices=("up", "down"))
+    netns.add_argument("--nodes", type=int, default=2)
+    netns.add_argument("--port", type=int, default=80, help="nginx's port on its host")
+    netns.add_argument("--fresh", action="store_true", help="start from an empty database")
+    netns.add_argument(
+        "--latency-ms", type=float, default=1.0, help="delay on every cable (default 1 ms)"
+    )
+    netns.add_argument(
+        "--all", action="store_true", help="with `down`: also those of running processes"
+    )
+    netns.set_defaults(func=cmd_netns)
+
     migrate = sub.add_parser("migrate", help="bring the database schema to the latest version")
     migrate.set_defaults(func=cmd_migrate)
 
@@ -404,6 +436,11 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--faults",
         action="store_true",
         help="kill a node, pause one, restart both Redis empty and kill MariaDB",
+    )
+    sim.add_argument(
+        "--partition",
+        action="store_true",
+        help="cut node1's host off the network for 10 s (--cluster-dir of `delivery netns up`)",
     )
     sim.add_argument(
         "--find-capacity",

@@ -2,7 +2,8 @@
 # The Debian packages the two make commands need, installed with apt-get when missing.
 #
 #   scripts/system-packages.sh build   python3 with venv, and npm: what `make install` needs
-#   scripts/system-packages.sh test    those, and the servers and browser the tests drive
+#   scripts/system-packages.sh test    those, and the servers, browser and network tools the
+#                                      tests drive
 #
 # As root, or with passwordless sudo, it installs what is missing; otherwise it stops at once
 # with the command to run. Settings (all optional):
@@ -54,6 +55,10 @@ find_missing() {
     [[ -x $chromium ]] || missing+=(chromium)
     # The load `delivery bench` measures a node's CPU per request under (its test runs it).
     find_command wrk >/dev/null || missing+=(wrk)
+    # `delivery netns` and tests/netns: namespaces, veths, the bridge and tc (iproute2); and
+    # where the kernel has no netem, the NFQUEUE rule of the user-space delay (iptables).
+    find_command ip >/dev/null && find_command tc >/dev/null || missing+=(iproute2)
+    find_command iptables >/dev/null || missing+=(iptables)
   fi
   find_command npm >/dev/null || missing+=(npm)
   # tests/realtime/test_configs.py checks the compose file with it.

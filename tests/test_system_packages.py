@@ -53,8 +53,8 @@ def test_when_it_cannot_install_it_stops_at_once_with_the_apt_get_command(tmp_pa
     result, took = run("test", without_anything(tmp_path))
     assert result.returncode == 1
     command = (
-        "sudo apt-get install -y redis-server mariadb-server nginx chromium wrk npm docker-compose"
-        " python3 python3-venv"
+        "sudo apt-get install -y redis-server mariadb-server nginx chromium wrk iproute2 iptables"
+        " npm docker-compose python3 python3-venv"
     )
     assert command in [line.strip() for line in result.stderr.splitlines()], result.stderr
     assert not (tmp_path / "calls").exists(), "it tried to install"
@@ -69,7 +69,18 @@ def test_make_install_asks_only_for_python_and_npm(tmp_path: Path) -> None:
 
 
 def test_binaries_in_the_sbin_folders_count_as_installed(tmp_path: Path) -> None:
-    for names in ("redis-server", "mariadbd", "nginx", CHROMIUM, "wrk", "npm", "docker-compose"):
+    for names in (
+        "redis-server",
+        "mariadbd",
+        "nginx",
+        CHROMIUM,
+        "wrk",
+        "ip",
+        "tc",
+        "iptables",
+        "npm",
+        "docker-compose",
+    ):
         require_binary(names)
     # An ordinary user's PATH: mariadbd and nginx live in /usr/sbin, which it leaves out.
     user_path = ":".join(

@@ -82,10 +82,13 @@ class Nginx:
     static_root: Path = ROOT / "static"
     proxy_bind: str | None = None
     process: subprocess.Popen[bytes] | None = None
+    # The address it listens on, and what the command is run through (`ip netns exec NAME`).
+    host: str = "127.0.0.1"
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def config_path(self) -> Path:
@@ -94,6 +97,7 @@ class Nginx:
     def _args(self, *extra: str) -> list[str]:
         logs = self.log_dir or self.folder
         return [
+            *self.prefix,
             find_binary("nginx"),
             "-p",
             str(self.folder),
@@ -112,7 +116,7 @@ class Nginx:
         logs.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
             render(
-                listen=f"127.0.0.1:{self.port}",
+                listen=f"{self.host}:{self.port}",
                 upstreams=self.upstreams,
                 run_dir=run_dir,
                 log_dir=logs,
@@ -141,7 +145,9 @@ class Nginx:
         if wait_for_nodes:
             wait_for_http(f"{self.url}/readyz", process=self.process, timeout=timeout, what="nginx")
         else:
-            wait_for_port(self.port, process=self.process, timeout=timeout, what="nginx")
+            wait_for_port(
+                self.port, process=self.process, timeout=timeout, what="nginx", host=self.host
+            )
         return self
 
     def stop(self) -> None:

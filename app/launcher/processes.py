@@ -37,15 +37,20 @@ def find_binary(*names: str, extra_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/l
 
 
 def wait_for_port(
-    port: int, *, process: subprocess.Popen[bytes] | None, timeout: float, what: str
+    port: int,
+    *,
+    process: subprocess.Popen[bytes] | None,
+    timeout: float,
+    what: str,
+    host: str = "127.0.0.1",
 ) -> None:
-    """Block until 127.0.0.1:`port` accepts connections, or fail if the process died."""
+    """Block until `host`:`port` accepts connections, or fail if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise LaunchError(f"{what} exited with code {process.returncode} before listening")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)

@@ -24,19 +24,24 @@ class RedisServer:
     # replica takes over, in ms; None for a standalone server.
     cluster_node_timeout: int | None = None
     bus_port: int | None = None
+    # The address it listens on, and what the command is run through (`ip netns exec NAME`:
+    # a host of its own on a network, see app/launcher/netns.py).
+    host: str = "127.0.0.1"
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         args = [
+            *self.prefix,
             find_binary("redis-server"),
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--dir",
             str(self.folder),
             "--save",
@@ -47,6 +52,9 @@ class RedisServer:
             str(self.folder / "redis.log"),
             "--maxclients",
             "10000",
+            # Off the loopback address a Redis without a password refuses everyone unless told
+            # otherwise; the only other address it is given is on a private network of hosts.
+            *([] if self.host.startswith("127.") else ["--protected-mode", "no"]),
         ]
         if self.cluster_node_timeout is not None:
             self.bus_port = self.bus_port or free_port()
@@ -62,14 +70,16 @@ class RedisServer:
                 str(self.bus_port),
             ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, process=self.process, timeout=15, what="redis-server")
+        wait_for_port(
+            self.port, process=self.process, timeout=15, what="redis-server", host=self.host
+        )
         return self
 
     def command(self, *args: str | int) -> Any:
         """Run one command on this server (administration and tests)."""
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        client = redis.Redis(host=self.host, port=self.port, socket_timeout=5)
         try:
             return client.execute_command(*args)
         finally:
@@ -223,6 +233,9 @@ class MariaDBServer:
     server_id: int = 1
     binlog: bool = False
     primary: MariaDBServer | None = None
+    # The address it listens on, and what the command is run through (see RedisServer).
+    host: str = "127.0.0.1"
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def datadir(self) -> Path:
@@ -234,7 +247,7 @@ class MariaDBServer:
 
     def url(self, database: str, *, user: str = "root", password: str = "") -> str:
         auth = f"{user}:{password}" if password else user
-        return f"mysql+aiomysql://{auth}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
+        return f"mysql+aiomysql://{auth}@{self.host}:{self.port}/{database}?charset=utf8mb4"
 
     def start(self) -> MariaDBServer:
         self.tmpdir.mkdir(parents=True, exist_ok=True)
@@ -256,11 +269,12 @@ class MariaDBServer:
             if result.returncode != 0:
                 raise LaunchError(f"mariadb-install-db failed: {result.stderr.decode()[-800:]}")
         args = [
+            *self.prefix,
             find_binary("mariadbd", "mysqld"),
             "--no-defaults",
             f"--datadir={self.datadir}",
             f"--port={self.port}",
-            "--bind-address=127.0.0.1",
+            f"--bind-address={self.host}",
             f"--socket={self.folder / 'mysqld.sock'}",
             f"--pid-file={self.folder / 'mysqld.pid'}",
             f"--log-error={self.folder / 'mariadb.log'}",
@@ -275,7 +289,7 @@ class MariaDBServer:
             f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd")
+        wait_for_port(self.port, process=self.process, timeout=60, what="mariadbd", host=self.host)
         self._wait_ready(timeout=60)
         if self.primary is not None:
             self._follow(self.primary)
@@ -286,12 +300,17 @@ class MariaDBServer:
         # then is dropped during the handshake ("Lost connection … during query").
         import pymysql
 
+        # Off the loopback address root is let in only once granted (app/launcher/netns.py),
+        # so there the server's Unix socket, which answers at the same moment, is asked.
+        where: dict[str, object] = (
+            {"host": self.host, "port": self.port}
+            if self.host.startswith("127.")
+            else {"unix_socket": str(self.folder / "mysqld.sock")}
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
-                pymysql.connect(
-                    host="127.0.0.1", port=self.port, user="root", password="", connect_timeout=5
-                ).close()
+                pymysql.connect(**where, user="root", password="", connect_timeout=5).close()
                 return
             except pymysql.err.OperationalError as error:
                 if self.process is not None and self.process.poll() is not None:
@@ -339,7 +358,7 @@ class MariaDBServer:
         # empty (the primary's system tables were made before its binary log was on), so the
         # replica needs no copy of the data first.
         self.sql(
-            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+            f"CHANGE MASTER TO MASTER_HOST='{primary.host}', MASTER_PORT={primary.port}, "
             "MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, "
             "MASTER_CONNECT_RETRY=1"
         )
@@ -349,7 +368,7 @@ class MariaDBServer:
         """Run one statement as root (administration: replication, status) and return its rows."""
         import pymysql
 
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", password="")
         try:
             with conn.cursor() as cursor:
                 cursor.execute(statement)
@@ -364,7 +383,7 @@ class MariaDBServer:
         import pymysql
 
         conn = pymysql.connect(
-            host="127.0.0.1",
+            host=self.host,
             port=self.port,
             user="root",
             password="",
@@ -382,7 +401,7 @@ class MariaDBServer:
         """Create (or recreate empty) the database `name`."""
         import pymysql
 
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="")
+        conn = pymysql.connect(host=self.host, port=self.port, user="root", password="")
         try:
             with conn.cursor() as cursor:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -43,6 +43,8 @@ class SimConfig:
     duration: float = 2 * 3600  # simulated seconds of demand
     drain: float = 120.0  # wall seconds to let open orders finish after demand stops
     faults: bool = False
+    # Cut one node's host off the network for a while (a --cluster-dir of `delivery netns up`).
+    partition: bool = False
     cluster: bool = False  # start a cluster of our own (else use --url / --cluster-dir)
     cluster_dir: Path | None = None  # a running `delivery cluster`'s folder (cluster.json)
     nodes: int = 2

@@ -15,6 +15,7 @@ from typing import Any
 import pymysql
 
 from app.launcher.cluster import DATABASE, Cluster
+from app.launcher.netns import ip
 from app.launcher.supervisor import Event, Supervisor
 from app.simulator.config import NODE_ENV
 
@@ -39,7 +40,7 @@ class Deployment:
         if not state.get("mariadb"):
             return None
         return pymysql.connect(
-            host="127.0.0.1",
+            host=state["mariadb"].get("host", "127.0.0.1"),
             port=int(state["mariadb"]["port"]),
             user="root",
             password="",
@@ -84,6 +85,23 @@ class Deployment:
         if not pid:
             raise Unsupported(f"{nodes[index % len(nodes)]['name']} is not running")
         return int(pid)
+
+    def partition_node(self, index: int, seconds: float) -> str:
+        """Pull the cable of node `index`'s host out of the bridge for `seconds`, then plug it
+        back in (blocking; run it in a thread). Only on `delivery netns up`'s network."""
+        nodes = self.state().get("nodes", [])
+        node = nodes[index % len(nodes)] if nodes else {}
+        if not node.get("cable"):
+            raise Unsupported(
+                "cutting a node off the network needs the network topology: "
+                "`delivery netns up`, then --cluster-dir var/netns"
+            )
+        ip("link", "set", node["cable"], "down")
+        try:
+            time.sleep(seconds)
+        finally:
+            ip("link", "set", node["cable"], "up")
+        return f"{node['name']} at {node['host']} unreachable for {seconds:g} s"
 
     def restart_redis(self, which: str) -> str:
         """Kill the `cache` or `events` Redis and start it again with its data gone."""

@@ -13,6 +13,7 @@ from app.simulator.recorder import FaultMark, Recorder
 
 PAUSE_SECONDS = 10.0
 DATABASE_DOWN_SECONDS = 3.0
+PARTITION_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,21 @@ SCHEDULE = [
     Fault(0.60, "cache Redis restarted empty", lambda d: d.restart_redis("cache")),
     Fault(0.75, "kill -9 MariaDB and restart", lambda d: d.restart_mariadb(DATABASE_DOWN_SECONDS)),
 ]
+
+# `--partition`: on the network topology of `delivery netns up`, node1's host loses its cable.
+PARTITION = [
+    Fault(
+        0.35,
+        "node1's host cut off the network for 10 s",
+        lambda d: d.partition_node(0, PARTITION_SECONDS),
+    ),
+]
+
+
+def schedule_for(*, faults: bool, partition: bool) -> list[Fault]:
+    """The faults of a run with `--faults` and/or `--partition`, in the order they happen."""
+    chosen = (SCHEDULE if faults else []) + (PARTITION if partition else [])
+    return sorted(chosen, key=lambda fault: fault.at)
 
 
 async def inject(

@@ -21,7 +21,7 @@ from app.simulator.city import build_city
 from app.simulator.config import NODE_ENV, SimConfig, clock_text, cluster_env
 from app.simulator.context import Context
 from app.simulator.deployment import Deployment, OwnCluster, RunningCluster
-from app.simulator.faults import inject
+from app.simulator.faults import inject, schedule_for
 from app.simulator.population import Population
 from app.simulator.recorder import Recorder
 
@@ -208,7 +208,7 @@ async def simulate_once(config: SimConfig) -> tuple[int, dict[str, Any]]:
             f"at ×{config.speed:g} ({config.wall_seconds:.0f} s), peak {config.peak:g} orders/min"
         )
         run.demand_started = time.time()
-        if config.faults:
+        if config.faults or config.partition:
             background.append(
                 run.ctx.spawn(
                     inject(
@@ -216,6 +216,7 @@ async def simulate_once(config: SimConfig) -> tuple[int, dict[str, Any]]:
                         run.recorder,
                         wall_seconds=config.wall_seconds,
                         clock=run.clock,
+                        schedule=schedule_for(faults=config.faults, partition=config.partition),
                     )
                 )
             )
