@@ -84,6 +84,11 @@ class Settings(AdminBootstrap):
     # node of a deployment runs the same one.
     dispatch_strategy: Literal["offers", "batch"] = "offers"
     dispatch_batch_seconds: float = Field(default=5.0, ge=0.05, le=300)
+    # With `batch`: whether a rider may be offered two orders as one bundle (same or nearby
+    # stores, trips the same way), and by how many minutes at most either customer may get the
+    # food later than if the rider carried that order alone.
+    dispatch_bundles: bool = True
+    dispatch_bundle_max_extra_minutes: float = Field(default=10.0, ge=0, le=60)
     # What a rider earns for a delivery, in won: a base plus a part per km from the store to the
     # customer (fixed for an order when it is first offered).
     dispatch_fee_base: int = Field(default=3000, ge=0, le=1_000_000)

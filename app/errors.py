@@ -27,6 +27,7 @@ class ProblemCode(StrEnum):
     RIDER_BUSY = "rider-busy"
     RIDER_OFFLINE = "rider-offline"
     OFFER_CLOSED = "offer-closed"
+    OFFER_BUNDLED = "offer-bundled"
     INSUFFICIENT_POINTS = "insufficient-points"
     COUPON_SOLD_OUT = "coupon-sold-out"
     COUPON_ALREADY_CLAIMED = "coupon-already-claimed"

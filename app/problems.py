@@ -60,6 +60,11 @@ PROBLEMS: dict[ProblemCode, tuple[int, str]] = {
         "the rider's offer is no longer open: it expired, was withdrawn, went to another rider "
         "who has since given the order back, or the rider gave the order back",
     ),
+    ProblemCode.OFFER_BUNDLED: (
+        409,
+        "the order is offered to this rider together with another one: accept the bundle "
+        "(`POST /api/dispatch/bundles/{bundle_id}/accept`), both orders or neither",
+    ),
     ProblemCode.INSUFFICIENT_POINTS: (
         409,
         "not enough accrued (to convert) or usable (to pay) points",

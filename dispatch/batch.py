@@ -19,6 +19,7 @@ any offer of it still open.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,9 +30,11 @@ from sqlalchemy import exists, select
 
 from app.catalog.models import Store
 from app.db import Database, UnitOfWork, utcnow
+from app.geo import distance_km
 from app.orders.lifecycle import DispatchState, Status
 from app.orders.models import Order
 from app.outbox import emit
+from dispatch.bundles import Bundle, BundleRules, plan
 from dispatch.earnings import FeeSchedule
 from dispatch.geo import RIDERS_KEY, riders_near
 from dispatch.models import (
@@ -50,9 +53,9 @@ from dispatch.offers import (
     radius_for,
     record,
 )
-from dispatch.optimiser import IdleRider, Pair, WaitingOrder, assign
+from dispatch.optimiser import IdleRider, Pair, WaitingOrder
 from dispatch.presenter import dropoff_of, offer_view
-from dispatch.schemas import OfferStoreOut
+from dispatch.schemas import BundleOfferOut, OfferOut, OfferStoreOut
 
 # The oldest waiting orders one batch considers (the rest wait for the next one).
 MAX_BATCH_ORDERS = 300
@@ -68,6 +71,8 @@ class BatchConfig:
     base_radius_km: float
     offer_ttl: float
     fees: FeeSchedule
+    # None: one order per rider, as before bundles (DISPATCH_BUNDLES=false).
+    bundles: BundleRules | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class BatchOutcome:
     orders: int
     riders: int
     pairs: tuple[Pair, ...]
+    bundles: tuple[Bundle, ...] = ()
 
 
 NOTHING = BatchOutcome(orders=0, riders=0, pairs=())
@@ -298,13 +304,19 @@ async def run_batch(
             )
             for r in rows
         ]
-        pairs = assign(waiting, riders, now)
-        await _offer(uow, pairs, {r.id: r for r in rows}, stores, searches, config, now)
+        # In a thread: a big batch with bundles is an integer programme of a second or two,
+        # and the node keeps answering meanwhile.
+        chosen = await asyncio.to_thread(plan, waiting, riders, now, config.bundles)
+        orders = {r.id: r for r in rows}
+        await _offer(uow, chosen.pairs, orders, stores, searches, config, now)
+        await _offer_bundles(uow, chosen.bundles, orders, stores, searches, config, now)
         if not await still_ours():
             # The turn's lease ran out (this node stalled): another node may be batching now.
             return NOTHING
         await uow.commit()
-        return BatchOutcome(orders=len(rows), riders=len(riders), pairs=tuple(pairs))
+        return BatchOutcome(
+            orders=len(rows), riders=len(riders), pairs=chosen.pairs, bundles=chosen.bundles
+        )
 
 
 async def _offer(
@@ -348,3 +360,87 @@ async def _offer(
         views[f"rider:{pair.rider_id}"] = offer_view(offer, shop, dropoff, trip_km)
     # Each rider is in one pair, so one event carries every offer of the batch.
     await emit(uow, "offer.created", list(views), each_stream(views))
+
+
+async def _offer_bundles(
+    uow: UnitOfWork,
+    bundles: Sequence[Bundle],
+    orders: dict[int, Any],
+    stores: dict[int, Any],
+    searches: dict[int, DispatchSearch],
+    config: BatchConfig,
+    now: datetime,
+) -> None:
+    """Each bundle: one offer per order to its rider, linked by `bundle_id`, and one
+    `offer.bundle_created` on the rider's stream."""
+    if not bundles:
+        return
+    expires_at = now + timedelta(seconds=config.offer_ttl)
+    made: list[tuple[Bundle, list[Offer], list[float]]] = []
+    for bundle in bundles:
+        offers, trips = [], []
+        for order_id in bundle.order_ids:
+            order, search = orders[order_id], searches[order_id]
+            store = stores[order.store_id]
+            fee, trip_km = fixed_fee(config.fees, search, store, order)
+            offers.append(
+                Offer(
+                    order_id=order_id,
+                    rider_id=bundle.rider_id,
+                    round=search.round,
+                    status=OfferStatus.OFFERED,
+                    # Each offer shows the ride to its own store, as a single one would.
+                    distance_km=round(_km_to(bundle, order_id, orders, stores), 3),
+                    fee=fee,
+                    expires_at=expires_at,
+                )
+            )
+            trips.append(trip_km)
+        made.append((bundle, offers, trips))
+        uow.session.add_all(offers)
+    await uow.session.flush()
+    views: dict[str, BundleOfferOut] = {}
+    for bundle, offers, trips in made:
+        bundle_id = offers[0].id
+        extra = ", ".join(f"{s / 60:.1f}" for s in bundle.extra_seconds)
+        entries: list[OfferOut] = []
+        for offer, trip_km in zip(offers, trips, strict=True):
+            offer.bundle_id = bundle_id
+            order = orders[offer.order_id]
+            store = stores[order.store_id]
+            partner = next(o for o in bundle.order_ids if o != offer.order_id)
+            record(
+                uow,
+                offer.order_id,
+                HistoryKind.OFFERED,
+                riders=[bundle.rider_id],
+                round_=offer.round,
+                at=now,
+                detail=(
+                    f"batch bundle {bundle_id} with order {partner}, radius "
+                    f"{searches[offer.order_id].radius_km:g} km, cost {bundle.cost:.0f} s, "
+                    f"extra min {extra}"
+                ),
+            )
+            shop = OfferStoreOut(id=store.id, name=store.name, lat=store.lat, lng=store.lng)
+            entries.append(
+                offer_view(offer, shop, dropoff_of(order.address_lat, order.address_lng), trip_km)
+            )
+        views[f"rider:{bundle.rider_id}"] = BundleOfferOut(
+            bundle_id=bundle_id,
+            offers=entries,
+            pickups=list(bundle.pickups),
+            dropoffs=list(bundle.dropoffs),
+            fee=sum(o.fee for o in offers),
+            expires_at=expires_at,
+        )
+    await emit(uow, "offer.bundle_created", list(views), each_stream(views))
+
+
+def _km_to(bundle: Bundle, order_id: int, orders: dict[int, Any], stores: dict[int, Any]) -> float:
+    """The rider's ride to this order's store: to the first store, then on to the second."""
+    if bundle.pickups[0] == order_id:
+        return bundle.to_store_km
+    first = stores[orders[bundle.pickups[0]].store_id]
+    this = stores[orders[order_id].store_id]
+    return bundle.to_store_km + distance_km(first.lat, first.lng, this.lat, this.lng)

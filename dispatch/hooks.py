@@ -11,7 +11,8 @@ from app.db import UnitOfWork, utcnow
 from app.orders.lifecycle import Status
 from app.orders.models import Order
 from dispatch.earnings import earn_delivery
-from dispatch.models import DispatchSearch, HistoryKind, RiderState
+from dispatch.load import free_order
+from dispatch.models import DispatchSearch, HistoryKind
 from dispatch.offers import record
 from dispatch.worker import SearchWorker
 
@@ -64,11 +65,5 @@ async def _stop_search(uow: UnitOfWork, order: Order, worker: SearchWorker) -> N
 async def _free_rider(uow: UnitOfWork, order: Order) -> None:
     if order.rider_id is None:
         return
-    freed = await uow.session.execute(
-        update(RiderState)
-        .where(RiderState.rider_id == order.rider_id, RiderState.active_order_id == order.id)
-        .values(active_order_id=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if freed.rowcount:  # type: ignore[attr-defined]
+    if await free_order(uow, rider_id=order.rider_id, order_id=order.id):
         record(uow, order.id, HistoryKind.FREED, riders=[order.rider_id])

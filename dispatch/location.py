@@ -66,9 +66,9 @@ class PublishRiderLocation(Protocol):
 
 
 # Built once: a statement object keeps its cache key, so executing it again costs no rebuild.
-_RIDER_STATE = select(RiderState.online, RiderState.active_order_id).where(
-    RiderState.rider_id == bindparam("rider_id")
-)
+_RIDER_STATE = select(
+    RiderState.online, RiderState.active_order_id, RiderState.second_order_id
+).where(RiderState.rider_id == bindparam("rider_id"))
 
 
 class LocationSharing:
@@ -95,12 +95,14 @@ class LocationSharing:
             row = (await uow.session.execute(_RIDER_STATE, {"rider_id": rider_id})).first()
         if row is None:
             return
-        online, order_id = row
+        online, first, second = row
         if online:
             await place_rider(self.cache, rider_id, lat, lng)
             await self.share_with_operators(rider_id=rider_id, lat=lat, lng=lng)
-        if order_id is not None:
-            await self.share(order_id=order_id, rider_id=rider_id, lat=lat, lng=lng)
+        # A rider carrying a bundle is on the way to both customers.
+        for order_id in (first, second):
+            if order_id is not None:
+                await self.share(order_id=order_id, rider_id=rider_id, lat=lat, lng=lng)
 
     async def share_with_operators(self, *, rider_id: int, lat: float, lng: float) -> None:
         """Send an on-shift rider's position to the operators, if none went in the last 5 s.

@@ -21,7 +21,8 @@ from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
 from app.orders.presenter import order_view
 from app.orders.schemas import OrderOut
-from dispatch.models import HistoryKind, Offer, OfferStatus, RiderState
+from dispatch.load import free_order
+from dispatch.models import HistoryKind, Offer, OfferStatus
 from dispatch.offers import SEARCHING_STATUSES, record
 from dispatch.service import (
     Position,
@@ -155,12 +156,8 @@ async def _take_back(uow: UnitOfWork, order: Order, from_rider_id: int, taken: C
     order.dispatch = next_dispatch(order.dispatch, DispatchEvent.RELEASE)
     order.rider_lat = order.rider_lng = order.rider_located_at = None
     await uow.flush(stale=taken)
-    await uow.session.execute(
-        update(RiderState)
-        .where(RiderState.rider_id == from_rider_id, RiderState.active_order_id == order.id)
-        .values(active_order_id=None, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    # The other order of a bundle, if the rider carries one, stays the rider's.
+    await free_order(uow, rider_id=from_rider_id, order_id=order.id)
     await uow.session.execute(
         update(Offer)
         .where(

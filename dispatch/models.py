@@ -36,7 +36,10 @@ class HistoryKind(StrEnum):
 
 
 class RiderState(Base):
-    """A rider's shift and load: `active_order_id` set means busy (one order at a time)."""
+    """A rider's shift and load: `active_order_id` set means busy. `second_order_id` is set
+    only by accepting a bundle (both orders at once); when either order is delivered, handed
+    back or cancelled, the other one is left in `active_order_id`, so a rider with a second
+    order always has a first."""
 
     __tablename__ = "rider_states"
 
@@ -47,6 +50,7 @@ class RiderState(Base):
     # No foreign key on purpose: InnoDB's check would share-lock the order row before the
     # accept's versioned UPDATE of it, and racing accepts would deadlock instead of losing.
     active_order_id: Mapped[int | None] = mapped_column(IdType, nullable=True, index=True)
+    second_order_id: Mapped[int | None] = mapped_column(IdType, nullable=True)
     lat: Mapped[float | None] = mapped_column(nullable=True)
     lng: Mapped[float | None] = mapped_column(nullable=True)
 
@@ -72,7 +76,9 @@ class DispatchSearch(Base):
 
 
 class Offer(Base):
-    """One order offered to one rider in one round."""
+    """One order offered to one rider in one round. Two offers to one rider with the same
+    `bundle_id` (the id of the first of them) are one bundle: accepted both at once, or
+    neither."""
 
     __tablename__ = "offers"
     __table_args__ = (
@@ -92,6 +98,7 @@ class Offer(Base):
     distance_km: Mapped[float] = mapped_column(nullable=False)
     fee: Mapped[int] = mapped_column(BigInteger, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
+    bundle_id: Mapped[int | None] = mapped_column(IdType, nullable=True, index=True)
 
 
 class DispatchHistory(Base):

@@ -41,6 +41,7 @@ from dispatch.models import (
     RiderState,
 )
 from dispatch.presenter import dropoff_of, offer_view, withdrawn_view
+from dispatch.schedule import schedule
 from dispatch.schemas import OfferStoreOut, OfferWithdrawnOut
 
 MAX_RADIUS_KM = 24.0
@@ -163,6 +164,8 @@ async def withdraw(
 
 async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | None:
     """Advance one order's search if due; returns when to look at it again (None: done)."""
+    if engine.batch and not await _batch_step_needed(db, order_id):
+        return None
     async with db.uow() as uow:
         order = await _locked_order(uow, order_id)
         search = await uow.session.scalar(
@@ -184,11 +187,19 @@ async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | Non
                 status=OfferStatus.LOST if assigned else OfferStatus.WITHDRAWN,
                 reason="assigned" if assigned else str(order.status),
             )
+            # A bundle is both orders or neither: the other order of a bundle closed here gets
+            # a step of its own, which closes its offer (under that order's lock, never this
+            # one's: two orders' rows are only ever locked in id order, by an accept).
+            partners = await _bundle_partners(uow, batch[:WITHDRAW_BATCH])
             more = len(batch) > WITHDRAW_BATCH
             search.active = more
             await uow.commit()
+            for partner in partners:
+                await schedule(engine.geo, partner, utcnow())
             return utcnow() if more else None
+        await _close_broken_bundles(uow, order_id)
         if engine.batch:
+            await uow.commit()
             return None
         now = utcnow()
         if search.deadline_at > now:
@@ -209,6 +220,84 @@ async def step(*, db: Database, engine: Engine, order_id: int) -> datetime | Non
         await _offer(uow, engine, order, search)
         await uow.commit()
         return search.deadline_at
+
+
+async def _batch_step_needed(db: Database, order_id: int) -> bool:
+    """With batches, whether a step has anything to do: close the offers of an order that no
+    longer needs a rider, or a bundle whose other half closed. Read without locking, so that a
+    step with nothing to do never holds the order's row while a batch skips it as taken."""
+    async with db.uow() as uow:
+        order = (
+            await uow.session.execute(
+                select(Order.dispatch, Order.status).where(Order.id == order_id)
+            )
+        ).first()
+        if (
+            order is None
+            or order.dispatch != DispatchState.SEARCHING
+            or order.status not in SEARCHING_STATUSES
+        ):
+            return True
+        mine = select(Offer.bundle_id).where(
+            Offer.order_id == order_id,
+            Offer.status == OfferStatus.OFFERED,
+            Offer.bundle_id.is_not(None),
+        )
+        bundles = set(await uow.session.scalars(mine))
+        if not bundles:
+            return False
+        partners_open = set(
+            await uow.session.scalars(
+                select(Offer.bundle_id).where(
+                    Offer.bundle_id.in_(bundles),
+                    Offer.order_id != order_id,
+                    Offer.status == OfferStatus.OFFERED,
+                )
+            )
+        )
+        return bundles != partners_open
+
+
+async def _bundle_partners(uow: UnitOfWork, offers: list[Offer]) -> list[int]:
+    """The orders with an open offer bundled with any of `offers`."""
+    bundles = {o.bundle_id for o in offers if o.bundle_id is not None}
+    if not bundles:
+        return []
+    return sorted(
+        set(
+            await uow.session.scalars(
+                select(Offer.order_id).where(
+                    Offer.bundle_id.in_(bundles), Offer.status == OfferStatus.OFFERED
+                )
+            )
+        )
+    )
+
+
+async def _close_broken_bundles(uow: UnitOfWork, order_id: int) -> None:
+    """Withdraw this order's open bundled offers whose other half is no longer open."""
+    mine = list(
+        await uow.session.scalars(
+            select(Offer).where(
+                Offer.order_id == order_id,
+                Offer.status == OfferStatus.OFFERED,
+                Offer.bundle_id.is_not(None),
+            )
+        )
+    )
+    if not mine:
+        return
+    still_open = set(
+        await uow.session.scalars(
+            select(Offer.bundle_id).where(
+                Offer.bundle_id.in_({o.bundle_id for o in mine}),
+                Offer.order_id != order_id,
+                Offer.status == OfferStatus.OFFERED,
+            )
+        )
+    )
+    broken = [o for o in mine if o.bundle_id not in still_open]
+    await withdraw(uow, broken, status=OfferStatus.WITHDRAWN, reason="bundle")
 
 
 async def _expire(uow: UnitOfWork, search: DispatchSearch, now: datetime) -> None:

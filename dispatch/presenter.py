@@ -26,6 +26,7 @@ def offer_view(offer: Offer, store: OfferStoreOut, dropoff: DropoffOut, trip_km:
         fee=offer.fee,
         expires_at=offer.expires_at,
         round=offer.round,
+        bundle_id=offer.bundle_id,
     )
 
 

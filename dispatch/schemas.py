@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
+from app.orders.schemas import OrderOut
 from app.responses import Out, Timestamp
 from app.validation import Partial, Schema
 from dispatch.models import EarningKind
@@ -69,12 +70,37 @@ class OfferOut(Out):
     )
     expires_at: Timestamp
     round: int = Field(description="The search round (the radius widens each round).")
+    bundle_id: int | None = Field(
+        default=None,
+        description="Set when the order is offered together with another one to this rider: "
+        "both are accepted at once with `POST /api/dispatch/bundles/{bundle_id}/accept`.",
+    )
 
 
 class OfferListOut(Out):
-    """The rider's open offers, newest first (none while carrying an order)."""
+    """The rider's open offers, newest first (none while carrying an order); the two offers
+    of a bundle share their `bundle_id`."""
 
     offers: list[OfferOut]
+
+
+class BundleOfferOut(Out):
+    """Two orders offered to one rider as one (the data of `offer.bundle_created`): both
+    pickups, then both drop-offs, in the order given."""
+
+    bundle_id: int
+    offers: list[OfferOut] = Field(description="The two orders' offers, by order id.")
+    pickups: list[int] = Field(description="Order ids in the order to pick them up.")
+    dropoffs: list[int] = Field(description="Order ids in the order to deliver them.")
+    fee: int = Field(description="Won for both deliveries: the sum of the two offers' fees.")
+    expires_at: Timestamp
+
+
+class BundleAcceptedOut(Out):
+    """Both orders of an accepted bundle, now the rider's (in order id order)."""
+
+    bundle_id: int
+    orders: list[OrderOut]
 
 
 class OfferWithdrawnOut(Out):
@@ -86,7 +112,8 @@ class OfferWithdrawnOut(Out):
         description="`lost`: another rider won the order; `withdrawn`: the offer was called off."
     )
     reason: str = Field(
-        description="`assigned`, `off-shift`, or the order's status that ended the search "
+        description="`assigned`, `off-shift`, `bundle` (the other order of its bundle went "
+        "to another rider or no longer needs one), or the order's status that ended the search "
         "(`cancelled`, `rejected`, …)."
     )
 

@@ -20,6 +20,7 @@ from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
 from app.orders.presenter import order_view
 from app.orders.schemas import OrderOut
+from dispatch.load import free_order
 from dispatch.models import (
     DispatchSearch,
     HistoryKind,
@@ -268,6 +269,13 @@ async def _accept_once(
         )
         if offer is None:
             raise NotFound(f"You have no offer for order {order_id}.")
+        if offer.bundle_id is not None:
+            raise Conflict(
+                f"Order {order_id} is offered to you with another order as bundle "
+                f"{offer.bundle_id}; accept the bundle to take both.",
+                code="offer-bundled",
+                title="The offer is part of a bundle",
+            )
         # Only the order row for now: most racers lose, and the lines, timeline and payment
         # are loaded for the one who wins.
         order = await uow.session.scalar(
@@ -383,12 +391,7 @@ async def release_order(
         order.dispatch = next_dispatch(order.dispatch, DispatchEvent.RELEASE)
         order.rider_lat = order.rider_lng = order.rider_located_at = None
         await uow.flush(stale=changed)
-        await uow.session.execute(
-            update(RiderState)
-            .where(RiderState.rider_id == rider_id, RiderState.active_order_id == order_id)
-            .values(active_order_id=None, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        await free_order(uow, rider_id=rider_id, order_id=order_id)
         await uow.session.execute(
             update(Offer)
             .where(

@@ -15,12 +15,13 @@ from app.errors import ProblemCode
 from app.orders.schemas import OrderOut
 from app.responses import no_content, problems, returns
 from app.validation import body, query
-from dispatch import service
+from dispatch import bundle_accept, service
 from dispatch.earnings import rider_earnings
 from dispatch.geo import place_rider, remove_rider, rider_position
 from dispatch.location import LocationSharing
 from dispatch.period import period_of
 from dispatch.schemas import (
+    BundleAcceptedOut,
     EarningsOut,
     EarningsQuery,
     LocationRequest,
@@ -96,6 +97,7 @@ async def get_offers(principal: Principal) -> OfferListOut:
     ProblemCode.RIDER_BUSY,
     ProblemCode.RIDER_OFFLINE,
     ProblemCode.OFFER_CLOSED,
+    ProblemCode.OFFER_BUNDLED,
     ProblemCode.INVALID_TRANSITION,
 )
 @login_required(role=Role.RIDER)
@@ -111,6 +113,34 @@ async def accept(principal: Principal, order_id: int) -> OrderOut:
         worker=res.get(SearchWorker),
         rider_id=principal.user_id,
         order_id=order_id,
+        position=Position(*where) if where else None,
+    )
+
+
+@bp.post("/api/dispatch/bundles/<int:bundle_id>/accept")
+@tag(["dispatch"])
+@returns(BundleAcceptedOut)
+@problems(
+    ProblemCode.NOT_FOUND,
+    ProblemCode.ALREADY_ASSIGNED,
+    ProblemCode.RIDER_BUSY,
+    ProblemCode.RIDER_OFFLINE,
+    ProblemCode.OFFER_CLOSED,
+    ProblemCode.INVALID_TRANSITION,
+)
+@login_required(role=Role.RIDER)
+async def accept_bundle(principal: Principal, bundle_id: int) -> BundleAcceptedOut:
+    """Accept a bundle offer: 200 with both orders, or a 409 that says why neither was taken.
+
+    Sent again by the rider who won it: 200, the orders unchanged.
+    """
+    res = container()
+    where = await rider_position(res.cache_redis, principal.user_id)
+    return await bundle_accept.accept_bundle(
+        db=res.db,
+        worker=res.get(SearchWorker),
+        rider_id=principal.user_id,
+        bundle_id=bundle_id,
         position=Position(*where) if where else None,
     )
 

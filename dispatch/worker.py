@@ -23,6 +23,7 @@ from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from app.orders.lifecycle import DispatchState
 from app.orders.models import Order
 from dispatch.batch import BatchConfig, BatchOutcome, run_batch
+from dispatch.bundles import BundleRules
 from dispatch.earnings import FeeSchedule
 from dispatch.models import DispatchSearch
 from dispatch.offers import SEARCHING_STATUSES, Engine, step
@@ -157,6 +158,11 @@ class BatchWorker:
             base_radius_km=settings.dispatch_radius_km,
             offer_ttl=settings.dispatch_offer_ttl,
             fees=FeeSchedule(base=settings.dispatch_fee_base, per_km=settings.dispatch_fee_per_km),
+            bundles=(
+                BundleRules(max_extra_seconds=settings.dispatch_bundle_max_extra_minutes * 60)
+                if settings.dispatch_bundles
+                else None
+            ),
         )
         self.period = settings.dispatch_batch_seconds
         self.poll = max(0.02, min(0.5, self.period / 4))

@@ -214,30 +214,37 @@ def check_final(db: Database | None, customer_ids: list[int], accept_timeout: fl
 
 
 def check_dispatch(db: Database | None, customer_ids: list[int]) -> Check:
-    """No order with two riders at once, no rider with two orders at once."""
+    """No order with two riders at once, no rider with two orders at once, except the two
+    orders of one bundle, accepted together."""
     if db is None:
         return Check("dispatch: one rider per order, one order per rider", "SKIP", ["no database"])
     rows = db.rows(
-        "SELECT h.id, h.order_id, h.rider_id, h.kind FROM dispatch_history h JOIN orders o "
+        "SELECT h.id, h.order_id, h.rider_id, h.kind, h.detail FROM dispatch_history h "
+        "JOIN orders o "
         f"ON o.id = h.order_id WHERE o.customer_id IN ({_in(customer_ids)}) "
         "AND h.kind IN ('accepted', 'released', 'freed') ORDER BY h.id"
     )
     holder: dict[int, int] = {}  # order → rider
-    carrying: dict[int, int] = {}  # rider → order
+    carrying: dict[int, dict[int, str | None]] = {}  # rider → its orders, each with its bundle
     bad: list[str] = []
-    for _id, order, rider, kind in rows:
+    bundles = 0
+    for _id, order, rider, kind, detail in rows:
         if kind == "accepted":
             if order in holder:
                 bad.append(
                     f"order {order} taken by rider {rider} while rider {holder[order]} had it"
                 )
-            if rider in carrying:
-                bad.append(f"rider {rider} took order {order} while carrying {carrying[rider]}")
-            holder[order], carrying[rider] = rider, order
+            load = carrying.setdefault(rider, {})
+            bundle = detail if detail and str(detail).startswith("bundle ") else None
+            # A second order only with the first, from the same bundle, and never a third.
+            if load and (bundle is None or set(load.values()) != {bundle} or len(load) > 1):
+                bad.append(f"rider {rider} took order {order} while carrying {sorted(load)}")
+            bundles += bool(load) and bundle is not None
+            holder[order] = rider
+            load[order] = bundle
         else:
             holder.pop(order, None)
-            if carrying.get(rider) == order:
-                carrying.pop(rider)
+            carrying.get(rider, {}).pop(order, None)
     accepted = db.rows(
         "SELECT f.order_id, COUNT(*) FROM offers f JOIN orders o ON o.id = f.order_id "
         f"WHERE o.customer_id IN ({_in(customer_ids)}) AND f.status = 'accepted' "
@@ -248,7 +255,10 @@ def check_dispatch(db: Database | None, customer_ids: list[int]) -> Check:
     return Check(
         "dispatch: one rider per order, one order per rider",
         _verdict(not bad),
-        [f"{assignments} assignments, {len(rows) - assignments} releases and frees replayed"]
+        [
+            f"{assignments} assignments ({bundles} bundles of two), "
+            f"{len(rows) - assignments} releases and frees replayed"
+        ]
         + ["problems: " + _sample(bad)] * bool(bad),
     )
 

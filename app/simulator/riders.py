@@ -97,6 +97,15 @@ class Rider:
             if self.online and self.order_id is None and not self.deciding:
                 self.deciding = True
                 self.ctx.spawn(self.decide(int(data["order_id"])))
+        elif kind == "offer.bundle_created":
+            recorder = self.ctx.recorder
+            recorder.offers_seen += 1
+            for offer in data["offers"]:
+                key = (int(self.api.user["id"]), int(offer["order_id"]))
+                recorder.offered_fees[key] = int(offer["fee"])
+            if self.online and self.order_id is None and not self.deciding:
+                self.deciding = True
+                self.ctx.spawn(self.decide_bundle(data))
         elif kind.startswith("order."):
             self._order_event(data)
 
@@ -132,6 +141,52 @@ class Rider:
         finally:
             self.deciding = False
         self.ctx.spawn(self.ride(reply.body))
+
+    async def decide_bundle(self, bundle: dict[str, Any]) -> None:
+        """Take a bundle offer (both orders at once) as often as a single one."""
+        bundle_id = int(bundle["bundle_id"])
+        try:
+            await asyncio.sleep(self.rng.uniform(0.3, 2.0))
+            if self.rng.random() > TAKE or self.order_id is not None or not self.online:
+                return
+            reply = await self.api.call(
+                "take-bundle", "POST", f"/api/dispatch/bundles/{bundle_id}/accept", json={}
+            )
+            if not reply.ok:
+                return
+            orders = {int(o["id"]): o for o in reply.body["orders"]}
+            self.order_id = min(orders)
+            self.ctx.recorder.assignments_won += len(orders)
+        finally:
+            self.deciding = False
+        self.ctx.spawn(self.ride_bundle(orders, bundle["pickups"], bundle["dropoffs"]))
+
+    async def ride_bundle(
+        self, orders: dict[int, dict[str, Any]], pickups: list[int], dropoffs: list[int]
+    ) -> None:
+        """Both stores in the bundle's order, then both doors; each order picked up and
+        delivered on its own."""
+        for order_id, order in orders.items():
+            self.order_status[order_id] = str(order["status"])
+            await self.socket.follow(f"order:{order_id}", self.on_event, after_seq=0)
+        carrying: list[int] = []
+        try:
+            for order_id in pickups:
+                await self.travel(self.stores[int(orders[order_id]["store_id"])].position)
+                if not await self._until(order_id, {"ready"}):
+                    continue
+                if await act(self.api, order_id, "pickup", {}) == "picked_up":
+                    self.order_status[order_id] = "picked_up"
+                    carrying.append(order_id)
+            for order_id in dropoffs:
+                if order_id in carrying:
+                    address = orders[order_id]["address"]
+                    await self.travel((float(address["lat"]), float(address["lng"])))
+                    await act(self.api, order_id, "deliver", {})
+        finally:
+            self.order_id = None
+            for order_id in orders:
+                await self.socket.unfollow(f"order:{order_id}")
 
     async def _mine_after_all(self, order_id: int, refused: Reply) -> Reply:
         """A retried accept told "taken by another rider": the order may be this rider's (the

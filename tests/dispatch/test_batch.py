@@ -35,7 +35,14 @@ from tests.orders.helpers import open_shop
 from tests.waiting import wait_until
 
 # A long period: the tests below say when a batch is due (`batch_due_now`), except the race.
-QUIET = {"dispatch_strategy": "batch", "dispatch_batch_seconds": 300, "dispatch_radius_km": 5}
+# One order per rider here (every test order goes to one door, so any two would bundle);
+# bundles have tests/dispatch/test_bundles.py.
+QUIET = {
+    "dispatch_strategy": "batch",
+    "dispatch_batch_seconds": 300,
+    "dispatch_radius_km": 5,
+    "dispatch_bundles": False,
+}
 
 
 @pytest.fixture
