@@ -33,7 +33,7 @@ from app.orders.sweeper import Sweeper
 from app.payments.gateway import PaymentGateway
 from app.payments.sandbox import SandboxCardGateway
 from app.ratelimit import RateLimiter
-from app.redis_clients import connect
+from app.redis_clients import connect, is_cluster
 from app.rewards.counter import ClaimCounter
 from app.rewards.state import RewardsState
 from app.storage import Storage, storage_from_settings
@@ -48,6 +48,7 @@ from realtime.manager_fanout import ManagerFanout
 from realtime.ops import publish_rider_location
 from realtime.relay import Relay
 from realtime.server import Realtime, Serving
+from realtime.sharded import ShardedHub
 
 log = logging.getLogger("delivery")
 
@@ -199,7 +200,12 @@ async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: 
     async def _replay(stream: str, after: int | None) -> Replay:
         return await replay(db=db, redis=events, stream=stream, after=after)
 
-    fanout = ManagerFanout if settings.realtime_fanout == "socketio-redis" else Hub
+    fanout: type[Hub] = Hub
+    if settings.realtime_fanout == "socketio-redis":
+        fanout = ManagerFanout
+    elif is_cluster(events):
+        # Sharded pub/sub: each node listens only to the streams its sockets follow.
+        fanout = ShardedHub
     hub = fanout(
         realtime.sio,
         events,

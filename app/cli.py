@@ -92,7 +92,13 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     # The nodes would each refuse to start; say so before starting MariaDB and the rest.
     _settings(AdminBootstrap)
-    return run_cluster(nodes=args.nodes, port=args.port, fresh=args.fresh, replica=args.replica)
+    return run_cluster(
+        nodes=args.nodes,
+        port=args.port,
+        fresh=args.fresh,
+        replica=args.replica,
+        redis_cluster=args.redis_cluster,
+    )
 
 
 def cmd_netns(args: argparse.Namespace) -> int:
@@ -293,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--replica",
         action="store_true",
         help="also run a MariaDB read replica for catalog and order-history reads",
+    )
+    cluster.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="a Redis Cluster (3 masters, 3 replicas) for the cache and events Redis",
     )
     cluster.set_defaults(func=cmd_cluster)
 

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.proxies import Network, parse_networks
+from app.redis_clients import CLUSTER_SCHEME, cluster_nodes, is_cluster_url
 
 EMBEDDED_SECRET = "embedded-mode-insecure-secret-key"
 VAR_DIR = Path("var")
@@ -214,8 +215,27 @@ class Settings(AdminBootstrap):
     @field_validator("session_redis_url", "cache_redis_url", "events_redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("Redis URLs must start with redis://, rediss:// or unix://")
+        if value is not None and not value.startswith(
+            ("redis://", "rediss://", "unix://", f"{CLUSTER_SCHEME}://")
+        ):
+            raise ValueError(
+                f"Redis URLs must start with redis://, rediss://, unix:// or {CLUSTER_SCHEME}://"
+            )
+        if is_cluster_url(value):
+            assert value is not None
+            cluster_nodes(value)
+        return value
+
+    @field_validator("session_redis_url")
+    @classmethod
+    def _session_redis_single(cls, value: str | None) -> str | None:
+        # Sessions are read on every request, one key each: a single server (with a replica
+        # for failover) carries them, and a cluster would only add a hop.
+        if is_cluster_url(value):
+            raise ValueError(
+                "SESSION_REDIS_URL names one Redis server, not a Redis Cluster "
+                "(the cluster is for CACHE_REDIS_URL and EVENTS_REDIS_URL)"
+            )
         return value
 
     @field_validator("storage_url")
@@ -244,6 +264,11 @@ class Settings(AdminBootstrap):
         if self.realtime_fanout == "socketio-redis" and not self.events_redis_location:
             raise ValueError(
                 "REALTIME_FANOUT=socketio-redis needs EVENTS_REDIS_URL or CACHE_REDIS_URL"
+            )
+        if self.realtime_fanout == "socketio-redis" and is_cluster_url(self.events_redis_location):
+            raise ValueError(
+                "REALTIME_FANOUT=socketio-redis needs a single events Redis server: "
+                "python-socketio's manager does not speak to a Redis Cluster"
             )
         return self
 

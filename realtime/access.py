@@ -23,7 +23,7 @@ from app.db import UnitOfWork
 from app.orders.models import Order
 from app.orders.service import Actor, party_role
 
-STREAM = re.compile(r"^(order|store|rider|store-public):([1-9][0-9]{0,17})$")
+STREAM = re.compile(r"(order|store|rider|store-public):([1-9][0-9]{0,17})")
 # The operators' stream (`realtime.ops`): admins only.
 OPS_STREAM = "ops"
 
@@ -40,7 +40,7 @@ def parse_stream(stream: object) -> tuple[str, int]:
     """Split `kind:id` (`ops` is `("ops", 0)`); anything else is a stream that does not exist."""
     if stream == OPS_STREAM:
         return OPS_STREAM, 0
-    match = STREAM.match(stream) if isinstance(stream, str) else None
+    match = STREAM.fullmatch(stream) if isinstance(stream, str) else None
     if match is None:
         raise Refused("not-found")
     return match.group(1), int(match.group(2))

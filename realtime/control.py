@@ -10,6 +10,10 @@ delivers any event published after it):
   disconnected (the id itself is a credential, and stays in the session Redis);
 - `{"type": "user", "user_id": N}`: every socket of this user is disconnected.
 
+On a Redis Cluster a `streams` message goes instead on each stream's own shard channel
+(`rt:control:{<stream>}`, beside its events: `realtime.sharded`), heard by the nodes that serve it;
+the others still go on `rt:control`, which reaches every node of a cluster too.
+
 They are sent right after the change commits. A node that was not listening then re-checks
 every socket when it reconnects, and each node sweeps its sockets' sessions periodically.
 """
@@ -25,9 +29,16 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.redis_clients import is_cluster
+
 log = logging.getLogger("delivery.realtime.control")
 
 CONTROL_CHANNEL = "rt:control"
+
+
+def stream_control_channel(stream: str) -> str:
+    """The shard channel of the control messages about `stream` on a Redis Cluster."""
+    return f"{CONTROL_CHANNEL}:{{{stream}}}"
 
 
 def session_digest(session_id: str) -> str:
@@ -53,8 +64,15 @@ class ControlChannel:
 
     async def streams_changed(self, streams: Sequence[str]) -> None:
         """Every node re-checks the sockets that follow `streams`."""
-        if streams:
-            await self._publish({"type": "streams", "streams": list(streams)})
+        if not streams:
+            return
+        if is_cluster(self.redis):
+            # On each stream's shard, so that it is ordered with the stream's events.
+            await self._publish_sharded(
+                {stream_control_channel(s): {"type": "streams", "streams": [s]} for s in streams}
+            )
+            return
+        await self._publish({"type": "streams", "streams": list(streams)})
 
     async def session_ended(self, session_id: str) -> None:
         """Every node disconnects this session's sockets."""
@@ -71,3 +89,12 @@ class ControlChannel:
             await self.redis.publish(CONTROL_CHANNEL, json.dumps(message, separators=(",", ":")))
         except (RedisError, OSError) as error:
             log.error("could not tell the nodes of a change of rights %s: %s", message, error)
+
+    async def _publish_sharded(self, messages: dict[str, dict[str, Any]]) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for channel, message in messages.items():
+                    pipe.spublish(channel, json.dumps(message, separators=(",", ":")))
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            log.error("could not tell the nodes of a change of rights %s: %s", messages, error)

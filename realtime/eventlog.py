@@ -1,11 +1,16 @@
 """Per-stream event logs in the events Redis: ordered, idempotent appends, and replay.
 
-Each stream has a Redis Stream `rt:log:{stream}` (entry id `<seq>-0`) and a head key holding
-its last appended seq. The append script accepts an event only if its seq is exactly head + 1,
+Each stream has a Redis Stream `rt:log:{<stream>}` (entry id `<seq>-0`) and a head key
+`rt:head:{<stream>}` holding its last appended seq; the hash tag keeps both, and the stream's
+channel on a Redis Cluster, on one slot. The append script accepts an event only if its seq is exactly head + 1,
 and publishes it for the nodes' fan-out in the same atomic step, so however many relays race,
 every event is appended and published once, in seq order. Logs are bounded in length
 (`LOG_MAX_LEN`) and age (`LOG_MAX_AGE_MS`); replay falls back to the database outbox when the
 log does not reach back far enough.
+
+On a single server the script PUBLISHes every event on `rt:events`, which every node hears; on a
+Redis Cluster it SPUBLISHes on the stream's own shard channel `rt:events:{<stream>}`, which only
+the nodes with a subscriber to that stream listen to (`realtime.sharded`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -25,6 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import Database
 from app.outbox import OutboxEvent, current_seq, envelope_of
+from app.redis_clients import is_cluster
+from realtime.ops import OPS_EVENTS_CHANNEL, carried
 
 log = logging.getLogger("delivery.realtime")
 
@@ -64,19 +71,39 @@ for i, entry in ipairs(oldest) do
     break
   end
 end
-redis.call('PUBLISH', ARGV[8], ARGV[2])
+redis.call(ARGV[9], ARGV[8], ARGV[2])
+if ARGV[10] ~= '' then redis.call('PUBLISH', ARGV[10], ARGV[2]) end
 return {1, seq}
 """
 
 
 def log_key(stream: str) -> str:
     """The Redis Stream holding `stream`'s recent events."""
-    return f"rt:log:{stream}"
+    return f"rt:log:{{{stream}}}"
 
 
 def head_key(stream: str) -> str:
     """The key holding the last seq appended to `stream`'s log."""
-    return f"rt:head:{stream}"
+    return f"rt:head:{{{stream}}}"
+
+
+def stream_channel(stream: str) -> str:
+    """The shard channel of `stream`'s events on a Redis Cluster (the slot of its log)."""
+    return f"{CHANNEL}:{{{stream}}}"
+
+
+def location_channel(stream: str) -> str:
+    """The shard channel of an order stream's rider positions on a Redis Cluster."""
+    return f"{LOCATION_CHANNEL}:{{{stream}}}"
+
+
+async def read_heads(redis: Redis, streams: Sequence[str]) -> list[bytes | None]:
+    """The raw head of each stream (None where Redis has no record), in one round trip a node."""
+    keys = [head_key(stream) for stream in streams]
+    if is_cluster(redis):
+        # The heads live on every shard: one MGET per slot, sent to their nodes in parallel.
+        return list(await redis.mget_nonatomic(keys))  # type: ignore[attr-defined]
+    return cast(list[bytes | None], await redis.mget(keys))
 
 
 def encode(envelope: dict[str, Any]) -> str:
@@ -98,6 +125,7 @@ async def append_many(
         return []
     now = int(time.time() * 1000)
     floors = [floor] * len(envelopes) if isinstance(floor, int) else list(floor)
+    sharded = is_cluster(redis)
     async with redis.pipeline(transaction=False) as pipe:
         for envelope, known in zip(envelopes, floors, strict=True):
             stream = envelope["stream"]
@@ -113,7 +141,9 @@ async def append_many(
                 now,
                 known,
                 LOG_MAX_AGE_MS,
-                CHANNEL,
+                stream_channel(stream) if sharded else CHANNEL,
+                "SPUBLISH" if sharded else "PUBLISH",
+                OPS_EVENTS_CHANNEL if sharded and carried(stream) else "",
             )
         results = await pipe.execute()
     return [(int(state), int(head)) for state, head in results]

@@ -35,8 +35,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from app.lifecycle import stop_tasks, wait_for_event
+from app.redis_clients import is_cluster
 from realtime.control import CONTROL_CHANNEL, Control
-from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, head_key
+from realtime.eventlog import CHANNEL, LOCATION_CHANNEL, Replay, location_channel, read_heads
 from realtime.ops import OPS_LOCATION_CHANNEL, OPS_STREAM, carried
 from realtime.schemas import LocationMessage, RevokedMessage
 
@@ -91,6 +92,17 @@ class Hub:
         """Start buffering live events of `stream` for `sid` (before its replay is read)."""
         self.pending.setdefault(stream, {})[sid] = []
 
+    async def listen_for(self, stream: str) -> bool:
+        """Make sure this node hears `stream`'s live events (after `begin`, before the replay).
+
+        True when it only starts to now, and so may have missed a change of rights to it.
+        Every node hears every stream here; a hub on a Redis Cluster subscribes per stream.
+        """
+        return False
+
+    def unused(self, stream: str) -> None:
+        """Told when no socket of this node follows `stream` or waits to (after `leave`/`abort`)."""
+
     def finish(self, sid: str, stream: str, replay: Replay) -> Replay:
         """Merge the replay with what arrived meanwhile and join the room (no await inside)."""
         buffered = self.pending.get(stream, {}).pop(sid, [])
@@ -126,6 +138,8 @@ class Hub:
                 self.members.pop(stream, None)
                 self.skip_upto.pop(stream, None)
                 self.last.pop(stream, None)
+                if stream not in self.pending:
+                    self.unused(stream)
 
     def disconnect(self, sid: str) -> None:
         """Forget every subscription of a closed socket."""
@@ -137,6 +151,8 @@ class Hub:
     def _forget_pending(self, stream: str) -> None:
         if stream in self.pending and not self.pending[stream]:
             del self.pending[stream]
+        if stream not in self.pending and stream not in self.members:
+            self.unused(stream)
 
     # Delivery ------------------------------------------------------------------------------
 
@@ -144,10 +160,7 @@ class Hub:
         """Deliver one event from the events Redis to this node's subscribers, in seq order."""
         async with self._lock:
             stream, seq = event["stream"], int(event["seq"])
-            if OPS_STREAM in self.members and carried(stream):
-                # Live only, as it arrives (each event reaches each node once): `ops` keeps no
-                # position per store to fill gaps from.
-                await self._send(OPS_STREAM, "event", event)
+            await self._hand_to_ops(event)
             for buffer in self.pending.get(stream, {}).values():
                 buffer.append(event)
             current = self.last.get(stream)
@@ -156,6 +169,12 @@ class Hub:
             if seq > current + 1:
                 await self._fill(stream, current, upto=seq - 1)
             await self._emit(event)
+
+    async def _hand_to_ops(self, event: dict[str, Any]) -> None:
+        if OPS_STREAM in self.members and carried(event["stream"]):
+            # Live only, as it arrives (each event reaches each node once): `ops` keeps no
+            # position per store to fill gaps from.
+            await self._send(OPS_STREAM, "event", event)
 
     async def _fill(self, stream: str, after: int, *, upto: int | None = None) -> None:
         missed = await self.replay(stream, after)
@@ -202,7 +221,7 @@ class Hub:
         streams = list(self.last)
         if not streams:
             return
-        heads = await self.redis.mget([head_key(s) for s in streams])
+        heads = await read_heads(self.redis, streams)
         for stream, raw in zip(streams, heads, strict=True):
             current = self.last.get(stream)
             if raw is not None and current is not None and int(raw) > current:
@@ -301,7 +320,10 @@ class Hub:
         except (TypeError, ValueError):
             return
         channel = message["channel"]
-        if channel in (CONTROL_CHANNEL, CONTROL_CHANNEL.encode()):
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        # By prefix: a hub on a Redis Cluster hears per-stream channels (`rt:events:{<stream>}`).
+        if channel.startswith(CONTROL_CHANNEL):
             if self.control is not None and isinstance(payload, dict):
                 async with self._lock:
                     try:
@@ -310,11 +332,11 @@ class Hub:
                         # A fault in acting on one message must not stop this node's delivery.
                         log.exception("could not act on the control message %s", payload)
             return
-        if channel in (OPS_LOCATION_CHANNEL, OPS_LOCATION_CHANNEL.encode()):
+        if channel == OPS_LOCATION_CHANNEL:
             if OPS_STREAM in self.members:
                 await self._send(OPS_STREAM, "location", payload)
             return
-        if channel in (LOCATION_CHANNEL, LOCATION_CHANNEL.encode()):
+        if channel.startswith(LOCATION_CHANNEL):
             room = f"order:{payload.get('order_id')}"
             if room in self.members:
                 await self._send(room, "location", payload)
@@ -370,4 +392,8 @@ class Hub:
 async def publish_location(redis: Redis, *, order_id: int, lat: float, lng: float, at: str) -> None:
     """Send a rider's position to the `order:{id}` subscribers on every node (latest wins)."""
     message = LocationMessage(order_id=order_id, lat=lat, lng=lng, at=datetime.fromisoformat(at))
+    if is_cluster(redis):
+        # Only the nodes serving the order's stream listen to its shard (`realtime.sharded`).
+        await redis.spublish(location_channel(f"order:{order_id}"), message.model_dump_json())
+        return
     await redis.publish(LOCATION_CHANNEL, message.model_dump_json())

@@ -16,9 +16,19 @@ from redis.asyncio import Redis
 from realtime.access import OPS_STREAM
 from realtime.schemas import RiderLocationMessage
 
-__all__ = ["OPS_LOCATION_CHANNEL", "OPS_STREAM", "carried", "publish_rider_location"]
+__all__ = [
+    "OPS_EVENTS_CHANNEL",
+    "OPS_LOCATION_CHANNEL",
+    "OPS_STREAM",
+    "carried",
+    "publish_rider_location",
+]
 
 OPS_LOCATION_CHANNEL = "rt:ops-location"
+# On a Redis Cluster, where a node hears only the streams its sockets follow, the append script
+# also publishes every carried event here (plain pub/sub, which reaches every node); a node
+# listens while it has an `ops` subscriber.
+OPS_EVENTS_CHANNEL = "rt:ops-events"
 # The streams whose events the ops stream carries: a store's carries every event of its orders.
 CARRIED_PREFIX = "store:"
 

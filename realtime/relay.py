@@ -27,7 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.db import Database, table_of, utcnow
 from app.lifecycle import STOP_GRACE, stop_task, wait_for_event
 from app.outbox import OutboxEvent, envelope_of
-from realtime.eventlog import APPENDED, GAP, append_many, head_key, read_head
+from app.redis_clients import is_cluster
+from realtime.eventlog import APPENDED, GAP, append_many, read_head, read_heads
 
 log = logging.getLogger("delivery.realtime.relay")
 
@@ -114,7 +115,34 @@ return 1
 
 
 def _lock_keys(stream: str) -> tuple[str, str]:
-    return f"rt:lock:{stream}", f"rt:dirty:{stream}"
+    # One hash tag: a stream's lock and dirty mark sit on one slot, its log's.
+    return f"rt:lock:{{{stream}}}", f"rt:dirty:{{{stream}}}"
+
+
+def _by_slot(redis: Redis, streams: list[str]) -> list[list[str]]:
+    """The streams in groups whose keys a script may use together (all of them on one server)."""
+    if not is_cluster(redis):
+        return [streams] if streams else []
+    groups: dict[int, list[str]] = {}
+    for stream in streams:
+        groups.setdefault(redis.keyslot(_lock_keys(stream)[0]), []).append(stream)  # type: ignore[attr-defined]
+    return list(groups.values())
+
+
+async def _eval_by_slot(
+    redis: Redis, script: str, streams: list[str], *args: Any
+) -> list[tuple[list[str], Any]]:
+    """Run a many-streams lock script once per slot group, in one pipeline (one call alone)."""
+    groups = _by_slot(redis, streams)
+    if len(groups) == 1:
+        keys = [key for stream in groups[0] for key in _lock_keys(stream)]
+        return [(groups[0], await redis.eval(script, len(keys), *keys, *args))]
+    async with redis.pipeline(transaction=False) as pipe:
+        for group in groups:
+            keys = [key for stream in group for key in _lock_keys(stream)]
+            pipe.eval(script, len(keys), *keys, *args)
+        results = await pipe.execute()
+    return list(zip(groups, results, strict=True))
 
 
 class Relay:
@@ -218,18 +246,25 @@ class Relay:
         return count, again or len(rows) == BATCH
 
     async def _claim(self, streams: list[str], token: str) -> list[str]:
-        keys = [key for stream in streams for key in _lock_keys(stream)]
-        flags = await self.redis.eval(_ACQUIRE_MANY, len(keys), *keys, token, LOCK_MS)
-        return [stream for stream, flag in zip(streams, flags, strict=True) if flag]
+        claimed: list[str] = []
+        try:
+            results = await _eval_by_slot(self.redis, _ACQUIRE_MANY, streams, token, LOCK_MS)
+        except BaseException:
+            # On a cluster some shards may have granted theirs: give them back now.
+            await self._release(streams, token)
+            raise
+        for group, flags in results:
+            claimed += [stream for stream, flag in zip(group, flags, strict=True) if flag]
+        return claimed
 
     async def _release(self, streams: list[str], token: str) -> bool:
         if not streams:
             return False
-        keys = [key for stream in streams for key in _lock_keys(stream)]
         # Bounded and quiet: a lock left behind expires, and any relay's sweep goes on.
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(1.0):
-                return bool(await self.redis.eval(_RELEASE_MANY, len(keys), *keys, token))
+                released = await _eval_by_slot(self.redis, _RELEASE_MANY, streams, token)
+                return any(bool(again) for _, again in released)
         return True
 
     async def _append(
@@ -240,7 +275,7 @@ class Relay:
         streams = list(waiting)
         if not streams:
             return [], [], []
-        heads = await self.redis.mget([head_key(stream) for stream in streams])
+        heads = await read_heads(self.redis, streams)
         careful: list[str] = []
         batch: list[tuple[Any, dict[str, Any], int]] = []
         done: list[int] = []

@@ -174,6 +174,9 @@ class Realtime:
                 hub.leave(sid, stream)
             hub.begin(sid, stream)
             try:
+                if await hub.listen_for(stream):
+                    # This node just began to hear the stream's changes of rights: read them again.
+                    attempt.changed = True
                 # `ops` has no log: nothing to replay, and never proof that nothing was missed.
                 missed = (
                     Replay([], False, 0)

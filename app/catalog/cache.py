@@ -1,6 +1,6 @@
 """Cache-aside for public catalog reads in the cache Redis, safe across nodes.
 
-Keys are namespaced by a per-scope version number (`catalog:ver:<scope>`): a write bumps the
+Keys are namespaced by a per-scope version number (`catalog:ver:{<scope>}`): a write bumps the
 version after it commits, so every node's next read builds a fresh key and the old entries
 simply expire. A value that changes by itself at a known instant (a store's `open_now` when its
 hours begin or end, or a pause runs out) is built as `Expiring`: Redis drops it at that instant,
@@ -9,10 +9,14 @@ briefly for the value. Any Redis failure degrades to the database, never to an e
 
 With a read replica (DATABASE_READ_URL), builds read the replica, which may lag the primary: a
 rebuild under a new version must never cache data older than the write that bumped it. So a bump
-also records the primary's GTID position after the write (`catalog:pos:<scope>`, merged so it
+also records the primary's GTID position after the write (`catalog:pos:{<scope>}`, merged so it
 only moves forward, in the same script as the version), and a rebuild first has the replica
 wait for that position (`MASTER_GTID_WAIT`, at most half a second) or reads the primary
 instead (`app.db.reading_after`). Reads that do not store anything (bypass) are not held to it.
+
+Every key of a scope (its version, its position, its entries `catalog:{<scope>}:v<n>:…` and
+their build locks) carries the scope as its hash tag: the scripts that use them together stay
+on one slot of a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -90,6 +94,16 @@ return 0
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
+def version_key(scope: str) -> str:
+    """The key of `scope`'s version number."""
+    return f"{NS}ver:{{{scope}}}"
+
+
+def position_key(scope: str) -> str:
+    """The key of the write position a rebuild of `scope` must see."""
+    return f"{NS}pos:{{{scope}}}"
+
+
 @dataclass(frozen=True)
 class Expiring:
     """A built value that is right only until `until` (None: until the next write)."""
@@ -165,9 +179,9 @@ class CatalogCache:
         while self._pending:
             scope, position = next(iter(self._pending.items()))
             if position:
-                await self._bump(keys=[f"{NS}ver:{scope}", f"{NS}pos:{scope}"], args=[position])
+                await self._bump(keys=[version_key(scope), position_key(scope)], args=[position])
             else:
-                await self.redis.incr(f"{NS}ver:{scope}")
+                await self.redis.incr(version_key(scope))
             # A bump of the same scope that arrived meanwhile is sent on the next turn.
             if self._pending.get(scope) == position:
                 del self._pending[scope]
@@ -210,13 +224,13 @@ class CatalogCache:
             self.stats.bypasses += 1
             return dumps(await build()), "bypass"
         digest = hashlib.sha1(variant.encode(), usedforsecurity=False).hexdigest()[:20]
-        prefix, suffix = f"{NS}{scope}:v", f":f{FORMAT}:{digest}"
+        prefix, suffix = f"{NS}{{{scope}}}:v", f":f{FORMAT}:{digest}"
         token = secrets.token_hex(8)
         try:
             async with asyncio.timeout(self.op_timeout):
                 await self._flush_pending()
                 found = await self._read(
-                    keys=[f"{NS}ver:{scope}", f"{NS}pos:{scope}"], args=[prefix, suffix]
+                    keys=[version_key(scope), position_key(scope)], args=[prefix, suffix]
                 )
                 key = f"{prefix}{found[0].decode()}{suffix}"
                 if len(found) == 2:

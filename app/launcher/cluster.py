@@ -23,7 +23,7 @@ from types import FrameType
 from app.launcher.nginx import Nginx
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, free_port
-from app.launcher.servers import MariaDBServer, RedisServer
+from app.launcher.servers import MariaDBServer, RedisCluster, RedisServer
 from app.launcher.supervisor import Backoff, Event, Service, Supervisor
 from app.migrate import upgrade
 
@@ -46,11 +46,15 @@ class Cluster:
     node_env: dict[str, str] = field(default_factory=dict)
     # A MariaDB replica that serves the nodes' catalog and history reads (DATABASE_READ_URL).
     replica: bool = False
+    # A Redis Cluster (three masters, a replica each) for the cache and the events instead of
+    # two single servers; the sessions keep their single server.
+    redis_cluster: bool = False
     mariadb: MariaDBServer | None = None
     mariadb_replica: MariaDBServer | None = None
     session_redis: RedisServer | None = None
     cache_redis: RedisServer | None = None
     events_redis: RedisServer | None = None
+    cluster_redis: RedisCluster | None = None
     node_list: list[Node] = field(default_factory=list)
     nginx: Nginx | None = None
 
@@ -87,15 +91,19 @@ class Cluster:
 
     def env(self) -> dict[str, str]:
         """The environment of every node."""
-        assert self.session_redis is not None and self.cache_redis is not None
-        assert self.events_redis is not None
+        assert self.session_redis is not None
+        if self.cluster_redis is not None:
+            cache_url = events_url = self.cluster_redis.url
+        else:
+            assert self.cache_redis is not None and self.events_redis is not None
+            cache_url, events_url = self.cache_redis.url, self.events_redis.url
         replica = {"DATABASE_READ_URL": url} if (url := self.database_read_url) else {}
         return {
             "DATABASE_URL": self.database_url,
             **replica,
             "SESSION_REDIS_URL": self.session_redis.url,
-            "CACHE_REDIS_URL": self.cache_redis.url,
-            "EVENTS_REDIS_URL": self.events_redis.url,
+            "CACHE_REDIS_URL": cache_url,
+            "EVENTS_REDIS_URL": events_url,
             "SECRET_KEY": self.secret_key(),
             "STORAGE_URL": f"file://{(self.folder / 'media').resolve()}",
             **PROXY_TRUST,
@@ -136,8 +144,11 @@ class Cluster:
             self.mariadb_replica = self.mariadb.replica_of(self.folder / "mariadb-replica").start()
         self._ensure_database()
         self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
-        self.cache_redis = RedisServer(self.folder / "redis-cache", persistent=True).start()
-        self.events_redis = RedisServer(self.folder / "redis-events", persistent=True).start()
+        if self.redis_cluster:
+            self.cluster_redis = RedisCluster(self.folder / "redis-cluster").start()
+        else:
+            self.cache_redis = RedisServer(self.folder / "redis-cache", persistent=True).start()
+            self.events_redis = RedisServer(self.folder / "redis-events", persistent=True).start()
         upgrade(self.database_url)
         for index in range(self.nodes):
             node = Node(
@@ -221,6 +232,12 @@ class Cluster:
             "session_redis": redis(self.session_redis),
             "cache_redis": redis(self.cache_redis),
             "events_redis": redis(self.events_redis),
+            "redis_cluster": {
+                "url": self.cluster_redis.url,
+                "nodes": [redis(server) for server in self.cluster_redis.servers],
+            }
+            if self.cluster_redis
+            else None,
         }
 
     def write_state(self) -> None:
@@ -254,6 +271,7 @@ class Cluster:
             self.events_redis,
             self.cache_redis,
             self.session_redis,
+            self.cluster_redis,
             self.mariadb_replica,
             self.mariadb,
         ):
@@ -325,13 +343,20 @@ def _reporter(cluster: Cluster) -> Callable[[Event], None]:
     return report
 
 
-def run_cluster(*, nodes: int, port: int, fresh: bool, replica: bool = False) -> int:
+def run_cluster(
+    *, nodes: int, port: int, fresh: bool, replica: bool = False, redis_cluster: bool = False
+) -> int:
     """`delivery cluster`: run and restart nodes that exit until Ctrl-C or SIGTERM, then stop."""
     if nodes < 1:
         print("delivery: --nodes must be at least 1", file=sys.stderr)
         return 2
     cluster = Cluster(
-        folder=Path("var/cluster").resolve(), nodes=nodes, port=port, fresh=fresh, replica=replica
+        folder=Path("var/cluster").resolve(),
+        nodes=nodes,
+        port=port,
+        fresh=fresh,
+        replica=replica,
+        redis_cluster=redis_cluster,
     )
     stopping = threading.Event()
 
@@ -342,13 +367,16 @@ def run_cluster(*, nodes: int, port: int, fresh: bool, replica: bool = False) ->
     previous = signal.signal(signal.SIGTERM, _on_signal)
     try:
         database = "MariaDB and a replica" if replica else "MariaDB"
-        print(f"starting {database}, three Redis, {nodes} node(s) and nginx …", flush=True)
+        redis = "a session Redis and a Redis Cluster" if redis_cluster else "three Redis"
+        print(f"starting {database}, {redis}, {nodes} node(s) and nginx …", flush=True)
         cluster.start()
         print(f"delivery cluster is up (data and logs in {cluster.folder}):", flush=True)
         print(f"  nginx   {cluster.url}", flush=True)
         for role, server in (("mariadb", cluster.mariadb), ("replica", cluster.mariadb_replica)):
             if server is not None:
                 print(f"  {role:<7} 127.0.0.1:{server.port} ({server.folder})", flush=True)
+        if cluster.cluster_redis is not None:
+            print(f"  redis   {cluster.cluster_redis.url} (cache and events)", flush=True)
         for node in cluster.node_list:
             print(f"  {node.name:<7} {node.url}", flush=True)
         print("A node that exits is started again. Ctrl-C stops everything.", flush=True)

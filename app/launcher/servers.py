@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.launcher.processes import LaunchError, find_binary, free_port, stop_process, wait_for_port
 
@@ -18,6 +20,10 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     persistent: bool = False
     process: subprocess.Popen[bytes] | None = None
+    # A node of a Redis Cluster (`RedisCluster`): how long it may be silent before its
+    # replica takes over, in ms; None for a standalone server.
+    cluster_node_timeout: int | None = None
+    bus_port: int | None = None
     # The address it listens on, and what the command is run through (`ip netns exec NAME`:
     # a host of its own on a network, see app/launcher/netns.py).
     host: str = "127.0.0.1"
@@ -50,11 +56,38 @@ class RedisServer:
             # otherwise; the only other address it is given is on a private network of hosts.
             *([] if self.host.startswith("127.") else ["--protected-mode", "no"]),
         ]
+        if self.cluster_node_timeout is not None:
+            self.bus_port = self.bus_port or free_port()
+            args += [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(self.folder / "nodes.conf"),
+                "--cluster-node-timeout",
+                str(self.cluster_node_timeout),
+                # The bus port defaults to port + 10000, past 65535 for a high free port.
+                "--cluster-port",
+                str(self.bus_port),
+            ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_port(
             self.port, process=self.process, timeout=15, what="redis-server", host=self.host
         )
         return self
+
+    def command(self, *args: str | int) -> Any:
+        """Run one command on this server (administration and tests)."""
+        import redis
+
+        client = redis.Redis(host=self.host, port=self.port, socket_timeout=5)
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -79,6 +112,110 @@ class RedisServer:
                 else:
                     leftover.unlink()
         self.start()
+
+
+@dataclass
+class RedisCluster:
+    """A Redis Cluster of `masters` masters with a replica each, from the installed redis-server.
+
+    Made anew at every start (its data is a cache and logs the database can rebuild). The nodes
+    time out after `node_timeout_ms` of silence, after which a replica of a lost master takes
+    its slots over.
+    """
+
+    folder: Path
+    masters: int = 3
+    replicas: int = 1
+    node_timeout_ms: int = 2000
+    servers: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The cluster's URL (`redis+cluster://`), naming every node: any live one will do."""
+        nodes = ",".join(f"127.0.0.1:{server.port}" for server in self.servers)
+        return f"redis+cluster://{nodes}"
+
+    def start(self) -> RedisCluster:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        count = self.masters * (1 + self.replicas)
+        self.servers = [
+            RedisServer(self.folder / f"node{i + 1}", cluster_node_timeout=self.node_timeout_ms)
+            for i in range(count)
+        ]
+        try:
+            for server in self.servers:
+                server.start()
+            result = subprocess.run(
+                [
+                    find_binary("redis-cli"),
+                    "--cluster",
+                    "create",
+                    *[f"127.0.0.1:{server.port}" for server in self.servers],
+                    "--cluster-replicas",
+                    str(self.replicas),
+                    "--cluster-yes",
+                ],
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
+            if result.returncode != 0:
+                raise LaunchError(f"redis-cli --cluster create failed: {result.stdout[-800:]!r}")
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def live(self) -> list[RedisServer]:
+        return [server for server in self.servers if server.alive]
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until every live node says the cluster is ok and each of its slots has a live master."""
+        deadline = time.monotonic() + timeout
+        while True:
+            problem = self._problem()
+            if problem is None:
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the Redis Cluster did not become ready: {problem}")
+            time.sleep(0.1)
+
+    def _problem(self) -> str | None:
+        import redis
+
+        live = {server.port for server in self.live()}
+        for server in self.live():
+            try:
+                info = server.command("CLUSTER", "INFO")
+                slots = server.command("CLUSTER", "SLOTS")
+            except redis.RedisError as error:
+                return f"node {server.port}: {error}"
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            if "cluster_state:ok" not in text:
+                return f"node {server.port} is not ok yet"
+            masters = {int(entry[2][1]) for entry in slots}
+            if not masters <= live or sum(e[1] - e[0] + 1 for e in slots) != 16384:
+                return f"node {server.port} still maps slots to a lost master"
+        return None
+
+    def master_of(self, key: str) -> RedisServer:
+        """The live server that holds `key`'s slot now."""
+        server = self.live()[0]
+        slot = int(server.command("CLUSTER", "KEYSLOT", key))
+        for start, end, master, *_ in server.command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                port = int(master[1])
+                return next(s for s in self.servers if s.port == port)
+        raise LaunchError(f"no master holds the slot of {key!r}")
+
+    def masters_now(self) -> list[RedisServer]:
+        """The live servers that are masters now."""
+        return [s for s in self.live() if s.command("ROLE")[0] in (b"master", "master")]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
 
 @dataclass

@@ -59,6 +59,8 @@ class SimConfig:
     dispatch_strategy: str | None = None
     dispatch_batch_seconds: float | None = None
     dispatch_offer_ttl: float | None = None
+    # With `batch`: whether a rider may be offered two orders as a bundle (None: the default).
+    dispatch_bundles: bool | None = None
 
     @property
     def wall_seconds(self) -> float:
@@ -75,6 +77,8 @@ def cluster_env(config: SimConfig) -> dict[str, str]:
         env["DISPATCH_BATCH_SECONDS"] = f"{config.dispatch_batch_seconds:g}"
     if config.dispatch_offer_ttl is not None:
         env["DISPATCH_OFFER_TTL"] = f"{config.dispatch_offer_ttl:g}"
+    if config.dispatch_bundles is not None:
+        env["DISPATCH_BUNDLES"] = "true" if config.dispatch_bundles else "false"
     return env
 
 

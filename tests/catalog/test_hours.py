@@ -171,7 +171,7 @@ def infra_cache_keys(infra: Infra) -> list[str]:
     client = redis.Redis(host="127.0.0.1", port=infra.cache_redis.port)
     try:
         return [
-            k.decode() if isinstance(k, bytes) else str(k) for k in client.keys("catalog:store:*")
+            k.decode() if isinstance(k, bytes) else str(k) for k in client.keys("catalog:{store:*")
         ]
     finally:
         client.close()

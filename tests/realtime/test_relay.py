@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.db import Database
 from app.outbox import emit
-from realtime.eventlog import CHANNEL, LOG_MAX_LEN, log_key, replay
+from realtime.eventlog import CHANNEL, LOG_MAX_LEN, head_key, log_key, replay
 from realtime.relay import Relay
 from tests.waiting import wait_until
 
@@ -32,7 +32,7 @@ async def wait_until_head(redis: Redis, stream: str, seq: int) -> None:
     """Wait for the log of `stream` to reach `seq` (another node's relay may be appending)."""
 
     async def reached() -> bool:
-        return int(await redis.get(f"rt:head:{stream}") or 0) >= seq
+        return int(await redis.get(head_key(stream)) or 0) >= seq
 
     await wait_until(reached, timeout=10, what=f"the log of {stream} to reach {seq}")
 
@@ -97,7 +97,7 @@ async def test_racing_relays_publish_every_event_once_and_in_seq_order(
             return await _unpublished(dbs[0]) == 0
 
         await wait_until(all_published, timeout=20, what="every outbox event published")
-        heads = {s: int(await redises[0].get(f"rt:head:{s}") or 0) for s in STREAMS}
+        heads = {s: int(await redises[0].get(head_key(s)) or 0) for s in STREAMS}
         await wait_until(
             lambda: all(len(received[s]) >= heads[s] for s in STREAMS), what="every message"
         )
@@ -145,7 +145,7 @@ async def test_replay_uses_the_log_then_the_outbox_when_the_log_is_gone(
     from_log = await replay(db=db, redis=redis, stream="rider:7", after=10)
     assert from_log.recovered and [e["seq"] for e in from_log.events] == [11, 12]
     assert from_log.events[0]["data"] == {"n": 10}
-    await redis.delete(log_key("rider:7"), "rt:head:rider:7")
+    await redis.delete(log_key("rider:7"), head_key("rider:7"))
     from_outbox = await replay(db=db, redis=redis, stream="rider:7", after=0)
     assert from_outbox.recovered and from_outbox.last_seq == 12
     assert [e["seq"] for e in from_outbox.events] == list(range(1, 13))
@@ -183,7 +183,7 @@ async def test_a_log_behind_the_database_is_filled_in_order_before_new_events(
     await redis.delete(log_key("rider:8"))
     for entry_id, fields in kept:
         await redis.xadd(log_key("rider:8"), fields, id=entry_id)
-    await redis.set("rt:head:rider:8", 2)
+    await redis.set(head_key("rider:8"), 2)
     async with db.uow() as uow:
         await emit(uow, "order.placed", ["rider:8"], {"n": 4})
         await uow.commit()

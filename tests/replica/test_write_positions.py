@@ -7,7 +7,7 @@ import random
 
 from redis.asyncio import Redis
 
-from app.catalog.cache import CatalogCache
+from app.catalog.cache import CatalogCache, position_key, version_key
 from app.config import Settings
 from tests.harness import Infra
 
@@ -30,8 +30,8 @@ async def test_racing_bumps_from_many_nodes_keep_the_newest_position_of_each_dom
             await cache.bump("store:1")
 
         await asyncio.gather(*(bump(i, p) for i, p in enumerate(positions)))
-        assert await clients[0].get("catalog:ver:store:1") == b"200"
-        assert await clients[0].get("catalog:pos:store:1") == b"0-1-200,7-2-600"
+        assert await clients[0].get(version_key("store:1")) == b"200"
+        assert await clients[0].get(position_key("store:1")) == b"0-1-200,7-2-600"
     finally:
         for client in clients:
             await client.aclose()
@@ -43,7 +43,7 @@ async def test_a_bump_without_a_replica_records_no_position(
     client = Redis.from_url(infra.cache_redis.url)
     try:
         await CatalogCache(client).bump("list")
-        assert await client.get("catalog:ver:list") == b"1"
-        assert await client.exists("catalog:pos:list") == 0
+        assert await client.get(version_key("list")) == b"1"
+        assert await client.exists(position_key("list")) == 0
     finally:
         await client.aclose()
