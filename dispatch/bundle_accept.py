@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
 
-from app.db import Database, utcnow
+from app.db import Database, UnitOfWork, utcnow
 from app.errors import Conflict, NotFound
 from app.orders import clock
 from app.orders.events import emit_order_event
@@ -35,6 +35,7 @@ from dispatch.service import (
     check_needs_rider,
     full_order,
     search_due_now,
+    taken_or_theirs,
 )
 from dispatch.worker import SearchWorker
 
@@ -53,29 +54,28 @@ async def accept_bundle(
         code="already-assigned",
         title="Order already has a rider",
     )
-    try:
-        return await _accept_once(
+
+    async def answer(uow: UnitOfWork, ids: list[int]) -> BundleAcceptedOut:
+        orders = [order_view(await full_order(uow, order_id)) for order_id in ids]
+        return BundleAcceptedOut(bundle_id=bundle_id, orders=orders)
+
+    # As for a single accept: sent again after a lost answer, the bundle is already this
+    # rider's, and the answer is its two orders.
+    return await taken_or_theirs(
+        lambda: _accept_once(
             db=db,
             worker=worker,
             rider_id=rider_id,
             bundle_id=bundle_id,
             position=position,
             taken=taken,
-        )
-    except Conflict as conflict:
-        if conflict is not taken:
-            raise
-        # As for a single accept: sent again after a lost answer, the bundle is already this
-        # rider's, and the answer is its two orders.
-        async with db.uow() as uow:
-            ids = await _order_ids(uow.session, rider_id, bundle_id)
-            holders = set(
-                await uow.session.scalars(select(Order.rider_id).where(Order.id.in_(ids)))
-            )
-            if holders != {rider_id}:
-                raise
-            orders = [order_view(await full_order(uow, order_id)) for order_id in ids]
-            return BundleAcceptedOut(bundle_id=bundle_id, orders=orders)
+        ),
+        db=db,
+        taken=taken,
+        rider_id=rider_id,
+        order_ids=lambda uow: _order_ids(uow.session, rider_id, bundle_id),
+        answer=answer,
+    )
 
 
 async def _order_ids(session: AsyncSession, rider_id: int, bundle_id: int) -> list[int]:

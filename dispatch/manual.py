@@ -19,7 +19,6 @@ from app.errors import Conflict, NotFound
 from app.orders.events import emit_order_event
 from app.orders.lifecycle import DispatchEvent, DispatchState, next_dispatch
 from app.orders.models import Order
-from app.orders.presenter import order_view
 from app.orders.schemas import OrderOut
 from dispatch.load import free_order
 from dispatch.models import HistoryKind, Offer, OfferStatus
@@ -28,8 +27,11 @@ from dispatch.service import (
     Position,
     check_needs_rider,
     full_order,
+    only_order,
+    order_answer,
     put_rider_on,
     search_due_now,
+    taken_or_theirs,
 )
 from dispatch.worker import SearchWorker
 
@@ -59,8 +61,8 @@ async def assign_by_operator(
     """Give the order to `rider_id`: a searching one, or (with `from_rider_id`, its current
     rider) an assigned one not yet picked up, whose rider is freed and leaves its stream."""
     taken = _taken(order_id)
-    try:
-        return await _assign_once(
+    return await taken_or_theirs(
+        lambda: _assign_once(
             db=db,
             worker=worker,
             revocations=revocations,
@@ -70,16 +72,13 @@ async def assign_by_operator(
             position=position,
             also=also,
             taken=taken,
-        )
-    except Conflict as conflict:
-        if conflict is not taken:
-            raise
-        # Sent again after its answer was lost: the order is where this request put it.
-        async with db.uow() as uow:
-            holder = await uow.session.scalar(select(Order.rider_id).where(Order.id == order_id))
-            if holder != rider_id:
-                raise
-            return order_view(await full_order(uow, order_id))
+        ),
+        db=db,
+        taken=taken,
+        rider_id=rider_id,
+        order_ids=lambda _uow: only_order(order_id),
+        answer=lambda uow, _ids: order_answer(uow, order_id),
+    )
 
 
 async def _assign_once(

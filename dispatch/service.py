@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +34,8 @@ from dispatch.offers import SEARCHING_STATUSES, record, withdraw
 from dispatch.presenter import dropoff_of, offer_view
 from dispatch.schemas import OfferOut, OfferStoreOut, ShiftOut
 from dispatch.worker import SearchWorker
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -229,26 +233,60 @@ async def accept_offer(
         code="already-assigned",
         title="Order already has a rider",
     )
-    try:
-        return await _accept_once(
+    return await taken_or_theirs(
+        lambda: _accept_once(
             db=db,
             worker=worker,
             rider_id=rider_id,
             order_id=order_id,
             position=position,
             taken=taken,
-        )
+        ),
+        db=db,
+        taken=taken,
+        rider_id=rider_id,
+        order_ids=lambda _uow: only_order(order_id),
+        answer=lambda uow, _ids: order_answer(uow, order_id),
+    )
+
+
+async def only_order(order_id: int) -> list[int]:
+    """The orders of a one-order assignment (for `taken_or_theirs`)."""
+    return [order_id]
+
+
+async def order_answer(uow: UnitOfWork, order_id: int) -> OrderOut:
+    """The answer to a one-order assignment: the order as its rider sees it."""
+    return order_view(await full_order(uow, order_id))
+
+
+async def taken_or_theirs(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    db: Database,
+    taken: Conflict,
+    rider_id: int,
+    order_ids: Callable[[UnitOfWork], Awaitable[list[int]]],
+    answer: Callable[[UnitOfWork, list[int]], Awaitable[T]],
+) -> T:
+    """Run an assignment (a rider's accept, a bundle's, an admin's assign). When it lost the
+    race (`taken`), the winner may be this very assignment: sent again after its answer was
+    lost, or twice at once. If every order is the rider's, the assignment stands and the answer
+    is the one the first attempt got; else the conflict stands."""
+    try:
+        return await attempt()
     except Conflict as conflict:
         if conflict is not taken:
             raise
-        # The winner may be this rider: an accept sent again after its answer was lost (or
-        # twice at once). The assignment stands, and the answer is the order, as the first got.
         async with db.uow() as uow:
-            # Most losers of a race read one column here; only a winner loads the order.
-            holder = await uow.session.scalar(select(Order.rider_id).where(Order.id == order_id))
-            if holder != rider_id:
+            ids = await order_ids(uow)
+            # Most losers of a race read one column here; only a winner loads its orders.
+            holders = set(
+                await uow.session.scalars(select(Order.rider_id).where(Order.id.in_(ids)))
+            )
+            if holders != {rider_id}:
                 raise
-            return order_view(await full_order(uow, order_id))
+            return await answer(uow, ids)
 
 
 async def _accept_once(
