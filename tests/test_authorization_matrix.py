@@ -131,6 +131,12 @@ MATRIX: dict[str, Row] = {
         "anon=401 rider=ok rider2=404 others=403",
         "assigned",
     ),
+    # A bundle (batch dispatch) is a rider's only; one never offered to them is 404 (taking a
+    # real one, both orders or neither: tests/dispatch/test_bundles.py).
+    "POST /api/dispatch/bundles/<int:bundle_id>/accept": (
+        "anon=401 rider=404 rider2=404 others=403",
+        "bare",
+    ),
     # Reviews: its customer reviews a delivered order (a stranger gets 404); reviews are public,
     # so another owner's reply is 403
     "POST /api/orders/<int:order_id>/review": (
@@ -338,6 +344,7 @@ def request_for(route: str, world: World) -> Call:
         "campaign_id": world.campaign["id"] if world.campaign else 1,
         "address_id": world.values.get("address_id", 1),
         "review_id": world.review["id"] if world.review else 1,
+        "bundle_id": world.values.get("bundle_id", 1),
         "user_id": (world.api("customer2").user or {}).get("id", 1),
         "key": world.media.removeprefix("/media/"),
         "filename": "css/app.css" if rule.startswith("/static") else "socket.io.min.js",
