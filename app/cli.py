@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -113,12 +114,11 @@ def cmd_netns(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulated city against a deployment, then audit it."""
-    from app.launcher.processes import LaunchError
     from app.simulator.capacity import find_capacity
     from app.simulator.compare import compare_dispatch
     from app.simulator.config import SimConfig, parse_clock, parse_duration
-    from app.simulator.deployment import Unsupported
     from app.simulator.runner import simulate
+    from app.simulator.scaling import compare_scaling, parse_nodes, parse_redis
 
     try:
         config = SimConfig(
@@ -137,6 +137,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             cluster=args.cluster,
             cluster_dir=args.cluster_dir,
             nodes=args.nodes,
+            redis_cluster=args.redis_cluster,
             out=args.out,
             admin_email=os.environ.get("DELIVERY_ADMIN_EMAIL") or args.admin_email,
             admin_password=os.environ.get("DELIVERY_ADMIN_PASSWORD") or args.admin_password,
@@ -147,6 +148,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             dispatch_strategy=args.dispatch_strategy,
             dispatch_batch_seconds=args.dispatch_batch_seconds,
         )
+        scaling_nodes = parse_nodes(args.scaling_nodes)
+        scaling_redis = parse_redis(args.scaling_redis)
     except ValueError as error:
         sys.exit(f"delivery: {error}")
     if config.speed <= 0 or config.peak <= 0:
@@ -173,6 +176,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.exit(
             "delivery: --compare-dispatch runs every strategy; drop --find-capacity and --dispatch-strategy"
         )
+    if config.redis_cluster and not config.cluster:
+        sys.exit("delivery: --redis-cluster sets up the --cluster's Redis: add --cluster")
+    if args.compare_scaling:
+        if not config.cluster:
+            sys.exit("delivery: --compare-scaling starts a cluster per topology: add --cluster")
+        if args.compare_dispatch or config.faults or config.redis_cluster:
+            sys.exit(
+                "delivery: --compare-scaling runs every topology at capacity; drop "
+                "--compare-dispatch, --faults and --redis-cluster"
+            )
+        config.find_capacity = True
+        return _run_simulation(lambda: compare_scaling(config, scaling_nodes, scaling_redis))
     run = (
         compare_dispatch
         if args.compare_dispatch
@@ -180,8 +195,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if config.find_capacity
         else simulate
     )
+    return _run_simulation(lambda: run(config))
+
+
+def _run_simulation(make: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    from app.launcher.processes import LaunchError
+    from app.simulator.deployment import Unsupported
+
     try:
-        return asyncio.run(run(config))
+        return asyncio.run(make())
     except KeyboardInterrupt:
         return 130
     except (LaunchError, Unsupported) as error:
@@ -452,6 +474,27 @@ def _simulate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--compare-dispatch",
         action="store_true",
         help="with --cluster: the same city under each DISPATCH_STRATEGY in turn, and a table",
+    )
+    sim.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        help="the --cluster's cache and events on a Redis Cluster (3 masters, a replica each)",
+    )
+    sim.add_argument(
+        "--compare-scaling",
+        action="store_true",
+        help="with --cluster: the capacity search on each topology in turn "
+        "(--scaling-nodes × --scaling-redis), and a table and a chart",
+    )
+    sim.add_argument(
+        "--scaling-nodes",
+        default="1,2,3",
+        help="app node counts for --compare-scaling (default: %(default)s)",
+    )
+    sim.add_argument(
+        "--scaling-redis",
+        default="single,cluster",
+        help="Redis topologies for --compare-scaling (default: %(default)s)",
     )
     sim.add_argument(
         "--out",

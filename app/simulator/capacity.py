@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.simulator.config import SimConfig
@@ -67,6 +68,7 @@ async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
         for d in recorder.deliveries
         if d.at >= began and (lat := recorder.commit_latency(d)) is not None
     ]
+    delivered = sum(1 for d in recorder.deliveries if d.at >= began)
     figures = {
         "peak": peak,
         # What the Poisson arrivals asked for in this step (it varies around `peak`).
@@ -76,56 +78,77 @@ async def _step(run: Run, peak: float, seconds: float) -> dict[str, float]:
         "orders_per_min": len(placed) * 60 / seconds,
         "placement_p99_ms": percentile(placed, 0.99) * 1000,
         "push_p99_ms": percentile(pushes, 0.99) * 1000,
+        # Events that reached the city's sockets, per second of the step.
+        "deliveries_per_s": delivered / elapsed,
     }
     for name in after:
         figures[f"cpu:{name}"] = (after.get(name, 0.0) - before.get(name, 0.0)) / elapsed * 100
     return figures
 
 
+@dataclass
+class Capacity:
+    """What a search found: the last step that held every bound (None if even the first broke),
+    why it stopped, and every step's figures."""
+
+    sustained: dict[str, float] | None
+    stopped: str
+    steps: list[dict[str, float]]
+
+
+async def search(run: Run, config: SimConfig) -> Capacity:
+    """Step the demand up on `run`'s city until a latency bound breaks (or the city runs out of
+    idle customers), from `config.peak`, each step `config.capacity_step` wall seconds."""
+    run.demand_started = time.time()
+    peak, sustained, stopped = config.peak, None, ""
+    steps: list[dict[str, float]] = []
+    while not stopped:
+        say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s …")
+        figures = await _step(run, peak, config.capacity_step)
+        steps.append(figures)
+        usage = "  ".join(f"{k[4:]} {v:.0f}%" for k, v in figures.items() if k.startswith("cpu:"))
+        say(
+            f"  asked {figures['asked_per_min']:.1f}, achieved {figures['orders_per_min']:.1f}"
+            " orders/min  placement p99 "
+            f"{figures['placement_p99_ms']:.0f} ms  commit→client p99 "
+            f"{figures['push_p99_ms']:.0f} ms  {figures['deliveries_per_s']:.0f} deliveries/s"
+            f"\n  CPU (% of one core): {usage}"
+        )
+        if figures["unserved_per_min"] > 0.2 * (
+            figures["asked_per_min"] + figures["unserved_per_min"]
+        ):
+            # The city, not the cluster, is the limit: a bigger one measures further.
+            stopped = (
+                f"the city ran out of idle customers at {peak:.0f}/min "
+                f"({figures['unserved_per_min']:.0f}/min found none), so this is a floor of "
+                "the cluster's capacity: raise --customers to measure further"
+            )
+        elif (
+            figures["placement_p99_ms"] > PLACEMENT_P99_MS
+            or figures["push_p99_ms"] > PUSH_P99_MS
+            or figures["orders_per_min"] < 0.8 * figures["asked_per_min"]
+        ):
+            stopped = f"the next step ({peak:.0f}/min) broke a bound"
+        else:
+            sustained = figures
+            peak *= STEP_FACTOR
+    return Capacity(sustained, stopped, steps)
+
+
 async def find_capacity(config: SimConfig) -> int:
     """Step the demand up until a latency bound breaks; print the last sustained step."""
     async with started(config) as run:
-        run.demand_started = time.time()
-        peak, sustained, stopped = config.peak, None, ""
         nodes = run.deployment.node_count
-        while not stopped:
-            say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s …")
-            figures = await _step(run, peak, config.capacity_step)
-            usage = "  ".join(
-                f"{k[4:]} {v:.0f}%" for k, v in figures.items() if k.startswith("cpu:")
-            )
-            say(
-                f"  asked {figures['asked_per_min']:.1f}, achieved {figures['orders_per_min']:.1f}"
-                " orders/min  placement p99 "
-                f"{figures['placement_p99_ms']:.0f} ms  commit→client p99 "
-                f"{figures['push_p99_ms']:.0f} ms\n  CPU (% of one core): {usage}"
-            )
-            if figures["unserved_per_min"] > 0.2 * (
-                figures["asked_per_min"] + figures["unserved_per_min"]
-            ):
-                # The city, not the cluster, is the limit: a bigger one measures further.
-                stopped = (
-                    f"the city ran out of idle customers at {peak:.0f}/min "
-                    f"({figures['unserved_per_min']:.0f}/min found none), so this is a floor of "
-                    "the cluster's capacity: raise --customers to measure further"
-                )
-            elif (
-                figures["placement_p99_ms"] > PLACEMENT_P99_MS
-                or figures["push_p99_ms"] > PUSH_P99_MS
-                or figures["orders_per_min"] < 0.8 * figures["asked_per_min"]
-            ):
-                stopped = f"the next step ({peak:.0f}/min) broke a bound"
-            else:
-                sustained = figures
-                peak *= STEP_FACTOR
+        found = await search(run, config)
+        sustained = found.sustained
         if sustained is None:
-            say(f"capacity: even the first step stopped the search ({stopped}); start lower")
+            say(f"capacity: even the first step stopped the search ({found.stopped}); start lower")
             return 1
         say(
             f"capacity: {sustained['orders_per_min']:.1f} orders/min sustained on {nodes} "
             f"node(s) = {sustained['orders_per_min'] / nodes:.1f} orders/min per node "
             f"(placement p99 {sustained['placement_p99_ms']:.0f} ms, commit→client p99 "
-            f"{sustained['push_p99_ms']:.0f} ms); {stopped}"
+            f"{sustained['push_p99_ms']:.0f} ms); {found.stopped}"
         )
         await run.population.drain(30, say)
         return 0

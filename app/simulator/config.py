@@ -48,6 +48,8 @@ class SimConfig:
     cluster: bool = False  # start a cluster of our own (else use --url / --cluster-dir)
     cluster_dir: Path | None = None  # a running `delivery cluster`'s folder (cluster.json)
     nodes: int = 2
+    # The --cluster's cache and events on a Redis Cluster (three masters, a replica each).
+    redis_cluster: bool = False
     out: Path = field(default_factory=lambda: Path("test-artifacts/simulations"))
     admin_email: str = DEFAULT_ADMIN_EMAIL
     admin_password: str = DEFAULT_ADMIN_PASSWORD

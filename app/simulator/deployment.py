@@ -55,6 +55,10 @@ class Deployment:
         for name in ("mariadb", "session_redis", "cache_redis", "events_redis", "nginx"):
             if (state.get(name) or {}).get("pid"):
                 found[name] = state[name]["pid"]
+        servers = (state.get("redis_cluster") or {}).get("nodes") or []
+        for number, server in enumerate(servers, 1):
+            if (server or {}).get("pid"):
+                found[f"redis_cluster{number}"] = server["pid"]
         return found
 
     @property
@@ -146,10 +150,20 @@ class OwnCluster(Deployment):
     events: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, folder: Path, nodes: int, node_env: dict[str, str] | None = None) -> OwnCluster:
-        """MariaDB, three Redis, `nodes` nodes and nginx, with the simulation's settings."""
+    def start(
+        cls,
+        folder: Path,
+        nodes: int,
+        node_env: dict[str, str] | None = None,
+        *,
+        redis_cluster: bool = False,
+    ) -> OwnCluster:
+        """MariaDB, three Redis (or a session Redis and a Redis Cluster), `nodes` nodes and
+        nginx, with the simulation's settings."""
         env = dict(NODE_ENV if node_env is None else node_env)
-        cluster = Cluster(folder=folder, nodes=nodes, node_env=env).start()
+        cluster = Cluster(
+            folder=folder, nodes=nodes, node_env=env, redis_cluster=redis_cluster
+        ).start()
         own = cls(url=cluster.url, cluster=cluster)
         own.supervisor = cluster.supervisor(report=own._report)
         own._thread = threading.Thread(target=own._supervise, name="supervisor", daemon=True)

@@ -38,7 +38,9 @@ def open_deployment(config: SimConfig, out: Path) -> Deployment:
             f"starting MariaDB, three Redis, {config.nodes} node(s) and nginx in {out / 'cluster'} "
             f"(dispatch: {config.dispatch_strategy or 'offers'}) …"
         )
-        own = OwnCluster.start(out / "cluster", config.nodes, cluster_env(config))
+        own = OwnCluster.start(
+            out / "cluster", config.nodes, cluster_env(config), redis_cluster=config.redis_cluster
+        )
         config.url = own.url
         say(f"cluster up: {own.url}")
         return own

@@ -24,6 +24,9 @@ from app.simulator.config import (
 from app.simulator.demand import arrivals, shape
 from app.simulator.recorder import Recorder
 from app.simulator.report import dispatch_figures
+from app.simulator.scaling import figures as scaling_figures
+from app.simulator.scaling import parse_nodes, parse_redis
+from app.simulator.scaling import table as scaling_table
 from app.simulator.sockets import StreamLog, committed_at
 
 
@@ -202,3 +205,54 @@ def test_the_dispatch_comparison_is_a_table_of_every_strategy() -> None:
 def test_comparing_dispatch_needs_a_cluster_of_its_own() -> None:
     with pytest.raises(SystemExit, match="add --cluster"):
         main(["simulate", "--compare-dispatch"])
+
+
+def test_the_scaling_flags_are_checked_before_anything_starts() -> None:
+    assert parse_nodes("1,2,3") == (1, 2, 3)
+    assert parse_redis("single,cluster") == ("single", "cluster")
+    for bad in ("", "0", "1,x", "9"):
+        with pytest.raises(ValueError, match="node counts"):
+            parse_nodes(bad)
+    with pytest.raises(ValueError, match="single and cluster"):
+        parse_redis("single,sentinel")
+    with pytest.raises(SystemExit, match="add --cluster"):
+        main(["simulate", "--compare-scaling"])
+    with pytest.raises(SystemExit, match="node counts"):
+        main(["simulate", "--cluster", "--compare-scaling", "--scaling-nodes", "1,0"])
+    with pytest.raises(SystemExit, match="add --cluster"):
+        main(["simulate", "--redis-cluster"])
+    with pytest.raises(SystemExit, match="drop --compare-dispatch"):
+        main(["simulate", "--cluster", "--compare-scaling", "--compare-dispatch"])
+
+
+def test_a_sustained_steps_cpu_shares_become_each_parts_cpu_per_order() -> None:
+    step = {
+        "orders_per_min": 120.0,  # 2 orders/s
+        "deliveries_per_s": 40.0,
+        "placement_p99_ms": 80.0,
+        "push_p99_ms": 30.0,
+        "cpu:node1": 30.0,
+        "cpu:node2": 20.0,
+        "cpu:mariadb": 6.0,
+        "cpu:events_redis": 1.0,
+        "cpu:redis_cluster1": 1.0,
+        "cpu:session_redis": 5.0,  # not the cache or events
+        "cpu:simulator": 12.0,
+    }
+    found = scaling_figures(step, nodes=2)
+    assert found["per_node"] == 60.0
+    assert found["nodes_ms_per_order"] == pytest.approx(250.0)  # 0.5 core / 2 orders/s
+    assert found["mariadb_ms_per_order"] == pytest.approx(30.0)
+    assert found["redis_ms_per_order"] == pytest.approx(10.0)
+    assert found["busiest_node"] == pytest.approx(30.0)
+    assert found["simulator"] == pytest.approx(12.0)
+    text = scaling_table(
+        [
+            {"nodes": 2, "redis": "single", "figures": found, "stopped": "a bound broke"},
+            {"nodes": 3, "redis": "cluster", "figures": None, "stopped": "first step broke"},
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("| app nodes | Redis | sustained orders/min | per node |")
+    assert lines[2].startswith("| 2 | single | 120 | 60 | 40 | 80 | 30 | 250 | 10.0 | 30.0 |")
+    assert lines[3] == "| 3 | cluster | " + " | ".join(["—"] * 10) + " | first step broke |"
