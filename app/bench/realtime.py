@@ -184,8 +184,10 @@ def _heads(subscribers: list[Subscriber], kitchens: Kitchens) -> dict[str, int]:
 
 
 async def _connect(
-    kitchens: Kitchens, count: int, http: aiohttp.ClientSession
-) -> tuple[list[Subscriber], list[asyncio.Task[None]]]:
+    kitchens: Kitchens, count: int, http: aiohttp.ClientSession, *, within: float = 60
+) -> tuple[list[Subscriber], list[asyncio.Task[None]], dict[str, Any]]:
+    """Every subscriber connects and subscribes at once (a storm, as after a node's restart);
+    the ones answered within `within` s, their tasks, and how long the answers took."""
     nodes = [node.url for node in kitchens.cluster.node_list]
     stores = len(kitchens.owners)
     subs = [
@@ -196,17 +198,28 @@ async def _connect(
         )
         for i in range(count)
     ]
-    gate = asyncio.Semaphore(200)
+    started = time.perf_counter()
+    answered: list[float] = []
 
-    async def start(sub: Subscriber) -> asyncio.Task[None]:
-        async with gate:
-            task = asyncio.create_task(sub.run(http))
-            async with asyncio.timeout(120):
-                await sub.ready.wait()
-            return task
+    async def timed(sub: Subscriber) -> None:
+        await sub.ready.wait()
+        answered.append((time.perf_counter() - started) * 1000)
 
-    tasks = list(await asyncio.gather(*(start(sub) for sub in subs)))
-    return subs, tasks
+    tasks = [asyncio.create_task(sub.run(http)) for sub in subs]
+    waits = [asyncio.create_task(timed(sub)) for sub in subs]
+    await asyncio.wait(waits, timeout=within)
+    for wait in waits:
+        wait.cancel()
+    kept = [(sub, task) for sub, task in zip(subs, tasks, strict=True) if sub.ready.is_set()]
+    for sub, task in zip(subs, tasks, strict=True):
+        if not sub.ready.is_set():
+            task.cancel()
+    storm = {
+        "subscribed": len(answered),
+        "unanswered": count - len(answered),
+        **{f"subscribe_{k}": v for k, v in latency_figures(answered or [0.0]).items()},
+    }
+    return [sub for sub, _ in kept], [task for _, task in kept], storm
 
 
 async def _caught_up(subs: list[Subscriber], heads: dict[str, int], within: float = 60) -> None:
@@ -258,7 +271,12 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
         maximum = 0.0
         for count in subscribers:
             say(f"  connecting {count} subscribers over two nodes …")
-            subs, tasks = await _connect(kitchens, count, http)
+            subs, tasks, storm = await _connect(kitchens, count, http)
+            say(
+                f"  all {count} at once: subscribed in p50 {storm['subscribe_p50_ms']:.0f} ms, "
+                f"p99 {storm['subscribe_p99_ms']:.0f} ms, max {storm['subscribe_max_ms']:.0f} ms; "
+                f"{storm['unanswered']} unanswered after 60 s"
+            )
             try:
                 if not maximum:
                     maximum = await kitchens.flat_out(orders)
@@ -269,6 +287,7 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
                     task.cancel()
                 with contextlib.suppress(Exception):
                     await asyncio.gather(*tasks, return_exceptions=True)
+            figures = {**figures, **storm}
             rounds.append(figures)
             say(
                 f"  K={count:>5} at {figures['offered_events_per_s']:.1f} events/s: "
