@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 from redis.asyncio import Redis
 
 from app.config import Settings
@@ -192,3 +192,57 @@ async def rider_offers(page: Page) -> dict[str, Any]:
     result = await page.evaluate("fetch('/api/dispatch/offers').then((r) => r.json())")
     assert isinstance(result, dict), result
     return result
+
+
+async def test_a_bundle_half_taken_while_the_rider_accepts_says_why_and_leaves_the_screen(
+    node: Node, infra: Infra, redis: Redis, rider: Watched
+) -> None:
+    page = rider.page
+    await sign_up(page, "rider", "Cy Contested")
+    await go_online(page)
+    ids, owner = await two_accepted_orders(node, page)
+    admin = Api(httpx.AsyncClient(base_url=node.url, timeout=30))
+    other = Api(httpx.AsyncClient(base_url=node.url, timeout=30))
+    try:
+        await admin.login(ADMIN["email"], ADMIN["password"])
+        await other.sign_in_as("rider")
+        lat, lng = await where(page)
+        shift = await other.put(
+            "/api/riders/me/shift", json={"online": True, "lat": lat, "lng": lng}
+        )
+        assert shift.status_code == 200, shift.text
+        other_id = int(other.user["id"])
+        await bundle_of(redis, infra, ids)
+        card = page.locator("#offers .offer")
+        await expect(card).to_have_count(1)
+
+        # The rider presses "Accept both" just as an operator gives the first order to another
+        # rider: the accept reaches the node after that assignment (held, then sent on as is).
+        async def after_the_operator(route: Route) -> None:
+            taken = await admin.post(
+                f"/api/admin/orders/{ids[0]}/assign", json={"rider_id": other_id}
+            )
+            assert taken.status_code == 200, taken.text
+            await route.continue_()
+
+        await page.route("**/api/dispatch/bundles/*/accept", after_the_operator)
+        # The refusal is this test's point: the browser's report of it is expected, once.
+        rider.tolerate = re.compile(r"409.*/api/dispatch/bundles/\d+/accept")
+        await card.get_by_role("button", name="Accept both").click()
+
+        problem = page.locator("#problem")
+        await expect(problem).to_contain_text("Could not take both orders.")
+        await expect(problem).to_contain_text("Another rider took one of these orders first.")
+        await expect(page.locator("#offers .offer")).to_have_count(0)
+        await expect(page.locator("#active .active-order")).to_have_count(0)
+        # Neither order is the rider's: the first is the other rider's, the second unassigned.
+        riders = infra.query(
+            "SELECT id, rider_id FROM orders WHERE id IN (%s, %s) ORDER BY id", *ids
+        )
+        assert riders == [(ids[0], other_id), (ids[1], None)]
+        rider.tolerate = None
+        assert len(rider.tolerated) == 2, rider.tolerated  # the response and the console line
+        await screen(page, "rider-bundle-half-taken")
+    finally:
+        for client in (owner, admin, other):
+            await client.http.aclose()
