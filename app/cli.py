@@ -374,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = sub.add_parser(
         "bench",
-        help="benchmark: CPU per request, orders/s, realtime latency, fan-out, accept race",
+        help="benchmark: CPU per request, orders/s, realtime latency, fan-out, accept race, "
+        "Redis publish capacity",
         description="Start the production topology with the launcher and measure, in one run, "
         "figures side by side (README, Benchmarks); write results.json and chart.png.",
     )
@@ -382,7 +383,7 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     bench.add_argument(
         "--only",
         action="append",
-        choices=["cpu", "orders", "realtime", "fanout", "dispatch"],
+        choices=["cpu", "orders", "realtime", "fanout", "dispatch", "pubsub"],
         help="run only this section (repeatable)",
     )
     bench.add_argument(

@@ -63,7 +63,9 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
     """One PNG with a panel per measured section."""
     sections = results.get("sections", {})
     panels = [
-        name for name in ("cpu", "orders", "realtime", "fanout", "dispatch") if name in sections
+        name
+        for name in ("cpu", "orders", "realtime", "fanout", "dispatch", "pubsub")
+        if name in sections
     ]
     figure, axes = plt.subplots(1, max(1, len(panels)), figsize=(4.2 * max(1, len(panels)), 4.2))
     axes_list = list(axes) if len(panels) > 1 else [axes]
@@ -117,6 +119,20 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
                 f"{data['riders']} riders at once",
                 "ms",
             )
+        elif name == "pubsub":
+            labels = [f"{round_['masters']} master(s)" for round_ in data["rounds"]]
+            xs = range(len(labels))
+            for offset, command in ((-0.2, "spublish"), (0.2, "publish")):
+                axis.bar(
+                    [x + offset for x in xs],
+                    [round_[command]["capacity_per_s"] / 1e6 for round_ in data["rounds"]],
+                    width=0.4,
+                    label=command.upper(),
+                )
+            axis.set_xticks(list(xs), labels, fontsize=8)
+            axis.set_title("publish capacity: masters × 1 core / server CPU", fontsize=9)
+            axis.set_ylabel("million publishes/s", fontsize=8)
+            axis.legend(fontsize=7)
     figure.suptitle(f"delivery bench {results.get('started_at', '')}", fontsize=10)
     figure.tight_layout()
     path = folder / "chart.png"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.bench import cpu, dispatch, fanout, orders, realtime
+from app.bench import cpu, dispatch, fanout, orders, pubsub, realtime
 from app.bench.common import say
 from app.bench.profile import Profiler
 from app.bench.report import compare, write_chart, write_profile_chart, write_results
@@ -61,6 +61,12 @@ SECTIONS: dict[str, Section] = {
         dispatch.run,
         {"riders": 100, "races": 20, "orders": 50},
         {"riders": 20, "races": 5, "orders": 10},
+    ),
+    "pubsub": Section(
+        "Redis publish capacity of 1, 2 and 3 masters, SPUBLISH beside PUBLISH",
+        pubsub.run,
+        {"masters": [1, 2, 3], "publishes": 2_000_000, "clients": 50, "pipeline": 16},
+        {"masters": [1, 2, 3], "publishes": 500_000, "clients": 50, "pipeline": 16},
     ),
 }
 

@@ -116,11 +116,13 @@ class RedisServer:
 
 @dataclass
 class RedisCluster:
-    """A Redis Cluster of `masters` masters with a replica each, from the installed redis-server.
+    """A Redis Cluster of `masters` masters with `replicas` replicas each, from the installed
+    redis-server.
 
     Made anew at every start (its data is a cache and logs the database can rebuild). The nodes
     time out after `node_timeout_ms` of silence, after which a replica of a lost master takes
-    its slots over.
+    its slots over. Three masters or more are joined by `redis-cli --cluster create`, which
+    refuses fewer; one or two get their slots by hand (`_join`).
     """
 
     folder: Path
@@ -136,6 +138,10 @@ class RedisCluster:
         return f"redis+cluster://{nodes}"
 
     def start(self) -> RedisCluster:
+        if self.masters < 1 or self.replicas < 0:
+            raise LaunchError(
+                f"a Redis Cluster needs a master or more ({self.masters}) and replicas >= 0"
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
         count = self.masters * (1 + self.replicas)
         self.servers = [
@@ -145,27 +151,68 @@ class RedisCluster:
         try:
             for server in self.servers:
                 server.start()
-            result = subprocess.run(
-                [
-                    find_binary("redis-cli"),
-                    "--cluster",
-                    "create",
-                    *[f"127.0.0.1:{server.port}" for server in self.servers],
-                    "--cluster-replicas",
-                    str(self.replicas),
-                    "--cluster-yes",
-                ],
-                capture_output=True,
-                check=False,
-                timeout=60,
-            )
-            if result.returncode != 0:
-                raise LaunchError(f"redis-cli --cluster create failed: {result.stdout[-800:]!r}")
+            if self.masters >= 3:
+                self._create()
+            else:
+                self._join()
             self.wait_ready()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _create(self) -> None:
+        """`redis-cli --cluster create`: the slots split evenly, `replicas` placed per master."""
+        result = subprocess.run(
+            [
+                find_binary("redis-cli"),
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{server.port}" for server in self.servers],
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise LaunchError(f"redis-cli --cluster create failed: {result.stdout[-800:]!r}")
+
+    def _join(self) -> None:
+        """What `redis-cli --cluster create` does, by hand: the first `masters` servers take an
+        even share of the 16,384 slots each, every server meets the first, and each of the
+        others follows its master once it knows it."""
+        masters, followers = self.servers[: self.masters], self.servers[self.masters :]
+        for index, server in enumerate(masters):
+            first, end = (16384 * n // self.masters for n in (index, index + 1))
+            server.command("CLUSTER", "ADDSLOTSRANGE", first, end - 1)
+            # Distinct epochs from the start, as `--cluster create` gives them (two masters
+            # with one epoch would settle it between them only later).
+            server.command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+        seed = self.servers[0]
+        assert seed.bus_port is not None
+        for server in self.servers[1:]:
+            server.command("CLUSTER", "MEET", seed.host, seed.port, seed.bus_port)
+        for index, server in enumerate(followers):
+            master = masters[index % self.masters]
+            master_id = master.command("CLUSTER", "MYID")
+            master_id = master_id.decode() if isinstance(master_id, bytes) else str(master_id)
+            self._wait_known(server, master_id)
+            server.command("CLUSTER", "REPLICATE", master_id)
+
+    def _wait_known(self, server: RedisServer, node_id: str, timeout: float = 30) -> None:
+        """Until `server` has heard of the node `node_id` over the cluster bus."""
+        deadline = time.monotonic() + timeout
+        while True:
+            nodes = server.command("CLUSTER", "NODES")
+            text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+            if any(line.split(" ", 1)[0] == node_id for line in text.splitlines()):
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError(f"node {server.port} did not meet node {node_id}")
+            time.sleep(0.05)
 
     def live(self) -> list[RedisServer]:
         return [server for server in self.servers if server.alive]
