@@ -1,8 +1,8 @@
 """The console's interventions on the two-node cluster behind nginx: a suspension ends the
 account's sessions and sockets on every node (also sessions begun before they were indexed by
-user), a reassignment takes the order's stream from the first rider on every node, and the
-`ops` stream brings every store's order events and riders' positions (throttled) to admins
-only."""
+user) and takes an owner's stores off sale on every node, a reassignment takes the order's
+stream from the first rider on every node, and the `ops` stream brings every store's order
+events and riders' positions (throttled) to admins only."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from app.auth.service import ensure_admin
 from app.db import Database
 from app.launcher.cluster import Cluster
 from tests.client import DEFAULT_PASSWORD, Api, assert_problem
-from tests.realtime.flows import act, open_store, place_order
+from tests.realtime.flows import CARD, act, open_store, place_order
 from tests.realtime.streams import StreamClient
 from tests.system import People, cluster, http_client, people, session_cookie
 from tests.waiting import wait_until
@@ -246,6 +246,63 @@ async def test_a_node_that_missed_the_suspension_refuses_sessions_from_before_th
     )
     # The idle one was never read again: the sweep itself found it ended.
     assert await session_redis.exists(f"session:{idle}") == 1
+
+
+async def test_a_suspended_owners_store_is_off_sale_on_every_node_until_the_owner_is_restored(
+    cluster: Cluster, people: People, admin: Api, sockets: list[StreamClient]
+) -> None:
+    node_a, node_b = (node.url for node in cluster.node_list)
+    owner = await people(node_b, "owner")
+    customers = {url: await people(url, "customer") for url in (node_a, node_b)}
+    store_id, item_id = await open_store(owner)
+    name = f"Owner Suspension {uuid.uuid4().hex[:8]}"
+    renamed = await owner.patch(f"/api/stores/{store_id}", json={"name": name})
+    assert renamed.status_code == 200, renamed.text
+    search = f"/api/stores?q={name}&lat={NEAR_STORE['lat']}&lng={NEAR_STORE['lng']}&radius_km=3"
+    page = StreamClient(node_a, session_cookie(customers[node_a]))
+    sockets.append(await page.connect())
+    stream = f"store-public:{store_id}"
+    assert (await page.subscribe(stream))["ok"] is True
+
+    async def listed(url: str) -> bool:
+        found = (await customers[url].get(search)).json()["stores"]
+        return [s["id"] for s in found] == [store_id]
+
+    async def suspended_page(url: str) -> bool:
+        shown = (await customers[url].get(f"/api/stores/{store_id}")).json()
+        return bool(shown["suspended"]) and not shown["open_now"]
+
+    order = {
+        "store_id": store_id,
+        "items": [{"menu_item_id": item_id, "quantity": 1, "option_ids": []}],
+        "address": {"text": "2 Sejong-daero", "lat": 37.567, "lng": 126.978},
+        "payment": {"method": "card", "card_number": CARD},
+    }
+    # Both nodes have read the list and the page (the catalog cache holds them).
+    for url in (node_a, node_b):
+        assert await listed(url) and not await suspended_page(url)
+
+    done = await admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": True})
+    assert done.status_code == 200, done.text
+    for url in (node_a, node_b):
+        assert not await listed(url)
+        assert await suspended_page(url)
+        refused = await customers[url].post(
+            "/api/orders", json=order, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert_problem(refused, 409, "store-suspended")
+    await wait_until(lambda: page.events[stream], what="the store's suspension on its page")
+    [event] = page.events[stream]
+    assert event["type"] == "store.suspended" and event["data"]["suspended"] is True
+
+    done = await admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": False})
+    assert done.status_code == 200, done.text
+    for url in (node_a, node_b):
+        assert await listed(url) and not await suspended_page(url)
+        await place_order(customers[url], store_id=store_id, item_id=item_id)
+    await wait_until(lambda: len(page.events[stream]) == 2, what="the store's restore")
+    assert page.events[stream][1]["type"] == "store.unsuspended"
+    assert page.events[stream][1]["data"]["open_now"] is True
 
 
 async def test_a_reassigned_orders_first_rider_leaves_its_stream_on_every_node(
