@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
+from app.auth.sessions import SessionStore
 from app.launcher.servers import RedisServer
+from app.redis_clients import connect
 from tests.client import DEFAULT_PASSWORD, assert_problem
 from tests.conftest import AppPool
 from tests.harness import Infra
@@ -143,5 +147,67 @@ async def test_me_answers_from_the_session_and_from_the_account_for_an_older_ses
             keepttl=True,
         )
         assert (await api.get("/api/me")).json()["user"] == user
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("server", ["redis-server", "embedded"])
+async def test_ending_a_users_sessions_reaches_those_the_index_does_not_hold(
+    infra: Infra, server: str
+) -> None:
+    infra.clean()
+    client = connect(infra.session_redis.url if server == "redis-server" else None)
+    store = SessionStore(client, ttl_seconds=3600, absolute_seconds=7200)
+    try:
+
+        async def unindexed(user_id: int) -> str:
+            # As a session was written before sessions were indexed by user.
+            session_id = secrets.token_urlsafe(32)
+            fields = {"user_id": user_id, "role": "customer", "csrf_token": "t"}
+            payload = {**fields, "created_at": int(time.time()), "email": "", "name": ""}
+            await client.set(store.key(session_id), json.dumps(payload), ex=3600)
+            return session_id
+
+        old, bystander = await unindexed(7), await unindexed(8)
+        indexed = (await store.create(user_id=7, role="customer")).session_id
+        assert await store.alive([old, bystander, indexed]) == {old, bystander, indexed}
+
+        assert await store.destroy_all(7) == 1
+        # A socket sweep and a lookup agree: neither finds the sessions that ended.
+        assert await store.alive([old, bystander, indexed]) == {bystander}
+        assert await store.get(old) is None and await client.exists(store.key(old)) == 0
+        assert await store.get(indexed) is None
+        assert (await store.get(bystander)) is not None
+        # The moment is kept as long as a session begun before it could live.
+        assert 7100 < await client.ttl(store.ended_key(7)) <= 7200
+        # A session begun afterwards is not touched, even within the same second.
+        again = (await store.create(user_id=7, role="customer")).session_id
+        assert await store.alive([again]) == {again}
+        assert (await store.get(again)) is not None
+    finally:
+        await client.aclose()
+
+
+async def test_a_request_reads_its_session_in_one_round_trip(apps: AppPool, infra: Infra) -> None:
+    node = await apps.start()
+    api = await apps.client(node)
+    user = await api.sign_in_as()
+    assert (await api.get("/api/me")).status_code == 200  # the script is loaded
+    store = _session_redis(infra)
+    try:
+        # The user's sessions were all ended (a suspension) in this very second, before this
+        # one began: the lookup reads that moment and the user's index as well.
+        store.set(SessionStore.ended_key(user["id"]), int(time.time()), ex=3600)
+        store.config_resetstat()
+        for _ in range(20):
+            assert (await api.get("/api/me")).status_code == 200
+        calls = {
+            name.removeprefix("cmdstat_"): stat["calls"]
+            for name, stat in store.info("commandstats").items()
+            if name != "cmdstat_config|resetstat"
+        }
+        # One EVALSHA a request; the rest ran inside it: the session and the moment (GET),
+        # the index (SISMEMBER) and the sliding expiry (EXPIRE).
+        assert calls == {"evalsha": 20, "get": 40, "sismember": 20, "expire": 20}
     finally:
         store.close()

@@ -205,13 +205,16 @@ async def set_user_suspended(
     sessions: SessionStore,
     revocations: Revocations,
     cache: Redis,
+    catalog: CatalogCache,
     admin_id: int,
     user_id: int,
     suspended: bool,
 ) -> AdminUserOut:
     """Suspend an account (its sessions end and its sockets close, on every node) or restore it.
 
-    An idle rider also goes off shift, so that no offer reaches a rider who cannot sign in.
+    An idle rider also goes off shift, so that no offer reaches a rider who cannot sign in. An
+    owner's stores are suspended with the account and restored with it (those an admin
+    suspended on their own stay so), seen by every node at once.
     """
     async with db.uow() as uow:
         user = await uow.session.get(User, user_id, with_for_update=True)
@@ -225,6 +228,8 @@ async def set_user_suspended(
             user.suspended = suspended
             if suspended and user.role == Role.RIDER:
                 off_shift = await _take_off_shift(uow, user_id)
+            if user.role == Role.OWNER:
+                await _suspend_owned_stores(uow, catalog, user_id, suspended)
             audit.record(
                 uow,
                 admin_id=admin_id,
@@ -241,6 +246,33 @@ async def set_user_suspended(
         if off_shift:
             await remove_rider(cache, user_id)
     return AdminUserOut(user=user_view(user), suspended=user.suspended)
+
+
+async def _suspend_owned_stores(
+    uow: UnitOfWork, catalog: CatalogCache, owner_id: int, suspended: bool
+) -> None:
+    """Mark the owner's stores as suspended with the account (or no longer); each whose
+    suspension changes by it announces it as its own suspension does."""
+    stores = list(
+        await uow.session.scalars(
+            select(Store).where(Store.owner_id == owner_id).order_by(Store.id).with_for_update()
+        )
+    )
+    if not stores:
+        return
+    for store in stores:
+        store.owner_suspended = suspended
+    await uow.flush()
+    for store in stores:
+        if not store.suspended:  # one suspended on its own stays so either way
+            await emit_store_event(
+                uow, store, "store.suspended" if suspended else "store.unsuspended"
+            )
+
+    async def bump() -> None:
+        await catalog.bump(list_scope(), *(store_scope(store.id) for store in stores))
+
+    uow.after_commit(bump)
 
 
 async def _take_off_shift(uow: UnitOfWork, rider_id: int) -> bool:
@@ -261,7 +293,10 @@ async def _take_off_shift(uow: UnitOfWork, rider_id: int) -> bool:
 async def set_store_suspended(
     *, db: Database, cache: CatalogCache, admin_id: int, store_id: int, suspended: bool
 ) -> StoreOut:
-    """Suspend a store (hidden from search, no orders) or restore it; every node sees it at once."""
+    """Suspend a store (hidden from search, no orders) or restore it; every node sees it at once.
+
+    A store whose owner's account is suspended stays suspended with it when restored here.
+    """
     async with db.uow() as uow:
         store = await uow.session.get(Store, store_id, with_for_update=True)
         if store is None:
@@ -278,9 +313,13 @@ async def set_store_suspended(
             details={"name": store.name},
         )
         await uow.flush()
-        view = await emit_store_event(
-            uow, store, "store.suspended" if suspended else "store.unsuspended"
-        )
+        if store.owner_suspended:
+            # Suspended with its owner's account either way: nothing changes for anyone.
+            view = store_view(store)
+        else:
+            view = await emit_store_event(
+                uow, store, "store.suspended" if suspended else "store.unsuspended"
+            )
 
         async def bump() -> None:
             await cache.bump(list_scope(), store_scope(store_id))

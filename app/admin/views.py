@@ -124,13 +124,15 @@ async def cancel(principal: Principal, order_id: int, data: CancelRequest) -> Or
 @body(SuspendRequest)
 async def patch_user(principal: Principal, user_id: int, data: SuspendRequest) -> AdminUserOut:
     """Suspend an account (every session ends, every socket closes, on every node) or restore
-    it. An admin account cannot be suspended (403)."""
+    it; an owner's stores are suspended and restored with it. An admin account cannot be
+    suspended (403)."""
     res = container()
     return await service.set_user_suspended(
         db=res.db,
         sessions=res.get(SessionStore),
         revocations=res.get(Revocations),
         cache=res.cache_redis,
+        catalog=res.get(CatalogCache),
         admin_id=principal.user_id,
         user_id=user_id,
         suspended=data.suspended,

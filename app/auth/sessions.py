@@ -13,24 +13,55 @@ from redis.asyncio import Redis
 KEY_PREFIX = "session:"
 # Per user, the ids of the sessions it started, so that a suspension can end them all.
 USER_PREFIX = "user-sessions:"
+# Per user, when all its sessions were last ended (a suspension), in seconds since the epoch:
+# a session begun by then that the user's index does not hold (one started before sessions
+# were indexed) is over too, though nothing could find it to delete it.
+ENDED_PREFIX = "user-sessions-ended:"
 
 SessionEnded = Callable[[str], Awaitable[None]]
 
-# One round trip per lookup: read, refuse past the absolute end, slide the expiry no further
-# than that end. The start is read with a pattern, not a JSON parser, as the embedded
-# stand-in's Lua has none; `create` writes it as a bare integer.
-_GET = """
+# A session is over when its user's sessions were all ended at or after it began, unless the
+# user's index holds it (every session in the index when they were ended was deleted then; one
+# added since is newer). The keys are derived from the session's user, so the scripts read
+# them without declaring them: the session Redis is one server, never a cluster.
+_ENDED = """
+local function ended(raw, session_id, created)
+  local user = string.match(raw, '"user_id": *(%d+)')
+  if not user then return false end
+  local cutoff = tonumber(redis.call('GET', ARGV[1] .. user))
+  if not cutoff or created > cutoff then return false end
+  return redis.call('SISMEMBER', ARGV[2] .. user, session_id) == 0
+end
+"""
+# One round trip per lookup: read, refuse past the absolute end or when ended with its user's
+# sessions, slide the expiry no further than that end. The start is read with a pattern, not a
+# JSON parser, as the embedded stand-in's Lua has none; `create` writes it as a bare integer.
+_GET = (
+    _ENDED
+    + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local created = tonumber(string.match(raw, '"created_at": *(%d+)'))
-local now, ttl, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-if not created or created + lifetime <= now then
+local now, ttl, lifetime = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if not created or created + lifetime <= now or ended(raw, ARGV[3], created) then
   redis.call('DEL', KEYS[1])
   return false
 end
 redis.call('EXPIRE', KEYS[1], math.min(ttl, created + lifetime - now))
 return raw
 """
+)
+# Whether a session is live, by the same rules, without sliding its expiry: 1 or 0.
+_ALIVE = (
+    _ENDED
+    + """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local created = tonumber(string.match(raw, '"created_at": *(%d+)'))
+if not created or ended(raw, ARGV[3], created) then return 0 end
+return 1
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +91,7 @@ class SessionStore:
         self._ttl = ttl_seconds
         self._absolute = absolute_seconds
         self._get = redis.register_script(_GET)
+        self._alive = redis.register_script(_ALIVE)
         self._on_destroyed: list[SessionEnded] = []
 
     def on_destroyed(self, callback: SessionEnded) -> None:
@@ -98,22 +130,34 @@ class SessionStore:
         """The Redis key of the set of a user's session ids."""
         return f"{USER_PREFIX}{user_id}"
 
-    async def destroy_all(self, user_id: int) -> int:
-        """End every session of a user at once (a suspension); returns how many there were.
+    @staticmethod
+    def ended_key(user_id: int) -> str:
+        """The Redis key of when all of a user's sessions were last ended."""
+        return f"{ENDED_PREFIX}{user_id}"
 
-        Their sockets are not told one by one: the caller announces the user's end once.
+    async def destroy_all(self, user_id: int) -> int:
+        """End every session of a user at once (a suspension); returns how many the index held.
+
+        Those in the user's index are deleted. Any other one begun by now (started before
+        sessions were indexed) is refused from now on by every lookup: the moment is kept as
+        long as such a session could live. It stays when the user is restored, so that no
+        session ended here comes back. Their sockets are not told one by one: the caller
+        announces the user's end once.
         """
         key = self.user_key(user_id)
         members = await self._redis.smembers(key)
         ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-        if not ids:
-            return 0
         async with self._redis.pipeline(transaction=True) as pipe:
             for session_id in ids:
                 pipe.delete(self.key(session_id))
-            pipe.srem(key, *ids)
+            if ids:
+                pipe.srem(key, *ids)
+            pipe.set(self.ended_key(user_id), int(time.time()), ex=self._absolute)
             found = await pipe.execute()
         return sum(int(n) for n in found[: len(ids)])
+
+    def _rule_args(self, session_id: str) -> list[str]:
+        return [ENDED_PREFIX, USER_PREFIX, session_id]
 
     async def get(self, session_id: str) -> SessionData | None:
         """The live session with this id, or None; reading it slides its expiry (never past
@@ -121,7 +165,8 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         raw = await self._get(
-            keys=[self.key(session_id)], args=[int(time.time()), self._ttl, self._absolute]
+            keys=[self.key(session_id)],
+            args=[*self._rule_args(session_id), int(time.time()), self._ttl, self._absolute],
         )
         if raw is None:
             return None
@@ -129,15 +174,17 @@ class SessionStore:
         return SessionData(session_id=session_id, **fields)
 
     async def alive(self, session_ids: Iterable[str]) -> set[str]:
-        """Which of these sessions still exist (without sliding their expiry)."""
+        """Which of these sessions are still live (without sliding their expiry)."""
         wanted = [s for s in set(session_ids) if s and len(s) <= 128]
         if not wanted:
             return set()
         async with self._redis.pipeline(transaction=False) as pipe:
             for session_id in wanted:
-                pipe.exists(self.key(session_id))
+                await self._alive(
+                    keys=[self.key(session_id)], args=self._rule_args(session_id), client=pipe
+                )
             found = await pipe.execute()
-        return {s for s, exists in zip(wanted, found, strict=True) if exists}
+        return {s for s, live in zip(wanted, found, strict=True) if live}
 
     async def destroy(self, session_id: str) -> None:
         """End a session at once, for every node, its open sockets included."""

@@ -44,8 +44,10 @@ log = logging.getLogger("delivery.catalog.cache")
 NS = "catalog:"
 # The shape of the cached JSON: raised whenever a cached view gains or loses a field, so that
 # nodes running a new release never serve entries an older one built (and the reverse), while
-# both run side by side during a rolling deploy. 2: stores' delivery radius and fee tiers.
-FORMAT = 2
+# both run side by side during a rolling deploy (also when what a view says changes: an older
+# node would keep listing what a newer one hides). 2: stores' delivery radius and fee tiers.
+# 3: a store whose owner's account is suspended reads as suspended, and is not listed.
+FORMAT = 3
 # One round trip for a read: the scope's version, then the entry stored under that version;
 # on a miss, the write position a rebuild must see (empty when none was recorded).
 _READ = """

@@ -62,6 +62,12 @@ class Store(Base):
     suspended: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
+    # Its owner's account is suspended: the store counts as suspended too (whatever
+    # `suspended` says) until the account is restored. Written with the account's own flag, in
+    # the transaction that suspends or restores it, so that no read of stores needs a join.
+    owner_suspended: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
     items: Mapped[list[MenuItem]] = relationship(
         back_populates="store", lazy="raise", order_by="MenuItem.id"

@@ -75,6 +75,13 @@ class StoreLike(Protocol):
     def delivery_fee_tiers(self) -> str: ...
     @property
     def suspended(self) -> bool: ...
+    @property
+    def owner_suspended(self) -> bool: ...
+
+
+def is_suspended(store: StoreLike) -> bool:
+    """Whether the platform suspended the store: the store itself, or its owner's account."""
+    return store.suspended or store.owner_suspended
 
 
 class OptionLike(Protocol):
@@ -158,6 +165,7 @@ def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more
     schedule = schedule_of_store(store)
     state = state_of(store, at)
     today = schedule.local_date(at)
+    suspended = is_suspended(store)
     return shape(
         id=store.id,
         owner_id=store.owner_id,
@@ -187,8 +195,8 @@ def _store(shape: type[S], store: StoreLike, now: datetime | None = None, **more
         ],
         closed_dates=[day.isoformat() for day in sorted(schedule.closed_dates) if day >= today],
         paused_until=state.paused_until,
-        open_now=state.open_now and not store.suspended,
-        suspended=store.suspended,
+        open_now=state.open_now and not suspended,
+        suspended=suspended,
         next_open=state.next_open,
         closes_at=state.closes_at,
         **more,

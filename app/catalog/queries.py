@@ -43,9 +43,10 @@ ITEM_COLUMNS = tuple(c for c in MenuItem.__table__.c if c.name not in _NOT_SHOWN
 
 def _filtered(query: StoreQuery) -> Select[Any]:
     stmt = select(*STORE_COLUMNS)
-    # A suspended store is hidden from search; its owner still lists it among their own.
+    # A suspended store (or one whose owner's account is) is hidden from search; its owner
+    # still lists it among their own.
     if query.owner_id is None:
-        stmt = stmt.where(Store.suspended.is_(False))
+        stmt = stmt.where(Store.suspended.is_(False), Store.owner_suspended.is_(False))
     if query.category:
         stmt = stmt.where(Store.category == query.category)
     if query.owner_id is not None:

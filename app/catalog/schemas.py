@@ -373,7 +373,8 @@ class StoreOut(Out):
         "closed date, not paused, not suspended."
     )
     suspended: bool = Field(
-        description="Suspended by the platform's operators: hidden from search, takes no orders."
+        description="Suspended by the platform's operators (the store, or its owner's "
+        "account): hidden from search, takes no orders."
     )
     next_open: Timestamp | None = Field(
         description="When closed: when it takes orders again by itself (null: not known, "

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
+from app.auth.models import User
 from app.catalog.cache import CatalogCache
 from app.catalog.events import emit_item_event, emit_store_event
 from app.catalog.fees import FeeTier, tier_problems, tiers_json, tiers_of
@@ -140,7 +141,18 @@ async def create_store(
     async with db.uow() as uow:
         fields = data.model_dump()
         delivery = {key: fields.pop(key) for key in _DELIVERY_FIELDS}
-        store = Store(owner_id=owner_id, open=False, delivery_fee_tiers="[]", **fields)
+        # Read under a shared lock: a suspension of the account waits for this store to exist
+        # (and then marks it), or has committed and is read here.
+        owner_suspended = await uow.session.scalar(
+            select(User.suspended).where(User.id == owner_id).with_for_update(read=True)
+        )
+        store = Store(
+            owner_id=owner_id,
+            open=False,
+            delivery_fee_tiers="[]",
+            owner_suspended=bool(owner_suspended),
+            **fields,
+        )
         _set_delivery(store, delivery)
         uow.session.add(store)
         await uow.flush()

@@ -52,6 +52,7 @@ class StoreRow:
     delivery_radius_km: float = DEFAULT_RADIUS_KM
     delivery_fee_tiers: str = "[]"
     suspended: bool = False
+    owner_suspended: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ _STORE = select(
     Store.delivery_radius_km,
     Store.delivery_fee_tiers,
     Store.suspended,
+    Store.owner_suspended,
 ).where(Store.id == bindparam("store_id"))
 _ITEMS = (
     select(
@@ -142,8 +144,8 @@ async def price_lines(
 def check_open(store: StoreRow, at: datetime) -> None:
     """Refuse with 409 `store-closed` (saying when it opens) unless the store takes orders at
     `at`: its switch on, within its hours, not on a closed date, not paused; 409
-    `store-suspended` when the platform suspended it."""
-    if store.suspended:
+    `store-suspended` when the platform suspended it (or its owner's account)."""
+    if store.suspended or store.owner_suspended:
         raise Conflict(
             f"{store.name} is suspended by the platform and takes no orders.",
             code="store-suspended",

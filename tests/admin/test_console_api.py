@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from app import DeliveryApp
+from app.catalog.cache import CatalogCache
+from app.catalog.schemas import StoreCreate
+from app.catalog.service import create_store
 from tests.admin.helpers import audit_rows, console, uid
 from tests.client import Api, assert_problem
 from tests.conftest import AppPool
 from tests.dispatch.helpers import events_on, history
 from tests.harness import Infra
-from tests.orders.helpers import place
+from tests.orders.helpers import Shop, new_key, open_shop, order_body, place
 from tests.rewards.helpers import sign_in_admin
 from tests.waiting import wait_until
 
@@ -385,6 +388,119 @@ async def test_a_suspended_store_is_hidden_and_refuses_orders(
     assert shop.id in [s["id"] for s in (await customer.get(near)).json()["stores"]]
     await place(customer, shop)
     assert [row[0] for row in audit_rows(infra)] == ["store.suspend", "store.unsuspend"]
+
+
+async def test_a_suspended_owners_stores_are_hidden_and_refuse_orders_until_restored(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
+    desk = await console(apps, app)
+    shop, customer, owner = desk.kitchen.shop, desk.kitchen.customer, desk.kitchen.owner
+    # A second store of the same owner, suspended on its own before the account is.
+    other = await open_shop(owner)
+    alone = await desk.admin.patch(f"/api/admin/stores/{other.id}", json={"suspended": True})
+    assert alone.status_code == 200, alone.text
+    near = "/api/stores?lat=37.5660&lng=126.9770&radius_km=3"
+
+    async def listed() -> list[int]:
+        return [s["id"] for s in (await customer.get(near)).json()["stores"]]
+
+    async def refusal(store: Shop) -> dict[str, Any]:
+        refused = await customer.post(
+            "/api/orders", json=order_body(store), headers={"Idempotency-Key": new_key()}
+        )
+        return assert_problem(refused, 409, "store-suspended")
+
+    assert await listed() == [shop.id]  # read once: the list is cached
+    done = await desk.admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": True})
+    assert done.status_code == 200, done.text
+    assert await listed() == []
+    page = (await customer.get(f"/api/stores/{shop.id}")).json()
+    assert page["suspended"] is True and page["open_now"] is False
+    body = await refusal(shop)
+    assert body["detail"] == "Order Test Burgers is suspended by the platform and takes no orders."
+    quote = await customer.post("/api/orders/quote", json=order_body(shop))
+    assert_problem(quote, 409, "store-suspended")
+    assert infra.query("SELECT COUNT(*) FROM orders") == [(0,)]
+    # The open store's page hears it as a store suspension; the one already suspended, nothing.
+    assert events_on(infra, f"store-public:{shop.id}", "store.suspended") == [shop.id]
+    assert events_on(infra, f"store-public:{other.id}", "store.suspended") == [other.id]
+
+    restored = await desk.admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": False})
+    assert restored.status_code == 200 and restored.json()["suspended"] is False
+    assert await listed() == [shop.id]
+    assert (await customer.get(f"/api/stores/{shop.id}")).json()["suspended"] is False
+    await place(customer, shop)
+    assert events_on(infra, f"store-public:{shop.id}", "store.unsuspended") == [shop.id]
+    # The store suspended on its own stays suspended after its owner's restore.
+    assert (await customer.get(f"/api/stores/{other.id}")).json()["suspended"] is True
+    await refusal(other)
+    assert events_on(infra, f"store-public:{other.id}", "store.unsuspended") == []
+    alone = await desk.admin.patch(f"/api/admin/stores/{other.id}", json={"suspended": False})
+    assert alone.status_code == 200 and alone.json()["suspended"] is False
+    assert sorted(await listed()) == [shop.id, other.id]
+    await place(customer, other)
+    assert [row[0] for row in audit_rows(infra)] == [
+        "store.suspend",
+        "user.suspend",
+        "user.unsuspend",
+        "store.unsuspend",
+    ]
+
+
+async def test_a_store_restored_while_its_owner_is_suspended_stays_suspended(
+    apps: AppPool, app: DeliveryApp, infra: Infra
+) -> None:
+    desk = await console(apps, app)
+    shop, customer, owner = desk.kitchen.shop, desk.kitchen.customer, desk.kitchen.owner
+    for path, suspended in (
+        (f"/api/admin/users/{uid(owner)}", True),
+        (f"/api/admin/stores/{shop.id}", True),
+        (f"/api/admin/stores/{shop.id}", False),
+    ):
+        done = await desk.admin.patch(path, json={"suspended": suspended})
+        assert done.status_code == 200, done.text
+    # Still suspended with its owner's account: said so, and nothing announced as restored.
+    assert done.json()["suspended"] is True and done.json()["open_now"] is False
+    refused = await customer.post(
+        "/api/orders", json=order_body(shop), headers={"Idempotency-Key": new_key()}
+    )
+    assert_problem(refused, 409, "store-suspended")
+    assert events_on(infra, f"store-public:{shop.id}", "store.suspended") == [shop.id]
+    assert events_on(infra, f"store-public:{shop.id}", "store.unsuspended") == []
+
+    done = await desk.admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": False})
+    assert done.status_code == 200, done.text
+    assert (await customer.get(f"/api/stores/{shop.id}")).json()["suspended"] is False
+    await place(customer, shop)
+
+
+async def test_a_store_written_for_a_suspended_owner_counts_as_suspended(
+    apps: AppPool, app: DeliveryApp
+) -> None:
+    desk = await console(apps, app)
+    owner, customer = desk.kitchen.owner, desk.kitchen.customer
+    done = await desk.admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": True})
+    assert done.status_code == 200, done.text
+    # As a request already past its session check when the suspension committed would.
+    store = await create_store(
+        db=app.container.db,
+        cache=app.container.get(CatalogCache),
+        owner_id=uid(owner),
+        data=StoreCreate(
+            name="Late Kitchen",
+            category="burger",
+            address="1 Sejong-daero, Seoul",
+            lat=37.5660,
+            lng=126.9770,
+            phone="02-123-4567",
+            min_order=0,
+            delivery_fee=0,
+        ),
+    )
+    assert (await customer.get(f"/api/stores/{store.id}")).json()["suspended"] is True
+    done = await desk.admin.patch(f"/api/admin/users/{uid(owner)}", json={"suspended": False})
+    assert done.status_code == 200, done.text
+    assert (await customer.get(f"/api/stores/{store.id}")).json()["suspended"] is False
 
 
 async def test_the_audit_log_reads_newest_first_page_by_page(
