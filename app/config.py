@@ -9,7 +9,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.proxies import Network, parse_networks
-from app.redis_clients import CLUSTER_SCHEME, cluster_nodes, is_cluster_url
+from app.redis_clients import (
+    CLUSTER_SCHEME,
+    SENTINEL_SCHEME,
+    cluster_nodes,
+    is_cluster_url,
+    is_sentinel_url,
+    sentinel_service,
+)
 
 EMBEDDED_SECRET = "embedded-mode-insecure-secret-key"
 VAR_DIR = Path("var")
@@ -216,25 +223,43 @@ class Settings(AdminBootstrap):
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(
-            ("redis://", "rediss://", "unix://", f"{CLUSTER_SCHEME}://")
+            ("redis://", "rediss://", "unix://", f"{CLUSTER_SCHEME}://", f"{SENTINEL_SCHEME}://")
         ):
             raise ValueError(
-                f"Redis URLs must start with redis://, rediss://, unix:// or {CLUSTER_SCHEME}://"
+                "Redis URLs must start with redis://, rediss://, unix://, "
+                f"{CLUSTER_SCHEME}:// or {SENTINEL_SCHEME}://"
             )
         if is_cluster_url(value):
             assert value is not None
             cluster_nodes(value)
+        if is_sentinel_url(value):
+            assert value is not None
+            sentinel_service(value)
         return value
 
     @field_validator("session_redis_url")
     @classmethod
     def _session_redis_single(cls, value: str | None) -> str | None:
-        # Sessions are read on every request, one key each: a single server (with a replica
-        # for failover) carries them, and a cluster would only add a hop.
+        # Sessions are read on every request, one key each: a single master (with a replica
+        # that Sentinel promotes when it is lost) carries them, and a cluster would only add
+        # a hop.
         if is_cluster_url(value):
             raise ValueError(
-                "SESSION_REDIS_URL names one Redis server, not a Redis Cluster "
+                "SESSION_REDIS_URL names one Redis server or a master watched by Sentinel "
+                f"({SENTINEL_SCHEME}://), not a Redis Cluster "
                 "(the cluster is for CACHE_REDIS_URL and EVENTS_REDIS_URL)"
+            )
+        return value
+
+    @field_validator("cache_redis_url", "events_redis_url")
+    @classmethod
+    def _sentinel_for_sessions(cls, value: str | None) -> str | None:
+        # The cache and the events have their own way to survive a lost server (a Redis
+        # Cluster, or a cache the database can rebuild); Sentinel is built for the sessions.
+        if is_sentinel_url(value):
+            raise ValueError(
+                f"a {SENTINEL_SCHEME}:// URL is for SESSION_REDIS_URL only; "
+                f"the cache and the events use redis:// or {CLUSTER_SCHEME}://"
             )
         return value
 
