@@ -18,7 +18,7 @@ from app.auth.login import CookieSessionLogin, LoginMechanism
 from app.auth.passwords import Passwords
 from app.auth.revocation import Revocations
 from app.auth.service import ensure_admin
-from app.auth.sessions import SessionStore
+from app.auth.sessions import REPLICA_WAIT_MS, SessionStore
 from app.auth.throttle import LoginThrottle
 from app.catalog.cache import CatalogCache
 from app.catalog.images import ImageDecoder
@@ -33,7 +33,7 @@ from app.orders.sweeper import Sweeper
 from app.payments.gateway import PaymentGateway
 from app.payments.sandbox import SandboxCardGateway
 from app.ratelimit import RateLimiter
-from app.redis_clients import connect, is_cluster
+from app.redis_clients import connect, is_cluster, is_sentinel
 from app.rewards.counter import ClaimCounter
 from app.rewards.state import RewardsState
 from app.storage import Storage, storage_from_settings
@@ -81,6 +81,8 @@ async def open_platform(
             session_redis,
             ttl_seconds=settings.session_ttl_seconds,
             absolute_seconds=settings.session_absolute_seconds,
+            # Behind Sentinel a replica is there to be promoted: a sign-in waits for it.
+            replica_wait_ms=REPLICA_WAIT_MS if is_sentinel(session_redis) else None,
         )
     )
     services.provide(

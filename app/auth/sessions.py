@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,6 +20,24 @@ USER_PREFIX = "user-sessions:"
 ENDED_PREFIX = "user-sessions-ended:"
 
 SessionEnded = Callable[[str], Awaitable[None]]
+
+log = logging.getLogger("delivery")
+
+# With a replica (the session Redis behind Sentinel), how long a sign-in waits for it to hold
+# the new session, in ms: one round trip from the master to the replica when it is healthy.
+REPLICA_WAIT_MS = 100
+# A master without a live replica would say so at every sign-in; once a minute is enough.
+_UNREPLICATED_LOG_EVERY = 60.0
+
+# The session and its place in the user's index, together (a script runs whole), so that a
+# suspension that reads the index cannot miss it. Sent as EVAL, not EVALSHA: in a pipeline
+# redis-py asks SCRIPT EXISTS first, a round trip more.
+_CREATE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
 
 # A session is over when its user's sessions were all ended at or after it began, unless the
 # user's index holds it (every session in the index when they were ended was deleted then; one
@@ -83,13 +102,24 @@ class SessionStore:
     """Create, read and destroy sessions; every node shares them through the session Redis.
 
     A session ends `ttl_seconds` after its last use, and `absolute_seconds` after it began
-    however busy it is.
+    however busy it is. With `replica_wait_ms` (a session Redis with a replica), a new session
+    is answered once the replica holds it too, or after that many ms: a sign-in answered 200
+    then survives the loss of the master.
     """
 
-    def __init__(self, redis: Redis, *, ttl_seconds: int, absolute_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int,
+        absolute_seconds: int,
+        replica_wait_ms: int | None = None,
+    ) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
         self._absolute = absolute_seconds
+        self._replica_wait_ms = replica_wait_ms
+        self._unreplicated_logged_at: float | None = None
         self._get = redis.register_script(_GET)
         self._alive = redis.register_script(_ALIVE)
         self._on_destroyed: list[SessionEnded] = []
@@ -117,13 +147,37 @@ class SessionStore:
             name=name,
         )
         payload = json.dumps({k: v for k, v in asdict(data).items() if k != "session_id"})
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.key(data.session_id), payload, ex=min(self._ttl, self._absolute))
-            pipe.sadd(self.user_key(user_id), data.session_id)
-            # No session outlives its absolute end, so neither does the index of them.
-            pipe.expire(self.user_key(user_id), self._absolute)
-            await pipe.execute()
+        # One round trip: the write, then (with a replica) WAIT in the same pipeline.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.eval(
+                _CREATE,
+                2,
+                self.key(data.session_id),
+                self.user_key(user_id),
+                payload,
+                min(self._ttl, self._absolute),
+                data.session_id,
+                # No session outlives its absolute end, so neither does the index of them.
+                self._absolute,
+            )
+            if self._replica_wait_ms is not None:
+                pipe.execute_command("WAIT", 1, self._replica_wait_ms)
+            replies = await pipe.execute()
+        if self._replica_wait_ms is not None and int(replies[1]) < 1:
+            self._unreplicated()
         return data
+
+    def _unreplicated(self) -> None:
+        # The master keeps serving without its replica (refusing sign-ins would take the site
+        # down with the replica); what was written meanwhile is lost if the master is lost too.
+        now = time.monotonic()
+        last = self._unreplicated_logged_at
+        if last is None or now - last >= _UNREPLICATED_LOG_EVERY:
+            self._unreplicated_logged_at = now
+            log.warning(
+                "no replica of the session Redis acknowledged a new session within %d ms",
+                self._replica_wait_ms,
+            )
 
     @staticmethod
     def user_key(user_id: int) -> str:
