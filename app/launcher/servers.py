@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ class RedisServer:
     # a host of its own on a network, see app/launcher/netns.py).
     host: str = "127.0.0.1"
     prefix: list[str] = field(default_factory=list)
+    # A replica of that server (`ReplicatedRedis`): read-only, it copies everything it writes.
+    replica_of: RedisServer | None = None
 
     @property
     def url(self) -> str:
@@ -55,7 +59,13 @@ class RedisServer:
             # Off the loopback address a Redis without a password refuses everyone unless told
             # otherwise; the only other address it is given is on a private network of hosts.
             *([] if self.host.startswith("127.") else ["--protected-mode", "no"]),
+            # A replica that connects is sent the data at once, not after 5 s of waiting for
+            # others to share the transfer with.
+            "--repl-diskless-sync-delay",
+            "0",
         ]
+        if self.replica_of is not None:
+            args += ["--replicaof", self.replica_of.host, str(self.replica_of.port)]
         if self.cluster_node_timeout is not None:
             self.bus_port = self.bus_port or free_port()
             args += [
@@ -77,13 +87,7 @@ class RedisServer:
 
     def command(self, *args: str | int) -> Any:
         """Run one command on this server (administration and tests)."""
-        import redis
-
-        client = redis.Redis(host=self.host, port=self.port, socket_timeout=5)
-        try:
-            return client.execute_command(*args)
-        finally:
-            client.close()
+        return _command(self.host, self.port, *args)
 
     @property
     def alive(self) -> bool:
@@ -112,6 +116,240 @@ class RedisServer:
                 else:
                     leftover.unlink()
         self.start()
+
+
+@contextlib.contextmanager
+def _client(host: str, port: int) -> Iterator[Any]:
+    import redis
+
+    client = redis.Redis(host=host, port=port, socket_timeout=5)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _command(host: str, port: int, *args: str | int) -> Any:
+    with _client(host, port) as client:
+        return client.execute_command(*args)
+
+
+@dataclass
+class RedisSentinel:
+    """One Redis Sentinel (`redis-server --sentinel`) watching the master of `service`.
+
+    Its state (the replicas and other Sentinels it has met, the master it follows now) lives
+    in its configuration file, which it rewrites; `start` writes that file anew.
+    """
+
+    folder: Path
+    service: str
+    master: RedisServer
+    quorum: int = 2
+    down_after_ms: int = 1000
+    failover_timeout_ms: int = 2000
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisSentinel:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "sentinel.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    f"port {self.port}",
+                    f"bind {self.host}",
+                    f"dir {self.folder}",
+                    f"logfile {self.folder / 'sentinel.log'}",
+                    f"sentinel monitor {self.service} {self.master.host} {self.master.port} "
+                    f"{self.quorum}",
+                    # Silent this long, the master is down for this Sentinel; once `quorum`
+                    # agree, one of them is elected and promotes the replica.
+                    f"sentinel down-after-milliseconds {self.service} {self.down_after_ms}",
+                    f"sentinel failover-timeout {self.service} {self.failover_timeout_ms}",
+                    f"sentinel parallel-syncs {self.service} 1",
+                    "",
+                ]
+            )
+        )
+        self.process = subprocess.Popen(
+            [find_binary("redis-server"), str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, process=self.process, timeout=15, what="redis-sentinel")
+        return self
+
+    def command(self, *args: str | int) -> Any:
+        """Run one command on this Sentinel (`SENTINEL MASTER …`)."""
+        return _command(self.host, self.port, *args)
+
+    def master_state(self) -> dict[str, Any]:
+        """What this Sentinel knows of the master (`SENTINEL MASTER`): port, flags …"""
+        with _client(self.host, self.port) as client:
+            return dict(client.sentinel_master(self.service))
+
+    def replicas(self) -> list[dict[str, Any]]:
+        """What it knows of each replica (`SENTINEL REPLICAS`)."""
+        with _client(self.host, self.port) as client:
+            return [dict(replica) for replica in client.sentinel_slaves(self.service)]
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+
+
+@dataclass
+class ReplicatedRedis:
+    """A Redis master with a replica, watched by Sentinels that promote the replica if the
+    master is lost; clients find the master through them (`url`, `redis+sentinel://`).
+
+    Both servers keep their data across starts (append-only files, with `persistent`); the
+    Sentinels are made anew at every start, watching the first server as the master.
+    """
+
+    folder: Path
+    service: str = "sessions"
+    sentinel_count: int = 3
+    quorum: int = 2
+    down_after_ms: int = 1000
+    failover_timeout_ms: int = 2000
+    persistent: bool = True
+    # The master as started, then its replica; after a failover the roles are swapped
+    # (`master_now`).
+    servers: list[RedisServer] = field(default_factory=list)
+    sentinels: list[RedisSentinel] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The Sentinels and the service, for SESSION_REDIS_URL."""
+        found = ",".join(f"{s.host}:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{found}/{self.service}"
+
+    @property
+    def master(self) -> RedisServer:
+        """The server started as the master."""
+        return self.servers[0]
+
+    @property
+    def replica(self) -> RedisServer:
+        """The server started as its replica."""
+        return self.servers[1]
+
+    def start(self) -> ReplicatedRedis:
+        try:
+            master = RedisServer(self.folder / "master", persistent=self.persistent)
+            self.servers = [master]
+            master.start()
+            replica = RedisServer(
+                self.folder / "replica", persistent=self.persistent, replica_of=master
+            )
+            self.servers.append(replica)
+            replica.start()
+            self.sentinels = [
+                RedisSentinel(
+                    self.folder / f"sentinel{i + 1}",
+                    service=self.service,
+                    master=master,
+                    quorum=self.quorum,
+                    down_after_ms=self.down_after_ms,
+                    failover_timeout_ms=self.failover_timeout_ms,
+                )
+                for i in range(self.sentinel_count)
+            ]
+            for sentinel in self.sentinels:
+                sentinel.start()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 30, *, replicas: int = 1) -> RedisServer:
+        """Until every live Sentinel names the same live master, knows the other Sentinels and
+        (with `replicas`) that many live replicas in sync; returns that master.
+
+        `replicas=0` after the master was lost for good: the promoted replica serves alone.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            problem = self._problem(replicas)
+            if isinstance(problem, RedisServer):
+                return problem
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the Sentinels did not agree on a master: {problem}")
+            time.sleep(0.05)
+
+    def _problem(self, replicas: int) -> str | RedisServer:
+        import redis
+
+        live = {server.port: server for server in self.servers if server.alive}
+        named: set[int] = set()
+        for sentinel in self.sentinels:
+            if not sentinel.alive:
+                continue
+            try:
+                state = sentinel.master_state()
+                known = sentinel.replicas()
+            except redis.RedisError as error:
+                return f"sentinel {sentinel.port}: {error}"
+            port = int(state["port"])
+            if port not in live:
+                return f"sentinel {sentinel.port} names the lost master {port}"
+            if state["flags"] != "master":
+                return f"sentinel {sentinel.port} sees the master {port} as {state['flags']}"
+            if int(state["num-other-sentinels"]) < len(self.sentinels) - 1:
+                return f"sentinel {sentinel.port} has not met the other Sentinels yet"
+            ready = [
+                r
+                for r in known
+                if r["flags"] == "slave"
+                and r.get("master-link-status") == "ok"
+                and int(r["master-port"]) == port
+                and int(r["port"]) in live
+            ]
+            if len(ready) < replicas:
+                return f"sentinel {sentinel.port} knows {len(ready)} replica(s) in sync"
+            named.add(port)
+        if len(named) != 1:
+            return f"the Sentinels name {sorted(named) or 'no'} master(s)"
+        master = live[named.pop()]
+        try:
+            role = master.command("ROLE")[0]
+        except redis.RedisError as error:
+            return f"master {master.port}: {error}"
+        if role not in (b"master", "master"):
+            return f"{master.port} is not a master yet"
+        return master
+
+    def master_now(self) -> RedisServer:
+        """The server the Sentinels name as the master now."""
+        for sentinel in self.sentinels:
+            if sentinel.alive:
+                port = int(sentinel.master_state()["port"])
+                return next(server for server in self.servers if server.port == port)
+        raise LaunchError("no Sentinel is running")
+
+    def rejoin(self, server: RedisServer, timeout: float = 30) -> None:
+        """Start a lost server again as a replica of the master now (its old data is replaced
+        by the master's), until the Sentinels see it in sync."""
+        master = self.master_now()
+        master.replica_of = None
+        server.replica_of = master
+        server.start()
+        self.wait_ready(timeout, replicas=1)
+
+    def stop(self) -> None:
+        # The Sentinels first: a master stopped while they watch would be failed over.
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        for server in reversed(self.servers):
+            server.stop()
 
 
 @dataclass
