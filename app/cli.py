@@ -99,6 +99,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         replica=args.replica,
         redis_cluster=args.redis_cluster,
+        session_replica=args.session_replica,
     )
 
 
@@ -326,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-cluster",
         action="store_true",
         help="a Redis Cluster (3 masters, 3 replicas) for the cache and events Redis",
+    )
+    cluster.add_argument(
+        "--session-replica",
+        action="store_true",
+        help="the session Redis as a master and a replica watched by three Redis Sentinels, "
+        "which promote the replica if the master is lost (the nodes follow it)",
     )
     cluster.set_defaults(func=cmd_cluster)
 

@@ -1,7 +1,9 @@
 """The production topology on one machine: `delivery cluster`, the system tests and benchmarks.
 
-MariaDB (with `replica=True`, a primary and a read-only replica of it), a session Redis, a cache Redis, an events Redis, N Hypercorn nodes and nginx, all from
-installed binaries, started in order with health checks, with their data and logs in one folder.
+MariaDB (with `replica=True`, a primary and a read-only replica of it), a session Redis (with
+`session_replica=True`, a master and a replica watched by three Sentinels), a cache Redis, an
+events Redis, N Hypercorn nodes and nginx, all from installed binaries, started in order with
+health checks, with their data and logs in one folder.
 What runs where (pids, ports, folders) is written to `cluster.json` in that folder, for tools
 that act on a running cluster (`delivery simulate --faults`).
 """
@@ -23,7 +25,7 @@ from types import FrameType
 from app.launcher.nginx import Nginx
 from app.launcher.nodes import Node
 from app.launcher.processes import LaunchError, free_port
-from app.launcher.servers import MariaDBServer, RedisCluster, RedisServer
+from app.launcher.servers import MariaDBServer, RedisCluster, RedisServer, ReplicatedRedis
 from app.launcher.supervisor import Backoff, Event, Service, Supervisor
 from app.migrate import upgrade
 
@@ -49,9 +51,13 @@ class Cluster:
     # A Redis Cluster (three masters, a replica each) for the cache and the events instead of
     # two single servers; the sessions keep their single server.
     redis_cluster: bool = False
+    # The session Redis as a master with a replica, watched by three Sentinels that promote
+    # the replica when the master is lost; the nodes find the master through them.
+    session_replica: bool = False
     mariadb: MariaDBServer | None = None
     mariadb_replica: MariaDBServer | None = None
     session_redis: RedisServer | None = None
+    session_sentinels: ReplicatedRedis | None = None
     cache_redis: RedisServer | None = None
     events_redis: RedisServer | None = None
     cluster_redis: RedisCluster | None = None
@@ -98,10 +104,11 @@ class Cluster:
             assert self.cache_redis is not None and self.events_redis is not None
             cache_url, events_url = self.cache_redis.url, self.events_redis.url
         replica = {"DATABASE_READ_URL": url} if (url := self.database_read_url) else {}
+        sessions = self.session_sentinels or self.session_redis
         return {
             "DATABASE_URL": self.database_url,
             **replica,
-            "SESSION_REDIS_URL": self.session_redis.url,
+            "SESSION_REDIS_URL": sessions.url,
             "CACHE_REDIS_URL": cache_url,
             "EVENTS_REDIS_URL": events_url,
             "SECRET_KEY": self.secret_key(),
@@ -128,6 +135,7 @@ class Cluster:
                 "mariadb",
                 "mariadb-replica",
                 "redis-session",
+                "redis-session-replicated",
                 "redis-cache",
                 "redis-events",
                 "media",
@@ -143,7 +151,13 @@ class Cluster:
         if self.replica:
             self.mariadb_replica = self.mariadb.replica_of(self.folder / "mariadb-replica").start()
         self._ensure_database()
-        self.session_redis = RedisServer(self.folder / "redis-session", persistent=True).start()
+        if self.session_replica:
+            self.session_sentinels = ReplicatedRedis(self.folder / "redis-session-replicated")
+            self.session_sentinels.start()
+            self.session_redis = self.session_sentinels.master
+        else:
+            self.session_redis = RedisServer(self.folder / "redis-session", persistent=True)
+            self.session_redis.start()
         if self.redis_cluster:
             self.cluster_redis = RedisCluster(self.folder / "redis-cluster").start()
         else:
@@ -229,7 +243,20 @@ class Cluster:
             }
             if self.mariadb_replica
             else None,
+            # With Sentinels, the server started as the master (see `session_sentinels` for
+            # the one that is master now).
             "session_redis": redis(self.session_redis),
+            "session_sentinels": {
+                "url": self.session_sentinels.url,
+                "service": self.session_sentinels.service,
+                "replica": redis(self.session_sentinels.replica),
+                "sentinels": [
+                    {"pid": pid(s), "port": s.port, "folder": str(s.folder)}
+                    for s in self.session_sentinels.sentinels
+                ],
+            }
+            if self.session_sentinels
+            else None,
             "cache_redis": redis(self.cache_redis),
             "events_redis": redis(self.events_redis),
             "redis_cluster": {
@@ -270,6 +297,7 @@ class Cluster:
         for server in (
             self.events_redis,
             self.cache_redis,
+            self.session_sentinels,
             self.session_redis,
             self.cluster_redis,
             self.mariadb_replica,
@@ -318,7 +346,8 @@ class Cluster:
         vital: dict[str, Service | None] = {
             "nginx": self.nginx,
             "mariadbd": self.mariadb,
-            "the session redis-server": self.session_redis,
+            # With Sentinels, a lost master is their business: the replica takes over.
+            "the session redis-server": None if self.session_sentinels else self.session_redis,
             "the cache redis-server": self.cache_redis,
             "the events redis-server": self.events_redis,
         }
@@ -344,7 +373,13 @@ def _reporter(cluster: Cluster) -> Callable[[Event], None]:
 
 
 def run_cluster(
-    *, nodes: int, port: int, fresh: bool, replica: bool = False, redis_cluster: bool = False
+    *,
+    nodes: int,
+    port: int,
+    fresh: bool,
+    replica: bool = False,
+    redis_cluster: bool = False,
+    session_replica: bool = False,
 ) -> int:
     """`delivery cluster`: run and restart nodes that exit until Ctrl-C or SIGTERM, then stop."""
     if nodes < 1:
@@ -357,6 +392,7 @@ def run_cluster(
         fresh=fresh,
         replica=replica,
         redis_cluster=redis_cluster,
+        session_replica=session_replica,
     )
     stopping = threading.Event()
 
@@ -368,6 +404,9 @@ def run_cluster(
     try:
         database = "MariaDB and a replica" if replica else "MariaDB"
         redis = "a session Redis and a Redis Cluster" if redis_cluster else "three Redis"
+        if session_replica:
+            others = "a Redis Cluster" if redis_cluster else "a cache and an events Redis"
+            redis = f"a session Redis with a replica and three Sentinels, {others}"
         print(f"starting {database}, {redis}, {nodes} node(s) and nginx …", flush=True)
         cluster.start()
         print(f"delivery cluster is up (data and logs in {cluster.folder}):", flush=True)
@@ -375,6 +414,9 @@ def run_cluster(
         for role, server in (("mariadb", cluster.mariadb), ("replica", cluster.mariadb_replica)):
             if server is not None:
                 print(f"  {role:<7} 127.0.0.1:{server.port} ({server.folder})", flush=True)
+        if (sentinels := cluster.session_sentinels) is not None:
+            where = f"master :{sentinels.master.port}, replica :{sentinels.replica.port}"
+            print(f"  session {sentinels.url} ({where})", flush=True)
         if cluster.cluster_redis is not None:
             print(f"  redis   {cluster.cluster_redis.url} (cache and events)", flush=True)
         for node in cluster.node_list:

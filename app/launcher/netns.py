@@ -412,6 +412,8 @@ class NetnsCluster(Cluster):
     def _start(self) -> None:
         if self.replica:
             raise LaunchError("a read replica is not part of the network topology yet")
+        if self.session_replica:
+            raise LaunchError("a session replica is not part of the network topology yet")
         if self.fresh and self.folder.exists():
             for name in ("mariadb", "redis-session", "redis-cache", "redis-events", "media"):
                 shutil.rmtree(self.folder / name, ignore_errors=True)
