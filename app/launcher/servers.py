@@ -209,8 +209,10 @@ class ReplicatedRedis:
     """A Redis master with a replica, watched by Sentinels that promote the replica if the
     master is lost; clients find the master through them (`url`, `redis+sentinel://`).
 
-    Both servers keep their data across starts (append-only files, with `persistent`); the
-    Sentinels are made anew at every start, watching the first server as the master.
+    Both servers keep their data across starts (append-only files, with `persistent`). The
+    Sentinels are made anew at every start, watching as the master the server that was the
+    master when they were last stopped (recorded in the file `master`): after a failover the
+    promoted replica, which holds what was written since, stays the master.
     """
 
     folder: Path
@@ -237,17 +239,24 @@ class ReplicatedRedis:
         return self.servers[0]
 
     @property
+    def _recorded(self) -> Path:
+        return self.folder / "master"
+
+    @property
     def replica(self) -> RedisServer:
         """The server started as its replica."""
         return self.servers[1]
 
     def start(self) -> ReplicatedRedis:
+        first, second = "server1", "server2"
+        if self._recorded.exists() and self._recorded.read_text().strip() == second:
+            first, second = second, first
         try:
-            master = RedisServer(self.folder / "master", persistent=self.persistent)
+            master = RedisServer(self.folder / first, persistent=self.persistent)
             self.servers = [master]
             master.start()
             replica = RedisServer(
-                self.folder / "replica", persistent=self.persistent, replica_of=master
+                self.folder / second, persistent=self.persistent, replica_of=master
             )
             self.servers.append(replica)
             replica.start()
@@ -345,6 +354,14 @@ class ReplicatedRedis:
         self.wait_ready(timeout, replicas=1)
 
     def stop(self) -> None:
+        import redis
+
+        # Which server to start as the master next time: the master now, if it still runs.
+        with contextlib.suppress(LaunchError, redis.RedisError, StopIteration):
+            if any(sentinel.alive for sentinel in self.sentinels):
+                master = self.master_now()
+                if master.alive:
+                    self._recorded.write_text(master.folder.name)
         # The Sentinels first: a master stopped while they watch would be failed over.
         for sentinel in self.sentinels:
             sentinel.stop()
