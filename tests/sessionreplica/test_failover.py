@@ -85,8 +85,13 @@ async def test_a_sign_in_waits_for_the_replica_and_a_request_does_not(
     # Answered 200 only once the replica had it: it is there already, with no waiting here.
     assert replica.command("EXISTS", f"session:{session_cookie(customer)}") == 1
     assert _calls(master, "wait") == 1
-    for agent in await _agents(replicated_cluster, customer):
-        assert (await agent.get("/api/me")).status_code == 200
+    agents = await _agents(replicated_cluster, customer)
+    try:
+        for agent in agents:
+            assert (await agent.get("/api/me")).status_code == 200
+    finally:
+        for agent in agents[1:]:
+            await agent.http.aclose()
     assert _calls(master, "wait") == 1
 
     state = json.loads(replicated_cluster.state_path.read_text())
