@@ -17,6 +17,7 @@ from app.simulator.runner import Run, say, started
 PLACEMENT_P99_MS = 500.0
 PUSH_P99_MS = 200.0
 STEP_FACTOR = 1.4
+WARM_UP_SECONDS = 20.0
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -100,6 +101,11 @@ async def search(run: Run, config: SimConfig) -> Capacity:
     """Step the demand up on `run`'s city until a latency bound breaks (or the city runs out of
     idle customers), from `config.peak`, each step `config.capacity_step` wall seconds."""
     run.demand_started = time.time()
+    # The city has just connected every socket and put its riders on shift: a first stretch at
+    # the starting rate settles that (and fills the caches) before any step is judged.
+    warm_up = min(WARM_UP_SECONDS, config.capacity_step)
+    say(f"warm-up: {config.peak:.0f} orders/min for {warm_up:g} s (not judged) …")
+    await run.population.demand(peak=config.peak, start=DINNER, wall_seconds=warm_up, flat=True)
     peak, sustained, stopped = config.peak, None, ""
     steps: list[dict[str, float]] = []
     while not stopped:
