@@ -108,8 +108,10 @@ async def search(run: Run, config: SimConfig) -> Capacity:
     await run.population.demand(peak=config.peak, start=DINNER, wall_seconds=warm_up, flat=True)
     peak, sustained, stopped = config.peak, None, ""
     steps: list[dict[str, float]] = []
+    broken = ""  # the bound the previous try of this step broke, if it did
     while not stopped:
-        say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s …")
+        again = " (again)" if broken else ""
+        say(f"step: {peak:.0f} orders/min for {config.capacity_step:g} s{again} …")
         figures = await _step(run, peak, config.capacity_step)
         steps.append(figures)
         usage = "  ".join(f"{k[4:]} {v:.0f}%" for k, v in figures.items() if k.startswith("cpu:"))
@@ -129,16 +131,32 @@ async def search(run: Run, config: SimConfig) -> Capacity:
                 f"({figures['unserved_per_min']:.0f}/min found none), so this is a floor of "
                 "the cluster's capacity: raise --customers to measure further"
             )
-        elif (
-            figures["placement_p99_ms"] > PLACEMENT_P99_MS
-            or figures["push_p99_ms"] > PUSH_P99_MS
-            or figures["orders_per_min"] < 0.8 * figures["asked_per_min"]
-        ):
-            stopped = f"the next step ({peak:.0f}/min) broke a bound"
+        elif bound := broke(figures):
+            # One stall (a pause of the collector, a neighbour on the CPU) can lift a step's p99
+            # past a bound on its own: a step counts as broken when it breaks one twice running.
+            if broken:
+                stopped = f"the next step ({peak:.0f}/min) broke a bound twice: {broken}; {bound}"
+            else:
+                broken = bound
+                say(f"  {bound}: this step runs once more")
         else:
-            sustained = figures
+            sustained, broken = figures, ""
             peak *= STEP_FACTOR
     return Capacity(sustained, stopped, steps)
+
+
+def broke(figures: dict[str, float]) -> str:
+    """The bound a step broke, in words, or "" if it held every one."""
+    if figures["placement_p99_ms"] > PLACEMENT_P99_MS:
+        return f"placement p99 {figures['placement_p99_ms']:.0f} ms > {PLACEMENT_P99_MS:.0f}"
+    if figures["push_p99_ms"] > PUSH_P99_MS:
+        return f"commit→client p99 {figures['push_p99_ms']:.0f} ms > {PUSH_P99_MS:.0f}"
+    if figures["orders_per_min"] < 0.8 * figures["asked_per_min"]:
+        return (
+            f"{figures['orders_per_min']:.0f} of {figures['asked_per_min']:.0f} asked orders/min "
+            "placed"
+        )
+    return ""
 
 
 async def find_capacity(config: SimConfig) -> int:

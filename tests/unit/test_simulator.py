@@ -12,6 +12,7 @@ from app.cli import build_parser, main
 from app.launcher.nodes import Node
 from app.launcher.supervisor import ServiceExited, Supervisor
 from app.simulator.audit import check_deliveries, check_retries
+from app.simulator.capacity import broke
 from app.simulator.compare import table
 from app.simulator.config import (
     NODE_ENV,
@@ -256,3 +257,16 @@ def test_a_sustained_steps_cpu_shares_become_each_parts_cpu_per_order() -> None:
     assert lines[0].startswith("| app nodes | Redis | sustained orders/min | per node |")
     assert lines[2].startswith("| 2 | single | 120 | 60 | 40 | 80 | 30 | 250 | 10.0 | 30.0 |")
     assert lines[3] == "| 3 | cluster | " + " | ".join(["—"] * 10) + " | first step broke |"
+
+
+def test_a_capacity_step_names_the_bound_it_broke() -> None:
+    held = {
+        "placement_p99_ms": 120.0,
+        "push_p99_ms": 80.0,
+        "orders_per_min": 100.0,
+        "asked_per_min": 110.0,
+    }
+    assert broke(held) == ""
+    assert broke({**held, "placement_p99_ms": 640.0}) == "placement p99 640 ms > 500"
+    assert broke({**held, "push_p99_ms": 245.0}) == "commit→client p99 245 ms > 200"
+    assert broke({**held, "orders_per_min": 80.0}) == "80 of 110 asked orders/min placed"
