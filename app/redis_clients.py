@@ -120,16 +120,8 @@ def _lost_connection(error: BaseException) -> bool:
 
 class _Pipeline(ClusterPipeline):
     async def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
-        cluster = cast(_Cluster, self.cluster_client)
-        async with cluster.turn():
-            try:
-                return await super().execute(*args, **kwargs)
-            except (ClusterDownError, RedisClusterException) as error:
-                raise ClusterUnavailable(str(error)) from error
-            except (AttributeError, TypeError) as error:
-                if _lost_connection(error):
-                    raise ClusterUnavailable(f"connection lost: {error}") from error
-                raise
+        async with cast(_Cluster, self.cluster_client).guarded():
+            return await super().execute(*args, **kwargs)
 
 
 class _Cluster(RedisCluster):
@@ -162,16 +154,23 @@ class _Cluster(RedisCluster):
         finally:
             self._turns.release()
 
-    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+    @contextlib.asynccontextmanager
+    async def guarded(self) -> AsyncIterator[None]:
+        """A turn, and the cluster's failures while slots move raised as `ClusterUnavailable`
+        (one command or one pipeline)."""
         async with self.turn():
             try:
-                return await super().execute_command(*args, **kwargs)
+                yield
             except (ClusterDownError, RedisClusterException) as error:
                 raise ClusterUnavailable(str(error)) from error
             except (AttributeError, TypeError) as error:
                 if _lost_connection(error):
                     raise ClusterUnavailable(f"connection lost: {error}") from error
                 raise
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.guarded():
+            return await super().execute_command(*args, **kwargs)
 
     def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
         if shard_hint:
