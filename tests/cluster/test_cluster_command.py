@@ -3,6 +3,7 @@ everything it started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -101,17 +102,26 @@ class Command:
     port: int
     out: Lines
     err: Lines
+    # Every process seen below it (`children()`): stopped at the end if any is still running.
+    seen: dict[int, str] = field(default_factory=dict)
+
+    def children(self) -> dict[int, str]:
+        """The processes below the command now, remembered for the clean-up."""
+        now = children(self.process.pid)
+        self.seen.update(now)
+        return now
 
 
-@pytest.fixture
-def cluster_command(tmp_path: Path) -> Iterator[Command]:
-    """`delivery cluster --nodes 2 --port P` in a folder of its own; killed if a test fails."""
+@contextlib.contextmanager
+def delivery_cluster(folder: Path, *flags: str, nodes: int) -> Iterator[Command]:
+    """`delivery cluster --nodes N --port P FLAGS…` in `folder`; whatever of it still runs at the
+    end (a failed test) is killed."""
     for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",)):
         require_binary(*names)
-    port = free_ports(3)
+    port = free_ports(nodes + 1)
     process = subprocess.Popen(
-        [str(DELIVERY), "cluster", "--nodes", "2", "--port", str(port)],
-        cwd=tmp_path,
+        [str(DELIVERY), "cluster", "--nodes", str(nodes), "--port", str(port), *flags],
+        cwd=folder,
         env={**os.environ, **NODE_ENV},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -123,14 +133,21 @@ def cluster_command(tmp_path: Path) -> Iterator[Command]:
         yield command
     finally:
         if process.poll() is None:
-            left = children(process.pid)
+            command.children()
             process.kill()
             process.wait()
-            for pid in left:
-                if running(pid):
-                    os.kill(pid, signal.SIGKILL)
+        for pid in command.seen:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
         command.out.close()
         command.err.close()
+
+
+@pytest.fixture
+def cluster_command(tmp_path: Path) -> Iterator[Command]:
+    """`delivery cluster --nodes 2 --port P` in a folder of its own; killed if a test fails."""
+    with delivery_cluster(tmp_path, nodes=2) as command:
+        yield command
 
 
 def test_delivery_cluster_restarts_a_killed_node_and_stops_everything_on_sigterm(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,16 +16,8 @@ from app.launcher.cluster import DATABASE, Cluster
 from app.launcher.processes import LaunchError
 from app.launcher.servers import MariaDBServer
 from tests.client import Api
-from tests.cluster.test_cluster_command import (
-    DELIVERY,
-    Command,
-    Lines,
-    children,
-    free_ports,
-    running,
-)
+from tests.cluster.test_cluster_command import Command, children, delivery_cluster, running
 from tests.harness import require_binary
-from tests.system import NODE_ENV
 from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.system
@@ -36,31 +26,8 @@ pytestmark = pytest.mark.system
 @pytest.fixture
 def replica_command(tmp_path: Path) -> Iterator[Command]:
     """`delivery cluster --replica --nodes 1 --port P` in a folder of its own."""
-    for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",)):
-        require_binary(*names)
-    port = free_ports(2)
-    process = subprocess.Popen(
-        [str(DELIVERY), "cluster", "--replica", "--nodes", "1", "--port", str(port)],
-        cwd=tmp_path,
-        env={**os.environ, **NODE_ENV},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    command = Command(process, port, Lines(process.stdout), Lines(process.stderr))
-    try:
+    with delivery_cluster(tmp_path, "--replica", nodes=1) as command:
         yield command
-    finally:
-        if process.poll() is None:
-            left = children(process.pid)
-            process.kill()
-            process.wait()
-            for pid in left:
-                if running(pid):
-                    os.kill(pid, signal.SIGKILL)
-        command.out.close()
-        command.err.close()
 
 
 def test_cluster_with_a_replica_names_both_and_its_writes_reach_the_replica(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -11,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.test_cluster_command import DELIVERY, Lines, children, free_ports, running
+from tests.cluster.test_cluster_command import delivery_cluster, running
 from tests.harness import require_binary
-from tests.system import NODE_ENV
 
 pytestmark = pytest.mark.system
 
@@ -21,27 +19,15 @@ pytestmark = pytest.mark.system
 def test_delivery_cluster_with_redis_cluster_serves_on_six_redis_nodes_and_stops_them_all(
     tmp_path: Path,
 ) -> None:
-    for names in (("nginx",), ("mariadbd", "mysqld"), ("redis-server",), ("redis-cli",)):
-        require_binary(*names)
-    port = free_ports(2)
-    process = subprocess.Popen(
-        [str(DELIVERY), "cluster", "--nodes", "1", "--port", str(port), "--redis-cluster"],
-        cwd=tmp_path,
-        env={**os.environ, **NODE_ENV},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    out, err = Lines(process.stdout), Lines(process.stderr)
-    everything: dict[int, str] = {}
-    try:
+    require_binary("redis-cli")
+    with delivery_cluster(tmp_path, "--redis-cluster", nodes=1) as command:
+        process, port, out = command.process, command.port, command.out
         out.wait_for(lambda line: "Ctrl-C stops everything" in line, within=180, what="the banner")
         banner = out.wait_for(lambda line: "redis+cluster://" in line, within=5, what="the URL")
         assert "(cache and events)" in banner
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
 
-        everything = children(process.pid)
+        everything = command.children()
         # mariadbd, the session redis-server, six cluster redis-servers, one node, nginx.
         assert len(everything) == 10, everything
         state = json.loads((tmp_path / "var" / "cluster" / "cluster.json").read_text())
@@ -63,12 +49,3 @@ def test_delivery_cluster_with_redis_cluster_serves_on_six_redis_nodes_and_stops
         assert process.wait(timeout=90) == 0
         left = [cmdline for pid, cmdline in everything.items() if running(pid)]
         assert left == [], left
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid in everything:
-            if running(pid):
-                os.kill(pid, signal.SIGKILL)
-        out.close()
-        err.close()
