@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -299,6 +299,15 @@ async def _accept_once(
     taken: Conflict,
 ) -> OrderOut:
     async with db.uow() as uow:
+        # Most riders of a race press after the winner committed: one plain read answers
+        # them. The answer is the one the full path gives (a rider with no offer, or offered
+        # a bundle, still gets that said), without the offer and order loaded as objects or a
+        # second read of who holds the order.
+        seen = (
+            await uow.session.execute(_LATEST_OFFER, {"order_id": order_id, "rider_id": rider_id})
+        ).first()
+        if seen is not None and seen.bundle_id is None and seen.holder not in (None, rider_id):
+            raise Conflict(taken.detail, code=taken.code, title=taken.title)
         offer = await uow.session.scalar(
             select(Offer)
             .where(Offer.order_id == order_id, Offer.rider_id == rider_id)
@@ -335,6 +344,17 @@ async def _accept_once(
         await search_due_now(uow, worker, order_id)
         await uow.commit(stale=taken)
         return assigned
+
+
+# Built once (a statement object keeps its cache key): the rider's latest offer of the order
+# and who holds the order now.
+_LATEST_OFFER = (
+    select(Offer.bundle_id, Order.rider_id.label("holder"))
+    .join(Order, Order.id == Offer.order_id)
+    .where(Offer.order_id == bindparam("order_id"), Offer.rider_id == bindparam("rider_id"))
+    .order_by(Offer.id.desc())
+    .limit(1)
+)
 
 
 async def put_rider_on(

@@ -188,7 +188,8 @@ async def run(*, riders: int, races: int, orders: int) -> dict[str, Any]:
     floor_figures = latency_figures(floor)
     say(
         f"  accept race: p50 {race_figures['p50_ms']:.0f} ms  p99 {race_figures['p99_ms']:.0f} ms"
-        f"   ({riders} x GET /api/me at once: p50 {floor_figures['p50_ms']:.0f} ms)"
+        f"   ({riders} x GET /api/me at once: p50 {floor_figures['p50_ms']:.0f} ms,"
+        f" p99 {floor_figures['p99_ms']:.0f} ms)"
     )
     say(
         f"  {min(orders, riders)} orders offered to {riders} riders: {assignments:.1f} assignments/s"

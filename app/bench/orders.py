@@ -2,7 +2,10 @@
 
 A bare script then performs the same inserts straight into MariaDB (one transaction per order:
 idempotency key, order, lines, timeline, payment, gateway ledger row, two stream heads and two
-outbox rows) as the ceiling, and the ratio of each to it is the figure.
+outbox rows) as the ceiling, and the ratio of each to it is the figure. The same rows once more
+through SQLAlchemy, as the nodes send them (Core statements built once, a session per order),
+give what SQLAlchemy's execution costs a process per order over the bare driver: the most that
+leaving SQLAlchemy for the driver on the order's path could save.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiomysql
+from sqlalchemy import Insert, bindparam, insert, update
 
 from app.bench.common import (
     Client,
@@ -26,6 +30,10 @@ from app.bench.common import (
     start_cluster,
     stop_cluster,
 )
+from app.db import Database, table_of, utcnow
+from app.orders.models import IdempotencyRecord, Order, OrderItem, OrderTimeline
+from app.outbox import OutboxEvent, next_seqs
+from app.payments.models import Payment, SandboxCharge
 
 
 async def fire(
@@ -131,6 +139,132 @@ async def bare_inserts(
     return rate, cpu_ms
 
 
+_INSERT: dict[type[Any], Insert] = {
+    model: insert(table_of(model))
+    for model in (IdempotencyRecord, Order, OrderItem, OrderTimeline, Payment, OutboxEvent)
+}
+# The sandbox gateway's ledger is its own schema (not our `Base`).
+_INSERT[SandboxCharge] = insert(SandboxCharge)
+_KEY_DONE = update(table_of(IdempotencyRecord)).where(
+    table_of(IdempotencyRecord).c.id == bindparam("key_id")
+)
+
+
+async def sqlalchemy_inserts(
+    url: str, orders: int, concurrency: int, store_id: int, customer_id: int
+) -> tuple[float, float]:
+    """The bare script's rows through SQLAlchemy as a node sends them: the Core statements of
+    the order's path, built once, in a unit of work per order (orders/s, CPU ms per order)."""
+    db = Database(url)
+    counter = itertools.count()
+    remaining = iter(range(orders))
+    now = utcnow()
+    stamps = {"created_at": now, "updated_at": now}
+
+    async def order() -> None:
+        n = next(counter)
+        ref = f"core_{n}"
+        async with db.uow() as uow:
+            session = uow.session
+            key = await session.execute(
+                _INSERT[IdempotencyRecord],
+                {
+                    "user_id": customer_id,
+                    "key": f"core-{n}",
+                    "request_hash": "h" * 64,
+                    "state": "in_progress",
+                    "payment_reference": ref,
+                    "expires_at": now,
+                    **stamps,
+                },
+            )
+            await session.execute(
+                _INSERT[SandboxCharge],
+                {
+                    "reference": ref,
+                    "provider_reference": "p" + ref,
+                    "amount": 21000,
+                    "card_last4": "1111",
+                    "status": "captured",
+                    "created_at": now,
+                },
+            )
+            inserted = await session.execute(
+                _INSERT[Order],
+                {
+                    "customer_id": customer_id,
+                    "store_id": store_id,
+                    "status": "placed",
+                    "dispatch": "none",
+                    "version": 1,
+                    "subtotal": 18000,
+                    "delivery_fee": 3000,
+                    "coupon_discount": 0,
+                    "points_used": 0,
+                    "total": 21000,
+                    "paid_amount": 21000,
+                    "address_text": "Seoul",
+                    "address_lat": 37.5,
+                    "address_lng": 126.9,
+                    "stream_seq": 1,
+                    **stamps,
+                },
+            )
+            order_id = inserted.lastrowid  # type: ignore[attr-defined]
+            for model, row in (
+                (
+                    OrderItem,
+                    {
+                        "menu_item_id": 1,
+                        "name": "Bibimbap",
+                        "price": 9000,
+                        "quantity": 2,
+                        "options_json": "[]",
+                        "line_total": 18000,
+                    },
+                ),
+                (OrderTimeline, {"status": "placed", "at": now}),
+                (
+                    Payment,
+                    {"method": "card", "amount": 21000, "status": "captured", "reference": ref},
+                ),
+            ):
+                await session.execute(_INSERT[model], [{"order_id": order_id, **row, **stamps}])
+            # Written as published, as the bare script does: the nodes' relays leave them be.
+            seqs = await next_seqs(uow, [f"order:{order_id}", f"store:{store_id}"])
+            await session.execute(
+                _INSERT[OutboxEvent],
+                [
+                    {
+                        "stream": stream,
+                        "seq": seq,
+                        "type": "order.placed",
+                        "at": now,
+                        "payload": "{}",
+                        "published": 1,
+                        **stamps,
+                    }
+                    for stream, seq in seqs.items()
+                ],
+            )
+            await session.execute(
+                _KEY_DONE,
+                {"key_id": key.lastrowid, "state": "done"},  # type: ignore[attr-defined]
+            )
+            await uow.commit()
+
+    async def worker() -> None:
+        for _ in remaining:
+            await order()
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    rate = orders / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / orders
+    await db.close()
+    return rate, cpu_ms
+
+
 async def run(*, orders: int, concurrency: int) -> dict[str, Any]:
     """Orders/s through one node, through two, and bare inserts of the same rows."""
     cluster = await start_cluster("bench-orders")
@@ -156,6 +290,14 @@ async def run(*, orders: int, concurrency: int) -> dict[str, Any]:
             f"  bare inserts     {bare:8.1f} orders/s"
             f" (the script's own CPU: {bare_cpu:.2f} ms per order)"
         )
+        core, core_cpu = await sqlalchemy_inserts(
+            cluster.database_url, orders, concurrency, menu[0], int(one[0].user["id"])
+        )
+        say(
+            f"  through SQLAlchemy {core:6.1f} orders/s"
+            f" (the script's own CPU: {core_cpu:.2f} ms per order,"
+            f" {core_cpu - bare_cpu:.2f} ms more than bare)"
+        )
         await close_all([owner, *one, *two])
     finally:
         await stop_cluster(cluster)
@@ -166,6 +308,8 @@ async def run(*, orders: int, concurrency: int) -> dict[str, Any]:
         "two_nodes_per_s": round(rate2, 1),
         "bare_per_s": round(bare, 1),
         "bare_client_cpu_ms": round(bare_cpu, 3),
+        "sqlalchemy_per_s": round(core, 1),
+        "sqlalchemy_client_cpu_ms": round(core_cpu, 3),
         "one_node_ratio": round(rate1 / bare, 3),
         "two_nodes_ratio": round(rate2 / bare, 3),
         "one_node_latency": latency_figures(lat1),

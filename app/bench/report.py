@@ -83,8 +83,13 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
         elif name == "orders":
             _bars(
                 axis,
-                ["1 node", "2 nodes", "bare inserts"],
-                [data["one_node_per_s"], data["two_nodes_per_s"], data["bare_per_s"]],
+                ["1 node", "2 nodes", "bare inserts", "via SQLAlchemy"],
+                [
+                    data["one_node_per_s"],
+                    data["two_nodes_per_s"],
+                    data["bare_per_s"],
+                    data.get("sqlalchemy_per_s", 0.0),
+                ],
                 "orders placed per second",
                 "orders/s",
             )

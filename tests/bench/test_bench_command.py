@@ -94,3 +94,22 @@ def test_a_comparison_puts_each_figure_beside_its_old_value_with_the_ratio() -> 
     assert table[0].split() == ["figure", "old", "new", "new/old"]
     assert table[1].split() == ["orders.rounds[0].p50_ms", "4", "2", "0.50"]
     assert table[2].split() == ["orders.two_nodes_per_s", "50", "75", "1.50"]
+
+
+def test_quick_orders_section_prices_sqlalchemy_beside_the_bare_driver(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(DELIVERY), "bench", "--quick", "--only", "orders", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    orders = json.loads((out / "results.json").read_text())["sections"]["orders"]
+    assert orders["one_node_per_s"] > 0 and orders["two_nodes_per_s"] > 0
+    # The same rows through SQLAlchemy cost the script more than through the bare driver, and
+    # neither is free: the difference is what SQLAlchemy's execution costs per order.
+    assert 0 < orders["bare_client_cpu_ms"] < orders["sqlalchemy_client_cpu_ms"]
+    assert orders["sqlalchemy_per_s"] > 0 and orders["bare_per_s"] > 0
+    assert "through SQLAlchemy" in done.stdout and "ms more than bare" in done.stdout
+    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
