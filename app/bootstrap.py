@@ -224,7 +224,14 @@ async def _start_realtime(services: Container, stack: AsyncExitStack, realtime: 
     relay.start()
     stack.push_async_callback(relay.stop)
     stack.callback(db.event_listeners.remove, relay.wake)
-    gate = Gate(realtime.sio, realtime.principals, hub, db, sessions)
+    gate = Gate(
+        realtime.sio,
+        realtime.principals,
+        hub,
+        db,
+        sessions,
+        sweep_interval=settings.realtime_session_sweep_seconds,
+    )
     hub.control = gate
     hub.start()
     stack.push_async_callback(hub.stop)

@@ -156,6 +156,9 @@ class Settings(AdminBootstrap):
     # `socketio-redis` (python-socketio's AsyncRedisManager, at-most-once; kept as the measured
     # baseline, see bench/realtime_bench.py).
     realtime_max_client_queue: int = Field(default=1000, ge=10, le=1_000_000)
+    # How often each node asks the session Redis whether its sockets' sessions still exist
+    # (a session that ran out, with no sign-out to announce it, loses its sockets by then).
+    realtime_session_sweep_seconds: float = Field(default=10.0, ge=0.01, le=3600)
     realtime_fanout: Literal["hub", "socketio-redis"] = "hub"
     # A node's event loop (uvloop: libuv's, measurably cheaper per request and per socket
     # write) and whether Hypercorn writes a line per request (the cluster turns it off: the

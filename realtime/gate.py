@@ -177,7 +177,10 @@ class Gate:
         except (RedisError, OSError) as error:
             log.debug("session sweep skipped: %s", error)
             return
-        await self._disconnect(lambda p: p.session_id is not None and p.session_id not in alive)
+        # Only the sockets whose sessions were asked about: one that connected while the
+        # answer was on its way (with a session no socket of this node had before) was not,
+        # and its session was read live as it connected.
+        await self._disconnect(lambda p: p.session_id in held and p.session_id not in alive)
 
     def start(self) -> None:
         """Sweep sessions periodically."""
