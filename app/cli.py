@@ -56,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
+    from app import collector
     from app.asgi import build_asgi
     from app.lifecycle import until_stop_signal
 
@@ -78,6 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Hypercorn's wait for open connections ends instead of running out on WebSockets.
     app = build_asgi(settings)
     stop = functools.partial(until_stop_signal, then=app.realtime.close_connections)
+    collector.tune()
     if settings.event_loop == "uvloop":
         import uvloop
 
