@@ -21,6 +21,7 @@ import functools
 import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
@@ -308,13 +309,9 @@ async def hub(
         await stop_cluster(cluster)
 
 
-def _spawn(node: str, port: int, redis_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [node, str(REFERENCE / "server.js"), str(port), redis_url],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
 def reference_installed() -> bool:
@@ -329,21 +326,50 @@ async def reference(
     node = shutil.which("node")
     if node is None or not reference_installed():
         raise RuntimeError("the reference needs node and `npm ci --prefix bench/node`")
+    return await _pair(
+        "Node.js socket.io",
+        lambda port, redis_url: [node, str(REFERENCE / "server.js"), str(port), redis_url],
+        clients=clients, room_size=room_size, events=events, rate=rate, idle=idle,
+    )  # fmt: skip
+
+
+async def floor(
+    *, clients: int, room_size: int, events: int, rate: float, idle: float
+) -> dict[str, Any]:
+    """The floor of this stack (`app/bench/floor.py`): two Hypercorn servers, one Redis."""
+    return await _pair(
+        "Hypercorn floor",
+        lambda port, redis_url: [sys.executable, "-m", "app.bench.floor", str(port), redis_url],
+        clients=clients, room_size=room_size, events=events, rate=rate, idle=idle,
+    )  # fmt: skip
+
+
+async def _pair(
+    name: str,
+    command: Callable[[int, str], list[str]],
+    *,
+    clients: int,
+    room_size: int,
+    events: int,
+    rate: float,
+    idle: float,
+) -> dict[str, Any]:
+    """Two servers started with `command(port, redis_url)` on one Redis, taking `join` and
+    `POST /emit` as `bench/node/server.js` does, under the load."""
     layout = _layout(clients, room_size)
     rooms = max(room for room, _ in layout) + 1
-    folder = Path(tempfile.mkdtemp(prefix="bench-fanout-node-"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-fanout-pair-"))
     redis = await asyncio.to_thread(RedisServer(folder / "redis").start)
     servers: list[subprocess.Popen[bytes]] = []
     try:
         ports = [free_port(), free_port()]
         for port in ports:
-            servers.append(
-                await asyncio.to_thread(_spawn, node, port, redis.url, folder / f"node-{port}.log")
-            )
+            log_path = folder / f"server-{port}.log"
+            servers.append(await asyncio.to_thread(_spawn, command(port, redis.url), log_path))
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for port, process in zip(ports, servers, strict=True):
             await asyncio.to_thread(
-                wait_for_port, port, process=process, timeout=30, what="the reference server"
+                wait_for_port, port, process=process, timeout=30, what=f"the {name} server"
             )
         members = [
             Member(url=urls[n], room=room, headers={}, join=functools.partial(_join, f"r{room}"))
@@ -360,7 +386,7 @@ async def reference(
                     assert answer.status == 200, await answer.text()
 
             return await _measure(
-                "Node.js socket.io", members, [p.pid for p in servers], emit,
+                name, members, [p.pid for p in servers], emit,
                 rooms=rooms, events=events, rate=rate, idle=idle,
             )  # fmt: skip
     finally:
@@ -388,7 +414,20 @@ async def run(
         "idle": idle,
     }
     ours = await hub(**load, profiler=profiler)
+    bare = await floor(**load)
     theirs = await reference(**load)
     ratio = ours["cpu_us_per_delivery"] / theirs["cpu_us_per_delivery"]
-    say(f"  hub / Node.js CPU per delivery: {ratio:.2f}")
-    return {**load, "hub": ours, "node": theirs, "hub_to_node_cpu_ratio": round(ratio, 2)}
+    floor_ratio = bare["cpu_us_per_delivery"] / theirs["cpu_us_per_delivery"]
+    say(
+        f"  hub / Node.js CPU per delivery: {ratio:.2f}"
+        f"   (Hypercorn floor / Node.js: {floor_ratio:.2f},"
+        f" hub / floor: {ours['cpu_us_per_delivery'] / bare['cpu_us_per_delivery']:.2f})"
+    )
+    return {
+        **load,
+        "hub": ours,
+        "floor": bare,
+        "node": theirs,
+        "hub_to_node_cpu_ratio": round(ratio, 2),
+        "floor_to_node_cpu_ratio": round(floor_ratio, 2),
+    }

@@ -111,16 +111,25 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
         elif name == "fanout":
             _bars(
                 axis,
-                ["our hub", "Node.js socket.io"],
-                [data["hub"]["cpu_us_per_delivery"], data["node"]["cpu_us_per_delivery"]],
+                ["our hub", "Hypercorn floor", "Node.js socket.io"],
+                [
+                    data["hub"]["cpu_us_per_delivery"],
+                    data.get("floor", {}).get("cpu_us_per_delivery", 0.0),
+                    data["node"]["cpu_us_per_delivery"],
+                ],
                 "fan-out server CPU per delivery",
                 "µs",
             )
         elif name == "dispatch":
             _bars(
                 axis,
-                ["race p50", "race p99", "GET /me p50"],
-                [data["race"]["p50_ms"], data["race"]["p99_ms"], data["me_at_once"]["p50_ms"]],
+                ["race p50", "race p99", "GET /me p50", "GET /me p99"],
+                [
+                    data["race"]["p50_ms"],
+                    data["race"]["p99_ms"],
+                    data["me_at_once"]["p50_ms"],
+                    data["me_at_once"]["p99_ms"],
+                ],
                 f"{data['riders']} riders at once",
                 "ms",
             )

@@ -52,7 +52,7 @@ def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
     assert kinds["POST /api/orders"]["cpu_ms"] > base
 
     fanout = results["sections"]["fanout"]
-    for side in ("hub", "node"):
+    for side in ("hub", "floor", "node"):
         assert fanout[side]["lost"] == 0
         assert fanout[side]["delivered"] == fanout[side]["expected"] > 0
         assert fanout[side]["cpu_us_per_delivery"] > 0
@@ -60,6 +60,10 @@ def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
     assert fanout["hub_to_node_cpu_ratio"] == round(
         fanout["hub"]["cpu_us_per_delivery"] / fanout["node"]["cpu_us_per_delivery"], 2
     )
+    assert fanout["floor_to_node_cpu_ratio"] == round(
+        fanout["floor"]["cpu_us_per_delivery"] / fanout["node"]["cpu_us_per_delivery"], 2
+    )
+    assert "Hypercorn floor / Node.js" in done.stdout
 
     # --profile: a py-spy profile of the node(s) behind every CPU figure of ours.
     profiles = results["profiles"]
