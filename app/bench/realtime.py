@@ -290,9 +290,11 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
             subs, tasks, storm = await _connect(kitchens, count, http)
             # This process holds thousands of connections: a full collection of its garbage
             # walked them all and held every delivery up for about half a second, which the
-            # figures then charged to the cluster. What exists now is left out of collections.
+            # figures then charged to the cluster. What exists now is left out of collections,
+            # and this process collects nothing until the round is over.
             gc.collect()
             gc.freeze()
+            gc.disable()
             say(
                 f"  all {count} at once: subscribed in p50 {storm['subscribe_p50_ms']:.0f} ms, "
                 f"p99 {storm['subscribe_p99_ms']:.0f} ms, max {storm['subscribe_max_ms']:.0f} ms; "
@@ -311,6 +313,7 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
                     task.cancel()
                 with contextlib.suppress(Exception):
                     await asyncio.gather(*tasks, return_exceptions=True)
+                gc.enable()
                 gc.unfreeze()
             figures = {**figures, **maximum, **storm}
             rounds.append(figures)
