@@ -1,7 +1,7 @@
 """The garbage collector of a node that holds thousands of sockets.
 
 Each socket is a few hundred objects the collector tracks (its Engine.IO socket, queue and
-tasks, the WebSocket's state), so with 2,500 sockets a full collection walks about a million
+tasks, the WebSocket's state), so with 2,500 sockets a full collection walks some 800,000
 objects and stops the node for about half a second. With CPython's default thresholds (a young
 collection every 700 new objects) the fan-out's in-flight packets and coroutines are promoted to
 the oldest generation fast enough to cause a full collection every 5 to 7 seconds under load:
