@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from app.launcher.cluster import Cluster
 from tests.client import Api
@@ -80,3 +81,14 @@ def session_cookie(api: Api) -> str:
     value = api.http.cookies.get("delivery_session")
     assert value, "not signed in"
     return str(value)
+
+
+async def run_out(cluster: Cluster, session_id: str) -> None:
+    """End a session as running out would: gone from the session Redis, with no sign-out to
+    announce it to the nodes."""
+    assert cluster.session_redis is not None
+    sessions = Redis.from_url(cluster.session_redis.url)
+    try:
+        assert await sessions.delete(f"session:{session_id}") == 1
+    finally:
+        await sessions.aclose()

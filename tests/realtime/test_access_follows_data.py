@@ -19,7 +19,7 @@ from tests.client import Api
 from tests.realtime.flows import act, open_store, place_order
 from tests.realtime.seed import insert_order, insert_store
 from tests.realtime.streams import StreamClient
-from tests.system import People, http_client, session_cookie
+from tests.system import People, http_client, run_out, session_cookie
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.system
@@ -189,12 +189,7 @@ async def test_an_open_socket_whose_session_ended_can_subscribe_no_more_and_is_d
     sockets.append(client)
     assert (await client.subscribe(stream))["code"] == "not-found"  # the session is fine
     # The session runs out (as its TTL would) with no sign-out to announce it.
-    assert cluster.session_redis is not None
-    sessions = Redis.from_url(cluster.session_redis.url)
-    try:
-        assert await sessions.delete(f"session:{session_cookie(customer)}") == 1
-    finally:
-        await sessions.aclose()
+    await run_out(cluster, session_cookie(customer))
     assert await client.subscribe(stream) == {"ok": False, "code": "unauthenticated"}
     await wait_until(lambda: client.disconnects, what="the periodic session sweep")
     assert not client.sio.connected

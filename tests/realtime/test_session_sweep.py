@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from app.launcher.cluster import Cluster
 from tests.harness import require_binary
-from tests.system import NODE_ENV, People, session_cookie
+from tests.system import NODE_ENV, People, run_out, session_cookie
 
 pytestmark = pytest.mark.system
 
@@ -114,12 +113,7 @@ async def test_sockets_connecting_while_the_sweep_runs_stay_and_an_ended_session
             # The sweep runs: the sockets of a session that ran out (no sign-out announced it)
             # are disconnected, and nobody else's.
             ended = session_cookie(customers[0])
-            assert sweeping.session_redis is not None
-            redis = Redis.from_url(sweeping.session_redis.url)
-            try:
-                assert await redis.delete(f"session:{ended}") == 1
-            finally:
-                await redis.aclose()
+            await run_out(sweeping, ended)
             gone = [s for s, _ in sockets if s.cookie == ended]
             await asyncio.wait_for(asyncio.gather(*(s.ended.wait() for s in gone)), timeout=10)
             assert all(s.namespace_closed for s in gone)
