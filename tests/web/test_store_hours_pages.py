@@ -43,12 +43,24 @@ async def test_owner_sets_hours_and_pauses_from_the_store_page(
         taking = page.locator("#taking")
         await expect(page.locator("#state-badge")).to_have_text("Open")
 
+        before = datetime.now(SEOUL)
         await taking.get_by_role("button", name="Pause 15 min").click()
         await expect(page.locator("#state-badge")).to_have_text("Paused")
+        after = datetime.now(SEOUL)
         await expect(page.locator("#pause-left")).to_contain_text(
             re.compile(r"Paused: 1[45]:\d\d left")
         )
-        await expect(page.locator("#state-detail")).to_contain_text("takes orders again today at")
+        # Today in Seoul, unless the pause ends past midnight there (the page said it at some
+        # moment between the two readings of the clock).
+        days = {
+            "today" if (start + timedelta(minutes=15)).date() == now.date() else "tomorrow"
+            for start in (before, after)
+            for now in (before, after)
+            if now >= start
+        }
+        await expect(page.locator("#state-detail")).to_contain_text(
+            re.compile(rf"takes orders again ({'|'.join(days)}) at")
+        )
         await owner.shot("owner-store-paused")
         await taking.get_by_role("button", name="Resume now").click()
         await expect(page.locator("#state-badge")).to_have_text("Open")
@@ -137,7 +149,10 @@ async def test_customer_sees_the_store_close_pause_and_sell_out_as_it_happens(
     paused = await owner_api.post(f"/api/stores/{store_id}/pause", json={"minutes": 30})
     assert paused.status_code == 200, paused.text
     await expect(page.locator("#store-state")).to_have_text("Paused")
-    await expect(page.locator("#store-when")).to_contain_text("takes orders again today at")
+    # Today in Seoul, unless the pause runs past midnight there (paused after 23:30).
+    until = datetime.fromisoformat(paused.json()["paused_until"]).astimezone(SEOUL)
+    day = "today" if until.date() == datetime.now(SEOUL).date() else "tomorrow"
+    await expect(page.locator("#store-when")).to_contain_text(f"takes orders again {day} at")
     await expect(page.get_by_role("button", name="Add to cart")).to_have_count(0)
     await expect(page.locator("#cart-blocked")).to_contain_text(
         "Gimbap Corner is not taking orders"
