@@ -307,6 +307,8 @@ async def _accept_once(
             await uow.session.execute(_LATEST_OFFER, {"order_id": order_id, "rider_id": rider_id})
         ).first()
         if seen is not None and seen.bundle_id is None and seen.holder not in (None, rider_id):
+            # The same answer as `taken`, but not `taken` itself: `taken_or_theirs` only reads
+            # who holds the order again for `taken`, and this read has just said.
             raise Conflict(taken.detail, code=taken.code, title=taken.title)
         offer = await uow.session.scalar(
             select(Offer)
