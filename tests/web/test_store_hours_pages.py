@@ -23,6 +23,12 @@ __all__ = ["customer", "node", "node_api"]
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
+def day_of(end: datetime, now: datetime) -> str:
+    """How the pages name the day `end` falls on, seen at `now`: `today` or `tomorrow` in Seoul
+    (a pause of minutes ends one or the other)."""
+    return "today" if end.astimezone(SEOUL).date() == now.astimezone(SEOUL).date() else "tomorrow"
+
+
 @pytest.fixture
 async def owner_api(node: Node) -> AsyncIterator[Api]:
     """An API client on the node, for the store's owner to sign in with."""
@@ -53,7 +59,7 @@ async def test_owner_sets_hours_and_pauses_from_the_store_page(
         # Today in Seoul, unless the pause ends past midnight there (the page said it at some
         # moment between the two readings of the clock).
         days = {
-            "today" if (start + timedelta(minutes=15)).date() == now.date() else "tomorrow"
+            day_of(start + timedelta(minutes=15), now)
             for start in (before, after)
             for now in (before, after)
             if now >= start
@@ -150,8 +156,8 @@ async def test_customer_sees_the_store_close_pause_and_sell_out_as_it_happens(
     assert paused.status_code == 200, paused.text
     await expect(page.locator("#store-state")).to_have_text("Paused")
     # Today in Seoul, unless the pause runs past midnight there (paused after 23:30).
-    until = datetime.fromisoformat(paused.json()["paused_until"]).astimezone(SEOUL)
-    day = "today" if until.date() == datetime.now(SEOUL).date() else "tomorrow"
+    until = datetime.fromisoformat(paused.json()["paused_until"])
+    day = day_of(until, datetime.now(SEOUL))
     await expect(page.locator("#store-when")).to_contain_text(f"takes orders again {day} at")
     await expect(page.get_by_role("button", name="Add to cart")).to_have_count(0)
     await expect(page.locator("#cart-blocked")).to_contain_text(
