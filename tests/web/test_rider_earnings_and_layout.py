@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from app.launcher.nodes import Node
 from tests.client import Api
 from tests.web.browser import SCREENSHOTS, Watched, open_watched
-from tests.web.journey import sign_up
+from tests.web.journey import loaded, sign_up
 from tests.web.single_node import node, node_api, open_store, sign_in
 
 __all__ = ["node", "node_api"]
@@ -100,6 +100,8 @@ async def test_earnings_come_from_the_ledger_and_a_second_device_shows_the_same(
     # What an earlier version kept on the device is gone.
     await page.evaluate("localStorage.setItem('delivery.rider.fees', '{\"1\": 99999}')")
     await page.reload()
+    # Until the page has read the shift and the orders, it may still set the switch from them.
+    await loaded(page)
     await expect(page.locator("#earned")).to_have_text("₩0")
     assert await stored_fees(page) is None
     await go_online(page)
