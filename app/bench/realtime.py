@@ -3,11 +3,13 @@
 On one cluster (two nodes), S stores each get an owner, and K WebSocket subscribers split
 evenly between the two nodes each follow one store stream (with that owner's session). For each
 K, the kitchens first work orders through the REST API as fast as they can (place, accept,
-ready, cancel: every step writes an event to its store's stream) to find the maximum: the
-events/s that reach every one of the K subscribers, from the first commit until the last
-subscriber holds the last event (never more than the kitchens commit). Then orders are started
-open-loop at half that rate, so that latency is the path's and not a queue's, and every
-delivery is checked (seq exactly last + 1, every subscriber at its stream's head at the end).
+ready, cancel: every step writes an event to its store's stream, and the cancel two, the
+refund's too) to find the maximum: the events/s that reach every one of the K subscribers,
+from the first commit until the last subscriber holds the last event (never more than the
+kitchens commit). Then orders are started open-loop at half that rate, so that latency is the
+path's and not a queue's, and every delivery is checked (seq exactly last + 1, every
+subscriber at its stream's head at the end). A last round offers a fixed number of deliveries
+a second instead (2,000 subscribers on 10 streams, 2,000 deliveries/s), whatever the maximum.
 Latency is the event envelope's `at` (the commit, to the millisecond) to the moment the
 subscriber decoded it.
 
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,7 +48,7 @@ from app.bench.common import (
 )
 from app.launcher.cluster import Cluster
 
-EVENTS_PER_ORDER = 4  # placed, accepted, ready, cancelled on the store's stream
+EVENTS_PER_ORDER = 5  # placed, accepted, ready, cancelled and refunded, on the store's stream
 
 
 @dataclass
@@ -133,9 +136,9 @@ class Kitchens:
         ]
         self.menus = [await open_store(owner) for owner in self.owners]
 
-    def flow(self, index: int) -> asyncio.Task[None]:
-        """One order worked start to finish at store `index % S`."""
-        s = index % len(self.owners)
+    def flow(self, index: int, stores: int | None = None) -> asyncio.Task[None]:
+        """One order worked start to finish at store `index % S` (of the first `stores`)."""
+        s = index % (stores or len(self.owners))
         self.keys += 1
         return asyncio.create_task(
             _order_flow(self.owners[s], self.customers[s], self.menus[s], f"rt-{self.keys}")
@@ -152,15 +155,16 @@ class Kitchens:
         await asyncio.gather(*(kitchen(s) for s in range(len(self.owners))))
         return per_store * len(self.owners) * EVENTS_PER_ORDER
 
-    async def paced(self, orders: int, orders_per_s: float) -> float:
-        """Start `orders` orders open-loop at `orders_per_s`; the rate actually offered."""
+    async def paced(self, orders: int, orders_per_s: float, stores: int | None = None) -> float:
+        """Start `orders` orders open-loop at `orders_per_s` (at the first `stores` stores, or
+        all); the rate actually offered."""
         flows = []
         started = time.perf_counter()
         for n in range(orders):
             delay = started + n / orders_per_s - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            flows.append(self.flow(n))
+            flows.append(self.flow(n, stores))
         # The rate the orders were started at; the last ones' steps finish after it.
         offered = orders / (time.perf_counter() - started + 1 / orders_per_s)
         await asyncio.gather(*flows)
@@ -186,12 +190,18 @@ def _heads(subscribers: list[Subscriber], kitchens: Kitchens) -> dict[str, int]:
 
 
 async def _connect(
-    kitchens: Kitchens, count: int, http: aiohttp.ClientSession, *, within: float = 60
+    kitchens: Kitchens,
+    count: int,
+    http: aiohttp.ClientSession,
+    *,
+    streams: int | None = None,
+    within: float = 60,
 ) -> tuple[list[Subscriber], list[asyncio.Task[None]], dict[str, Any]]:
-    """Every subscriber connects and subscribes at once (a storm, as after a node's restart);
-    the ones answered within `within` s, their tasks, and how long the answers took."""
+    """Every subscriber connects and subscribes at once (a storm, as after a node's restart),
+    to the streams of the first `streams` stores (or all); the ones answered within `within`
+    s, their tasks, and how long the answers took."""
     nodes = [node.url for node in kitchens.cluster.node_list]
-    stores = len(kitchens.owners)
+    stores = streams or len(kitchens.owners)
     subs = [
         Subscriber(
             url=nodes[i % len(nodes)],
@@ -246,7 +256,11 @@ async def _maximum(kitchens: Kitchens, subs: list[Subscriber], orders: int) -> d
 
 
 async def _round(
-    kitchens: Kitchens, subs: list[Subscriber], orders: int, orders_per_s: float
+    kitchens: Kitchens,
+    subs: list[Subscriber],
+    orders: int,
+    orders_per_s: float,
+    stores: int | None = None,
 ) -> dict[str, Any]:
     # What the flat-out run sent is delivered before this round's clock starts.
     await _caught_up(subs, _heads(subs, kitchens))
@@ -255,7 +269,7 @@ async def _round(
     starts = [sub.last for sub in subs]
     pids = node_pids(kitchens.cluster)
     before = Usage.now(pids)
-    offered = await kitchens.paced(orders, orders_per_s)
+    offered = await kitchens.paced(orders, orders_per_s, stores)
     heads = _heads(subs, kitchens)
     await _caught_up(subs, heads)
     usage = Usage.now(pids).since(before)
@@ -277,8 +291,88 @@ async def _round(
     }
 
 
-async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, Any]:
-    """The maximum events/s, then commit → client latency at half of it for each K."""
+@contextlib.asynccontextmanager
+async def _subscribed(
+    kitchens: Kitchens, count: int, http: aiohttp.ClientSession, streams: int | None = None
+) -> AsyncIterator[tuple[list[Subscriber], dict[str, Any]]]:
+    """`count` subscribers connected at once and following their streams until the block ends;
+    this process collects no garbage meanwhile."""
+    say(f"  connecting {count} subscribers over two nodes …")
+    subs, tasks, storm = await _connect(kitchens, count, http, streams=streams)
+    # This process holds thousands of connections: a full collection of its garbage walked
+    # them all and held every delivery up for about half a second, which the figures then
+    # charged to the cluster. What exists now is left out of collections, and this process
+    # collects nothing until the round is over.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    say(
+        f"  all {count} at once: subscribed in p50 {storm['subscribe_p50_ms']:.0f} ms, "
+        f"p99 {storm['subscribe_p99_ms']:.0f} ms, max {storm['subscribe_max_ms']:.0f} ms; "
+        f"{storm['unanswered']} unanswered after 60 s"
+    )
+    try:
+        yield subs, storm
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        gc.enable()
+        gc.unfreeze()
+
+
+def _report(label: str, figures: dict[str, Any]) -> None:
+    say(
+        f"  {label}: p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
+        f"max {figures['max_ms']:.1f} ms  delivered {figures['delivered']}/"
+        f"{figures['expected']}  gaps {figures['gaps']}  behind {figures['behind']}"
+    )
+    say(
+        f"         CPU: nodes {figures['nodes_cores']:.2f} cores, this client "
+        f"{figures['client_cores']:.2f}, the machine {figures['machine_busy']:.0%} busy"
+    )
+
+
+async def _fixed_round(
+    kitchens: Kitchens,
+    http: aiohttp.ClientSession,
+    *,
+    subscribers: int,
+    streams: int,
+    deliveries_per_s: float,
+    orders: int,
+) -> dict[str, Any]:
+    """`subscribers` over the streams of `streams` stores, sent events at the rate that makes
+    `deliveries_per_s` deliveries a second in all, whatever the maximum."""
+    if not 0 < streams <= len(kitchens.owners):
+        raise ValueError(
+            f"the fixed round needs 1 to {len(kitchens.owners)} streams, not {streams}"
+        )
+    async with _subscribed(kitchens, subscribers, http, streams) as (subs, storm):
+        events_per_s = deliveries_per_s / (len(subs) / streams)
+        figures = await _round(kitchens, subs, orders, events_per_s / EVENTS_PER_ORDER, streams)
+    seconds = figures["orders"] / (figures["offered_events_per_s"] / EVENTS_PER_ORDER)
+    figures = {
+        **figures,
+        **storm,
+        "streams": streams,
+        "offered_deliveries_per_s": round(figures["expected"] / seconds, 1),
+    }
+    _report(
+        f"K={len(subs)} on {streams} streams at {figures['offered_deliveries_per_s']:.0f} "
+        f"deliveries/s ({figures['offered_events_per_s']:.1f} events/s)",
+        figures,
+    )
+    return figures
+
+
+async def run(
+    *, subscribers: list[int], stores: int, orders: int, fixed: dict[str, Any]
+) -> dict[str, Any]:
+    """The maximum events/s, then commit → client latency at half of it for each K; then one
+    round at a fixed number of deliveries a second (`fixed`: subscribers, streams,
+    deliveries_per_s, orders)."""
     cluster = await start_cluster("bench-realtime")
     rounds: list[dict[str, Any]] = []
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -286,21 +380,7 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
         kitchens = Kitchens(cluster)
         await kitchens.setup(stores)
         for count in subscribers:
-            say(f"  connecting {count} subscribers over two nodes …")
-            subs, tasks, storm = await _connect(kitchens, count, http)
-            # This process holds thousands of connections: a full collection of its garbage
-            # walked them all and held every delivery up for about half a second, which the
-            # figures then charged to the cluster. What exists now is left out of collections,
-            # and this process collects nothing until the round is over.
-            gc.collect()
-            gc.freeze()
-            gc.disable()
-            say(
-                f"  all {count} at once: subscribed in p50 {storm['subscribe_p50_ms']:.0f} ms, "
-                f"p99 {storm['subscribe_p99_ms']:.0f} ms, max {storm['subscribe_max_ms']:.0f} ms; "
-                f"{storm['unanswered']} unanswered after 60 s"
-            )
-            try:
+            async with _subscribed(kitchens, count, http) as (subs, storm):
                 maximum = await _maximum(kitchens, subs, orders)
                 say(
                     f"  maximum: {maximum['max_events_per_s']:.1f} events/s to all {len(subs)}"
@@ -308,27 +388,12 @@ async def run(*, subscribers: list[int], stores: int, orders: int) -> dict[str, 
                 )
                 half = maximum["max_events_per_s"] / 2
                 figures = await _round(kitchens, subs, orders, half / EVENTS_PER_ORDER)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                with contextlib.suppress(Exception):
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                gc.enable()
-                gc.unfreeze()
             figures = {**figures, **maximum, **storm}
             rounds.append(figures)
-            say(
-                f"  K={count:>5} at {figures['offered_events_per_s']:.1f} events/s: "
-                f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
-                f"max {figures['max_ms']:.1f} ms  delivered {figures['delivered']}/"
-                f"{figures['expected']}  gaps {figures['gaps']}  behind {figures['behind']}"
-            )
-            say(
-                f"         CPU: nodes {figures['nodes_cores']:.2f} cores, this client "
-                f"{figures['client_cores']:.2f}, the machine {figures['machine_busy']:.0%} busy"
-            )
+            _report(f"K={count:>5} at {figures['offered_events_per_s']:.1f} events/s", figures)
+        at_fixed = await _fixed_round(kitchens, http, **fixed)
         await kitchens.close()
     finally:
         await http.close()
         await stop_cluster(cluster)
-    return {"stores": stores, "rounds": rounds}
+    return {"stores": stores, "rounds": rounds, "fixed": at_fixed}

@@ -101,11 +101,19 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
                 )
                 p50.append(round_["p50_ms"])
                 p99.append(round_["p99_ms"])
+            if "fixed" in data:
+                fixed = data["fixed"]
+                labels.append(
+                    f"K={fixed['subscribers']}, fixed\n"
+                    f"{fixed['offered_deliveries_per_s']:.0f} deliveries/s"
+                )
+                p50.append(fixed["p50_ms"])
+                p99.append(fixed["p99_ms"])
             xs = range(len(labels))
             axis.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
             axis.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
             axis.set_xticks(list(xs), labels, fontsize=8)
-            axis.set_title("commit → client at half of each K's maximum", fontsize=9)
+            axis.set_title("commit → client: half of each K's maximum; a fixed load", fontsize=9)
             axis.set_ylabel("ms", fontsize=8)
             axis.legend(fontsize=7)
         elif name == "fanout":

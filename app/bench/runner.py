@@ -44,10 +44,20 @@ SECTIONS: dict[str, Section] = {
         {"orders": 100, "concurrency": 8},
     ),
     "realtime": Section(
-        "commit → client latency at half the maximum event rate",
+        "commit → client latency at half the maximum event rate, then at a fixed one",
         realtime.run,
-        {"subscribers": [1000, 5000], "stores": 20, "orders": 200},
-        {"subscribers": [100, 300], "stores": 5, "orders": 20},
+        {
+            "subscribers": [1000, 5000],
+            "stores": 20,
+            "orders": 200,
+            "fixed": {"subscribers": 2000, "streams": 10, "deliveries_per_s": 2000, "orders": 100},
+        },
+        {
+            "subscribers": [100, 300],
+            "stores": 5,
+            "orders": 20,
+            "fixed": {"subscribers": 200, "streams": 2, "deliveries_per_s": 400, "orders": 8},
+        },
     ),
     "fanout": Section(
         "fan-out server CPU per delivery: our hub beside Node.js socket.io",

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,41 @@ def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
     )  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     assert "fanout.hub_to_node_cpu_ratio" in again.stdout
+
+
+def test_quick_realtime_section_checks_every_delivery_at_half_the_maximum_and_a_fixed_rate(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(DELIVERY), "bench", "--quick", "--only", "realtime", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    realtime = json.loads((out / "results.json").read_text())["sections"]["realtime"]
+
+    def delivered_in_order(figures: dict[str, Any]) -> None:
+        assert figures["unanswered"] == 0
+        assert figures["delivered"] == figures["expected"] > 0
+        assert figures["gaps"] == figures["duplicates"] == figures["behind"] == 0
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+
+    assert [r["subscribers"] for r in realtime["rounds"]] == [100, 300]
+    for figures in realtime["rounds"]:
+        delivered_in_order(figures)
+        # Half of the maximum measured with these subscribers (the pacing can only lag).
+        assert 0 < figures["offered_events_per_s"] <= figures["max_events_per_s"] / 2 + 0.1
+
+    fixed = realtime["fixed"]
+    delivered_in_order(fixed)
+    assert (fixed["subscribers"], fixed["streams"]) == (200, 2)
+    # An order writes five events to its store's stream (placed, accepted, ready, cancelled,
+    # refunded), each delivered to the stream's 100 subscribers.
+    assert fixed["expected"] == fixed["orders"] * 5 * 100
+    assert 200 <= fixed["offered_deliveries_per_s"] <= 400.1
+    assert "deliveries/s" in done.stdout
 
 
 def test_a_comparison_puts_each_figure_beside_its_old_value_with_the_ratio() -> None:
