@@ -103,12 +103,13 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
                 p99.append(round_["p99_ms"])
             if "fixed" in data:
                 fixed = data["fixed"]
-                labels.append(
-                    f"K={fixed['subscribers']}, fixed\n"
-                    f"{fixed['offered_deliveries_per_s']:.0f} deliveries/s"
-                )
-                p50.append(fixed["p50_ms"])
-                p99.append(fixed["p99_ms"])
+                for round_, what in ((fixed["path"], "path"), (fixed, "fixed")):
+                    labels.append(
+                        f"K={round_['subscribers']}, {what}\n"
+                        f"{round_['offered_deliveries_per_s']:.0f} deliveries/s"
+                    )
+                    p50.append(round_["p50_ms"])
+                    p99.append(round_["p99_ms"])
             xs = range(len(labels))
             axis.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
             axis.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")

@@ -124,6 +124,12 @@ def test_quick_realtime_section_checks_every_delivery_at_half_the_maximum_and_a_
     # refunded), each delivered to the stream's 100 subscribers.
     assert fixed["expected"] == fixed["orders"] * 5 * 100
     assert 200 <= fixed["offered_deliveries_per_s"] <= 400.1
+    # Beside it, the same events/s to two subscribers a stream.
+    path = fixed["path"]
+    delivered_in_order(path)
+    assert (path["subscribers"], path["streams"]) == (4, 2)
+    assert path["expected"] == path["orders"] * 5 * 2
+    assert 0.5 * 4.0 <= path["offered_events_per_s"] <= 4.01
     assert "deliveries/s" in done.stdout
 
 
