@@ -97,7 +97,7 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
             labels, p50, p99 = [], [], []
             for round_ in data["rounds"]:
                 labels.append(
-                    f"K={round_['subscribers']}\n{round_['offered_events_per_s']:.0f} events/s"
+                    f"K={round_['subscribers']:,}\n{round_['offered_events_per_s']:.0f} events/s"
                 )
                 p50.append(round_["p50_ms"])
                 p99.append(round_["p99_ms"])
@@ -105,16 +105,16 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
                 fixed = data["fixed"]
                 for round_, what in ((fixed["path"], "path"), (fixed, "fixed")):
                     labels.append(
-                        f"K={round_['subscribers']}, {what}\n"
-                        f"{round_['offered_deliveries_per_s']:.0f} deliveries/s"
+                        f"K={round_['subscribers']:,} ({what})\n"
+                        f"{round_['offered_events_per_s']:.0f} events/s"
                     )
                     p50.append(round_["p50_ms"])
                     p99.append(round_["p99_ms"])
             xs = range(len(labels))
             axis.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
             axis.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
-            axis.set_xticks(list(xs), labels, fontsize=8)
-            axis.set_title("commit → client: half of each K's maximum; a fixed load", fontsize=9)
+            axis.set_xticks(list(xs), labels, fontsize=7)
+            axis.set_title("commit → client: half of each K's maximum; a fixed rate", fontsize=9)
             axis.set_ylabel("ms", fontsize=8)
             axis.legend(fontsize=7)
         elif name == "fanout":
