@@ -17,6 +17,21 @@ pytestmark = pytest.mark.system
 DELIVERY = Path(sys.executable).parent / "delivery"
 
 
+def quick_section(tmp_path: Path, name: str, *, timeout: float) -> tuple[str, dict[str, Any]]:
+    """`delivery bench --quick --only NAME --out TMP/run`: what it printed, and its section of
+    results.json."""
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [str(DELIVERY), "bench", "--quick", "--only", name, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    section: dict[str, Any] = json.loads((out / "results.json").read_text())["sections"][name]
+    return done.stdout, section
+
+
 def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
     tmp_path: Path,
 ) -> None:
@@ -95,15 +110,7 @@ def test_quick_cpu_and_fanout_sections_write_sane_figures_charts_and_profiles(
 def test_quick_realtime_section_checks_every_delivery_at_half_the_maximum_and_a_fixed_rate(
     tmp_path: Path,
 ) -> None:
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [str(DELIVERY), "bench", "--quick", "--only", "realtime", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    realtime = json.loads((out / "results.json").read_text())["sections"]["realtime"]
+    printed, realtime = quick_section(tmp_path, "realtime", timeout=300)
 
     def delivered_in_order(figures: dict[str, Any]) -> None:
         assert figures["unanswered"] == 0
@@ -130,7 +137,7 @@ def test_quick_realtime_section_checks_every_delivery_at_half_the_maximum_and_a_
     assert (path["subscribers"], path["streams"]) == (4, 2)
     assert path["expected"] == path["orders"] * 5 * 2
     assert 0.5 * 4.0 <= path["offered_events_per_s"] <= 4.01
-    assert "deliveries/s" in done.stdout
+    assert "deliveries/s" in printed
 
 
 def test_a_comparison_puts_each_figure_beside_its_old_value_with_the_ratio() -> None:
@@ -143,19 +150,11 @@ def test_a_comparison_puts_each_figure_beside_its_old_value_with_the_ratio() -> 
 
 
 def test_quick_orders_section_prices_sqlalchemy_beside_the_bare_driver(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [str(DELIVERY), "bench", "--quick", "--only", "orders", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    orders = json.loads((out / "results.json").read_text())["sections"]["orders"]
+    printed, orders = quick_section(tmp_path, "orders", timeout=240)
     assert orders["one_node_per_s"] > 0 and orders["two_nodes_per_s"] > 0
     # The same rows through SQLAlchemy cost the script more than through the bare driver, and
     # neither is free: the difference is what SQLAlchemy's execution costs per order.
     assert 0 < orders["bare_client_cpu_ms"] < orders["sqlalchemy_client_cpu_ms"]
     assert orders["sqlalchemy_per_s"] > 0 and orders["bare_per_s"] > 0
-    assert "through SQLAlchemy" in done.stdout and "ms more than bare" in done.stdout
-    assert (out / "chart.png").read_bytes().startswith(b"\x89PNG")
+    assert "through SQLAlchemy" in printed and "ms more than bare" in printed
+    assert (tmp_path / "run" / "chart.png").read_bytes().startswith(b"\x89PNG")
