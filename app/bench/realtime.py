@@ -8,8 +8,9 @@ refund's too) to find the maximum: the events/s that reach every one of the K su
 from the first commit until the last subscriber holds the last event (never more than the
 kitchens commit). Then orders are started open-loop at half that rate, so that latency is the
 path's and not a queue's, and every delivery is checked (seq exactly last + 1, every
-subscriber at its stream's head at the end). A last round offers a fixed number of deliveries
-a second instead (2,000 subscribers on 10 streams, 2,000 deliveries/s), whatever the maximum.
+subscriber at its stream's head at the end). Last comes a fixed number of deliveries a second,
+whatever the maximum (2,000 subscribers on 10 streams, 2,000 deliveries/s), beside the same
+events/s sent to two subscribers a stream.
 Latency is the event envelope's `at` (the commit, to the millisecond) to the moment the
 subscriber decoded it.
 
