@@ -23,6 +23,11 @@ log = logging.getLogger("delivery.orders")
 REFUND_GRACE = 5.0
 
 
+def sweep_interval(accept_timeout: float) -> float:
+    """Seconds between sweeps: a quarter of the time a store has to answer, 0.2 to 5 s."""
+    return max(0.2, min(5.0, accept_timeout / 4))
+
+
 class Sweeper:
     """Every node runs one; the order's version column keeps each rejection exactly-once."""
 
@@ -33,7 +38,7 @@ class Sweeper:
         self.gateway = gateway
         self.hooks = hooks
         self.accept_timeout = accept_timeout
-        self.interval = max(0.2, min(5.0, accept_timeout / 4))
+        self.interval = sweep_interval(accept_timeout)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
