@@ -275,14 +275,17 @@ async def _round(
     await _caught_up(subs, heads)
     usage = Usage.now(pids).since(before)
     latencies = [value for sub in subs for value in sub.latencies]
+    expected = sum(
+        heads.get(sub.stream, 0) - start for sub, start in zip(subs, starts, strict=True)
+    )
     return {
         "subscribers": len(subs),
         "orders": orders,
         "offered_events_per_s": round(offered * EVENTS_PER_ORDER, 1),
+        # Every delivery the round's orders made, over the time they were started in.
+        "offered_deliveries_per_s": round(expected * offered / orders, 1),
         "delivered": len(latencies),
-        "expected": sum(
-            heads.get(sub.stream, 0) - start for sub, start in zip(subs, starts, strict=True)
-        ),
+        "expected": expected,
         "gaps": sum(sub.gaps for sub in subs),
         "duplicates": sum(sub.duplicates for sub in subs),
         "reconnects": sum(sub.reconnects for sub in subs),
@@ -323,9 +326,11 @@ async def _subscribed(
         gc.unfreeze()
 
 
-def _report(label: str, figures: dict[str, Any]) -> None:
+def _report(who: str, figures: dict[str, Any]) -> None:
     say(
-        f"  {label}: p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
+        f"  {who} at {figures['offered_events_per_s']:.1f} events/s "
+        f"({figures['offered_deliveries_per_s']:,.0f} deliveries/s): "
+        f"p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
         f"max {figures['max_ms']:.1f} ms  delivered {figures['delivered']}/"
         f"{figures['expected']}  gaps {figures['gaps']}  behind {figures['behind']}"
     )
@@ -362,28 +367,17 @@ async def _fixed_round(
             figures = await _round(
                 kitchens, subs, its_orders, events_per_s / EVENTS_PER_ORDER, streams
             )
-        seconds = its_orders / (figures["offered_events_per_s"] / EVENTS_PER_ORDER)
-        figures = {
-            **figures,
-            **storm,
-            "streams": streams,
-            "offered_deliveries_per_s": round(figures["expected"] / seconds, 1),
-        }
-        _report(
-            f"K={len(subs)} on {streams} streams at {figures['offered_deliveries_per_s']:.0f} "
-            f"deliveries/s ({figures['offered_events_per_s']:.1f} events/s)",
-            figures,
-        )
-        measured[name] = figures
+        measured[name] = {**figures, **storm, "streams": streams}
+        _report(f"K={len(subs)} on {streams} streams", measured[name])
     return {**measured["fixed"], "path": measured["path"]}
 
 
 async def run(
     *, subscribers: list[int], stores: int, orders: int, fixed: dict[str, Any]
 ) -> dict[str, Any]:
-    """The maximum events/s, then commit → client latency at half of it for each K; then one
-    round at a fixed number of deliveries a second (`fixed`: subscribers, streams,
-    deliveries_per_s, orders)."""
+    """The maximum events/s, then commit → client latency at half of it for each K; then a
+    fixed number of deliveries a second, beside the same events/s to two subscribers a stream
+    (`fixed`: subscribers, streams, deliveries_per_s, orders)."""
     cluster = await start_cluster("bench-realtime")
     rounds: list[dict[str, Any]] = []
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -401,7 +395,7 @@ async def run(
                 figures = await _round(kitchens, subs, orders, half / EVENTS_PER_ORDER)
             figures = {**figures, **maximum, **storm}
             rounds.append(figures)
-            _report(f"K={count:>5} at {figures['offered_events_per_s']:.1f} events/s", figures)
+            _report(f"K={count:>5}", figures)
         at_fixed = await _fixed_round(kitchens, http, **fixed)
         await kitchens.close()
     finally:

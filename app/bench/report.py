@@ -95,21 +95,15 @@ def write_chart(folder: Path, results: dict[str, Any]) -> Path:
             )
         elif name == "realtime":
             labels, p50, p99 = [], [], []
-            for round_ in data["rounds"]:
+            fixed = data["fixed"]
+            shown = [(round_, "") for round_ in data["rounds"]]
+            for round_, role in [*shown, (fixed["path"], " (path)"), (fixed, " (fixed)")]:
                 labels.append(
-                    f"K={round_['subscribers']:,}\n{round_['offered_events_per_s']:.0f} events/s"
+                    f"K={round_['subscribers']:,}{role}\n"
+                    f"{round_['offered_events_per_s']:.0f} events/s"
                 )
                 p50.append(round_["p50_ms"])
                 p99.append(round_["p99_ms"])
-            if "fixed" in data:
-                fixed = data["fixed"]
-                for round_, what in ((fixed["path"], "path"), (fixed, "fixed")):
-                    labels.append(
-                        f"K={round_['subscribers']:,} ({what})\n"
-                        f"{round_['offered_events_per_s']:.0f} events/s"
-                    )
-                    p50.append(round_["p50_ms"])
-                    p99.append(round_["p99_ms"])
             xs = range(len(labels))
             axis.bar([x - 0.2 for x in xs], p50, width=0.4, label="p50")
             axis.bar([x + 0.2 for x in xs], p99, width=0.4, label="p99")
